@@ -1,0 +1,1 @@
+//! The table catalog. Not built yet.

@@ -1,0 +1,1 @@
+//! Log readers. Not built yet.

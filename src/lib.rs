@@ -1,0 +1,20 @@
+//! kqlflow runs Microsoft Sentinel style KQL detection and hunting rules over Entra ID (Azure AD)
+//! logs as incrementally maintained differential dataflows.
+//!
+//! The crate is split by concern (see `ARCHITECTURE.md` in the project's shared docs):
+//!
+//! - [`model`]: KQL scalar values, types, rows and schemas, and Kusto's conversions;
+//! - [`catalog`]: the built-in table schemas and the mapping of Azure Monitor diagnostic
+//!   records onto them;
+//! - [`ingest`]: readers for the log export formats, with coercion to the schema and a report of
+//!   every rejected line;
+//! - [`kql`]: the KQL lexer, parser and diagnostics;
+//! - [`cli`]: the `kqlflow` command line.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod ingest;
+pub mod kql;
+pub mod model;

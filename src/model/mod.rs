@@ -1,0 +1,25 @@
+//! The value model: KQL scalar [`Value`]s, their [`Type`]s, [`Row`]s and table [`Schema`]s, and
+//! Kusto's conversion functions over them.
+//!
+//! Values are cheap to clone (strings and dynamic arrays and objects are reference counted),
+//! totally ordered and hashable (so that they can be keys of differential arrangements), and
+//! serialisable with serde (so that they can cross process boundaries in a timely cluster).
+
+mod convert;
+mod json;
+mod schema;
+mod time;
+mod types;
+mod value;
+
+pub use convert::{
+    parse_json, tobool, todatetime, todynamic, toint, tolong, toreal, tostring, totimespan,
+};
+pub use json::{from_json, to_json_text, write_json};
+pub use schema::{Column, Row, Schema};
+pub use time::{
+    TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLI, TICKS_PER_MINUTE, TICKS_PER_SECOND,
+    format_datetime_iso, format_timespan, parse_datetime, parse_timespan, parse_timespan_literal,
+};
+pub use types::Type;
+pub use value::{Str, Value};
