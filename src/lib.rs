@@ -18,3 +18,4 @@ pub mod cli;
 pub mod ingest;
 pub mod kql;
 pub mod model;
+pub mod rules;

@@ -1,0 +1,1 @@
+//! Sentinel analytic-rule YAML files. Not built yet.
