@@ -1,1 +1,252 @@
-//! The table catalog. Not built yet.
+//! The table catalog: the seven Entra ID and Azure tables that kqlflow knows, built into the
+//! binary from the schema files, and the mapping from Azure Monitor diagnostic records
+//! (`time`, `category`, `properties{…}`) onto their columns.
+
+mod diagnostic;
+
+pub use diagnostic::{DiagnosticMapping, is_diagnostic_record, table_for_category, table_for_path};
+
+use serde::Deserialize;
+use std::sync::{Arc, OnceLock};
+
+use crate::model::{Column, Schema, Str, Type};
+
+/// The schema files built into the binary: (table name, JSON text).
+const SCHEMA_FILES: [(&str, &str); 7] = [
+    ("SigninLogs", include_str!("schemas/SigninLogs.json")),
+    (
+        "AADNonInteractiveUserSignInLogs",
+        include_str!("schemas/AADNonInteractiveUserSignInLogs.json"),
+    ),
+    (
+        "AADServicePrincipalSignInLogs",
+        include_str!("schemas/AADServicePrincipalSignInLogs.json"),
+    ),
+    (
+        "AADManagedIdentitySignInLogs",
+        include_str!("schemas/AADManagedIdentitySignInLogs.json"),
+    ),
+    ("AuditLogs", include_str!("schemas/AuditLogs.json")),
+    (
+        "AADProvisioningLogs",
+        include_str!("schemas/AADProvisioningLogs.json"),
+    ),
+    ("AzureActivity", include_str!("schemas/AzureActivity.json")),
+];
+
+/// A table: its name, schema and where its event time comes from.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// The table's name as KQL writes it (`SigninLogs`).
+    pub name: Str,
+    /// Its columns.
+    pub schema: Schema,
+    /// The position of `TimeGenerated` in the schema.
+    pub time_column: usize,
+    /// Columns to take the event time from when a record has no `TimeGenerated` (e.g.
+    /// `CreatedDateTime` for sign-ins), in order of preference.
+    pub time_fallbacks: Vec<usize>,
+}
+
+/// The set of known tables.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    tables: Vec<Arc<Table>>,
+}
+
+#[derive(Deserialize)]
+struct SchemaFile {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Properties")]
+    properties: Vec<SchemaProperty>,
+}
+
+#[derive(Deserialize)]
+struct SchemaProperty {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Type")]
+    ty: String,
+}
+
+/// An error in a schema file: which table and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError(pub String);
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// Builds a table from a schema file's JSON text (`{"Name": …, "Properties": [{"Name", "Type"}]}`).
+/// `TimeGenerated` (datetime) and `Type` (string) are added when the file lacks them, since every
+/// Log Analytics table has them.
+pub fn table_from_schema_json(text: &str) -> Result<Table, SchemaError> {
+    let file: SchemaFile =
+        serde_json::from_str(text).map_err(|e| SchemaError(format!("schema file: {e}")))?;
+    let mut columns = Vec::with_capacity(file.properties.len() + 2);
+    for p in &file.properties {
+        let ty = Type::parse(&p.ty).ok_or_else(|| {
+            SchemaError(format!(
+                "table {}: column {} has unknown type {:?}",
+                file.name, p.name, p.ty
+            ))
+        })?;
+        columns.push(Column {
+            name: Str::from(p.name.as_str()),
+            ty,
+        });
+    }
+    for (name, ty) in [("TimeGenerated", Type::DateTime), ("Type", Type::String)] {
+        if !columns.iter().any(|c| c.name.as_ref() == name) {
+            columns.push(Column {
+                name: Str::from(name),
+                ty,
+            });
+        }
+    }
+    let schema = Schema::new(columns);
+    let time_column = schema
+        .index_of("TimeGenerated")
+        .ok_or_else(|| SchemaError(format!("table {}: no TimeGenerated", file.name)))?;
+    let time_fallbacks = [
+        "CreatedDateTime",
+        "ActivityDateTime",
+        "EventSubmissionTimestamp",
+    ]
+    .iter()
+    .filter_map(|n| schema.index_of(n))
+    .filter(|&i| schema.columns()[i].ty == Type::DateTime)
+    .collect();
+    Ok(Table {
+        name: Str::from(file.name.as_str()),
+        schema,
+        time_column,
+        time_fallbacks,
+    })
+}
+
+impl Catalog {
+    /// The seven built-in tables: SigninLogs, AADNonInteractiveUserSignInLogs,
+    /// AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs,
+    /// AADProvisioningLogs and AzureActivity.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            let tables = SCHEMA_FILES
+                .iter()
+                .filter_map(|(_, text)| table_from_schema_json(text).ok())
+                .map(Arc::new)
+                .collect();
+            Catalog { tables }
+        })
+    }
+
+    /// A catalog of the given tables.
+    pub fn new(tables: Vec<Table>) -> Catalog {
+        Catalog {
+            tables: tables.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    /// The tables, in a fixed order; a table's position is its id.
+    pub fn tables(&self) -> &[Arc<Table>] {
+        &self.tables
+    }
+
+    /// The id of the table named exactly `name`.
+    pub fn id_of(&self, name: &str) -> Option<usize> {
+        self.tables.iter().position(|t| t.name.as_ref() == name)
+    }
+
+    /// The id of the table whose name equals `name` ignoring ASCII case.
+    pub fn id_of_ignore_case(&self, name: &str) -> Option<usize> {
+        self.id_of(name).or_else(|| {
+            self.tables
+                .iter()
+                .position(|t| t.name.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The table named exactly `name`.
+    pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
+        self.id_of(name).map(|i| &self.tables[i])
+    }
+
+    /// The table with id `id`.
+    pub fn by_id(&self, id: usize) -> Option<&Arc<Table>> {
+        self.tables.get(id)
+    }
+
+    /// The names of the tables closest to `name`, for "did you mean" hints.
+    pub fn closest(&self, name: &str, n: usize) -> Vec<Str> {
+        let names = Schema::new(
+            self.tables
+                .iter()
+                .map(|t| Column {
+                    name: t.name.clone(),
+                    ty: Type::String,
+                })
+                .collect(),
+        );
+        names.closest(name, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_schema_loads() {
+        for (name, text) in SCHEMA_FILES {
+            let t = table_from_schema_json(text).unwrap();
+            assert_eq!(t.name.as_ref(), name);
+            assert!(t.schema.len() > 20, "{name} has {} columns", t.schema.len());
+            assert_eq!(t.schema.columns()[t.time_column].ty, Type::DateTime);
+            assert!(t.schema.index_of("Type").is_some());
+        }
+        assert_eq!(Catalog::builtin().tables().len(), 7);
+    }
+
+    #[test]
+    fn column_types_follow_the_schema_files() {
+        let c = Catalog::builtin();
+        let s = &c.table("SigninLogs").unwrap().schema;
+        assert_eq!(s.column("LocationDetails").unwrap().ty, Type::Dynamic);
+        assert_eq!(s.column("DurationMs").unwrap().ty, Type::Long);
+        assert_eq!(s.column("IsInteractive").unwrap().ty, Type::Bool);
+        let sp = &c.table("AADServicePrincipalSignInLogs").unwrap().schema;
+        assert_eq!(sp.column("DurationMs").unwrap().ty, Type::Real);
+        let audit = &c.table("AuditLogs").unwrap().schema;
+        assert_eq!(audit.column("InitiatedBy").unwrap().ty, Type::Dynamic);
+        assert_eq!(audit.column("TargetResources").unwrap().ty, Type::Dynamic);
+        let t = c.table("SigninLogs").unwrap();
+        assert_eq!(
+            t.time_fallbacks
+                .first()
+                .map(|&i| t.schema.columns()[i].name.as_ref()),
+            Some("CreatedDateTime")
+        );
+    }
+
+    #[test]
+    fn lookups_and_hints() {
+        let c = Catalog::builtin();
+        assert!(c.id_of("signinlogs").is_none());
+        assert_eq!(c.id_of_ignore_case("signinlogs"), c.id_of("SigninLogs"));
+        assert_eq!(c.closest("SignInLog", 1), vec![Str::from("SigninLogs")]);
+    }
+
+    #[test]
+    fn bad_schema_files_are_errors() {
+        assert!(table_from_schema_json("{").is_err());
+        let e = table_from_schema_json(r#"{"Name":"T","Properties":[{"Name":"a","Type":"blob"}]}"#)
+            .unwrap_err();
+        assert!(e.0.contains("unknown type"), "{e}");
+    }
+}
