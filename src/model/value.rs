@@ -52,7 +52,8 @@ impl Value {
 
     /// The empty string, Kusto's value for a string column that holds nothing.
     pub fn empty_string() -> Value {
-        Value::String(Arc::from(""))
+        static EMPTY: std::sync::OnceLock<Str> = std::sync::OnceLock::new();
+        Value::String(EMPTY.get_or_init(|| Arc::from("")).clone())
     }
 
     /// A dynamic array of the given values.

@@ -1,0 +1,247 @@
+//! The ingest report: what was read, per table, and every line that was rejected or changed,
+//! with file:line and reason. Optionally the rejected lines are written to a rejects file.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Why a line or a file was rejected. The [`Display`](std::fmt::Display) text is the key the
+/// report counts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum RejectReason {
+    /// The line or element is not valid JSON (truncated, a syntax error).
+    MalformedJson,
+    /// Valid JSON, but not an object (a number, a string, an array where a row belongs).
+    NotAnObject,
+    /// JSON nested deeper than the parser allows.
+    TooDeep,
+    /// The record's table is not one kqlflow knows, or none could be told.
+    UnknownTable,
+    /// The record's `TimeGenerated` is not a datetime.
+    BadTime,
+    /// A line longer than the limit (`--max-line-bytes`).
+    LineTooLong,
+    /// Bytes that are not UTF-8 text.
+    NotUtf8,
+    /// A file that holds binary data (NUL bytes) rather than text.
+    BinaryFile,
+    /// A file whose format is none of those kqlflow reads.
+    UnknownFormat,
+    /// A CSV row with a different number of fields than the header.
+    CsvFieldCount,
+    /// A CSV row that the CSV reader could not read.
+    MalformedCsv,
+    /// A gzip stream that is corrupt or cut short.
+    BadGzip,
+    /// A file or directory that could not be opened or read.
+    Unreadable,
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RejectReason::MalformedJson => "malformed JSON",
+            RejectReason::NotAnObject => "not a JSON object",
+            RejectReason::TooDeep => "JSON nested too deeply",
+            RejectReason::UnknownTable => "unknown table",
+            RejectReason::BadTime => "bad TimeGenerated",
+            RejectReason::LineTooLong => "line too long",
+            RejectReason::NotUtf8 => "not UTF-8 text",
+            RejectReason::BinaryFile => "binary file",
+            RejectReason::UnknownFormat => "unrecognised format",
+            RejectReason::CsvFieldCount => "wrong number of CSV fields",
+            RejectReason::MalformedCsv => "malformed CSV",
+            RejectReason::BadGzip => "bad gzip data",
+            RejectReason::Unreadable => "unreadable",
+        })
+    }
+}
+
+/// What happened to a value that was kept with a change: the row was kept, the cell set to
+/// null (or the event time taken from elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum WarningKind {
+    /// A cell whose value does not fit its column's type: set to null.
+    WrongType,
+    /// A record with no `TimeGenerated`: its event time came from a fallback column or is
+    /// unknown.
+    NoTimeGenerated,
+    /// A file with no records at all.
+    EmptyFile,
+    /// A row whose `Type` names no table, read as the table of the rest of its file because its
+    /// columns are that table's (a query result that overwrote `Type`).
+    TypeNotATable,
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WarningKind::WrongType => "value of the wrong type set to null",
+            WarningKind::NoTimeGenerated => "no TimeGenerated",
+            WarningKind::EmptyFile => "empty file",
+            WarningKind::TypeNotATable => "Type names no table; read as the file's table",
+        })
+    }
+}
+
+/// A count and the first few examples (`file:line: detail`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Tally {
+    /// How many times it happened.
+    pub count: u64,
+    /// The first occurrences, as `file:line: detail`.
+    pub examples: Vec<String>,
+}
+
+/// What was read of one table.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStats {
+    /// Rows read and kept.
+    pub rows: u64,
+    /// The earliest event time seen, in 100 ns ticks since the epoch.
+    pub min_time: Option<i64>,
+    /// The latest event time seen.
+    pub max_time: Option<i64>,
+    /// Rows with no event time at all.
+    pub rows_without_time: u64,
+    /// Fields seen in the input that the table's schema lacks, with how many rows had each.
+    pub unknown_columns: BTreeMap<String, u64>,
+}
+
+/// What was read of one file.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileStats {
+    /// The file's path.
+    pub path: String,
+    /// The format detected (`JSON Lines`, `JSON document`, `CSV`, with `gzip` when compressed).
+    pub format: String,
+    /// Bytes read (compressed size for gzip files).
+    pub bytes: u64,
+    /// Rows kept.
+    pub rows: u64,
+    /// Lines or elements rejected.
+    pub rejected: u64,
+}
+
+/// The whole report of an ingest run.
+#[derive(Default, Serialize)]
+pub struct Report {
+    /// Per table name.
+    pub tables: BTreeMap<String, TableStats>,
+    /// Per file, in the order read.
+    pub files: Vec<FileStats>,
+    /// Rejections per reason.
+    pub rejects: BTreeMap<RejectReason, Tally>,
+    /// Warnings per kind.
+    pub warnings: BTreeMap<WarningKind, Tally>,
+    /// How many examples to keep per reason.
+    #[serde(skip)]
+    pub max_examples: usize,
+    #[serde(skip)]
+    rejects_out: Option<Box<dyn Write + Send>>,
+    #[serde(skip)]
+    rejects_write_error: Option<String>,
+}
+
+/// One line of the rejects file.
+#[derive(Serialize)]
+struct RejectLine<'a> {
+    file: &'a str,
+    line: u64,
+    reason: String,
+    detail: &'a str,
+    text: &'a str,
+}
+
+impl Report {
+    /// An empty report that keeps up to `max_examples` examples per reason.
+    pub fn new(max_examples: usize) -> Report {
+        Report {
+            max_examples,
+            ..Report::default()
+        }
+    }
+
+    /// Writes every rejected line to `out`, one JSON object per line with `file`, `line`,
+    /// `reason`, `detail` and `text` (the rejected text, lossily decoded when not UTF-8).
+    pub fn keep_rejects(&mut self, out: Box<dyn Write + Send>) {
+        self.rejects_out = Some(out);
+    }
+
+    /// Records a rejection at `file:line` (line 0 for a whole file).
+    pub fn reject(
+        &mut self,
+        file: &str,
+        line: u64,
+        reason: RejectReason,
+        detail: &str,
+        text: &[u8],
+    ) {
+        let tally = self.rejects.entry(reason).or_default();
+        tally.count += 1;
+        if tally.examples.len() < self.max_examples {
+            tally.examples.push(location(file, line, detail));
+        }
+        if let Some(f) = self.files.last_mut() {
+            f.rejected += 1;
+        }
+        if let Some(out) = self.rejects_out.as_mut() {
+            let text = String::from_utf8_lossy(text);
+            let line = RejectLine {
+                file,
+                line,
+                reason: reason.to_string(),
+                detail,
+                text: &text,
+            };
+            let result = serde_json::to_writer(&mut *out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"));
+            if let Err(e) = result {
+                if self.rejects_write_error.is_none() {
+                    self.rejects_write_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Records a warning at `file:line`.
+    pub fn warn(&mut self, file: &str, line: u64, kind: WarningKind, detail: &str) {
+        let tally = self.warnings.entry(kind).or_default();
+        tally.count += 1;
+        if tally.examples.len() < self.max_examples {
+            tally.examples.push(location(file, line, detail));
+        }
+    }
+
+    /// Total rows kept.
+    pub fn rows(&self) -> u64 {
+        self.tables.values().map(|t| t.rows).sum()
+    }
+
+    /// Total rejections.
+    pub fn rejected(&self) -> u64 {
+        self.rejects.values().map(|t| t.count).sum()
+    }
+
+    /// Flushes the rejects file; returns the first error met while writing it, if any.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Some(out) = self.rejects_out.as_mut() {
+            if let Err(e) = out.flush() {
+                self.rejects_write_error.get_or_insert(e.to_string());
+            }
+        }
+        match &self.rejects_write_error {
+            Some(e) => Err(format!("writing the rejects file: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn location(file: &str, line: u64, detail: &str) -> String {
+    if line == 0 {
+        format!("{file}: {detail}")
+    } else {
+        format!("{file}:{line}: {detail}")
+    }
+}

@@ -1,0 +1,388 @@
+//! Opening inputs: files, directory trees, standard input; gzip detection; telling JSON Lines,
+//! JSON documents and CSV apart; reading lines with a length limit.
+
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use super::json::{envelope_records, split_document};
+use super::{FileStats, Ingest, Record, RejectReason, WarningKind};
+
+/// File endings read when walking a directory.
+const LOG_EXTENSIONS: [&str; 6] = ["json", "jsonl", "ndjson", "csv", "txt", "gz"];
+
+pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
+    if path.as_os_str() == "-" {
+        let name = "<stdin>";
+        ing.report.files.push(FileStats {
+            path: name.into(),
+            ..FileStats::default()
+        });
+        read_reader(ing, name, None, Box::new(std::io::stdin().lock()), sink);
+        return;
+    }
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(e) => {
+            ing.report.files.push(FileStats {
+                path: shown.clone(),
+                ..FileStats::default()
+            });
+            ing.report
+                .reject(&shown, 0, RejectReason::Unreadable, &e.to_string(), b"");
+        }
+        Ok(m) if m.is_dir() => {
+            let mut files = Vec::new();
+            let mut errors = Vec::new();
+            walk(path, &mut files, &mut errors);
+            for (p, e) in errors {
+                let shown = p.display().to_string();
+                ing.report.files.push(FileStats {
+                    path: shown.clone(),
+                    ..FileStats::default()
+                });
+                ing.report
+                    .reject(&shown, 0, RejectReason::Unreadable, &e, b"");
+            }
+            for f in files {
+                read_file(ing, &f, sink);
+            }
+        }
+        Ok(_) => read_file(ing, path, sink),
+    }
+}
+
+/// Every log file under `dir`, sorted by path; hidden entries are skipped.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push((dir.to_path_buf(), e.to_string()));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, files, errors);
+        } else {
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if ext.is_some_and(|e| LOG_EXTENSIONS.contains(&e.as_str())) {
+                files.push(p);
+            }
+        }
+    }
+}
+
+fn read_file(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
+    let shown = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            ing.report.files.push(FileStats {
+                path: shown.clone(),
+                ..FileStats::default()
+            });
+            ing.report
+                .reject(&shown, 0, RejectReason::Unreadable, &e.to_string(), b"");
+            return;
+        }
+    };
+    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    ing.report.files.push(FileStats {
+        path: shown.clone(),
+        bytes,
+        ..FileStats::default()
+    });
+    read_reader(ing, &shown, Some(path), Box::new(file), sink);
+}
+
+/// Reads an in-memory or opened stream called `name`.
+pub(crate) fn read_stream(
+    ing: &mut Ingest,
+    name: &str,
+    reader: Box<dyn Read + '_>,
+    bytes: u64,
+    sink: &mut dyn FnMut(Record),
+) {
+    ing.report.files.push(FileStats {
+        path: name.into(),
+        bytes,
+        ..FileStats::default()
+    });
+    read_reader(ing, name, Some(Path::new(name)), reader, sink);
+}
+
+fn set_format(ing: &mut Ingest, format: &str) {
+    if let Some(f) = ing.report.files.last_mut() {
+        if f.format.is_empty() {
+            f.format = format.to_string();
+        } else {
+            f.format = format!("{} ({})", format, f.format);
+        }
+    }
+}
+
+fn read_reader(
+    ing: &mut Ingest,
+    name: &str,
+    path: Option<&Path>,
+    reader: Box<dyn Read + '_>,
+    sink: &mut dyn FnMut(Record),
+) {
+    let mut reader: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 18, reader));
+    let gz = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+    if gz {
+        set_format(ing, "gzip");
+        reader = Box::new(BufReader::with_capacity(
+            1 << 18,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ));
+    }
+    // Look at the start of the data to tell the format.
+    let mut prefix = Vec::with_capacity(1 << 16);
+    if let Err(e) = (&mut reader).take(1 << 16).read_to_end(&mut prefix) {
+        let reason = if gz {
+            RejectReason::BadGzip
+        } else {
+            RejectReason::Unreadable
+        };
+        ing.report.reject(name, 0, reason, &e.to_string(), b"");
+        return;
+    }
+    let hint = path.and_then(|p| ing.hint_for(p));
+    let body = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&prefix);
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        set_format(ing, "empty");
+        ing.report
+            .warn(name, 0, WarningKind::EmptyFile, "the file holds no records");
+        return;
+    };
+    let first_line_end = body[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(body.len(), |p| start + p);
+    let first_line = &body[start..first_line_end];
+    let utf8_broken = matches!(std::str::from_utf8(first_line), Err(e) if e.error_len().is_some());
+    if prefix.contains(&0) || utf8_broken {
+        set_format(ing, "binary");
+        ing.report.reject(
+            name,
+            0,
+            RejectReason::BinaryFile,
+            "the file holds binary data, not JSON or CSV text",
+            b"",
+        );
+        return;
+    }
+    let stream: Box<dyn BufRead + '_> = Box::new(Cursor::new(prefix.clone()).chain(reader));
+    match body[start] {
+        b'[' => read_document(ing, name, stream, hint, gz, sink),
+        b'{' => {
+            let trimmed = first_line.trim_ascii_end();
+            let unfinished = matches!(trimmed.last(), Some(b'{' | b'[' | b',' | b':'));
+            if unfinished && first_line_end < body.len() {
+                read_document(ing, name, stream, hint, gz, sink)
+            } else {
+                set_format(ing, "JSON Lines");
+                read_lines(ing, name, stream, hint, gz, sink)
+            }
+        }
+        _ if first_line.contains(&b',') => {
+            set_format(ing, "CSV");
+            super::csv::read_csv(ing, name, stream, hint, gz, sink)
+        }
+        _ => {
+            set_format(ing, "unknown");
+            ing.report.reject(
+                name,
+                0,
+                RejectReason::UnknownFormat,
+                "expected JSON Lines, a JSON array or object, or CSV with a header row",
+                first_line,
+            );
+        }
+    }
+}
+
+/// Reads JSON Lines, one object per line, with the line-length limit.
+fn read_lines(
+    ing: &mut Ingest,
+    name: &str,
+    mut r: Box<dyn BufRead + '_>,
+    mut hint: Option<usize>,
+    gz: bool,
+    sink: &mut dyn FnMut(Record),
+) {
+    let max = ing.options.max_line_bytes;
+    let mut line = Vec::with_capacity(1 << 14);
+    let mut lineno: u64 = 0;
+    loop {
+        line.clear();
+        lineno += 1;
+        let mut too_long = false;
+        let mut total = 0usize;
+        let mut eof = false;
+        // Read up to the next newline, keeping at most `max` bytes.
+        loop {
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) => {
+                    let reason = if gz {
+                        RejectReason::BadGzip
+                    } else {
+                        RejectReason::Unreadable
+                    };
+                    ing.report.reject(
+                        name,
+                        lineno,
+                        reason,
+                        &format!("reading stopped: {e}"),
+                        &line,
+                    );
+                    return;
+                }
+            };
+            if buf.is_empty() {
+                eof = true;
+                break;
+            }
+            let (chunk, found) = match memchr::memchr(b'\n', buf) {
+                Some(p) => (&buf[..p], true),
+                None => (buf, false),
+            };
+            total += chunk.len();
+            if !too_long {
+                if line.len() + chunk.len() > max {
+                    too_long = true;
+                    let keep = 1024usize.saturating_sub(line.len()).min(chunk.len());
+                    line.extend_from_slice(&chunk[..keep]);
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            let used = chunk.len() + usize::from(found);
+            r.consume(used);
+            if found {
+                break;
+            }
+        }
+        if eof && total == 0 && line.is_empty() {
+            return;
+        }
+        if too_long {
+            ing.report.reject(
+                name,
+                lineno,
+                RejectReason::LineTooLong,
+                &format!("{total} bytes, more than the limit of {max} (--max-line-bytes)"),
+                &line,
+            );
+        } else {
+            let text = line.strip_suffix(b"\r").unwrap_or(&line);
+            let text = if lineno == 1 {
+                text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+            } else {
+                text
+            };
+            if !text.iter().all(u8::is_ascii_whitespace) {
+                if std::str::from_utf8(text).is_err() {
+                    ing.report.reject(
+                        name,
+                        lineno,
+                        RejectReason::NotUtf8,
+                        "the line is not UTF-8 text",
+                        text,
+                    );
+                } else {
+                    ing.read_object(name, lineno, text, &mut hint, sink);
+                }
+            }
+        }
+        if eof {
+            return;
+        }
+    }
+}
+
+/// Reads a whole JSON document (an array of rows, an envelope of records, or pretty-printed
+/// objects one after another) and reads each object in it.
+fn read_document(
+    ing: &mut Ingest,
+    name: &str,
+    mut r: Box<dyn BufRead + '_>,
+    mut hint: Option<usize>,
+    gz: bool,
+    sink: &mut dyn FnMut(Record),
+) {
+    set_format(ing, "JSON document");
+    let mut doc = Vec::new();
+    if let Err(e) = r.read_to_end(&mut doc) {
+        let reason = if gz {
+            RejectReason::BadGzip
+        } else {
+            RejectReason::Unreadable
+        };
+        ing.report
+            .reject(name, 0, reason, &format!("reading stopped: {e}"), b"");
+        if doc.is_empty() {
+            return;
+        }
+    }
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', &doc).collect();
+    let line_of = |offset: usize| newlines.partition_point(|&n| n < offset) as u64 + 1;
+    let (spans, err) = split_document(&doc);
+    let max = ing.options.max_line_bytes;
+    let mut objects = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match envelope_records(&doc, s, e) {
+            Some(records) => objects.extend(records),
+            None => objects.push((s, e)),
+        }
+    }
+    let err_at = err.as_ref().map(|(at, _)| *at);
+    for (s, e) in objects {
+        if Some(s) == err_at {
+            continue;
+        }
+        let text = &doc[s..e];
+        if text.len() > max {
+            ing.report.reject(
+                name,
+                line_of(s),
+                RejectReason::LineTooLong,
+                &format!(
+                    "an element of {} bytes, more than the limit of {max} (--max-line-bytes)",
+                    text.len()
+                ),
+                &text[..1024.min(text.len())],
+            );
+        } else if std::str::from_utf8(text).is_err() {
+            ing.report.reject(
+                name,
+                line_of(s),
+                RejectReason::NotUtf8,
+                "the element is not UTF-8 text",
+                text,
+            );
+        } else {
+            ing.read_object(name, line_of(s), text, &mut hint, sink);
+        }
+    }
+    if let Some((at, msg)) = err {
+        let text = &doc[at.min(doc.len())..doc.len().min(at + 4096)];
+        ing.report
+            .reject(name, line_of(at), RejectReason::MalformedJson, &msg, text);
+    }
+}

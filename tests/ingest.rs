@@ -1,0 +1,588 @@
+//! Ingest of every input format, of the real sample exports, and of bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use kqlflow::catalog::Catalog;
+use kqlflow::ingest::{Ingest, Options, Projection, Record, RejectReason, WarningKind};
+use kqlflow::model::{Value, parse_datetime};
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/samples");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("../shared is absent: skipping");
+        None
+    }
+}
+
+struct Run {
+    records: Vec<Record>,
+    ing_tables: Vec<String>,
+    report: kqlflow::ingest::Report,
+    layouts: Vec<Vec<String>>,
+}
+
+impl Run {
+    fn get(&self, i: usize, col: &str) -> Value {
+        let r = &self.records[i];
+        let pos = self.layouts[r.table]
+            .iter()
+            .position(|c| c == col)
+            .unwrap_or_else(|| panic!("no column {col}"));
+        r.row[pos].clone()
+    }
+    fn table(&self, i: usize) -> &str {
+        &self.ing_tables[self.records[i].table]
+    }
+    fn rejects(&self, reason: RejectReason) -> u64 {
+        self.report.rejects.get(&reason).map_or(0, |t| t.count)
+    }
+}
+
+fn run_with(
+    f: impl FnOnce(&mut Ingest, &mut dyn FnMut(Record)),
+    projection: Projection,
+    options: Options,
+) -> Run {
+    let catalog = Catalog::builtin();
+    let mut ing = Ingest::new(catalog, &projection, options);
+    let mut records = Vec::new();
+    f(&mut ing, &mut |r| records.push(r));
+    let layouts = (0..catalog.tables().len())
+        .map(|t| {
+            let l = ing.layout(t).unwrap();
+            l.columns
+                .iter()
+                .map(|&c| l.table.schema.columns()[c].name.to_string())
+                .collect()
+        })
+        .collect();
+    ing.finish().unwrap();
+    Run {
+        records,
+        ing_tables: catalog
+            .tables()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect(),
+        report: std::mem::take(&mut ing.report),
+        layouts,
+    }
+}
+
+fn read_bytes(name: &str, bytes: &[u8]) -> Run {
+    run_with(
+        |ing, sink| ing.read_bytes(name, bytes, sink),
+        Projection::all(),
+        Options::default(),
+    )
+}
+
+fn dt(s: &str) -> Value {
+    Value::DateTime(parse_datetime(s).unwrap())
+}
+
+const SIGNIN_ROW: &str = r#"{"TimeGenerated":"2024-05-01T10:00:00.1234567Z","Type":"SigninLogs","UserPrincipalName":"alice@contoso.com","IPAddress":"203.0.113.7","ResultType":"50126","DurationMs":12,"IsInteractive":true,"LocationDetails":{"city":"Oslo","state":"Oslo","countryOrRegion":"NO"},"Status":"{\"errorCode\":50126}"}"#;
+
+#[test]
+fn json_lines_rows_coerce_to_the_schema() {
+    let text = format!("{SIGNIN_ROW}\n\n{SIGNIN_ROW}\r\n");
+    let run = read_bytes("rows.jsonl", text.as_bytes());
+    assert_eq!(run.records.len(), 2, "{:?}", run.report.rejects);
+    assert_eq!(run.report.rejected(), 0);
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(
+        run.records[0].time,
+        parse_datetime("2024-05-01T10:00:00.1234567Z")
+    );
+    assert_eq!(
+        run.get(0, "UserPrincipalName"),
+        Value::str("alice@contoso.com")
+    );
+    assert_eq!(run.get(0, "DurationMs"), Value::Long(12));
+    assert_eq!(run.get(0, "IsInteractive"), Value::Bool(true));
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Oslo"))
+    );
+    // A dynamic column given as JSON text is parsed.
+    assert_eq!(
+        run.get(0, "Status").get("errorCode"),
+        Some(&Value::Long(50126))
+    );
+    // Absent string columns are empty strings, absent others null.
+    assert_eq!(run.get(0, "AppDisplayName"), Value::str(""));
+    assert_eq!(run.get(0, "CreatedDateTime"), Value::Null);
+    let stats = &run.report.tables["SigninLogs"];
+    assert_eq!(stats.rows, 2);
+    assert_eq!(
+        stats.min_time,
+        parse_datetime("2024-05-01T10:00:00.1234567Z")
+    );
+}
+
+#[test]
+fn json_array_and_pretty_documents() {
+    let text = format!("[\n  {SIGNIN_ROW},\n  {SIGNIN_ROW}\n]\n");
+    let run = read_bytes("export.json", text.as_bytes());
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.report.rejected(), 0);
+    let pretty = "{\n  \"TimeGenerated\": \"2024-05-01T10:00:00Z\",\n  \"Type\": \"AuditLogs\",\n  \"OperationName\": \"Add user\"\n}\n{\n  \"TimeGenerated\": \"2024-05-01T11:00:00Z\",\n  \"Type\": \"AuditLogs\",\n  \"OperationName\": \"Delete user\"\n}\n";
+    let run = read_bytes("pretty.json", pretty.as_bytes());
+    assert_eq!(run.records.len(), 2, "{:?}", run.report.rejects);
+    assert_eq!(run.get(1, "OperationName"), Value::str("Delete user"));
+}
+
+const DIAG_SIGNIN: &str = r#"{"time":"2024-05-01T10:00:00Z","resourceId":"/tenants/t/providers/Microsoft.aadiam","operationName":"Sign-in activity","category":"SignInLogs","tenantId":"t","resultType":"0","callerIpAddress":"198.51.100.4","Level":4,"location":"US","properties":{"id":"abc","userPrincipalName":"bob@contoso.com","appDisplayName":"Azure Portal","location":{"city":"Seattle"},"status":{"errorCode":0},"isInteractive":true}}"#;
+const DIAG_AUDIT: &str = r#"{"time":"2024-05-01T10:05:00Z","category":"AuditLogs","operationName":"Update application - Certificates and secrets management","properties":{"category":"ApplicationManagement","operationType":"Update","initiatedBy":{"app":{"displayName":"Deployer","servicePrincipalId":"sp-1"}},"targetResources":[{"id":"app-1","displayName":"Payroll"}]}}"#;
+
+#[test]
+fn event_hub_envelope_and_storage_records() {
+    let envelope = format!("{{\"records\": [\n{DIAG_SIGNIN},\n{DIAG_AUDIT}\n]}}");
+    let run = read_bytes("eventhub.json", envelope.as_bytes());
+    assert_eq!(run.records.len(), 2, "{:?}", run.report.rejects);
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(
+        run.get(0, "UserPrincipalName"),
+        Value::str("bob@contoso.com")
+    );
+    assert_eq!(run.get(0, "IPAddress"), Value::str("198.51.100.4"));
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Seattle"))
+    );
+    assert_eq!(run.get(0, "Level"), Value::str("4"));
+    assert_eq!(run.get(0, "Type"), Value::str("SigninLogs"));
+    assert_eq!(run.table(1), "AuditLogs");
+    assert_eq!(run.get(1, "Category"), Value::str("ApplicationManagement"));
+    assert_eq!(
+        run.get(1, "InitiatedBy")
+            .get("app")
+            .and_then(|a| a.get("servicePrincipalId")),
+        Some(&Value::str("sp-1"))
+    );
+    assert_eq!(run.records[1].time, parse_datetime("2024-05-01T10:05:00Z"));
+    // Each record of a pretty-printed envelope is reported at its own line.
+    let lines = format!("{DIAG_SIGNIN}\n{DIAG_AUDIT}\n");
+    let run = read_bytes("PT1H.json", lines.as_bytes());
+    assert_eq!(run.records.len(), 2);
+    // The envelope on one line (JSON Lines of envelopes) works too.
+    let one_line = format!("{{\"records\":[{DIAG_SIGNIN},{DIAG_AUDIT}]}}\n");
+    let run = read_bytes("capture.json", one_line.as_bytes());
+    assert_eq!(run.records.len(), 2);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn gzip_is_detected_by_content() {
+    let text = format!("{SIGNIN_ROW}\n{SIGNIN_ROW}\n");
+    let run = read_bytes("rows.bin", &gzip(text.as_bytes()));
+    assert_eq!(run.records.len(), 2);
+    assert!(
+        run.report.files[0].format.contains("gzip"),
+        "{}",
+        run.report.files[0].format
+    );
+    let csv = "TimeGenerated [UTC],Type,OperationName\n\"5/1/2024, 10:00:00.000 AM\",AuditLogs,Add user\n";
+    let run = read_bytes("audit.csv.gz", &gzip(csv.as_bytes()));
+    assert_eq!(run.records.len(), 1);
+    // A cut-short gzip stream is a counted reject, not a crash.
+    let gz = gzip(text.repeat(2000).as_bytes());
+    let run = read_bytes("cut.json.gz", &gz[..gz.len() / 2]);
+    assert!(
+        run.rejects(RejectReason::BadGzip) == 1,
+        "{:?}",
+        run.report.rejects
+    );
+    assert!(!run.records.is_empty());
+}
+
+#[test]
+fn portal_csv_with_us_datetimes_and_multiline_json() {
+    let csv = "\u{feff}TimeGenerated [UTC],UserPrincipalName,IPAddress,LocationDetails,IsInteractive,Type\r\n\
+\"4/28/2021, 2:08:45.221 PM\",carol@contoso.com,192.0.2.1,\"{\r\n  \"\"city\"\": \"\"Lyon\"\"\r\n}\",TRUE,SigninLogs\r\n\
+\"4/28/2021, 2:09:00.000 PM\",dave@contoso.com,192.0.2.2,,FALSE,SigninLogs\r\n";
+    let run = read_bytes("export.csv", csv.as_bytes());
+    assert_eq!(run.records.len(), 2, "{:?}", run.report.rejects);
+    assert_eq!(
+        run.records[0].time,
+        parse_datetime("2021-04-28T14:08:45.221Z")
+    );
+    assert_eq!(run.get(0, "TimeGenerated"), dt("2021-04-28T14:08:45.221Z"));
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Lyon"))
+    );
+    assert_eq!(run.get(0, "IsInteractive"), Value::Bool(true));
+    assert_eq!(run.get(1, "LocationDetails"), Value::Null);
+    assert_eq!(
+        run.get(1, "UserPrincipalName"),
+        Value::str("dave@contoso.com")
+    );
+}
+
+#[test]
+fn table_from_file_name_and_option() {
+    let row = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","ServicePrincipalName":"app"}"#;
+    let run = read_bytes("AADServicePrincipalSignInLogs.jsonl", row.as_bytes());
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.table(0), "AADServicePrincipalSignInLogs");
+    let run = read_bytes("data.jsonl", row.as_bytes());
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::UnknownTable), 1);
+    let opts = Options {
+        table: Some("AADServicePrincipalSignInLogs".into()),
+        ..Options::default()
+    };
+    let run = run_with(
+        |ing, sink| ing.read_bytes("data.jsonl", row.as_bytes(), sink),
+        Projection::all(),
+        opts,
+    );
+    assert_eq!(run.records.len(), 1);
+}
+
+#[test]
+fn mixed_tables_in_one_file() {
+    let text = format!(
+        "{SIGNIN_ROW}\n{}\n{SIGNIN_ROW}\n",
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"AuditLogs","OperationName":"Add user"}"#
+    );
+    let run = read_bytes("union.jsonl", text.as_bytes());
+    let tables: Vec<&str> = (0..3).map(|i| run.table(i)).collect();
+    assert_eq!(tables, vec!["SigninLogs", "AuditLogs", "SigninLogs"]);
+    assert_eq!(run.get(1, "OperationName"), Value::str("Add user"));
+}
+
+#[test]
+fn projection_materialises_only_what_is_asked() {
+    let catalog = Catalog::builtin();
+    let p = Projection::only(
+        catalog,
+        &[("SigninLogs", &["UserPrincipalName", "IPAddress"])],
+    )
+    .unwrap();
+    let text = format!(
+        "{SIGNIN_ROW}\n{}\n",
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"AuditLogs"}"#
+    );
+    let run = run_with(
+        |ing, sink| ing.read_bytes("x.jsonl", text.as_bytes(), sink),
+        p,
+        Options::default(),
+    );
+    assert_eq!(
+        run.records.len(),
+        1,
+        "AuditLogs is counted but not materialised"
+    );
+    assert_eq!(
+        run.records[0].row,
+        vec![Value::str("203.0.113.7"), Value::str("alice@contoso.com")]
+    );
+    // The event time is known even though TimeGenerated was not asked for.
+    assert_eq!(
+        run.records[0].time,
+        parse_datetime("2024-05-01T10:00:00.1234567Z")
+    );
+    assert_eq!(run.report.tables["AuditLogs"].rows, 1);
+    let err = Projection::only(catalog, &[("SigninLogs", &["UserPrincipleName"])]).unwrap_err();
+    assert!(err.contains("UserPrincipalName"), "{err}");
+    let err = Projection::only(catalog, &[("SignInLog", &[])]).unwrap_err();
+    assert!(err.contains("SigninLogs"), "{err}");
+}
+
+#[test]
+fn bad_input_is_reported_and_counted() {
+    let good = SIGNIN_ROW;
+    let truncated = &SIGNIN_ROW[..SIGNIN_ROW.len() - 30];
+    let deep = format!(
+        "{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"Type\":\"SigninLogs\",\"LocationDetails\":{}{}}}",
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    let wrong_type =
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SigninLogs","DurationMs":"slow"}"#;
+    let bad_time = r#"{"TimeGenerated":"yesterday","Type":"SigninLogs"}"#;
+    let unknown = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SecurityEvent","Computer":"dc1","EventID":4625}"#;
+    let text = format!(
+        "{good}\n{truncated}\n[1,2]\n{deep}\n{wrong_type}\n{bad_time}\n{unknown}\nnot json\n{good}\n"
+    );
+    let run = read_bytes("bad.jsonl", text.as_bytes());
+    assert_eq!(run.records.len(), 3, "good, wrong_type (with a null), good");
+    assert_eq!(run.rejects(RejectReason::MalformedJson), 2);
+    assert_eq!(run.rejects(RejectReason::NotAnObject), 1);
+    assert_eq!(run.rejects(RejectReason::TooDeep), 1);
+    assert_eq!(run.rejects(RejectReason::BadTime), 1);
+    assert_eq!(run.rejects(RejectReason::UnknownTable), 1);
+    assert_eq!(run.get(1, "DurationMs"), Value::Null);
+    let w = &run.report.warnings[&WarningKind::WrongType];
+    assert_eq!(w.count, 1);
+    assert_eq!(
+        w.examples[0],
+        "bad.jsonl:5: DurationMs: expected long, got \"slow\""
+    );
+    let t = &run.report.rejects[&RejectReason::MalformedJson];
+    assert!(
+        t.examples[0].starts_with("bad.jsonl:2: truncated JSON"),
+        "{:?}",
+        t.examples
+    );
+    assert!(
+        t.examples[1].starts_with("bad.jsonl:8:"),
+        "{:?}",
+        t.examples
+    );
+    assert!(run.report.rejects[&RejectReason::UnknownTable].examples[0].contains("SecurityEvent"));
+    assert_eq!(run.report.files[0].rejected, 6);
+}
+
+#[test]
+fn oversized_lines_binary_and_empty_files() {
+    let opts = Options {
+        max_line_bytes: 1000,
+        ..Options::default()
+    };
+    let big = format!(
+        "{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"Type\":\"SigninLogs\",\"UserAgent\":\"{}\"}}",
+        "x".repeat(5000)
+    );
+    let text = format!("{SIGNIN_ROW}\n{big}\n{SIGNIN_ROW}\n");
+    let run = run_with(
+        |ing, sink| ing.read_bytes("big.jsonl", text.as_bytes(), sink),
+        Projection::all(),
+        opts,
+    );
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.rejects(RejectReason::LineTooLong), 1);
+    assert!(run.report.rejects[&RejectReason::LineTooLong].examples[0].starts_with("big.jsonl:2:"));
+
+    let binary: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let run = read_bytes("blob.json", &binary);
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+
+    let run = read_bytes("empty.json", b"");
+    assert_eq!(run.report.rejected(), 0);
+    assert_eq!(run.report.warnings[&WarningKind::EmptyFile].count, 1);
+    let run = read_bytes("blank.json", b"  \n\n ");
+    assert_eq!(run.report.warnings[&WarningKind::EmptyFile].count, 1);
+
+    let run = read_bytes("notes.txt", b"hello world\n");
+    assert_eq!(run.rejects(RejectReason::UnknownFormat), 1);
+
+    let not_utf8 = [
+        SIGNIN_ROW.as_bytes(),
+        b"\n{\"Type\":\"SigninLogs\",\"UserAgent\":\"\xff\xfe\"}\n",
+    ]
+    .concat();
+    let run = read_bytes("latin1.jsonl", &not_utf8);
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+}
+
+#[test]
+fn truncated_json_document() {
+    let text = format!("[\n{SIGNIN_ROW},\n{SIGNIN_ROW},\n{}", &SIGNIN_ROW[..40]);
+    let run = read_bytes("cut.json", text.as_bytes());
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.rejects(RejectReason::MalformedJson), 1);
+    assert!(
+        run.report.rejects[&RejectReason::MalformedJson].examples[0].starts_with("cut.json:4:")
+    );
+}
+
+#[test]
+fn csv_errors_are_counted() {
+    let csv = "TimeGenerated,Type,OperationName\n2024-05-01T10:00:00Z,AuditLogs,Add user\n2024-05-01T10:00:00Z,AuditLogs\n2024-05-01T10:00:00Z,Heartbeat,x\n";
+    let run = read_bytes("a.csv", csv.as_bytes());
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.rejects(RejectReason::CsvFieldCount), 1);
+    assert_eq!(run.rejects(RejectReason::UnknownTable), 1);
+    assert!(run.report.rejects[&RejectReason::CsvFieldCount].examples[0].starts_with("a.csv:3:"));
+}
+
+#[test]
+fn rejects_file_keeps_the_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rejects.jsonl");
+    let out = std::fs::File::create(&path).unwrap();
+    let text = format!("{SIGNIN_ROW}\n{{broken\n");
+    let catalog = Catalog::builtin();
+    let mut ing = Ingest::new(catalog, &Projection::all(), Options::default());
+    ing.report
+        .keep_rejects(Box::new(std::io::BufWriter::new(out)));
+    ing.read_bytes("r.jsonl", text.as_bytes(), &mut |_| {});
+    ing.finish().unwrap();
+    let kept = std::fs::read_to_string(&path).unwrap();
+    let line: serde_json::Value = serde_json::from_str(kept.trim()).unwrap();
+    assert_eq!(line["file"], "r.jsonl");
+    assert_eq!(line["line"], 2);
+    assert_eq!(line["reason"], "malformed JSON");
+    assert_eq!(line["text"], "{broken");
+}
+
+#[test]
+fn directory_trees_are_walked_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("insights-logs-signinlogs").join("y=2024");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("PT1H.json"), format!("{DIAG_SIGNIN}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("AuditLogs.jsonl.gz"),
+        gzip(format!("{DIAG_AUDIT}\n").as_bytes()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".hidden.json"), "garbage").unwrap();
+    std::fs::write(dir.path().join("README.md"), "not a log").unwrap();
+    let run = run_with(
+        |ing, sink| ing.read_path(dir.path(), sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.report.files.len(), 2);
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.report.rejected(), 0);
+    let missing = dir.path().join("nope.json");
+    let run = run_with(
+        |ing, sink| ing.read_path(&missing, sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.rejects(RejectReason::Unreadable), 1);
+}
+
+#[test]
+fn training_lab_csvs_load_with_no_reject() {
+    let Some(dir) = shared() else { return };
+    let lab = dir.join("sentinel-training-lab");
+    let run = run_with(
+        |ing, sink| ing.read_path(&lab.join("disable_accounts.csv"), sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.records.len(), 4);
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(
+        run.get(0, "UserPrincipalName"),
+        Value::str("johns@m365x816222.onmicrosoft.com")
+    );
+    assert_eq!(run.get(0, "ResultType"), Value::str("50057"));
+    assert_eq!(run.get(0, "IsInteractive"), Value::Bool(true));
+    assert_eq!(run.get(0, "DurationMs"), Value::Long(0));
+    assert_eq!(run.get(0, "IPAddress"), Value::str("175.45.176.99"));
+    assert_eq!(
+        run.get(0, "Status").get("errorCode"),
+        Some(&Value::Long(50057))
+    );
+    assert_eq!(
+        run.get(0, "LocationDetails").get("countryOrRegion"),
+        Some(&Value::str("KP"))
+    );
+    let auth = run.get(0, "AuthenticationDetails");
+    // AuthenticationDetails is a string column holding multi-line JSON text, kept verbatim.
+    assert!(
+        auth.as_str()
+            .unwrap()
+            .contains("\"authenticationMethod\": \"Password\"")
+    );
+    // The export has no TimeGenerated: the rows load, and the report says so.
+    assert_eq!(run.report.tables["SigninLogs"].rows_without_time, 4);
+
+    let run = run_with(
+        |ing, sink| ing.read_path(&lab.join("AuditLogs_Hunting.csv"), sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.records.len(), 5);
+    assert_eq!(
+        run.get(0, "OperationName"),
+        Value::str("Update application – Certificates and secrets management ")
+    );
+    assert_eq!(
+        run.get(0, "InitiatedBy")
+            .get("user")
+            .and_then(|u| u.get("userPrincipalName")),
+        Some(&Value::str("victim@buildseccxpninja.onmicrosoft.com"))
+    );
+    let unknown = &run.report.tables["AuditLogs"].unknown_columns;
+    assert_eq!(unknown.get("InitiatingUserOrApp"), Some(&5));
+
+    let run = run_with(
+        |ing, sink| ing.read_path(&lab.join("signinLogs.csv"), sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.get(0, "IPAddress"), Value::str("175.45.176.99"));
+    assert!(
+        run.report.tables["SigninLogs"]
+            .unknown_columns
+            .contains_key("disabledAccountLoginAttempts")
+    );
+}
+
+#[test]
+fn audit_events_json_loads_with_values_equal_to_the_file() {
+    let Some(dir) = shared() else { return };
+    let path = dir.join("AADAuditEvents.json");
+    let run = run_with(
+        |ing, sink| ing.read_path(&path, sink),
+        Projection::all(),
+        Options::default(),
+    );
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(run.records.len(), lines.len());
+    // Two rows of this hunting export overwrote Type with the target's type: they are read as
+    // AuditLogs, like the rest of the file, with a warning each.
+    assert_eq!(run.report.warnings[&WarningKind::TypeNotATable].count, 2);
+    for (i, j) in lines.iter().enumerate() {
+        assert_eq!(run.table(i), "AuditLogs");
+        assert_eq!(
+            run.records[i].time,
+            parse_datetime(j["TimeGenerated"].as_str().unwrap())
+        );
+        for col in [
+            "OperationName",
+            "CorrelationId",
+            "Id",
+            "Category",
+            "Result",
+            "AADOperationType",
+        ] {
+            assert_eq!(
+                run.get(i, col),
+                Value::str(j[col].as_str().unwrap_or("")),
+                "{col}"
+            );
+        }
+        // Dynamic columns hold the JSON that the file's text holds.
+        let target: serde_json::Value =
+            serde_json::from_str(j["TargetResources"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            run.get(i, "TargetResources"),
+            kqlflow::model::from_json(&target)
+        );
+        let initiated: serde_json::Value =
+            serde_json::from_str(j["InitiatedBy"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            run.get(i, "InitiatedBy"),
+            kqlflow::model::from_json(&initiated)
+        );
+    }
+}
