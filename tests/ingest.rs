@@ -586,3 +586,20 @@ fn audit_events_json_loads_with_values_equal_to_the_file() {
         );
     }
 }
+
+#[test]
+fn csv_lines_are_exact_with_crlf_and_multiline_cells() {
+    for eol in ["\n", "\r\n"] {
+        let csv = format!(
+            "TimeGenerated,Type,OperationName{eol}2024-05-01T10:00:00Z,AuditLogs,a{eol}\"2024-05-01T10:00:00Z\",AuditLogs,\"multi{eol}line\"{eol}2024-05-01T10:00:00Z,AuditLogs{eol}"
+        );
+        let run = read_bytes("t.csv", csv.as_bytes());
+        assert_eq!(run.records.len(), 2);
+        assert_eq!(
+            run.get(1, "OperationName"),
+            Value::str(format!("multi{eol}line"))
+        );
+        let ex = &run.report.rejects[&RejectReason::CsvFieldCount].examples[0];
+        assert!(ex.starts_with("t.csv:5:"), "{eol:?}: {ex}");
+    }
+}

@@ -1,6 +1,45 @@
-//! The `kqlflow` command line.
+//! The `kqlflow` command line: argument parsing (clap) and printing. Logic that a library user
+//! would need lives in the library's other modules.
 
-/// Runs the command line and returns the process exit code.
+mod inspect;
+
+use clap::{Parser, Subcommand};
+
+/// The `kqlflow` command.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kqlflow",
+    version,
+    about = "Sentinel-style KQL detection rules over Entra ID logs, as incremental dataflows",
+    after_help = "Examples:\n  kqlflow demo\n  kqlflow inspect logs/ --rejects rejects.jsonl"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read log files and report, per table, what they hold and what could not be read.
+    Inspect(inspect::InspectArgs),
+    /// Inspect the demo data built into the binary (real Entra ID exports).
+    #[command(after_help = "Example:\n  kqlflow demo")]
+    Demo,
+}
+
+/// Runs the command line and returns the process exit code: 0 on success, 1 when the command
+/// failed, 2 for a usage error.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Demo => inspect::demo(),
+    }
 }

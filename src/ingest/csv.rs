@@ -1,8 +1,10 @@
 //! The Log Analytics portal's CSV export: a header row (with a possible BOM and `[UTC]` style
 //! suffixes on datetime columns), US datetimes, and quoted cells holding multi-line JSON.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
+use std::rc::Rc;
 
 use super::coerce::coerce_str;
 use super::{Ingest, KeySlot, Record, RejectReason, RowState, WarningKind};
@@ -22,6 +24,46 @@ fn record_text(rec: &csv::ByteRecord) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
+/// Passes bytes through and notes where the newlines are, so that each record's first line can
+/// be told exactly (the CSV reader's own line count is off by one after a CRLF terminator).
+struct NewlineTracker<R> {
+    inner: R,
+    offset: u64,
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for NewlineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut nl = self.newlines.borrow_mut();
+        for p in memchr::memchr_iter(b'\n', &buf[..n]) {
+            nl.push_back(self.offset + p as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts lines up to a record's start.
+struct LineCounter {
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+    passed: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line on which the record starting at byte `start` begins: newlines at or
+    /// before `start` come before it (at `start` itself sits the LF of a CRLF that the reader
+    /// has not consumed yet).
+    fn line_at(&mut self, start: u64) -> u64 {
+        let mut nl = self.newlines.borrow_mut();
+        while nl.front().is_some_and(|&p| p <= start) {
+            nl.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
 pub(crate) fn read_csv(
     ing: &mut Ingest,
     name: &str,
@@ -30,10 +72,20 @@ pub(crate) fn read_csv(
     gz: bool,
     sink: &mut dyn FnMut(Record),
 ) {
+    let newlines = Rc::new(RefCell::new(VecDeque::new()));
+    let tracker = NewlineTracker {
+        inner: stream,
+        offset: 0,
+        newlines: newlines.clone(),
+    };
+    let mut lines = LineCounter {
+        newlines,
+        passed: 0,
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(stream);
+        .from_reader(tracker);
     let mut rec = csv::ByteRecord::new();
     let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
         Ok(true) => rec
@@ -74,7 +126,7 @@ pub(crate) fn read_csv(
                 continue;
             }
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
         if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
             continue; // a blank line
         }

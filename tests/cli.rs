@@ -1,0 +1,76 @@
+//! The `kqlflow` binary as a user runs it.
+
+use std::process::Command;
+
+fn kqlflow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for sub in [&["--help"][..], &["inspect", "--help"], &["demo", "--help"]] {
+        let (code, out, _) = kqlflow(sub);
+        assert_eq!(code, 0);
+        assert!(out.contains("Example"), "{sub:?}: {out}");
+    }
+}
+
+#[test]
+fn inspect_reports_tables_rejects_and_unknown_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("SigninLogs.jsonl");
+    std::fs::write(
+        &logs,
+        "{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"a@b.c\",\"Extra\":1}\n{\"TimeGenerated\":\n",
+    )
+    .unwrap();
+    let rejects = dir.path().join("rejects.jsonl");
+    let (code, out, err) = kqlflow(&[
+        "inspect",
+        logs.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 row(s) read, 1 rejected"), "{out}");
+    assert!(out.contains("SigninLogs"), "{out}");
+    assert!(out.contains("2024-05-01T10:00:00Z"), "{out}");
+    assert!(out.contains("columns the schema lacks: Extra (1)"), "{out}");
+    assert!(out.contains("SigninLogs.jsonl:2: truncated JSON"), "{out}");
+    let kept = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(kept.lines().count(), 1);
+
+    let (code, out, _) = kqlflow(&["inspect", logs.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["tables"]["SigninLogs"]["rows"], 1);
+    assert_eq!(report["rejects"]["MalformedJson"]["count"], 1);
+}
+
+#[test]
+fn usage_errors_are_clear() {
+    let (code, _, err) = kqlflow(&["inspect", "x.json", "--table", "SignInLog"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean SigninLogs"), "{err}");
+    let (code, _, err) = kqlflow(&["inspect"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("PATH"), "{err}");
+    let (code, out, _) = kqlflow(&["inspect", "/no/such/file.json"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("unreadable: 1"), "{out}");
+}
+
+#[test]
+fn demo_runs_on_the_built_in_data() {
+    let (code, out, err) = kqlflow(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("13 row(s) read, 0 rejected"), "{out}");
+}
