@@ -44,10 +44,10 @@ pub fn table_for_path(path: &Path, table_names: &[&str]) -> Option<String> {
     }
     for comp in path.components() {
         let comp = comp.as_os_str().to_string_lossy().to_ascii_lowercase();
-        if let Some(cat) = comp.strip_prefix("insights-logs-") {
-            if let Some(t) = table_for_category(cat) {
-                return Some(t.to_string());
-            }
+        if let Some(cat) = comp.strip_prefix("insights-logs-")
+            && let Some(t) = table_for_category(cat)
+        {
+            return Some(t.to_string());
         }
         if comp == "insights-activity-logs" {
             return Some("AzureActivity".to_string());
@@ -143,16 +143,16 @@ impl DiagnosticMapping {
                 out.extend(targets.into_iter().map(|i| (i, v)));
             }
         }
-        if let Some(caller) = schema.index_of("Caller") {
-            if !out.iter().any(|(i, _)| *i == caller) {
-                let claims = record.get("identity").and_then(|i| i.get("claims"));
-                let claim = claims.and_then(|c| {
-                    c.get("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
-                        .or_else(|| c.get("appid"))
-                });
-                if let Some(v) = claim {
-                    out.push((caller, v));
-                }
+        if let Some(caller) = schema.index_of("Caller")
+            && !out.iter().any(|(i, _)| *i == caller)
+        {
+            let claims = record.get("identity").and_then(|i| i.get("claims"));
+            let claim = claims.and_then(|c| {
+                c.get("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
+                    .or_else(|| c.get("appid"))
+            });
+            if let Some(v) = claim {
+                out.push((caller, v));
             }
         }
         // Later entries win: keep the last value given for each column.

@@ -42,14 +42,14 @@ pub struct InspectArgs {
 /// Runs `kqlflow inspect`.
 pub fn run(args: &InspectArgs) -> i32 {
     let catalog = Catalog::builtin();
-    if let Some(t) = &args.table {
-        if catalog.id_of_ignore_case(t).is_none() {
-            eprintln!(
-                "error: --table {t}: no such table; did you mean {}?",
-                catalog.closest(t, 3).join(", ")
-            );
-            return 2;
-        }
+    if let Some(t) = &args.table
+        && catalog.id_of_ignore_case(t).is_none()
+    {
+        eprintln!(
+            "error: --table {t}: no such table; did you mean {}?",
+            catalog.closest(t, 3).join(", ")
+        );
+        return 2;
     }
     let options = Options {
         table: args.table.clone(),
@@ -85,11 +85,11 @@ pub fn run(args: &InspectArgs) -> i32 {
     } else {
         print_report(&mut out, &ing.report, elapsed)
     };
-    if let Err(e) = printed {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing the report: {e}");
-            return 1;
-        }
+    if let Err(e) = printed
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing the report: {e}");
+        return 1;
     }
     if let Err(e) = finished {
         eprintln!("error: {e}");

@@ -67,10 +67,8 @@ pub(crate) fn dynamic_from_text(s: &str) -> Value {
         t.as_bytes().first(),
         Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
     );
-    if looks_json {
-        if let Ok(j) = serde_json::from_str::<serde_json::Value>(s) {
-            return from_json(&j);
-        }
+    if looks_json && let Ok(j) = serde_json::from_str::<serde_json::Value>(s) {
+        return from_json(&j);
     }
     Value::str(s)
 }

@@ -12,7 +12,7 @@ use std::fmt;
 use super::coerce::{
     coerce_bool, coerce_composite, coerce_f64, coerce_i64, coerce_json, coerce_null, coerce_str,
 };
-use super::{Ingest, Record, RejectReason, RowState, TableReader, WarningKind};
+use super::{Ingest, KeySlot, Record, RejectReason, RowState, TableReader, WarningKind};
 use crate::catalog::{DiagnosticMapping, is_diagnostic_record, table_for_category};
 use crate::model::{Str, Type, Value};
 
@@ -149,9 +149,66 @@ struct Seen {
     other_type: Option<String>,
 }
 
+/// A field name as raw bytes, borrowed from the input when it has no escapes. (Reading it as
+/// bytes skips a UTF-8 check per key; names are checked when first looked up.)
+struct RawKey<'de>(Cow<'de, [u8]>);
+
+impl<'de> serde::Deserialize<'de> for RawKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_bytes<E>(self, s: &'de [u8]) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Borrowed(s)))
+            }
+            fn visit_bytes<E>(self, s: &[u8]) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Owned(s.to_vec())))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Borrowed(s.as_bytes())))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Owned(s.as_bytes().to_vec())))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// The field names of the last row read of a table, in order, with their columns: rows of one
+/// export list their fields in the same order, so most keys are found by one comparison.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    keys: Vec<(Vec<u8>, Option<KeySlot>)>,
+}
+
+impl KeyCache {
+    /// The column of the `i`-th field of a row, named `k`.
+    fn lookup(&mut self, reader: &TableReader, i: usize, k: &[u8]) -> Option<KeySlot> {
+        if let Some((name, slot)) = self.keys.get(i)
+            && name.as_slice() == k
+        {
+            return *slot;
+        }
+        let slot = std::str::from_utf8(k)
+            .ok()
+            .and_then(|name| reader.key(name));
+        if i < self.keys.len() {
+            self.keys[i] = (k.to_vec(), slot);
+        } else if i == self.keys.len() {
+            self.keys.push((k.to_vec(), slot));
+        }
+        slot
+    }
+}
+
 /// Reads one object as a row of a known table.
 struct RowVisitor<'a> {
     reader: &'a TableReader,
+    cache: &'a mut KeyCache,
     st: &'a mut RowState,
     seen: &'a mut Seen,
 }
@@ -163,14 +220,18 @@ impl<'de> Visitor<'de> for RowVisitor<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let table_name = &self.reader.layout.table.name;
-        while let Some(Key(k)) = map.next_key()? {
-            match self.reader.key(&k) {
+        let mut i = 0;
+        while let Some(RawKey(k)) = map.next_key()? {
+            let found = self.cache.lookup(self.reader, i, &k);
+            i += 1;
+            match found {
                 Some(slot) if slot.is_type => {
                     let v = map.next_value_seed(Cell(Type::String))?;
-                    if let Ok(Value::String(s)) = &v {
-                        if !s.is_empty() && s.as_ref() != table_name.as_ref() {
-                            self.seen.other_type = Some(s.to_string());
-                        }
+                    if let Ok(Value::String(s)) = &v
+                        && !s.is_empty()
+                        && s.as_ref() != table_name.as_ref()
+                    {
+                        self.seen.other_type = Some(s.to_string());
                     }
                     self.st.set(slot, v, "Type");
                 }
@@ -188,12 +249,14 @@ impl<'de> Visitor<'de> for RowVisitor<'_> {
                 }
                 None => {
                     match k.as_ref() {
-                        "category" => self.seen.category = true,
-                        "properties" | "time" => self.seen.properties_or_time = true,
-                        "records" => self.seen.records = true,
+                        b"category" => self.seen.category = true,
+                        b"properties" | b"time" => self.seen.properties_or_time = true,
+                        b"records" => self.seen.records = true,
                         _ => {}
                     }
-                    self.st.unknown.push(k.into_owned());
+                    self.st
+                        .unknown
+                        .push(String::from_utf8_lossy(&k).into_owned());
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -209,10 +272,12 @@ impl<'de> DeserializeSeed<'de> for RowVisitor<'_> {
     }
 }
 
-/// Classifies a serde_json error as a reject reason and a message.
-fn json_error(e: &serde_json::Error) -> (RejectReason, String) {
+/// Classifies a serde_json error on `bytes` as a reject reason and a message.
+fn json_error(e: &serde_json::Error, bytes: &[u8]) -> (RejectReason, String) {
     let msg = e.to_string();
-    if msg.contains("recursion limit") {
+    if let Err(u) = std::str::from_utf8(bytes) {
+        (RejectReason::NotUtf8, format!("not UTF-8 text: {u}"))
+    } else if msg.contains("recursion limit") {
         (
             RejectReason::TooDeep,
             format!("nested deeper than 128 levels ({msg})"),
@@ -242,11 +307,13 @@ impl Ingest<'_> {
     ) {
         if let Some(table) = *hint {
             let reader = &self.readers[table];
+            let cache = &mut self.key_caches[table];
             let mut st = RowState::new(reader);
             let mut seen = Seen::default();
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let parsed = RowVisitor {
                 reader,
+                cache,
                 st: &mut st,
                 seen: &mut seen,
             }
@@ -254,7 +321,7 @@ impl Ingest<'_> {
             .and_then(|_| de.end());
             match parsed {
                 Err(e) => {
-                    let (reason, msg) = json_error(&e);
+                    let (reason, msg) = json_error(&e, bytes);
                     self.report.reject(file, line, reason, &msg, bytes);
                 }
                 Ok(()) => {
@@ -286,7 +353,7 @@ impl Ingest<'_> {
         let j: serde_json::Value = match serde_json::from_slice(bytes) {
             Ok(j) => j,
             Err(e) => {
-                let (reason, msg) = json_error(&e);
+                let (reason, msg) = json_error(&e, bytes);
                 self.report.reject(file, line, reason, &msg, bytes);
                 return;
             }
@@ -432,11 +499,14 @@ impl Ingest<'_> {
     }
 }
 
+/// A byte range `(start, end)` of a document.
+pub(crate) type Span = (usize, usize);
+
 /// Splits a JSON document into the spans of the objects it holds: the elements of a top-level
 /// array, or top-level values one after another (pretty-printed objects, or one envelope).
 /// Returns (start, end) byte spans, and an error (offset, message) when the document is cut
 /// short or is not JSON at the top level.
-pub(crate) fn split_document(b: &[u8]) -> (Vec<(usize, usize)>, Option<(usize, String)>) {
+pub(crate) fn split_document(b: &[u8]) -> (Vec<Span>, Option<(usize, String)>) {
     let mut spans = Vec::new();
     let mut i = skip_ws(b, 0);
     if b.get(i) == Some(&b'[') {
@@ -546,36 +616,6 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
     Err("a string is not closed: the file is cut short".into())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_arrays_and_concatenated_objects() {
-        let doc = br#" [ {"a":"]"}, {"b":[1,{"c":2}]} ] "#;
-        let (spans, err) = split_document(doc);
-        assert!(err.is_none());
-        let parts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
-        assert_eq!(
-            parts,
-            vec![&br#"{"a":"]"}"#[..], &br#"{"b":[1,{"c":2}]}"#[..]]
-        );
-        let doc = b"{\n \"x\": 1\n}\n{\n \"y\": \"\\\"}\"\n}\n";
-        let (spans, err) = split_document(doc);
-        assert!(err.is_none());
-        assert_eq!(spans.len(), 2);
-    }
-
-    #[test]
-    fn reports_truncation() {
-        let (spans, err) = split_document(br#"[{"a":1},{"b":"#);
-        assert_eq!(spans.len(), 2);
-        assert!(err.unwrap().1.contains("cut short"));
-        let (_, err) = split_document(br#"[{"a":1}] junk"#);
-        assert!(err.unwrap().1.contains("after"));
-    }
-}
-
 /// When the span `(s, e)` is an object with a `records` array (an Event Hub envelope), the spans
 /// of that array's elements.
 pub(crate) fn envelope_records(b: &[u8], s: usize, e: usize) -> Option<Vec<(usize, usize)>> {
@@ -611,5 +651,35 @@ pub(crate) fn envelope_records(b: &[u8], s: usize, e: usize) -> Option<Vec<(usiz
             Some(b',') => i += 1,
             _ => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arrays_and_concatenated_objects() {
+        let doc = br#" [ {"a":"]"}, {"b":[1,{"c":2}]} ] "#;
+        let (spans, err) = split_document(doc);
+        assert!(err.is_none());
+        let parts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
+        assert_eq!(
+            parts,
+            vec![&br#"{"a":"]"}"#[..], &br#"{"b":[1,{"c":2}]}"#[..]]
+        );
+        let doc = b"{\n \"x\": 1\n}\n{\n \"y\": \"\\\"}\"\n}\n";
+        let (spans, err) = split_document(doc);
+        assert!(err.is_none());
+        assert_eq!(spans.len(), 2);
+    }
+
+    #[test]
+    fn reports_truncation() {
+        let (spans, err) = split_document(br#"[{"a":1},{"b":"#);
+        assert_eq!(spans.len(), 2);
+        assert!(err.unwrap().1.contains("cut short"));
+        let (_, err) = split_document(br#"[{"a":1}] junk"#);
+        assert!(err.unwrap().1.contains("after"));
     }
 }

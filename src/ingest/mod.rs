@@ -21,7 +21,8 @@ mod source;
 
 pub use report::{FileStats, RejectReason, Report, TableStats, Tally, WarningKind};
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ pub struct Record {
 pub struct Projection {
     /// Per table name: `None` reads every column; absent tables are read whole unless
     /// `only_listed`.
-    tables: HashMap<String, Option<Vec<String>>>,
+    tables: StdHashMap<String, Option<Vec<String>>>,
     only_listed: bool,
 }
 
@@ -80,7 +81,7 @@ impl Projection {
     /// Only the named columns of the named tables; records of other tables are counted but not
     /// materialised. Unknown tables or columns are errors that name the closest known ones.
     pub fn only(catalog: &Catalog, wanted: &[(&str, &[&str])]) -> Result<Projection, String> {
-        let mut tables = HashMap::new();
+        let mut tables = StdHashMap::new();
         for (t, cols) in wanted {
             let table = catalog.table(t).ok_or_else(|| {
                 format!(
@@ -167,8 +168,8 @@ impl TableReader {
             None if only_listed => (Vec::new(), true),
             None => ((0..schema.len()).collect(), false),
         };
-        let mut exact = HashMap::new();
-        let mut folded = HashMap::new();
+        let mut exact = HashMap::default();
+        let mut folded = HashMap::default();
         for (col, c) in schema.columns().iter().enumerate() {
             let time_rank = if col == table.time_column {
                 Some(0)
@@ -269,10 +270,10 @@ impl RowState {
     pub(crate) fn set(&mut self, k: KeySlot, v: Result<Value, String>, schema_name: &str) {
         match v {
             Ok(v) => {
-                if let (Some(rank), Value::DateTime(t)) = (k.time_rank, &v) {
-                    if self.time.is_none_or(|(r, _)| rank < r) {
-                        self.time = Some((rank, *t));
-                    }
+                if let (Some(rank), Value::DateTime(t)) = (k.time_rank, &v)
+                    && self.time.is_none_or(|(r, _)| rank < r)
+                {
+                    self.time = Some((rank, *t));
                 }
                 if let Some(slot) = k.slot {
                     self.row[slot] = v;
@@ -294,6 +295,7 @@ pub struct Ingest<'c> {
     catalog: &'c Catalog,
     options: Options,
     readers: Vec<TableReader>,
+    key_caches: Vec<json::KeyCache>,
     /// What has been read so far.
     pub report: Report,
 }
@@ -301,7 +303,7 @@ pub struct Ingest<'c> {
 impl<'c> Ingest<'c> {
     /// A reader over `catalog`'s tables that materialises the columns `projection` asks for.
     pub fn new(catalog: &'c Catalog, projection: &Projection, options: Options) -> Ingest<'c> {
-        let readers = catalog
+        let readers: Vec<TableReader> = catalog
             .tables()
             .iter()
             .map(|t| {
@@ -313,10 +315,12 @@ impl<'c> Ingest<'c> {
             })
             .collect();
         let report = Report::new(options.max_examples);
+        let key_caches = readers.iter().map(|_| json::KeyCache::default()).collect();
         Ingest {
             catalog,
             options,
             readers,
+            key_caches,
             report,
         }
     }
@@ -335,13 +339,7 @@ impl<'c> Ingest<'c> {
 
     /// Reads one in-memory file called `name` (for tests, fuzzing and standard input).
     pub fn read_bytes(&mut self, name: &str, bytes: &[u8], sink: &mut dyn FnMut(Record)) {
-        source::read_stream(
-            self,
-            name,
-            Box::new(std::io::Cursor::new(bytes.to_vec())),
-            bytes.len() as u64,
-            sink,
-        )
+        source::read_stream(self, name, Box::new(bytes), bytes.len() as u64, sink)
     }
 
     /// Flushes the rejects file; see [`Report::finish`].

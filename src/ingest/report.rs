@@ -197,10 +197,10 @@ impl Report {
             let result = serde_json::to_writer(&mut *out, &line)
                 .map_err(std::io::Error::from)
                 .and_then(|_| out.write_all(b"\n"));
-            if let Err(e) = result {
-                if self.rejects_write_error.is_none() {
-                    self.rejects_write_error = Some(e.to_string());
-                }
+            if let Err(e) = result
+                && self.rejects_write_error.is_none()
+            {
+                self.rejects_write_error = Some(e.to_string());
             }
         }
     }
@@ -226,10 +226,10 @@ impl Report {
 
     /// Flushes the rejects file; returns the first error met while writing it, if any.
     pub fn finish(&mut self) -> Result<(), String> {
-        if let Some(out) = self.rejects_out.as_mut() {
-            if let Err(e) = out.flush() {
-                self.rejects_write_error.get_or_insert(e.to_string());
-            }
+        if let Some(out) = self.rejects_out.as_mut()
+            && let Err(e) = out.flush()
+        {
+            self.rejects_write_error.get_or_insert(e.to_string());
         }
         match &self.rejects_write_error {
             Some(e) => Err(format!("writing the rejects file: {e}")),

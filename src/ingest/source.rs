@@ -226,33 +226,41 @@ fn read_lines(
     sink: &mut dyn FnMut(Record),
 ) {
     let max = ing.options.max_line_bytes;
-    let mut line = Vec::with_capacity(1 << 14);
+    let stopped = |ing: &mut Ingest, lineno: u64, e: std::io::Error, text: &[u8]| {
+        let reason = if gz {
+            RejectReason::BadGzip
+        } else {
+            RejectReason::Unreadable
+        };
+        ing.report
+            .reject(name, lineno, reason, &format!("reading stopped: {e}"), text);
+    };
+    let mut line = Vec::new();
     let mut lineno: u64 = 0;
     loop {
-        line.clear();
         lineno += 1;
+        // The common case: the whole line is in the reader's buffer; read it in place.
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) => return stopped(ing, lineno, e, b""),
+        };
+        if buf.is_empty() {
+            return;
+        }
+        if let Some(p) = memchr::memchr(b'\n', buf).filter(|&p| p <= max) {
+            one_line(ing, name, lineno, &buf[..p], &mut hint, sink);
+            r.consume(p + 1);
+            continue;
+        }
+        // Otherwise gather the line across buffers, keeping at most `max` bytes of it.
+        line.clear();
         let mut too_long = false;
         let mut total = 0usize;
         let mut eof = false;
-        // Read up to the next newline, keeping at most `max` bytes.
         loop {
             let buf = match r.fill_buf() {
                 Ok(b) => b,
-                Err(e) => {
-                    let reason = if gz {
-                        RejectReason::BadGzip
-                    } else {
-                        RejectReason::Unreadable
-                    };
-                    ing.report.reject(
-                        name,
-                        lineno,
-                        reason,
-                        &format!("reading stopped: {e}"),
-                        &line,
-                    );
-                    return;
-                }
+                Err(e) => return stopped(ing, lineno, e, &line),
             };
             if buf.is_empty() {
                 eof = true;
@@ -278,9 +286,6 @@ fn read_lines(
                 break;
             }
         }
-        if eof && total == 0 && line.is_empty() {
-            return;
-        }
         if too_long {
             ing.report.reject(
                 name,
@@ -290,29 +295,31 @@ fn read_lines(
                 &line,
             );
         } else {
-            let text = line.strip_suffix(b"\r").unwrap_or(&line);
-            let text = if lineno == 1 {
-                text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
-            } else {
-                text
-            };
-            if !text.iter().all(u8::is_ascii_whitespace) {
-                if std::str::from_utf8(text).is_err() {
-                    ing.report.reject(
-                        name,
-                        lineno,
-                        RejectReason::NotUtf8,
-                        "the line is not UTF-8 text",
-                        text,
-                    );
-                } else {
-                    ing.read_object(name, lineno, text, &mut hint, sink);
-                }
-            }
+            one_line(ing, name, lineno, &line, &mut hint, sink);
         }
         if eof {
             return;
         }
+    }
+}
+
+/// Reads one line of JSON Lines (without its newline).
+fn one_line(
+    ing: &mut Ingest,
+    name: &str,
+    lineno: u64,
+    line: &[u8],
+    hint: &mut Option<usize>,
+    sink: &mut dyn FnMut(Record),
+) {
+    let text = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = if lineno == 1 {
+        text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+    } else {
+        text
+    };
+    if !text.iter().all(u8::is_ascii_whitespace) {
+        ing.read_object(name, lineno, text, hint, sink);
     }
 }
 
