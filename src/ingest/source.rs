@@ -187,23 +187,17 @@ fn read_reader(
         return;
     }
     let stream: Box<dyn BufRead + '_> = Box::new(Cursor::new(prefix.clone()).chain(reader));
-    match body[start] {
-        b'[' => read_document(ing, name, stream, hint, gz, sink),
-        b'{' => {
-            let trimmed = first_line.trim_ascii_end();
-            let unfinished = matches!(trimmed.last(), Some(b'{' | b'[' | b',' | b':'));
-            if unfinished && first_line_end < body.len() {
-                read_document(ing, name, stream, hint, gz, sink)
-            } else {
-                set_format(ing, "JSON Lines");
-                read_lines(ing, name, stream, hint, gz, sink)
-            }
+    match sniff(&body[start..]) {
+        Format::Document => read_document(ing, name, stream, hint, gz, sink),
+        Format::JsonLines => {
+            set_format(ing, "JSON Lines");
+            read_lines(ing, name, stream, hint, gz, sink)
         }
-        _ if first_line.contains(&b',') => {
+        Format::Csv => {
             set_format(ing, "CSV");
             super::csv::read_csv(ing, name, stream, hint, gz, sink)
         }
-        _ => {
+        Format::Unknown => {
             set_format(ing, "unknown");
             ing.report.reject(
                 name,
@@ -213,6 +207,54 @@ fn read_reader(
                 first_line,
             );
         }
+    }
+}
+
+/// The formats told apart by [`sniff`].
+#[derive(Debug, PartialEq, Eq)]
+enum Format {
+    JsonLines,
+    Document,
+    Csv,
+    Unknown,
+}
+
+/// Tells the format from the start of the text (`head` starts at the first non-blank byte):
+/// JSON Lines when most of the first lines are complete objects (so a damaged first line does
+/// not turn a JSON Lines file into CSV); a JSON document when the text opens an array, or an
+/// object whose first line is unfinished; CSV when the first line has a comma; else unknown.
+fn sniff(head: &[u8]) -> Format {
+    let lines: Vec<&[u8]> = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .take(21)
+        .collect();
+    let complete = lines
+        .iter()
+        .take(20)
+        .filter(|l| l.starts_with(b"{") && l.ends_with(b"}"))
+        .count();
+    let considered = lines.len().min(20);
+    let first = lines.first().copied().unwrap_or_default();
+    let more_lines = lines.len() > 1;
+    match first.first() {
+        Some(b'{') if first.ends_with(b"}") || !more_lines => Format::JsonLines,
+        Some(b'{') if complete > 0 && complete * 2 >= considered => Format::JsonLines,
+        Some(b'{') => Format::Document,
+        // A one-line array followed by object lines is a damaged JSON Lines file.
+        Some(b'[')
+            if more_lines
+                && first.ends_with(b"]")
+                && complete * 2 >= considered - 1
+                && complete > 0 =>
+        {
+            Format::JsonLines
+        }
+        Some(b'[') => Format::Document,
+        _ if more_lines && complete > 0 && complete * 2 >= considered => Format::JsonLines,
+        _ if first.contains(&b',') => Format::Csv,
+        _ => Format::Unknown,
     }
 }
 
@@ -391,5 +433,37 @@ fn read_document(
         let text = &doc[at.min(doc.len())..doc.len().min(at + 4096)];
         ing.report
             .reject(name, line_of(at), RejectReason::MalformedJson, &msg, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(sniff(b"{\"a\":1}\n{\"a\":2}\n"), Format::JsonLines);
+        assert_eq!(sniff(b"{\"a\":1"), Format::JsonLines);
+        assert_eq!(sniff(b"{\n  \"a\": 1\n}\n"), Format::Document);
+        assert_eq!(
+            sniff(b"{\"records\": [\n{\"a\":1},\n{\"a\":2}\n]}"),
+            Format::Document
+        );
+        assert_eq!(sniff(b"[\n{\"a\":1},\n{\"a\":2}\n]"), Format::Document);
+        assert_eq!(sniff(b"[{\"a\":1},{\"a\":2}]"), Format::Document);
+        assert_eq!(sniff(b"[1,2]\n{\"a\":1}\n{\"a\":2}\n"), Format::JsonLines);
+        assert_eq!(
+            sniff(b"x{\"a\":1,\"b\":2}\n{\"a\":1}\n{\"a\":2}\n"),
+            Format::JsonLines
+        );
+        assert_eq!(
+            sniff(b"{\"a\":1,\n{\"a\":1}\n{\"a\":2}\n"),
+            Format::JsonLines
+        );
+        assert_eq!(
+            sniff(b"TimeGenerated,Type\n2024-01-01,SigninLogs\n"),
+            Format::Csv
+        );
+        assert_eq!(sniff(b"hello world\n"), Format::Unknown);
     }
 }
