@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod func;
 pub mod ingest;
 pub mod kql;
 pub mod model;
