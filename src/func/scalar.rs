@@ -201,14 +201,16 @@ fn trim_impl(a: &[Value], start: bool, end: bool) -> Value {
     let mut out: &str = &s;
     if start
         && let Some(re) = super::regex_cached(&format!("^(?:{pattern})+"))
-            && let Some(m) = re.find(out) {
-                out = &out[m.end()..];
-            }
+        && let Some(m) = re.find(out)
+    {
+        out = &out[m.end()..];
+    }
     if end
         && let Some(re) = super::regex_cached(&format!("(?:{pattern})+$"))
-            && let Some(m) = re.find(out) {
-                out = &out[..m.start()];
-            }
+        && let Some(m) = re.find(out)
+    {
+        out = &out[..m.start()];
+    }
     Value::str(out)
 }
 /// `extract(regex, group, text[, typeof(T)])`: the capture group of the first match, or the
