@@ -8,7 +8,9 @@
 //!   records onto them;
 //! - [`ingest`]: readers for the log export formats, with coercion to the schema and a report of
 //!   every rejected line;
+//! - [`func`]: the one implementation of KQL's operators, scalar functions and aggregates;
 //! - [`kql`]: the KQL lexer, parser and diagnostics;
+//! - [`rules`]: Sentinel analytic-rule YAML files;
 //! - [`cli`]: the `kqlflow` command line.
 
 #![warn(missing_docs)]
