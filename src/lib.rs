@@ -10,6 +10,8 @@
 //!   every rejected line;
 //! - [`func`]: the one implementation of KQL's operators, scalar functions and aggregates;
 //! - [`kql`]: the KQL lexer, parser and diagnostics;
+//! - [`plan`]: binding a parsed query against the catalog into the typed relational IR;
+//! - [`eval`]: the batch reference evaluator of the IR;
 //! - [`rules`]: Sentinel analytic-rule YAML files;
 //! - [`cli`]: the `kqlflow` command line.
 
@@ -17,8 +19,10 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod eval;
 pub mod func;
 pub mod ingest;
 pub mod kql;
 pub mod model;
+pub mod plan;
 pub mod rules;

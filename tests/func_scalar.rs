@@ -459,3 +459,22 @@ fn registry_types_and_names() {
         "min_TimeDifferenceInMinutes"
     );
 }
+
+#[test]
+fn extractjson_follows_a_json_path() {
+    let doc = s(r#"{"state":"enabled","a":{"b":[10,{"c":"x"}]}}"#);
+    assert_eq!(
+        call("extractjson", &[s("$.state"), doc.clone()]),
+        s("enabled")
+    );
+    assert_eq!(call("extractjson", &[s("$.a.b[1].c"), doc.clone()]), s("x"));
+    assert_eq!(
+        call("extractjson", &[s("$['a'].b[0]"), doc.clone()]),
+        s("10")
+    );
+    assert_eq!(
+        call("extract_json", &[s("$.missing"), doc.clone()]),
+        Value::Null
+    );
+    assert_eq!(call("extractjson", &[s("state"), doc]), Value::Null);
+}

@@ -1,7 +1,10 @@
 //! The `kqlflow` command line: argument parsing (clap) and printing. Logic that a library user
 //! would need lives in the library's other modules.
 
+pub mod check;
+mod explain;
 mod inspect;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -11,7 +14,7 @@ use clap::{Parser, Subcommand};
     name = "kqlflow",
     version,
     about = "Sentinel-style KQL detection rules over Entra ID logs, as incremental dataflows",
-    after_help = "Examples:\n  kqlflow demo\n  kqlflow inspect logs/ --rejects rejects.jsonl"
+    after_help = "Examples:\n  kqlflow demo\n  kqlflow inspect logs/ --rejects rejects.jsonl\n  kqlflow check rules/*.yaml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,6 +25,12 @@ pub struct Cli {
 enum Command {
     /// Read log files and report, per table, what they hold and what could not be read.
     Inspect(inspect::InspectArgs),
+    /// Parse and bind query (.kql) and rule (.yaml) files; print their output columns or errors.
+    Check(check::CheckArgs),
+    /// Print a query's bound plan: nodes, schemas, temporal bounds.
+    Explain(explain::ExplainArgs),
+    /// Evaluate a query or rule over log files at one tick and print the result rows.
+    Run(run::RunArgs),
     /// Inspect the demo data built into the binary (real Entra ID exports).
     #[command(after_help = "Example:\n  kqlflow demo")]
     Demo,
@@ -41,5 +50,8 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Demo => inspect::demo(),
+        Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }

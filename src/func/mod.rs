@@ -96,6 +96,8 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("trim_end", 2, 2, Fixed(T::String), f_trim_end),
     f!("extract", 3, 4, Fixed(T::String), f_extract),
     f!("indexof", 2, 2, Fixed(T::Long), f_indexof),
+    f!("extractjson", 2, 3, Fixed(T::String), f_extractjson),
+    f!("extract_json", 2, 3, Fixed(T::String), f_extractjson),
     f!("iff", 3, 3, Arg(1), f_iff),
     f!("iif", 3, 3, Arg(1), f_iff),
     f!("case", 3, ANY, Arg(1), f_case),

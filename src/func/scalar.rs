@@ -760,3 +760,42 @@ pub fn f_gettype(a: &[Value]) -> Value {
 pub fn equal_ignore_case(a: &Value, b: &Value) -> bool {
     eq_ignore_case(&text_of(a), &text_of(b))
 }
+
+/// `extractjson(path, text)` (also `extract_json`): the element at a JSONPath (`$.a.b`,
+/// `$.a[0]`, `$['a']`) of the JSON `text`, as a string; null when the path does not resolve.
+pub fn f_extractjson(a: &[Value]) -> Value {
+    let path = text_of(arg(a, 0)).into_owned();
+    let mut v = match arg(a, 1) {
+        Value::String(_) => parse_json(arg(a, 1)),
+        other => other.clone(),
+    };
+    let Some(mut rest) = path.trim().strip_prefix('$') else {
+        return Value::Null;
+    };
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            v = v.get(key).cloned().unwrap_or(Value::Null);
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else {
+                return Value::Null;
+            };
+            let inner = r[..end].trim();
+            v = if let Ok(i) = inner.parse::<i64>() {
+                v.index(i).cloned().unwrap_or(Value::Null)
+            } else {
+                let key = inner.trim_matches(|c| c == '\'' || c == '"');
+                v.get(key).cloned().unwrap_or(Value::Null)
+            };
+            rest = &r[end + 1..];
+        } else {
+            return Value::Null;
+        }
+        if v.is_null() {
+            return Value::Null;
+        }
+    }
+    tostring(&v)
+}

@@ -1,0 +1,200 @@
+//! `kqlflow check`: parse and bind query and rule files, print each one's output columns or
+//! its errors with file positions.
+
+use clap::Args;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Catalog;
+use crate::kql::{LineCol, LineIndex, Span};
+use crate::plan::{self, BindOptions, Program};
+use crate::rules::{self, Rule};
+
+/// Arguments of `kqlflow check`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  kqlflow check rules/*.yaml queries/hunt.kql\n  \
+kqlflow check spikes.kql --watchlist NetworkAllowlist=allow.csv --period 14d"
+)]
+pub struct CheckArgs {
+    /// Query files (.kql) and Sentinel rule files (.yaml, .yml).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    common: QueryOptions,
+}
+
+/// Options shared by the commands that bind queries.
+#[derive(Args, Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// A watchlist's CSV file, as NAME=FILE.csv (repeatable). Without one, a watchlist's
+    /// columns are taken as strings from their use.
+    #[arg(long = "watchlist", value_name = "NAME=FILE.csv")]
+    pub watchlists: Vec<String>,
+    /// The query period ({{StartTimeISO}} is now() minus it) when a rule gives none, such as
+    /// 1d or P14D (default 1d).
+    #[arg(long, value_name = "DURATION")]
+    pub period: Option<String>,
+}
+
+/// A query read from a file: its text, and the rule it came from for YAML files.
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// The query text.
+    pub query: String,
+    /// The rule, for YAML files.
+    pub rule: Option<Rule>,
+    /// The file's whole text (for diagnostics).
+    pub file_text: String,
+}
+
+impl QueryOptions {
+    /// The watchlist paths by name, or a usage error.
+    pub fn watchlist_paths(&self) -> Result<HashMap<String, PathBuf>, String> {
+        let mut out = HashMap::new();
+        for w in &self.watchlists {
+            let Some((name, file)) = w.split_once('=') else {
+                return Err(format!("--watchlist {w}: expected NAME=FILE.csv"));
+            };
+            out.insert(name.trim().to_string(), PathBuf::from(file.trim()));
+        }
+        Ok(out)
+    }
+
+    /// The bind options for a query (the rule's query period wins over `--period`), or a
+    /// usage error.
+    pub fn bind_options(&self, rule: Option<&Rule>) -> Result<BindOptions, String> {
+        let mut opts = BindOptions::default();
+        if let Some(p) = &self.period {
+            opts.query_period = Some(
+                rules::parse_duration(p)
+                    .ok_or_else(|| format!("--period {p}: not a duration (such as 1d or P14D)"))?,
+            );
+        }
+        if let Some(p) = rule.and_then(|r| r.query_period) {
+            opts.query_period = Some(p);
+        }
+        for (name, path) in self.watchlist_paths()? {
+            opts.watchlists
+                .insert(name, plan::watchlist_columns(&path)?);
+        }
+        Ok(opts)
+    }
+}
+
+/// Renders a diagnostic at a 1-based line and column of `text`: `origin:line:col: error:
+/// message`, the line and a caret.
+pub fn render_at(text: &str, origin: &str, at: LineCol, width: usize, message: &str) -> String {
+    let index = LineIndex::new(text);
+    let line = index.line_text(text, at.line);
+    let gutter = at.line.to_string();
+    let pad = " ".repeat(gutter.len());
+    let marker: String = line
+        .chars()
+        .take(at.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "{origin}:{at}: error: {message}\n{pad} |\n{gutter} | {line}\n{pad} | {marker}{}",
+        "^".repeat(width.max(1))
+    )
+}
+
+impl Loaded {
+    /// Reads a query (.kql or any other extension) or a rule (.yaml, .yml) file.
+    pub fn read(path: &Path) -> Result<Loaded, String> {
+        let file_text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: error: cannot read: {e}", path.display()))?;
+        let is_yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        if is_yaml {
+            let rule = Rule::from_yaml(&file_text, path).map_err(|e| match e.position {
+                Some(p) => render_at(&file_text, &path.display().to_string(), p, 1, &e.message),
+                None => format!("{}: error: {}", path.display(), e.message),
+            })?;
+            Ok(Loaded {
+                path: path.to_path_buf(),
+                query: rule.query.clone(),
+                rule: Some(rule),
+                file_text,
+            })
+        } else {
+            Ok(Loaded {
+                path: path.to_path_buf(),
+                query: file_text.clone(),
+                rule: None,
+                file_text,
+            })
+        }
+    }
+
+    /// A diagnostic about `span` of the query, at its position in the file.
+    pub fn render(&self, span: Span, message: &str) -> String {
+        let origin = self.path.display().to_string();
+        match &self.rule {
+            None => crate::kql::ParseError::new(span, message).render(&self.query, &origin),
+            Some(rule) => {
+                let at = rule.query_position(span.start);
+                let end = rule.query_position(span.end);
+                let width = if end.line == at.line && end.column > at.column {
+                    end.column - at.column
+                } else {
+                    1
+                };
+                render_at(&self.file_text, &origin, at, width, message)
+            }
+        }
+    }
+
+    /// Parses and binds the query; on failure the rendered diagnostic.
+    pub fn bind(&self, opts: &BindOptions) -> Result<Program, String> {
+        let q = crate::kql::parse(&self.query).map_err(|e| self.render(e.span, &e.message))?;
+        plan::bind(&self.query, &q, Catalog::builtin(), opts)
+            .map_err(|e| self.render(e.span, &e.message))
+    }
+}
+
+/// Runs `kqlflow check`: 0 when every file binds, 1 when one does not, 2 for a usage error.
+pub fn run(args: &CheckArgs) -> i32 {
+    if let Err(e) = args.common.watchlist_paths() {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    let mut failed = false;
+    for path in &args.files {
+        let loaded = match Loaded::read(path) {
+            Ok(l) => l,
+            Err(e) => {
+                println!("{e}");
+                failed = true;
+                continue;
+            }
+        };
+        let opts = match args.common.bind_options(loaded.rule.as_ref()) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
+        match loaded.bind(&opts) {
+            Ok(p) => {
+                println!("{}: OK", path.display());
+                for c in p.schema() {
+                    println!("    {}: {}", c.name, c.ty);
+                }
+                for n in &p.notes {
+                    println!("  note: {n}");
+                }
+            }
+            Err(e) => {
+                println!("{e}");
+                failed = true;
+            }
+        }
+    }
+    i32::from(failed)
+}

@@ -1,0 +1,245 @@
+//! `kqlflow run`: evaluate a query or rule over log files at one tick and print the result.
+
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::check::{Loaded, QueryOptions};
+use crate::catalog::Catalog;
+use crate::eval::{self, Data, Watchlist};
+use crate::ingest::{Ingest, Options, Projection};
+use crate::model::{
+    Column, Row, Value, format_datetime_iso, format_timespan, parse_datetime, to_json_text,
+};
+
+/// How `kqlflow run` prints rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns with a header.
+    Table,
+    /// One JSON object per row.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// Arguments of `kqlflow run`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  kqlflow run rules/RareAuditActivityByApp.yaml --logs exports/ --engine batch\n  \
+kqlflow run hunt.kql --logs SigninLogs.jsonl --at 2024-05-01T12:00:00Z --format jsonl"
+)]
+pub struct RunArgs {
+    /// A query (.kql) or Sentinel rule (.yaml) file.
+    #[arg(value_name = "QUERY_OR_RULE")]
+    file: PathBuf,
+    /// Log files or directories to read (as `kqlflow inspect` reads them).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    logs: Vec<PathBuf>,
+    /// The tick to evaluate at (now()); default: the latest event time read.
+    #[arg(long, value_name = "DATETIME")]
+    at: Option<String>,
+    /// The table of records whose table nothing else tells.
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    common: QueryOptions,
+    /// How to print the rows.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// The engine: `batch` (the reference evaluator) is the only one built so far.
+    #[arg(long, default_value = "batch")]
+    engine: String,
+}
+
+/// A value as text for the table and CSV formats.
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.to_string(),
+        Value::DateTime(t) => format_datetime_iso(*t),
+        Value::TimeSpan(t) => format_timespan(*t),
+        other => to_json_text(other),
+    }
+}
+
+fn print_rows(
+    out: &mut dyn Write,
+    schema: &[Column],
+    rows: &[Row],
+    format: Format,
+) -> std::io::Result<()> {
+    match format {
+        Format::Jsonl => {
+            for r in rows {
+                let fields: Vec<String> = schema
+                    .iter()
+                    .zip(r)
+                    .map(|(c, v)| {
+                        format!(
+                            "{}:{}",
+                            serde_json::to_string(&*c.name).unwrap_or_default(),
+                            to_json_text(v)
+                        )
+                    })
+                    .collect();
+                writeln!(out, "{{{}}}", fields.join(","))?;
+            }
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let _ = w.write_record(schema.iter().map(|c| c.name.to_string()));
+            for r in rows {
+                let _ = w.write_record(r.iter().map(text));
+            }
+            let bytes = w.into_inner().unwrap_or_default();
+            out.write_all(&bytes)?;
+        }
+        Format::Table => {
+            let cells: Vec<Vec<String>> =
+                rows.iter().map(|r| r.iter().map(text).collect()).collect();
+            let mut widths: Vec<usize> = schema.iter().map(|c| c.name.chars().count()).collect();
+            for r in &cells {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let line = |vals: Vec<&str>| -> String {
+                vals.iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!("{v:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(out, "{}", line(schema.iter().map(|c| &*c.name).collect()))?;
+            for r in &cells {
+                writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+            }
+            writeln!(out, "({} rows)", rows.len())?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `kqlflow run`: 0 when the result was printed, 1 when the query does not bind or the
+/// output fails, 2 for a usage error (including an engine that is not built).
+pub fn run(args: &RunArgs) -> i32 {
+    if args.engine != "batch" {
+        eprintln!("error: the incremental engine is not built yet; use --engine batch");
+        return 2;
+    }
+    let loaded = match Loaded::read(&args.file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let opts = match args.common.bind_options(loaded.rule.as_ref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let program = match loaded.bind(&opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let mut data = Data::default();
+    match args.common.watchlist_paths() {
+        Ok(paths) => {
+            for (name, path) in paths {
+                let w = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| Watchlist::from_csv(&t));
+                match w {
+                    Ok(w) => {
+                        data.watchlists.insert(name, w);
+                    }
+                    Err(e) => {
+                        eprintln!("error: watchlist {}: {e}", path.display());
+                        return 2;
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
+    let at = match &args.at {
+        Some(s) => match parse_datetime(s) {
+            Some(t) => Some(t),
+            None => {
+                eprintln!("error: --at {s}: not a datetime (such as 2024-05-01T12:00:00Z)");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let catalog = Catalog::builtin();
+    let options = Options {
+        table: args.table.clone(),
+        ..Options::default()
+    };
+    let mut ing = Ingest::new(catalog, &Projection::all(), options);
+    let mut latest: Option<i64> = None;
+    let mut timeless = 0u64;
+    for p in &args.logs {
+        ing.read_path(p, &mut |rec| {
+            let Some(table) = catalog.by_id(rec.table) else {
+                return;
+            };
+            let Some(t) = rec.time else {
+                timeless += 1;
+                return;
+            };
+            latest = Some(latest.map_or(t, |l: i64| l.max(t)));
+            let mut row = rec.row;
+            if let Some(v) = row.get_mut(table.time_column)
+                && v.is_null()
+            {
+                *v = Value::DateTime(t);
+            }
+            data.tables
+                .entry(table.name.to_string())
+                .or_default()
+                .push((t, row));
+        });
+    }
+    if let Err(e) = ing.finish() {
+        eprintln!("error: {e}");
+    }
+    if ing.report.rejected() > 0 {
+        eprintln!(
+            "warning: {} input lines rejected (see `kqlflow inspect` for details)",
+            ing.report.rejected()
+        );
+    }
+    if timeless > 0 {
+        eprintln!("warning: {timeless} records without an event time were left out");
+    }
+    let now = at
+        .or(latest)
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().saturating_mul(10));
+    for n in &program.notes {
+        eprintln!("note: {n}");
+    }
+    let rows = eval::evaluate(&program, &data, now);
+    let mut out = std::io::stdout().lock();
+    match print_rows(&mut out, program.schema(), &rows, args.format) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,2547 @@
+//! The binder: a parsed query ([`crate::kql::Query`]) against the [`Catalog`] becomes a typed
+//! [`Program`]. It resolves tables, columns, `let`s, user functions and watchlists, gives
+//! columns Kusto's names and types, folds constants (template times are `now()` plus a
+//! constant), extracts temporal bounds, and refuses what kqlflow cannot run with a
+//! [`BindError`] at the offending span.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::catalog::Catalog;
+use crate::func::agg::{AggKind, AggSpec};
+use crate::func::ops::BinOp;
+use crate::func::{aggregate_fn, scalar_fn};
+use crate::kql::{
+    self, BinaryOp, ColumnPattern, Expr, ExprKind, FunctionDef, Ident, Join, JoinCondition, ListOp,
+    LogicalOp, NamedExpr, Operator, OperatorKind, ParamType, ParseError, Span, Statement,
+    Summarize, UnaryOp, Union,
+};
+use crate::model::{Column, Schema, Str, TICKS_PER_DAY, Type, Value};
+
+use super::ir::*;
+
+/// A query that cannot be bound: what is wrong and where (byte offsets into the query text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindError {
+    /// The bytes the error is about.
+    pub span: Span,
+    /// What is wrong, naming the construct and, where possible, what to write instead.
+    pub message: String,
+}
+
+impl BindError {
+    fn new(span: Span, message: impl Into<String>) -> BindError {
+        BindError {
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// A multi-line report like [`ParseError::render`]: `origin:line:column: error: message`,
+    /// the source line and a caret under the span.
+    pub fn render(&self, src: &str, origin: &str) -> String {
+        ParseError::new(self.span, self.message.clone()).render(src, origin)
+    }
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+type Result<T> = std::result::Result<T, BindError>;
+
+/// What the binder needs besides the query and the catalog.
+#[derive(Clone, Debug, Default)]
+pub struct BindOptions {
+    /// The rule's query period in 100 ns ticks (`{{StartTimeISO}}` is `now()` minus this);
+    /// 1 day when `None`.
+    pub query_period: Option<i64>,
+    /// Watchlist columns by watchlist name (the CSV header); a watchlist not listed is open:
+    /// the columns the query uses are taken as strings.
+    pub watchlists: HashMap<String, Vec<String>>,
+}
+
+/// Reads a watchlist CSV file's header: its column names.
+pub fn watchlist_columns(path: &std::path::Path) -> std::result::Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the watchlist {}: {e}", path.display()))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the watchlist {}: {e}", path.display()))?;
+    Ok(header.iter().map(|h| h.trim().to_string()).collect())
+}
+
+/// Binds a parsed query. `src` is the query text the spans refer to.
+pub fn bind(
+    src: &str,
+    query: &kql::Query,
+    catalog: &Catalog,
+    opts: &BindOptions,
+) -> Result<Program> {
+    let mut b = Binder {
+        src,
+        catalog,
+        opts,
+        env: Vec::new(),
+        shared: Vec::new(),
+        scalars: Vec::new(),
+        notes: Vec::new(),
+        depth: 0,
+        open_names: Vec::new(),
+    };
+    let body = b.bind_lets(&query.statements)?;
+    let Some(body) = body else {
+        return Err(BindError::new(
+            Span::new(src.len(), src.len()),
+            "the query has no tabular expression to run (only `let` statements)",
+        ));
+    };
+    let root = b.bind_root(body)?;
+    let mut program = Program {
+        root,
+        shared: b.shared,
+        scalars: b.scalars,
+        notes: b.notes,
+    };
+    program.compute_columns_read();
+    Ok(program)
+}
+
+/// A folded constant: a value, or `now()` plus a constant number of ticks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Folded {
+    /// A constant value.
+    Const(Value),
+    /// `now() + ticks`.
+    NowPlus(i64),
+}
+
+/// Folds an expression that reads no columns nor scalar sub-queries into a constant or
+/// `now()` plus a constant; `None` when it is neither.
+pub fn fold(e: &ScalarExpr) -> Option<Folded> {
+    match e {
+        ScalarExpr::Column(_) | ScalarExpr::Scalar(_) => None,
+        ScalarExpr::Literal(v) => Some(Folded::Const(v.clone())),
+        ScalarExpr::Now => Some(Folded::NowPlus(0)),
+        ScalarExpr::Binary(op, a, b) => match (fold(a)?, fold(b)?) {
+            (Folded::Const(x), Folded::Const(y)) => {
+                Some(Folded::Const(crate::func::ops::binary(*op, &x, &y)))
+            }
+            (Folded::NowPlus(x), Folded::Const(Value::TimeSpan(t))) => match op {
+                BinOp::Add => Some(Folded::NowPlus(x.checked_add(t)?)),
+                BinOp::Sub => Some(Folded::NowPlus(x.checked_sub(t)?)),
+                _ => None,
+            },
+            (Folded::Const(Value::TimeSpan(t)), Folded::NowPlus(x)) if *op == BinOp::Add => {
+                Some(Folded::NowPlus(x.checked_add(t)?))
+            }
+            (Folded::NowPlus(x), Folded::NowPlus(y)) if *op == BinOp::Sub => {
+                Some(Folded::Const(Value::TimeSpan(x.checked_sub(y)?)))
+            }
+            _ => None,
+        },
+        ScalarExpr::Call { name, args } if name == "todatetime" && args.len() == 1 => {
+            match fold(&args[0])? {
+                Folded::NowPlus(x) => Some(Folded::NowPlus(x)),
+                Folded::Const(v) => Some(Folded::Const(crate::model::todatetime(&v))),
+            }
+        }
+        ScalarExpr::Call { name, args } => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                match fold(a)? {
+                    Folded::Const(v) => vals.push(v),
+                    Folded::NowPlus(_) => return None,
+                }
+            }
+            let f = scalar_fn(name)?;
+            Some(Folded::Const((f.eval)(&vals)))
+        }
+        other => {
+            if other.uses_columns() || other.uses_now() || other.uses_scalars() {
+                None
+            } else {
+                Some(Folded::Const(other.eval(&[], &EvalCtx::default())))
+            }
+        }
+    }
+}
+
+/// `now() + ticks` as an expression.
+fn now_plus(ticks: i64) -> ScalarExpr {
+    if ticks == 0 {
+        ScalarExpr::Now
+    } else {
+        ScalarExpr::Binary(
+            BinOp::Add,
+            Box::new(ScalarExpr::Now),
+            Box::new(ScalarExpr::Literal(Value::TimeSpan(ticks))),
+        )
+    }
+}
+
+/// The expression folded as far as it goes.
+fn folded_expr(e: ScalarExpr) -> ScalarExpr {
+    if matches!(e, ScalarExpr::Literal(_) | ScalarExpr::Column(_)) {
+        return e;
+    }
+    match fold(&e) {
+        Some(Folded::Const(v)) => ScalarExpr::Literal(v),
+        Some(Folded::NowPlus(t)) => now_plus(t),
+        None => e,
+    }
+}
+
+#[derive(Clone)]
+enum Binding {
+    Scalar(ScalarExpr, Type),
+    Tabular(Plan),
+    Function(Rc<FunctionDef>, usize),
+}
+
+enum Bound {
+    Table(Plan),
+    Scalar(ScalarExpr, Type),
+}
+
+/// The columns an expression can name: each with its type and the expression it stands for.
+#[derive(Clone, Default)]
+struct Scope {
+    cols: Vec<(Str, Type, ScalarExpr)>,
+}
+
+impl Scope {
+    fn of(p: &Plan) -> Scope {
+        Scope {
+            cols: p
+                .schema
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), c.ty, ScalarExpr::Column(i)))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&(Str, Type, ScalarExpr)> {
+        self.cols.iter().find(|c| &*c.0 == name)
+    }
+
+    fn set(&mut self, name: &str, ty: Type, e: ScalarExpr) {
+        match self.cols.iter_mut().find(|c| &*c.0 == name) {
+            Some(c) => {
+                c.1 = ty;
+                c.2 = e;
+            }
+            None => self.cols.push((Str::from(name), ty, e)),
+        }
+    }
+
+    fn closest(&self, name: &str) -> Vec<Str> {
+        Schema::new(
+            self.cols
+                .iter()
+                .map(|c| Column {
+                    name: c.0.clone(),
+                    ty: c.1,
+                })
+                .collect(),
+        )
+        .closest(name, 3)
+    }
+}
+
+struct Binder<'a> {
+    src: &'a str,
+    catalog: &'a Catalog,
+    opts: &'a BindOptions,
+    env: Vec<(String, Binding)>,
+    shared: Vec<Plan>,
+    scalars: Vec<Plan>,
+    notes: Vec<String>,
+    depth: usize,
+    open_names: Vec<String>,
+}
+
+fn did_you_mean(names: &[Str]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+        format!("; did you mean {}?", q.join(", "))
+    }
+}
+
+fn strip_paren(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(i) => strip_paren(i),
+        _ => e,
+    }
+}
+
+/// The functions through which Kusto names a column after its first argument.
+const NAME_THROUGH: &[&str] = &[
+    "tostring",
+    "toint",
+    "tolong",
+    "toreal",
+    "todouble",
+    "todecimal",
+    "tobool",
+    "toboolean",
+    "todatetime",
+    "totimespan",
+    "todynamic",
+    "toobject",
+    "bin",
+    "floor",
+    "startofday",
+    "startofweek",
+    "startofmonth",
+    "endofday",
+];
+
+/// The column name Kusto derives from an unnamed expression: a column's own name, the first
+/// argument's through conversions and `bin`, `a_b` for `a.b`; `None` otherwise.
+pub fn infer_name(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Paren(i) => infer_name(i),
+        ExprKind::Call { name, args } if NAME_THROUGH.contains(&name.name.as_str()) => {
+            args.first().and_then(infer_name)
+        }
+        ExprKind::Member { target, name } => {
+            infer_name(target).map(|t| format!("{t}_{}", name.name))
+        }
+        ExprKind::Index { target, index } => match &strip_paren(index).kind {
+            ExprKind::Literal(l) => match &l.value {
+                Value::String(k) => infer_name(target).map(|t| format!("{t}_{k}")),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn map_binop(op: BinaryOp) -> Option<(BinOp, bool)> {
+    use BinaryOp as A;
+    Some(match op {
+        A::Add => (BinOp::Add, false),
+        A::Sub => (BinOp::Sub, false),
+        A::Mul => (BinOp::Mul, false),
+        A::Div => (BinOp::Div, false),
+        A::Mod => (BinOp::Mod, false),
+        A::Eq => (BinOp::Eq, false),
+        A::NotEq => (BinOp::Ne, false),
+        A::Lt => (BinOp::Lt, false),
+        A::Le => (BinOp::Le, false),
+        A::Gt => (BinOp::Gt, false),
+        A::Ge => (BinOp::Ge, false),
+        A::EqCi => (BinOp::EqTilde, false),
+        A::NotEqCi => (BinOp::NeTilde, false),
+        A::Has => (BinOp::Has, false),
+        A::NotHas => (BinOp::NotHas, false),
+        A::HasCs => (BinOp::HasCs, false),
+        A::NotHasCs => (BinOp::NotHasCs, false),
+        A::HasPrefix => (BinOp::HasPrefix, false),
+        A::NotHasPrefix => (BinOp::NotHasPrefix, false),
+        A::HasSuffix => (BinOp::HasSuffix, false),
+        A::NotHasSuffix => (BinOp::NotHasSuffix, false),
+        A::Contains => (BinOp::Contains, false),
+        A::NotContains => (BinOp::NotContains, false),
+        A::ContainsCs => (BinOp::ContainsCs, false),
+        A::NotContainsCs => (BinOp::NotContainsCs, false),
+        A::StartsWith => (BinOp::StartsWith, false),
+        A::NotStartsWith => (BinOp::NotStartsWith, false),
+        A::StartsWithCs => (BinOp::StartsWithCs, false),
+        A::NotStartsWithCs => (BinOp::StartsWithCs, true),
+        A::EndsWith => (BinOp::EndsWith, false),
+        A::NotEndsWith => (BinOp::NotEndsWith, false),
+        A::EndsWithCs => (BinOp::EndsWithCs, false),
+        A::NotEndsWithCs => (BinOp::EndsWithCs, true),
+        A::MatchesRegex => (BinOp::MatchesRegex, false),
+        _ => return None,
+    })
+}
+
+fn arith_type(op: BinOp, a: Type, b: Type) -> Type {
+    use Type as T;
+    if a == T::Dynamic || b == T::Dynamic {
+        return T::Dynamic;
+    }
+    match op {
+        BinOp::Add => match (a, b) {
+            (T::DateTime, T::TimeSpan) | (T::TimeSpan, T::DateTime) => T::DateTime,
+            (T::TimeSpan, T::TimeSpan) => T::TimeSpan,
+            _ => num_type(a, b),
+        },
+        BinOp::Sub => match (a, b) {
+            (T::DateTime, T::DateTime) => T::TimeSpan,
+            (T::DateTime, T::TimeSpan) => T::DateTime,
+            (T::TimeSpan, T::TimeSpan) => T::TimeSpan,
+            _ => num_type(a, b),
+        },
+        BinOp::Mul => match (a, b) {
+            (T::TimeSpan, _) | (_, T::TimeSpan) => T::TimeSpan,
+            _ => num_type(a, b),
+        },
+        BinOp::Div => match (a, b) {
+            (T::TimeSpan, T::TimeSpan) => T::Real,
+            (T::TimeSpan, _) => T::TimeSpan,
+            _ => num_type(a, b),
+        },
+        _ => num_type(a, b),
+    }
+}
+
+fn num_type(a: Type, b: Type) -> Type {
+    match (a, b) {
+        (Type::Real, _) | (_, Type::Real) => Type::Real,
+        (Type::Int, Type::Int) => Type::Int,
+        _ => Type::Long,
+    }
+}
+
+fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Paren(i) => conjuncts(i, out),
+        ExprKind::Logical {
+            op: LogicalOp::And,
+            operands,
+        } => operands.iter().for_each(|o| conjuncts(o, out)),
+        _ => out.push(e),
+    }
+}
+
+fn bound_op(op: &BinOp) -> Option<BoundOp> {
+    Some(match op {
+        BinOp::Lt => BoundOp::Lt,
+        BinOp::Le => BoundOp::Le,
+        BinOp::Gt => BoundOp::Gt,
+        BinOp::Ge => BoundOp::Ge,
+        _ => return None,
+    })
+}
+
+/// The temporal bounds a bound `where` conjunct expresses, when it compares the event-time
+/// column with `now()` plus a constant.
+fn temporal_bounds(x: &ScalarExpr, event_time: Option<usize>) -> Option<Vec<TemporalBound>> {
+    let col = |e: &ScalarExpr| match e {
+        ScalarExpr::Column(i) if Some(*i) == event_time => Some(*i),
+        _ => None,
+    };
+    let now = |e: &ScalarExpr| match fold(e) {
+        Some(Folded::NowPlus(t)) => Some(t),
+        _ => None,
+    };
+    match x {
+        ScalarExpr::Binary(op, a, b) => {
+            let op = bound_op(op)?;
+            if let (Some(c), Some(t)) = (col(a), now(b)) {
+                return Some(vec![TemporalBound {
+                    column: c,
+                    op,
+                    offset_ticks: t,
+                }]);
+            }
+            if let (Some(t), Some(c)) = (now(a), col(b)) {
+                return Some(vec![TemporalBound {
+                    column: c,
+                    op: op.flip(),
+                    offset_ticks: t,
+                }]);
+            }
+            None
+        }
+        ScalarExpr::Between {
+            expr,
+            lo,
+            hi,
+            negated: false,
+        } => {
+            let c = col(expr)?;
+            let (l, h) = (now(lo)?, now(hi)?);
+            Some(vec![
+                TemporalBound {
+                    column: c,
+                    op: BoundOp::Ge,
+                    offset_ticks: l,
+                },
+                TemporalBound {
+                    column: c,
+                    op: BoundOp::Le,
+                    offset_ticks: h,
+                },
+            ])
+        }
+        _ => None,
+    }
+}
+
+const NOW_MESSAGE: &str = "now() can only bound TimeGenerated in a where (as in `where TimeGenerated > ago(1h)` or `between (ago(14d) .. ago(1h))`): this use of now() cannot be maintained incrementally";
+
+/// Operators that may follow a `take`/`top` at the end of a query.
+fn presentation_safe(op: &Operator) -> bool {
+    matches!(
+        op.kind,
+        OperatorKind::Sort(_)
+            | OperatorKind::Take(_)
+            | OperatorKind::Top(_)
+            | OperatorKind::Project(_)
+            | OperatorKind::ProjectAway(_)
+            | OperatorKind::ProjectKeep(_)
+            | OperatorKind::ProjectRename(_)
+            | OperatorKind::ProjectReorder(_)
+            | OperatorKind::Extend(_)
+    )
+}
+
+fn map_plan(input: Plan, cols: Vec<(Str, Type, ScalarExpr)>) -> Plan {
+    let event_time = input.event_time.and_then(|t| {
+        cols.iter()
+            .position(|c| c.2 == ScalarExpr::Column(t) && c.1 == Type::DateTime)
+    });
+    let identity = cols.len() == input.schema.len()
+        && cols
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.2 == ScalarExpr::Column(i) && c.0 == input.schema[i].name);
+    if identity {
+        return input;
+    }
+    let schema = cols
+        .iter()
+        .map(|c| Column {
+            name: c.0.clone(),
+            ty: c.1,
+        })
+        .collect();
+    Plan {
+        node: Node::Map {
+            input: Box::new(input),
+            exprs: cols.into_iter().map(|c| c.2).collect(),
+        },
+        schema,
+        event_time,
+    }
+}
+
+fn unique_name(taken: &[Column], name: &str) -> String {
+    if !taken.iter().any(|c| &*c.name == name) {
+        return name.to_string();
+    }
+    (1..)
+        .map(|i| format!("{name}{i}"))
+        .find(|n| !taken.iter().any(|c| &*c.name == n.as_str()))
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn const_usize(e: &ScalarExpr) -> Option<usize> {
+    match fold(e)? {
+        Folded::Const(Value::Long(n)) if n >= 0 => usize::try_from(n).ok(),
+        Folded::Const(Value::Real(r)) if r >= 0.0 => Some(r as usize),
+        _ => None,
+    }
+}
+
+impl<'a> Binder<'a> {
+    // ---- statements, lets and functions ------------------------------------------------
+
+    fn bind_lets<'q>(&mut self, stmts: &'q [Statement]) -> Result<Option<&'q Expr>> {
+        let mut body = None;
+        for s in stmts {
+            match s {
+                Statement::Let(l) => {
+                    let binding = match &l.value {
+                        kql::LetValue::Function(def) => {
+                            Binding::Function(Rc::new(def.clone()), self.env.len())
+                        }
+                        kql::LetValue::Expr(e) => match self.bind_any(e, &Scope::default())? {
+                            Bound::Table(p) => Binding::Tabular(self.share(p)),
+                            Bound::Scalar(x, ty) => self.scalar_let(x, ty, e)?,
+                        },
+                    };
+                    self.env.push((l.name.name.clone(), binding));
+                }
+                Statement::Expr(e) => body = Some(e),
+            }
+        }
+        Ok(body)
+    }
+
+    fn scalar_let(&mut self, x: ScalarExpr, ty: Type, e: &Expr) -> Result<Binding> {
+        match fold(&x) {
+            Some(Folded::Const(v)) => Ok(Binding::Scalar(ScalarExpr::Literal(v), ty)),
+            Some(Folded::NowPlus(t)) => Ok(Binding::Scalar(now_plus(t), Type::DateTime)),
+            None if x.uses_now() => Err(BindError::new(
+                self.now_span(e).unwrap_or(e.span),
+                NOW_MESSAGE,
+            )),
+            None => Ok(Binding::Scalar(x, ty)),
+        }
+    }
+
+    fn share(&mut self, p: Plan) -> Plan {
+        if matches!(p.node, Node::Shared(_)) {
+            return p;
+        }
+        let schema = p.schema.clone();
+        let event_time = p.event_time;
+        self.shared.push(p);
+        Plan {
+            node: Node::Shared(self.shared.len() - 1),
+            schema,
+            event_time,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Binding> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b)
+    }
+
+    fn is_tabular_syntax(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Paren(i) => self.is_tabular_syntax(i),
+            ExprKind::Pipe { .. }
+            | ExprKind::Union(_)
+            | ExprKind::Print(_)
+            | ExprKind::Datatable { .. }
+            | ExprKind::ExternalData { .. }
+            | ExprKind::Range { .. } => true,
+            ExprKind::Name(id) => match self.lookup(&id.name) {
+                Some(Binding::Tabular(_)) => true,
+                Some(_) => false,
+                None => self.catalog.table(&id.name).is_some(),
+            },
+            ExprKind::Call { name, .. } => matches!(
+                name.name.as_str(),
+                "materialize" | "_GetWatchlist" | "table" | "externaldata"
+            ),
+            _ => false,
+        }
+    }
+
+    fn bind_any(&mut self, e: &Expr, scope: &Scope) -> Result<Bound> {
+        if self.is_tabular_syntax(e) {
+            return Ok(Bound::Table(self.bind_tabular(e)?));
+        }
+        if let ExprKind::Call { name, args } = &strip_paren(e).kind
+            && let Some(Binding::Function(def, env_len)) = self.lookup(&name.name).cloned()
+        {
+            return self.call_function(&def, env_len, args, None, e.span, scope);
+        }
+        let (x, ty) = self.bind_scalar(e, scope)?;
+        Ok(Bound::Scalar(x, ty))
+    }
+
+    fn call_function(
+        &mut self,
+        def: &FunctionDef,
+        env_len: usize,
+        args: &[Expr],
+        input: Option<Plan>,
+        span: Span,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        if self.depth > 32 {
+            return Err(BindError::new(
+                span,
+                "user functions nest too deeply (is a function calling itself?)",
+            ));
+        }
+        let given = args.len() + usize::from(input.is_some());
+        if given > def.params.len() {
+            return Err(BindError::new(
+                span,
+                format!(
+                    "the function takes {} argument(s), {} given",
+                    def.params.len(),
+                    given
+                ),
+            ));
+        }
+        let mut bindings = Vec::new();
+        let mut args_iter = args.iter();
+        let mut input = input;
+        for (i, p) in def.params.iter().enumerate() {
+            let binding = match &p.ty {
+                ParamType::Tabular { columns, .. } => {
+                    let (plan, at) = match (i, input.take()) {
+                        (0, Some(plan)) => (plan, span),
+                        (_, _) => match args_iter.next() {
+                            Some(a) => (self.bind_tabular(a)?, a.span),
+                            None => {
+                                return Err(BindError::new(
+                                    span,
+                                    format!("missing the table argument '{}'", p.name.name),
+                                ));
+                            }
+                        },
+                    };
+                    for c in columns {
+                        if plan.index_of(&c.name.name).is_none() {
+                            return Err(BindError::new(
+                                at,
+                                format!(
+                                    "the table passed as '{}' has no column '{}' that the function needs",
+                                    p.name.name, c.name.name
+                                ),
+                            ));
+                        }
+                    }
+                    Binding::Tabular(plan)
+                }
+                ParamType::Scalar(ty) => {
+                    let arg = args_iter.next();
+                    match (arg, &p.default) {
+                        (Some(a), _) => {
+                            let (x, _) = self.bind_scalar(a, scope)?;
+                            Binding::Scalar(folded_expr(x), *ty)
+                        }
+                        (None, Some(d)) => {
+                            let (x, _) = self.bind_scalar(d, &Scope::default())?;
+                            Binding::Scalar(folded_expr(x), *ty)
+                        }
+                        (None, None) => {
+                            return Err(BindError::new(
+                                span,
+                                format!("missing the argument '{}'", p.name.name),
+                            ));
+                        }
+                    }
+                }
+            };
+            bindings.push((p.name.name.clone(), binding));
+        }
+        let prefix = self.env[..env_len.min(self.env.len())].to_vec();
+        let saved = std::mem::replace(&mut self.env, prefix);
+        self.env.extend(bindings);
+        self.depth += 1;
+        let result = (|| {
+            let body = self.bind_lets(&def.body)?;
+            match body {
+                Some(b) => self.bind_any(b, scope),
+                None => Err(BindError::new(
+                    def.span,
+                    "the function has no result expression",
+                )),
+            }
+        })();
+        self.depth -= 1;
+        self.env = saved;
+        result
+    }
+
+    // ---- tabular expressions -----------------------------------------------------------
+
+    fn bind_root(&mut self, body: &Expr) -> Result<Plan> {
+        match &body.kind {
+            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators, true),
+            ExprKind::Paren(i) => self.bind_root(i),
+            _ => {
+                if !self.is_tabular_syntax(body) && !matches!(&body.kind, ExprKind::Call { .. }) {
+                    let (_, _) = self.bind_scalar(body, &Scope::default())?;
+                    return Err(BindError::new(
+                        body.span,
+                        "the query's result is a scalar; a tabular expression is needed (use `print`)",
+                    ));
+                }
+                self.bind_tabular(body)
+            }
+        }
+    }
+
+    fn bind_pipe(&mut self, source: &Expr, ops: &[Operator], root: bool) -> Result<Plan> {
+        let saved_open = std::mem::take(&mut self.open_names);
+        if let ExprKind::Call { name, .. } = &strip_paren(source).kind
+            && name.name == "_GetWatchlist"
+        {
+            self.open_names = self.names_in_ops(ops);
+        }
+        let mut p = self.bind_tabular(source);
+        self.open_names = saved_open;
+        for (i, op) in ops.iter().enumerate() {
+            let tail_ok = root && ops[i + 1..].iter().all(presentation_safe);
+            p = self.bind_op(p?, op, tail_ok, false);
+        }
+        p
+    }
+
+    fn names_in_ops(&self, ops: &[Operator]) -> Vec<String> {
+        let (Some(first), Some(last)) = (ops.first(), ops.last()) else {
+            return Vec::new();
+        };
+        let text = Span::new(first.span.start, last.span.end).text(self.src);
+        let Ok(tokens) = kql::tokenize(text) else {
+            return Vec::new();
+        };
+        const KEYWORDS: &[&str] = &[
+            "and",
+            "or",
+            "not",
+            "by",
+            "on",
+            "kind",
+            "true",
+            "false",
+            "typeof",
+            "asc",
+            "desc",
+            "with",
+            "to",
+            "in",
+            "has",
+            "contains",
+            "between",
+            "matches",
+            "regex",
+            "nulls",
+            "first",
+            "last",
+            "dynamic",
+            "datetime",
+            "timespan",
+            "project",
+            "extend",
+            "where",
+            "summarize",
+            "distinct",
+            "take",
+            "limit",
+            "sort",
+            "order",
+            "top",
+            "join",
+            "union",
+            "isfuzzy",
+            "count",
+            "let",
+        ];
+        let mut out: Vec<String> = Vec::new();
+        for t in tokens {
+            if t.kind != kql::TokenKind::Word {
+                continue;
+            }
+            let w = t.span.text(text);
+            if w.starts_with(['$', '!'])
+                || w.contains('~')
+                || w.contains('-')
+                || KEYWORDS.contains(&w)
+                || scalar_fn(w).is_some()
+                || aggregate_fn(w).is_some()
+                || self.lookup(w).is_some()
+                || BinaryOp::from_word(w).is_some()
+                || out.iter().any(|o| o == w)
+            {
+                continue;
+            }
+            out.push(w.to_string());
+        }
+        out
+    }
+
+    fn bind_tabular(&mut self, e: &Expr) -> Result<Plan> {
+        match &e.kind {
+            ExprKind::Paren(i) => self.bind_tabular(i),
+            ExprKind::Name(id) => self.table_named(id),
+            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators, false),
+            ExprKind::Union(u) => self.bind_union(None, u, e.span),
+            ExprKind::Print(items) => self.bind_print(items),
+            ExprKind::Datatable { columns, values } => {
+                let mut rows = Vec::new();
+                if columns.is_empty() || values.len() % columns.len() != 0 {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "datatable has {} values for {} columns",
+                            values.len(),
+                            columns.len()
+                        ),
+                    ));
+                }
+                for chunk in values.chunks(columns.len()) {
+                    let mut row = Vec::new();
+                    for (v, c) in chunk.iter().zip(columns) {
+                        let (x, _) = self.bind_scalar(v, &Scope::default())?;
+                        match fold(&x) {
+                            Some(Folded::Const(val)) => row.push(cast(&val, c.ty)),
+                            _ => {
+                                return Err(BindError::new(
+                                    v.span,
+                                    "a datatable value must be a constant",
+                                ));
+                            }
+                        }
+                    }
+                    rows.push(row);
+                }
+                Ok(Plan {
+                    node: Node::Constant { rows },
+                    schema: columns
+                        .iter()
+                        .map(|c| Column {
+                            name: Str::from(c.name.name.as_str()),
+                            ty: c.ty,
+                        })
+                        .collect(),
+                    event_time: None,
+                })
+            }
+            ExprKind::ExternalData { .. } => Err(BindError::new(
+                e.span,
+                "not supported yet: externaldata (kqlflow reads no external storage; use a watchlist)",
+            )),
+            ExprKind::Range { .. } => Err(BindError::new(e.span, "not supported yet: range")),
+            ExprKind::Call { name, args } => self.bind_table_call(name, args, e),
+            _ => Err(BindError::new(
+                e.span,
+                "expected a tabular expression (a table, a `let` name bound to a table, or a pipeline)",
+            )),
+        }
+    }
+
+    fn bind_table_call(&mut self, name: &Ident, args: &[Expr], e: &Expr) -> Result<Plan> {
+        match name.name.as_str() {
+            "materialize" => {
+                let [arg] = args else {
+                    return Err(BindError::new(e.span, "materialize() takes one table"));
+                };
+                let p = self.bind_tabular(arg)?;
+                Ok(self.share(p))
+            }
+            "_GetWatchlist" => {
+                let name = match args.first().map(|a| self.bind_scalar(a, &Scope::default())) {
+                    Some(Ok((x, _))) => match fold(&x) {
+                        Some(Folded::Const(Value::String(s))) => s.to_string(),
+                        _ => String::new(),
+                    },
+                    Some(Err(err)) => return Err(err),
+                    None => String::new(),
+                };
+                if name.is_empty() || args.len() != 1 {
+                    return Err(BindError::new(
+                        e.span,
+                        "_GetWatchlist takes the watchlist's name as a constant string",
+                    ));
+                }
+                let mut cols: Vec<String> = match self.opts.watchlists.get(&name) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let note = format!(
+                            "watchlist '{name}' has no file (give --watchlist {name}=FILE.csv): the columns the query uses are taken as strings ({})",
+                            self.open_names.join(", ")
+                        );
+                        if !self.notes.contains(&note) {
+                            self.notes.push(note);
+                        }
+                        self.open_names.clone()
+                    }
+                };
+                if !cols.iter().any(|c| c == "SearchKey") {
+                    cols.push("SearchKey".to_string());
+                }
+                Ok(Plan {
+                    node: Node::Watchlist { name },
+                    schema: cols
+                        .iter()
+                        .map(|c| Column {
+                            name: Str::from(c.as_str()),
+                            ty: Type::String,
+                        })
+                        .collect(),
+                    event_time: None,
+                })
+            }
+            "table" => {
+                let t = match args.first().map(|a| self.bind_scalar(a, &Scope::default())) {
+                    Some(Ok((x, _))) => match fold(&x) {
+                        Some(Folded::Const(Value::String(s))) => s.to_string(),
+                        _ => String::new(),
+                    },
+                    Some(Err(err)) => return Err(err),
+                    None => String::new(),
+                };
+                if t.is_empty() {
+                    return Err(BindError::new(
+                        e.span,
+                        "table() takes the table's name as a constant string",
+                    ));
+                }
+                self.table_named(&Ident {
+                    name: t,
+                    span: e.span,
+                })
+            }
+            "externaldata" => Err(BindError::new(
+                e.span,
+                "not supported yet: externaldata (kqlflow reads no external storage)",
+            )),
+            other => {
+                if let Some(Binding::Function(def, env_len)) = self.lookup(other).cloned() {
+                    return match self.call_function(
+                        &def,
+                        env_len,
+                        args,
+                        None,
+                        e.span,
+                        &Scope::default(),
+                    )? {
+                        Bound::Table(p) => Ok(p),
+                        Bound::Scalar(..) => Err(BindError::new(
+                            e.span,
+                            format!("the function '{other}' returns a scalar, not a table"),
+                        )),
+                    };
+                }
+                Err(BindError::new(
+                    name.span,
+                    format!("not supported yet: the tabular function '{other}'"),
+                ))
+            }
+        }
+    }
+
+    fn table_named(&mut self, id: &Ident) -> Result<Plan> {
+        match self.lookup(&id.name) {
+            Some(Binding::Tabular(p)) => return Ok(p.clone()),
+            Some(Binding::Scalar(..)) => {
+                return Err(BindError::new(
+                    id.span,
+                    format!("'{}' is a scalar, not a table", id.name),
+                ));
+            }
+            Some(Binding::Function(..)) => {
+                return Err(BindError::new(
+                    id.span,
+                    format!("'{}' is a function: call it with ()", id.name),
+                ));
+            }
+            None => {}
+        }
+        if let Some(t) = self.catalog.table(&id.name) {
+            return Ok(Plan {
+                node: Node::Scan {
+                    table: t.name.to_string(),
+                    columns: (0..t.schema.len()).collect(),
+                },
+                schema: t.schema.columns().to_vec(),
+                event_time: Some(t.time_column),
+            });
+        }
+        let mut near = self.catalog.closest(&id.name, 3);
+        for (n, b) in &self.env {
+            if matches!(b, Binding::Tabular(_))
+                && crate::model::Schema::new(vec![Column {
+                    name: Str::from(n.as_str()),
+                    ty: Type::String,
+                }])
+                .closest(&id.name, 1)
+                .len()
+                    == 1
+            {
+                near.push(Str::from(n.as_str()));
+            }
+        }
+        Err(BindError::new(
+            id.span,
+            format!(
+                "unknown table '{}' (kqlflow has no schema for it){}",
+                id.name,
+                did_you_mean(&near)
+            ),
+        ))
+    }
+
+    fn bind_print(&mut self, items: &[NamedExpr]) -> Result<Plan> {
+        let mut row = Vec::new();
+        let mut schema: Vec<Column> = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            let (x, ty) = self.bind_scalar(&it.expr, &Scope::default())?;
+            let v = match fold(&x) {
+                Some(Folded::Const(v)) => v,
+                _ => {
+                    return Err(BindError::new(
+                        it.expr.span,
+                        "print needs constant values here",
+                    ));
+                }
+            };
+            let name = it
+                .names
+                .first()
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| format!("print_{i}"));
+            schema.push(Column {
+                name: Str::from(name.as_str()),
+                ty,
+            });
+            row.push(v);
+        }
+        Ok(Plan {
+            node: Node::Constant { rows: vec![row] },
+            schema,
+            event_time: None,
+        })
+    }
+
+    fn bind_union(&mut self, first: Option<Plan>, u: &Union, span: Span) -> Result<Plan> {
+        let mut outer = true;
+        let mut fuzzy = false;
+        let mut with_source: Option<String> = None;
+        for p in &u.params {
+            let v = match &p.value.kind {
+                ExprKind::Name(id) => id.name.clone(),
+                ExprKind::Literal(l) => match &l.value {
+                    Value::Bool(b) => b.to_string(),
+                    Value::String(s) => s.to_string(),
+                    other => crate::model::to_json_text(other),
+                },
+                _ => String::new(),
+            };
+            match p.name.name.as_str() {
+                "kind" => outer = v != "inner",
+                "isfuzzy" => fuzzy = v.eq_ignore_ascii_case("true"),
+                "withsource" | "source" => with_source = Some(v),
+                _ => {}
+            }
+        }
+        let mut inputs: Vec<(Plan, String)> = Vec::new();
+        let offset = usize::from(first.is_some());
+        if let Some(f) = first {
+            inputs.push((f, "union_arg0".to_string()));
+        }
+        for (i, op) in u.operands.iter().enumerate() {
+            let label = match &strip_paren(op).kind {
+                ExprKind::Name(id) => id.name.clone(),
+                _ => format!("union_arg{}", i + offset),
+            };
+            match self.bind_tabular(op) {
+                Ok(p) => inputs.push((p, label)),
+                Err(e) if fuzzy && e.message.starts_with("unknown table") => {
+                    self.notes.push(format!(
+                        "union isfuzzy=true skips '{}': {}",
+                        label, e.message
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if inputs.is_empty() {
+            return Err(BindError::new(span, "union has no table kqlflow knows"));
+        }
+        let mut schema: Vec<Column> = Vec::new();
+        if let Some(s) = &with_source {
+            schema.push(Column {
+                name: Str::from(s.as_str()),
+                ty: Type::String,
+            });
+        }
+        let base = schema.len();
+        for (p, _) in &inputs {
+            for c in &p.schema {
+                match schema[base..].iter_mut().find(|x| x.name == c.name) {
+                    Some(x) => {
+                        if x.ty != c.ty {
+                            x.ty = if x.ty.is_numeric() && c.ty.is_numeric() {
+                                num_type(x.ty, c.ty)
+                            } else {
+                                Type::Dynamic
+                            };
+                        }
+                    }
+                    None => schema.push(c.clone()),
+                }
+            }
+        }
+        if !outer {
+            schema.retain(|c| {
+                with_source.as_deref() == Some(&*c.name)
+                    || inputs.iter().all(|(p, _)| p.index_of(&c.name).is_some())
+            });
+        }
+        let event_time = {
+            let names: Vec<Option<Str>> = inputs
+                .iter()
+                .map(|(p, _)| p.event_time.map(|t| p.schema[t].name.clone()))
+                .collect();
+            match names.first() {
+                Some(Some(n)) if names.iter().all(|x| x.as_ref() == Some(n)) => schema[base..]
+                    .iter()
+                    .position(|c| &c.name == n)
+                    .map(|i| i + base),
+                _ => None,
+            }
+        };
+        let uinputs = inputs
+            .into_iter()
+            .map(|(p, label)| {
+                let columns = schema
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| if i < base { None } else { p.index_of(&c.name) })
+                    .collect();
+                UnionInput {
+                    plan: p,
+                    columns,
+                    source: label,
+                }
+            })
+            .collect();
+        Ok(Plan {
+            node: Node::Union {
+                inputs: uinputs,
+                with_source: with_source.is_some(),
+            },
+            schema,
+            event_time,
+        })
+    }
+
+    // ---- operators ---------------------------------------------------------------------
+
+    fn bind_op(&mut self, p: Plan, op: &Operator, tail_ok: bool, in_apply: bool) -> Result<Plan> {
+        let span = op.span;
+        match &op.kind {
+            OperatorKind::Where(e) => self.bind_where(p, e),
+            OperatorKind::Extend(items) => {
+                let mut scope = Scope::of(&p);
+                for it in items {
+                    let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
+                    if it.names.len() > 1 {
+                        return Err(BindError::new(
+                            it.span,
+                            "not supported yet: assigning several columns at once `(A, B) = …`",
+                        ));
+                    }
+                    let name = match it.names.first() {
+                        Some(n) => n.name.clone(),
+                        None => self.name_for(&it.expr, scope.cols.iter().map(|c| &*c.0)),
+                    };
+                    scope.set(&name, ty, x);
+                }
+                Ok(map_plan(p, scope.cols))
+            }
+            OperatorKind::Project(items) => {
+                let scope = Scope::of(&p);
+                let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+                for it in items {
+                    let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
+                    if it.names.len() > 1 {
+                        return Err(BindError::new(
+                            it.span,
+                            "not supported yet: assigning several columns at once `(A, B) = …`",
+                        ));
+                    }
+                    let name = match it.names.first() {
+                        Some(n) => n.name.clone(),
+                        None => self.name_for(&it.expr, cols.iter().map(|c| &*c.0)),
+                    };
+                    match cols.iter_mut().find(|c| &*c.0 == name.as_str()) {
+                        Some(c) => {
+                            c.1 = ty;
+                            c.2 = x;
+                        }
+                        None => cols.push((Str::from(name.as_str()), ty, x)),
+                    }
+                }
+                Ok(map_plan(p, cols))
+            }
+            OperatorKind::ProjectAway(pats) => {
+                self.check_patterns(&p, pats)?;
+                let cols = Scope::of(&p)
+                    .cols
+                    .into_iter()
+                    .filter(|c| !pats.iter().any(|pt| pt.matches(&c.0)))
+                    .collect();
+                Ok(map_plan(p, cols))
+            }
+            OperatorKind::ProjectKeep(pats) => {
+                self.check_patterns(&p, pats)?;
+                let cols = Scope::of(&p)
+                    .cols
+                    .into_iter()
+                    .filter(|c| pats.iter().any(|pt| pt.matches(&c.0)))
+                    .collect();
+                Ok(map_plan(p, cols))
+            }
+            OperatorKind::ProjectRename(renames) => {
+                let mut cols = Scope::of(&p).cols;
+                for r in renames {
+                    let Some(c) = cols.iter_mut().find(|c| *c.0 == *r.old.name) else {
+                        return Err(self.unknown_column(&r.old, &Scope::of(&p)));
+                    };
+                    c.0 = Str::from(r.new.name.as_str());
+                }
+                Ok(map_plan(p, cols))
+            }
+            OperatorKind::ProjectReorder(items) => {
+                let pats: Vec<ColumnPattern> = items.iter().map(|i| i.pattern.clone()).collect();
+                self.check_patterns(&p, &pats)?;
+                let all = Scope::of(&p).cols;
+                let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+                for pt in &pats {
+                    for c in &all {
+                        if pt.matches(&c.0) && !cols.iter().any(|x| x.0 == c.0) {
+                            cols.push(c.clone());
+                        }
+                    }
+                }
+                for c in all {
+                    if !cols.iter().any(|x| x.0 == c.0) {
+                        cols.push(c);
+                    }
+                }
+                Ok(map_plan(p, cols))
+            }
+            OperatorKind::Summarize(s) => self.bind_summarize(p, s),
+            OperatorKind::Join(j) => self.bind_join(p, j, false, span),
+            OperatorKind::Lookup(j) => self.bind_join(p, j, true, span),
+            OperatorKind::Union(u) => self.bind_union(Some(p), u, span),
+            OperatorKind::MvExpand(m) => self.bind_mv_expand(p, m, span),
+            OperatorKind::MvApply(m) => self.bind_mv_apply(p, m, span),
+            OperatorKind::Sort(keys) => {
+                let keys = self.sort_keys(&p, keys)?;
+                let schema = p.schema.clone();
+                let event_time = p.event_time;
+                Ok(Plan {
+                    node: Node::Sort {
+                        input: Box::new(p),
+                        keys,
+                    },
+                    schema,
+                    event_time,
+                })
+            }
+            OperatorKind::Top(t) => {
+                let count = self.const_count(&t.count)?;
+                if count != 0 && !tail_ok && !in_apply {
+                    return Err(self.not_maintainable("top", span));
+                }
+                let keys = self.sort_keys(&p, std::slice::from_ref(&t.by))?;
+                Ok(self.take(p, count, keys))
+            }
+            OperatorKind::Take(n) => {
+                let count = self.const_count(n)?;
+                if count != 0 && !tail_ok && !in_apply {
+                    return Err(self.not_maintainable("take", span));
+                }
+                Ok(self.take(p, count, Vec::new()))
+            }
+            OperatorKind::Distinct(exprs) => {
+                let p = if matches!(exprs.as_slice(), [e] if matches!(e.kind, ExprKind::Star)) {
+                    p
+                } else {
+                    let scope = Scope::of(&p);
+                    let mut cols = Vec::new();
+                    for e in exprs {
+                        let (x, ty) = self.bind_row_expr(e, &scope)?;
+                        cols.push((
+                            Str::from(
+                                self.name_for(
+                                    e,
+                                    cols.iter().map(|c: &(Str, Type, ScalarExpr)| &*c.0),
+                                )
+                                .as_str(),
+                            ),
+                            ty,
+                            x,
+                        ));
+                    }
+                    map_plan(p, cols)
+                };
+                let schema = p.schema.clone();
+                let event_time = p.event_time;
+                Ok(Plan {
+                    node: Node::Distinct { input: Box::new(p) },
+                    schema,
+                    event_time,
+                })
+            }
+            OperatorKind::Count => Ok(Plan {
+                node: Node::Reduce {
+                    input: Box::new(p),
+                    keys: Vec::new(),
+                    aggs: vec![AggCall {
+                        spec: AggSpec::new(AggKind::Count),
+                        args: Vec::new(),
+                    }],
+                },
+                schema: vec![Column {
+                    name: Str::from("Count"),
+                    ty: Type::Long,
+                }],
+                event_time: None,
+            }),
+            OperatorKind::Parse(parse) => self.bind_parse(p, parse),
+            OperatorKind::As { .. } => Ok(p),
+            OperatorKind::Serialize(items) if items.is_empty() => Ok(p),
+            OperatorKind::Invoke(call) => {
+                let c = strip_paren(call);
+                let ExprKind::Call { name, args } = &c.kind else {
+                    return Err(BindError::new(call.span, "invoke needs a function call"));
+                };
+                let Some(Binding::Function(def, env_len)) = self.lookup(&name.name).cloned() else {
+                    return Err(BindError::new(
+                        name.span,
+                        format!("unknown function '{}' for invoke", name.name),
+                    ));
+                };
+                match self.call_function(
+                    &def,
+                    env_len,
+                    args,
+                    Some(p),
+                    call.span,
+                    &Scope::default(),
+                )? {
+                    Bound::Table(t) => Ok(t),
+                    Bound::Scalar(..) => Err(BindError::new(
+                        call.span,
+                        format!("the function '{}' returns a scalar, not a table", name.name),
+                    )),
+                }
+            }
+            other => Err(BindError::new(
+                span,
+                format!("not supported yet: the {} operator", other.name()),
+            )),
+        }
+    }
+
+    /// `parse`: each extracted column is `extract(regex, i, text)` converted to its type, the
+    /// regex built from the pattern (`*` and columns match lazily; the whole text must match).
+    fn bind_parse(&mut self, p: Plan, parse: &kql::Parse) -> Result<Plan> {
+        let mut regex_kind = false;
+        for prm in &parse.params {
+            if prm.name.name == "kind" {
+                let v = prm.value.span.text(self.src);
+                regex_kind = v == "regex";
+                if !matches!(v, "regex" | "simple" | "relaxed") {
+                    return Err(BindError::new(
+                        prm.span,
+                        format!("not supported yet: parse kind={v}"),
+                    ));
+                }
+            } else {
+                return Err(BindError::new(
+                    prm.span,
+                    format!("not supported yet: parse {}", prm.name.name),
+                ));
+            }
+        }
+        let mut scope = Scope::of(&p);
+        let (text, _) = self.bind_row_expr(&parse.expr, &scope)?;
+        let mut re = String::from("(?s)^");
+        let mut columns = Vec::new();
+        let n = parse.pattern.len();
+        for (i, part) in parse.pattern.iter().enumerate() {
+            match part {
+                kql::ParsePart::Star(_) => re.push_str(".*?"),
+                kql::ParsePart::Text(t, _) => {
+                    if regex_kind {
+                        re.push_str(&format!("(?:{t})"));
+                    } else {
+                        re.push_str(&regex::escape(t));
+                    }
+                }
+                kql::ParsePart::Column { name, ty } => {
+                    re.push_str(if i + 1 == n { "(.*)" } else { "(.*?)" });
+                    columns.push((name.name.clone(), ty.unwrap_or(Type::String)));
+                }
+            }
+        }
+        re.push('$');
+        if let Some(e) = crate::func::regex_error(&re) {
+            return Err(BindError::new(
+                parse.expr.span,
+                format!("invalid parse pattern: {e}"),
+            ));
+        }
+        for (k, (name, ty)) in columns.into_iter().enumerate() {
+            let x = ScalarExpr::Cast(
+                Box::new(ScalarExpr::Call {
+                    name: "extract".to_string(),
+                    args: vec![
+                        ScalarExpr::Literal(Value::str(&re)),
+                        ScalarExpr::Literal(Value::Long(k as i64 + 1)),
+                        text.clone(),
+                    ],
+                }),
+                ty,
+            );
+            scope.set(&name, ty, x);
+        }
+        Ok(map_plan(p, scope.cols))
+    }
+
+    fn not_maintainable(&self, what: &str, span: Span) -> BindError {
+        BindError::new(
+            span,
+            format!(
+                "not supported: {what} in the middle of a query cannot be maintained incrementally (only at the end of the query, or `{what} 0`)"
+            ),
+        )
+    }
+
+    fn take(&self, p: Plan, count: usize, keys: Vec<SortKey>) -> Plan {
+        let schema = p.schema.clone();
+        let event_time = p.event_time;
+        Plan {
+            node: Node::Take {
+                input: Box::new(p),
+                count,
+                keys,
+            },
+            schema,
+            event_time,
+        }
+    }
+
+    fn const_count(&mut self, e: &Expr) -> Result<usize> {
+        let (x, _) = self.bind_scalar(e, &Scope::default())?;
+        const_usize(&x).ok_or_else(|| BindError::new(e.span, "expected a constant row count"))
+    }
+
+    fn sort_keys(&mut self, p: &Plan, keys: &[kql::SortKey]) -> Result<Vec<SortKey>> {
+        let scope = Scope::of(p);
+        let mut out = Vec::new();
+        for k in keys {
+            let (x, _) = self.bind_row_expr(&k.expr, &scope)?;
+            let descending = k.descending.unwrap_or(true);
+            out.push(SortKey {
+                expr: x,
+                descending,
+                nulls_first: k.nulls_first.unwrap_or(!descending),
+            });
+        }
+        Ok(out)
+    }
+
+    fn check_patterns(&self, p: &Plan, pats: &[ColumnPattern]) -> Result<()> {
+        for pt in pats {
+            if !pt.is_wildcard() && p.index_of(&pt.pattern).is_none() {
+                return Err(self.unknown_column(
+                    &Ident {
+                        name: pt.pattern.clone(),
+                        span: pt.span,
+                    },
+                    &Scope::of(p),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of an unnamed column: Kusto's derived name, else the first `ColumnN` not
+    /// among `taken`.
+    fn name_for<'n>(&self, e: &Expr, taken: impl Iterator<Item = &'n str>) -> String {
+        if let Some(n) = infer_name(e) {
+            return n;
+        }
+        let taken: Vec<&str> = taken.collect();
+        (1..)
+            .map(|i| format!("Column{i}"))
+            .find(|n| !taken.contains(&n.as_str()))
+            .unwrap_or_else(|| "Column".to_string())
+    }
+
+    fn bind_where(&mut self, p: Plan, e: &Expr) -> Result<Plan> {
+        let scope = Scope::of(&p);
+        let mut cs = Vec::new();
+        conjuncts(e, &mut cs);
+        let mut preds = Vec::new();
+        let mut temporal = Vec::new();
+        for c in cs {
+            let (x, _) = self.bind_scalar(c, &scope)?;
+            if x.uses_now() {
+                match temporal_bounds(&x, p.event_time) {
+                    Some(b) => temporal.extend(b),
+                    None => {
+                        return Err(BindError::new(
+                            self.now_span(c).unwrap_or(c.span),
+                            NOW_MESSAGE,
+                        ));
+                    }
+                }
+            } else {
+                preds.push(x);
+            }
+        }
+        let predicate = match preds.len() {
+            0 => ScalarExpr::Literal(Value::Bool(true)),
+            1 => preds
+                .pop()
+                .unwrap_or(ScalarExpr::Literal(Value::Bool(true))),
+            _ => ScalarExpr::And(preds),
+        };
+        let schema = p.schema.clone();
+        let event_time = p.event_time;
+        Ok(Plan {
+            node: Node::Filter {
+                input: Box::new(p),
+                predicate,
+                temporal,
+            },
+            schema,
+            event_time,
+        })
+    }
+
+    /// Where in `e` now() is read: a `now()`/`ago()` call, a template time, or a `let` name
+    /// bound to a time relative to now().
+    fn now_span(&self, e: &Expr) -> Option<Span> {
+        match &e.kind {
+            ExprKind::Call { name, args } => {
+                if name.name == "now" || name.name == "ago" {
+                    return Some(e.span);
+                }
+                args.iter().find_map(|a| self.now_span(a))
+            }
+            ExprKind::Literal(l) => match &l.value {
+                Value::String(s) if &**s == "{{StartTimeISO}}" || &**s == "{{EndTimeISO}}" => {
+                    Some(e.span)
+                }
+                _ => None,
+            },
+            ExprKind::Name(id) => match self.lookup(&id.name) {
+                Some(Binding::Scalar(x, _)) if x.uses_now() => Some(e.span),
+                _ => None,
+            },
+            ExprKind::Paren(i) => self.now_span(i),
+            ExprKind::Unary { operand, .. } => self.now_span(operand),
+            ExprKind::Binary { lhs, rhs, .. } => self.now_span(lhs).or_else(|| self.now_span(rhs)),
+            ExprKind::Logical { operands, .. } => operands.iter().find_map(|a| self.now_span(a)),
+            ExprKind::Between {
+                expr, low, high, ..
+            } => self
+                .now_span(expr)
+                .or_else(|| self.now_span(low))
+                .or_else(|| self.now_span(high)),
+            ExprKind::InList { expr, items, .. } => self
+                .now_span(expr)
+                .or_else(|| items.iter().find_map(|a| self.now_span(a))),
+            ExprKind::Member { target, .. } => self.now_span(target),
+            ExprKind::Index { target, index } => {
+                self.now_span(target).or_else(|| self.now_span(index))
+            }
+            _ => None,
+        }
+    }
+
+    fn bind_summarize(&mut self, p: Plan, s: &Summarize) -> Result<Plan> {
+        let scope = Scope::of(&p);
+        let mut schema: Vec<Column> = Vec::new();
+        let mut keys = Vec::new();
+        let mut event_time = None;
+        for k in &s.by {
+            let (x, ty) = self.bind_row_expr(&k.expr, &scope)?;
+            let name = match k.names.first() {
+                Some(n) => n.name.clone(),
+                None => self.name_for(&k.expr, schema.iter().map(|c| &*c.name)),
+            };
+            if p.event_time.is_some() && x == ScalarExpr::Column(p.event_time.unwrap_or(0)) {
+                event_time = Some(keys.len());
+            }
+            let name = unique_name(&schema, &name);
+            schema.push(Column {
+                name: Str::from(name.as_str()),
+                ty,
+            });
+            keys.push(x);
+        }
+        let key_names: Vec<Str> = schema.iter().map(|c| c.name.clone()).collect();
+        let mut aggs = Vec::new();
+        // Per aggregate output: None for one column, Some(element columns) to unpack.
+        let mut unpack: Vec<Option<Vec<(Str, Type)>>> = Vec::new();
+        for a in &s.aggregates {
+            let call = strip_paren(&a.expr);
+            let ExprKind::Call { name, args } = &call.kind else {
+                return Err(BindError::new(
+                    a.expr.span,
+                    "not supported yet: an expression over aggregates; write one aggregate per column (`N = count()`)",
+                ));
+            };
+            let Some(f) = aggregate_fn(&name.name) else {
+                return Err(BindError::new(
+                    name.span,
+                    if scalar_fn(&name.name).is_some() {
+                        format!(
+                            "not supported yet: the scalar function '{}' over aggregates in summarize",
+                            name.name
+                        )
+                    } else {
+                        format!("not supported yet: the aggregate '{}'", name.name)
+                    },
+                ));
+            };
+            let nargs = args.len();
+            let star_count = matches!(args.as_slice(), [x] if matches!(x.kind, ExprKind::Star));
+            if !(f.kind == AggKind::Count && star_count)
+                && (nargs < f.min_args || nargs > f.max_args)
+            {
+                return Err(BindError::new(
+                    call.span,
+                    format!(
+                        "{} takes {} to {} arguments, {} given",
+                        f.name,
+                        f.min_args,
+                        if f.max_args == usize::MAX {
+                            "any number of".to_string()
+                        } else {
+                            f.max_args.to_string()
+                        },
+                        nargs
+                    ),
+                ));
+            }
+            let mut spec = AggSpec::new(f.kind);
+            let explicit = a.names.first().map(|n| n.name.clone());
+            if a.names.len() > 1 {
+                return Err(BindError::new(
+                    a.span,
+                    "not supported yet: assigning several columns at once `(A, B) = …`",
+                ));
+            }
+            let first_name = args.first().and_then(infer_name);
+            match f.kind {
+                AggKind::ArgMax | AggKind::ArgMin | AggKind::TakeAny => {
+                    let mut bound = Vec::new();
+                    let mut names: Vec<(Str, Type)> = Vec::new();
+                    for (i, arg) in args.iter().enumerate() {
+                        if matches!(arg.kind, ExprKind::Star) {
+                            for (ci, c) in p.schema.iter().enumerate() {
+                                let taken = key_names.contains(&c.name)
+                                    || names.iter().any(|n| n.0 == c.name);
+                                if !taken {
+                                    bound.push(ScalarExpr::Column(ci));
+                                    names.push((c.name.clone(), c.ty));
+                                }
+                            }
+                            continue;
+                        }
+                        let (x, ty) = self.bind_row_expr(arg, &scope)?;
+                        let nm = match (i, &explicit) {
+                            (0, Some(n)) => n.clone(),
+                            _ => match infer_name(arg) {
+                                Some(n) if f.kind == AggKind::TakeAny && f.prefix == "any_" => {
+                                    format!("any_{n}")
+                                }
+                                Some(n) => n,
+                                None => self.name_for(arg, names.iter().map(|c| &*c.0)),
+                            },
+                        };
+                        bound.push(x);
+                        names.push((Str::from(nm.as_str()), ty));
+                    }
+                    if f.kind == AggKind::TakeAny && names.len() == 1 {
+                        let (nm, ty) = names.remove(0);
+                        aggs.push(AggCall { spec, args: bound });
+                        let nm = unique_name(&schema, &nm);
+                        schema.push(Column {
+                            name: Str::from(nm.as_str()),
+                            ty,
+                        });
+                        unpack.push(None);
+                    } else {
+                        aggs.push(AggCall { spec, args: bound });
+                        schema.push(Column {
+                            name: Str::from(format!("__agg{}", aggs.len()).as_str()),
+                            ty: Type::Dynamic,
+                        });
+                        unpack.push(Some(names));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let mut bound = Vec::new();
+            let mut tys = Vec::new();
+            for arg in args {
+                if matches!(arg.kind, ExprKind::Star) {
+                    continue;
+                }
+                let (x, ty) = self.bind_row_expr(arg, &scope)?;
+                bound.push(x);
+                tys.push(ty);
+            }
+            let limit_at = |i: usize, b: &Vec<ScalarExpr>| b.get(i).and_then(const_usize);
+            let args_ir: Vec<ScalarExpr> = match f.kind {
+                AggKind::Count => Vec::new(),
+                AggKind::DCount => bound.into_iter().take(1).collect(),
+                AggKind::DCountIf => bound.into_iter().take(2).collect(),
+                AggKind::MakeSet => {
+                    if let Some(n) = limit_at(1, &bound) {
+                        spec.limit = n;
+                    }
+                    bound.into_iter().take(1).collect()
+                }
+                AggKind::MakeSetIf => {
+                    if let Some(n) = limit_at(2, &bound) {
+                        spec.limit = n;
+                    }
+                    bound.into_iter().take(2).collect()
+                }
+                AggKind::MakeList | AggKind::MakeListIf => {
+                    let keep = if f.kind == AggKind::MakeList { 1 } else { 2 };
+                    if let Some(n) = limit_at(keep, &bound) {
+                        spec.limit = n;
+                    }
+                    let mut v: Vec<ScalarExpr> = bound.into_iter().take(keep).collect();
+                    v.push(order_key(&p));
+                    v
+                }
+                AggKind::MakeBag => bound.into_iter().take(1).collect(),
+                AggKind::Percentile => {
+                    match bound.get(1).and_then(fold) {
+                        Some(Folded::Const(Value::Long(n))) => spec.percentile = n as f64,
+                        Some(Folded::Const(Value::Real(r))) => spec.percentile = r,
+                        _ => {
+                            return Err(BindError::new(
+                                call.span,
+                                "percentile needs a constant percentage",
+                            ));
+                        }
+                    }
+                    bound.into_iter().take(1).collect()
+                }
+                _ => bound,
+            };
+            let ty = spec.result_type(&tys);
+            let nm = match explicit {
+                Some(n) => n,
+                None => f.default_column_name(first_name.as_deref()),
+            };
+            let nm = unique_name(&schema, &nm);
+            schema.push(Column {
+                name: Str::from(nm.as_str()),
+                ty,
+            });
+            aggs.push(AggCall {
+                spec,
+                args: args_ir,
+            });
+            unpack.push(None);
+        }
+        let nkeys = keys.len();
+        let reduce = Plan {
+            node: Node::Reduce {
+                input: Box::new(p),
+                keys,
+                aggs,
+            },
+            schema: schema.clone(),
+            event_time,
+        };
+        if unpack.iter().all(Option::is_none) {
+            return Ok(reduce);
+        }
+        let mut cols: Vec<(Str, Type, ScalarExpr)> = (0..nkeys)
+            .map(|i| (schema[i].name.clone(), schema[i].ty, ScalarExpr::Column(i)))
+            .collect();
+        for (j, u) in unpack.iter().enumerate() {
+            let at = nkeys + j;
+            match u {
+                None => cols.push((
+                    schema[at].name.clone(),
+                    schema[at].ty,
+                    ScalarExpr::Column(at),
+                )),
+                Some(elems) => {
+                    for (k, (nm, ty)) in elems.iter().enumerate() {
+                        let taken: Vec<Column> = cols
+                            .iter()
+                            .map(|c| Column {
+                                name: c.0.clone(),
+                                ty: c.1,
+                            })
+                            .collect();
+                        let nm = unique_name(&taken, nm);
+                        cols.push((
+                            Str::from(nm.as_str()),
+                            *ty,
+                            ScalarExpr::Cast(
+                                Box::new(ScalarExpr::Index {
+                                    expr: Box::new(ScalarExpr::Column(at)),
+                                    index: Box::new(ScalarExpr::Literal(Value::Long(k as i64))),
+                                }),
+                                *ty,
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(map_plan(reduce, cols))
+    }
+
+    fn join_key(&self, p: &Plan, id: &Ident, side: &str) -> Result<usize> {
+        p.index_of(&id.name).ok_or_else(|| {
+            BindError::new(
+                id.span,
+                format!(
+                    "unknown column '{}' on the {side} side of the join{}",
+                    id.name,
+                    did_you_mean(&Scope::of(p).closest(&id.name))
+                ),
+            )
+        })
+    }
+
+    fn bind_join(&mut self, left: Plan, j: &Join, lookup: bool, span: Span) -> Result<Plan> {
+        let right = self.bind_tabular(&j.right)?;
+        let kind = match j.kind {
+            Some(k) => JoinKind::from_ast(k),
+            None if lookup => JoinKind::LeftOuter,
+            None => JoinKind::InnerUnique,
+        };
+        if lookup && !matches!(kind, JoinKind::LeftOuter | JoinKind::Inner) {
+            return Err(BindError::new(
+                j.kind_span.unwrap_or(span),
+                "lookup supports kind=leftouter and kind=inner only",
+            ));
+        }
+        if j.on.is_empty() {
+            return Err(BindError::new(span, "the join needs `on` conditions"));
+        }
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        for c in &j.on {
+            match c {
+                JoinCondition::Column(id) => {
+                    left_keys.push(self.join_key(&left, id, "left")?);
+                    right_keys.push(self.join_key(&right, id, "right")?);
+                }
+                JoinCondition::Equal {
+                    left: l, right: r, ..
+                } => {
+                    left_keys.push(self.join_key(&left, l, "left")?);
+                    right_keys.push(self.join_key(&right, r, "right")?);
+                }
+            }
+        }
+        let (schema, event_time, right_output) = if kind.left_only() {
+            (left.schema.clone(), left.event_time, Vec::new())
+        } else if kind.right_only() {
+            (right.schema.clone(), right.event_time, Vec::new())
+        } else {
+            let mut schema = left.schema.clone();
+            let mut right_output = Vec::new();
+            for (i, c) in right.schema.iter().enumerate() {
+                if lookup && right_keys.contains(&i) {
+                    continue;
+                }
+                let nm = unique_name(&schema, &c.name);
+                schema.push(Column {
+                    name: Str::from(nm.as_str()),
+                    ty: c.ty,
+                });
+                right_output.push(i);
+            }
+            (schema, left.event_time, right_output)
+        };
+        Ok(Plan {
+            node: Node::Join {
+                kind,
+                left: Box::new(left),
+                right: Box::new(right),
+                left_keys,
+                right_keys,
+                right_output,
+            },
+            schema,
+            event_time,
+        })
+    }
+
+    fn expand_items(
+        &mut self,
+        p: &Plan,
+        items: &[kql::ExpandItem],
+    ) -> Result<Vec<(String, ScalarExpr, Option<Type>)>> {
+        let scope = Scope::of(p);
+        let mut out = Vec::new();
+        for it in items {
+            let (x, ty) = self.bind_row_expr(&it.target.expr, &scope)?;
+            if ty != Type::Dynamic {
+                return Err(BindError::new(
+                    it.target.expr.span,
+                    format!("expanding needs a dynamic array, and this is a {ty}"),
+                ));
+            }
+            let name = match it.target.names.first() {
+                Some(n) => n.name.clone(),
+                None => self.name_for(
+                    &it.target.expr,
+                    out.iter()
+                        .map(|c: &(String, ScalarExpr, Option<Type>)| c.0.as_str()),
+                ),
+            };
+            out.push((name, x, it.to_type));
+        }
+        Ok(out)
+    }
+
+    fn bind_mv_expand(&mut self, p: Plan, m: &kql::MvExpand, span: Span) -> Result<Plan> {
+        if let Some(prm) = m.params.iter().find(|x| x.name.name == "with_itemindex") {
+            return Err(BindError::new(
+                prm.span,
+                "not supported yet: mv-expand with_itemindex",
+            ));
+        }
+        let items = self.expand_items(&p, &m.items)?;
+        let limit = match &m.limit {
+            Some(l) => Some(self.const_count(l)?),
+            None => None,
+        };
+        let mut scope = Scope::of(&p);
+        for (name, x, _) in &items {
+            scope.set(name, Type::Dynamic, x.clone());
+        }
+        let mapped = map_plan(p, scope.cols);
+        let mut schema = mapped.schema.clone();
+        let mut columns = Vec::new();
+        for (name, _, ty) in &items {
+            let Some(i) = mapped.index_of(name) else {
+                return Err(BindError::new(span, "internal: expanded column lost"));
+            };
+            schema[i].ty = ty.unwrap_or(Type::Dynamic);
+            columns.push((i, *ty));
+        }
+        let event_time = mapped
+            .event_time
+            .filter(|t| !columns.iter().any(|(c, _)| c == t));
+        Ok(Plan {
+            node: Node::MvExpand {
+                input: Box::new(mapped),
+                columns,
+                limit,
+            },
+            schema,
+            event_time,
+        })
+    }
+
+    fn bind_mv_apply(&mut self, p: Plan, m: &kql::MvApply, span: Span) -> Result<Plan> {
+        if let Some(prm) = m.params.first() {
+            return Err(BindError::new(
+                prm.span,
+                format!("not supported yet: mv-apply {}", prm.name.name),
+            ));
+        }
+        let items = self.expand_items(&p, &m.items)?;
+        let limit = match &m.limit {
+            Some(l) => Some(self.const_count(l)?),
+            None => None,
+        };
+        let mut apply_schema = p.schema.clone();
+        let mut item_columns = Vec::new();
+        let mut ir_items = Vec::new();
+        for (name, x, ty) in items {
+            let col = Column {
+                name: Str::from(name.as_str()),
+                ty: ty.unwrap_or(Type::Dynamic),
+            };
+            let at = match apply_schema.iter().position(|c| *c.name == *name) {
+                Some(i) => {
+                    apply_schema[i] = col;
+                    i
+                }
+                None => {
+                    apply_schema.push(col);
+                    apply_schema.len() - 1
+                }
+            };
+            item_columns.push(at);
+            ir_items.push(ExpandItem { expr: x, ty });
+        }
+        let sub_event_time = p.event_time.filter(|t| !item_columns.contains(t));
+        let mut sub = Plan {
+            node: Node::ApplyRows,
+            schema: apply_schema.clone(),
+            event_time: sub_event_time,
+        };
+        for op in &m.subquery {
+            sub = self.bind_op(sub, op, false, true)?;
+        }
+        let keep: Vec<usize> = (0..p.schema.len())
+            .filter(|i| !sub.schema.iter().any(|c| c.name == p.schema[*i].name))
+            .collect();
+        let mut schema: Vec<Column> = keep.iter().map(|i| p.schema[*i].clone()).collect();
+        schema.extend(sub.schema.iter().cloned());
+        let event_time = match p.event_time.and_then(|t| keep.iter().position(|k| *k == t)) {
+            Some(i) => Some(i),
+            None => sub.event_time.map(|t| t + keep.len()),
+        };
+        let _ = span;
+        Ok(Plan {
+            node: Node::MvApply {
+                input: Box::new(p),
+                items: ir_items,
+                item_columns,
+                apply_width: apply_schema.len(),
+                keep,
+                limit,
+                sub: Box::new(sub),
+            },
+            schema,
+            event_time,
+        })
+    }
+
+    // ---- scalar expressions ------------------------------------------------------------
+
+    /// Binds a per-row expression: now() is refused.
+    fn bind_row_expr(&mut self, e: &Expr, scope: &Scope) -> Result<(ScalarExpr, Type)> {
+        let (x, ty) = self.bind_scalar(e, scope)?;
+        if x.uses_now() {
+            return Err(BindError::new(
+                self.now_span(e).unwrap_or(e.span),
+                NOW_MESSAGE,
+            ));
+        }
+        Ok((x, ty))
+    }
+
+    fn unknown_column(&self, id: &Ident, scope: &Scope) -> BindError {
+        if scope.cols.is_empty() {
+            return BindError::new(id.span, format!("unknown name '{}'", id.name));
+        }
+        BindError::new(
+            id.span,
+            format!(
+                "unknown column '{}'{}",
+                id.name,
+                did_you_mean(&scope.closest(&id.name))
+            ),
+        )
+    }
+
+    fn template_time(&self, s: &str) -> Option<ScalarExpr> {
+        let period = self.opts.query_period.unwrap_or(TICKS_PER_DAY);
+        match s {
+            "{{StartTimeISO}}" => Some(now_plus(-period)),
+            "{{EndTimeISO}}" => Some(ScalarExpr::Now),
+            _ => None,
+        }
+    }
+
+    fn bind_scalar(&mut self, e: &Expr, scope: &Scope) -> Result<(ScalarExpr, Type)> {
+        match &e.kind {
+            ExprKind::Literal(l) => {
+                if let Value::String(s) = &l.value
+                    && let Some(x) = self.template_time(s)
+                {
+                    return Ok((x, Type::DateTime));
+                }
+                Ok((ScalarExpr::Literal(l.value.clone()), l.ty))
+            }
+            ExprKind::Name(id) => {
+                if let Some((_, ty, x)) = scope.get(&id.name) {
+                    return Ok((x.clone(), *ty));
+                }
+                match self.lookup(&id.name) {
+                    Some(Binding::Scalar(x, ty)) => Ok((x.clone(), *ty)),
+                    Some(Binding::Tabular(_)) => Err(BindError::new(
+                        id.span,
+                        format!(
+                            "'{}' is a table where a scalar is expected (use toscalar())",
+                            id.name
+                        ),
+                    )),
+                    Some(Binding::Function(..)) => Err(BindError::new(
+                        id.span,
+                        format!("'{}' is a function: call it with ()", id.name),
+                    )),
+                    None => Err(self.unknown_column(id, scope)),
+                }
+            }
+            ExprKind::Paren(i) => self.bind_scalar(i, scope),
+            ExprKind::Unary { op, operand } => {
+                let (x, ty) = self.bind_scalar(operand, scope)?;
+                Ok(match op {
+                    UnaryOp::Plus => (x, ty),
+                    UnaryOp::Neg => (ScalarExpr::Neg(Box::new(x)), ty),
+                    UnaryOp::Not => (ScalarExpr::Not(Box::new(x)), Type::Bool),
+                })
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let Some((bop, negate)) = map_binop(*op) else {
+                    return Err(BindError::new(
+                        e.span,
+                        format!("not supported yet: the operator {}", op.as_str()),
+                    ));
+                };
+                let (a, ta) = self.bind_scalar(lhs, scope)?;
+                let (b, tb) = self.bind_scalar(rhs, scope)?;
+                if bop == BinOp::MatchesRegex
+                    && let Some(Folded::Const(Value::String(pat))) = fold(&b)
+                    && let Some(err) = crate::func::regex_error(&pat)
+                {
+                    return Err(BindError::new(
+                        rhs.span,
+                        format!("invalid regular expression: {err}"),
+                    ));
+                }
+                let ty = if bop.is_predicate() {
+                    Type::Bool
+                } else {
+                    arith_type(bop, ta, tb)
+                };
+                let x = ScalarExpr::Binary(bop, Box::new(a), Box::new(b));
+                Ok((
+                    if negate {
+                        ScalarExpr::Not(Box::new(x))
+                    } else {
+                        x
+                    },
+                    ty,
+                ))
+            }
+            ExprKind::Logical { op, operands } => {
+                let mut xs = Vec::new();
+                for o in operands {
+                    xs.push(self.bind_scalar(o, scope)?.0);
+                }
+                Ok((
+                    match op {
+                        LogicalOp::And => ScalarExpr::And(xs),
+                        LogicalOp::Or => ScalarExpr::Or(xs),
+                    },
+                    Type::Bool,
+                ))
+            }
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let (x, _) = self.bind_scalar(expr, scope)?;
+                let (lo, _) = self.bind_scalar(low, scope)?;
+                let (hi, _) = self.bind_scalar(high, scope)?;
+                Ok((
+                    ScalarExpr::Between {
+                        expr: Box::new(x),
+                        lo: Box::new(folded_expr(lo)),
+                        hi: Box::new(folded_expr(hi)),
+                        negated: *negated,
+                    },
+                    Type::Bool,
+                ))
+            }
+            ExprKind::InList { expr, op, items } => {
+                let (x, _) = self.bind_scalar(expr, scope)?;
+                let mut list = Vec::new();
+                for it in items {
+                    if self.is_tabular_syntax(it) {
+                        let p = self.bind_tabular(it)?;
+                        list.push(self.column_as_array(p, it.span)?);
+                    } else {
+                        list.push(folded_expr(self.bind_scalar(it, scope)?.0));
+                    }
+                }
+                let x = Box::new(x);
+                Ok((
+                    match op {
+                        ListOp::In | ListOp::NotIn | ListOp::InCi | ListOp::NotInCi => {
+                            ScalarExpr::In {
+                                expr: x,
+                                list,
+                                negated: matches!(op, ListOp::NotIn | ListOp::NotInCi),
+                                ignore_case: matches!(op, ListOp::InCi | ListOp::NotInCi),
+                            }
+                        }
+                        ListOp::HasAny | ListOp::HasAll => ScalarExpr::HasAny {
+                            expr: x,
+                            list,
+                            all: *op == ListOp::HasAll,
+                        },
+                    },
+                    Type::Bool,
+                ))
+            }
+            ExprKind::Call { name, args } => self.bind_call(e, name, args, scope),
+            ExprKind::Member { target, name } => {
+                let (x, ty) = self.bind_scalar(target, scope)?;
+                if ty != Type::Dynamic {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "'.{}' reads a property of a dynamic value, and {} is a {ty}",
+                            name.name,
+                            target.span.text(self.src)
+                        ),
+                    ));
+                }
+                Ok((
+                    ScalarExpr::Member {
+                        expr: Box::new(x),
+                        key: name.name.clone(),
+                    },
+                    Type::Dynamic,
+                ))
+            }
+            ExprKind::Index { target, index } => {
+                let (x, ty) = self.bind_scalar(target, scope)?;
+                if ty != Type::Dynamic {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "indexing needs a dynamic value, and {} is a {ty}",
+                            target.span.text(self.src)
+                        ),
+                    ));
+                }
+                let (i, _) = self.bind_scalar(index, scope)?;
+                let i = folded_expr(i);
+                Ok((
+                    match i {
+                        ScalarExpr::Literal(Value::String(k)) => ScalarExpr::Member {
+                            expr: Box::new(x),
+                            key: k.to_string(),
+                        },
+                        other => ScalarExpr::Index {
+                            expr: Box::new(x),
+                            index: Box::new(other),
+                        },
+                    },
+                    Type::Dynamic,
+                ))
+            }
+            ExprKind::Star => Err(BindError::new(e.span, "`*` is not a value here")),
+            ExprKind::TypeOf(_) => Err(BindError::new(e.span, "typeof(…) is not a value here")),
+            _ => Err(BindError::new(
+                e.span,
+                "a tabular expression where a scalar is expected (use toscalar())",
+            )),
+        }
+    }
+
+    /// A table's first column as one array value (a scalar sub-query), for `in (T)`.
+    fn column_as_array(&mut self, p: Plan, span: Span) -> Result<ScalarExpr> {
+        if p.schema.is_empty() {
+            return Err(BindError::new(span, "the table has no column"));
+        }
+        let reduce = Plan {
+            node: Node::Reduce {
+                input: Box::new(p),
+                keys: Vec::new(),
+                aggs: vec![AggCall {
+                    spec: AggSpec::new(AggKind::MakeSet),
+                    args: vec![ScalarExpr::Column(0)],
+                }],
+            },
+            schema: vec![Column {
+                name: Str::from("set"),
+                ty: Type::Dynamic,
+            }],
+            event_time: None,
+        };
+        self.scalars.push(reduce);
+        Ok(ScalarExpr::Scalar(self.scalars.len() - 1))
+    }
+
+    fn bind_call(
+        &mut self,
+        e: &Expr,
+        name: &Ident,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let n = name.name.as_str();
+        match n {
+            "now" => {
+                return match args {
+                    [] => Ok((ScalarExpr::Now, Type::DateTime)),
+                    [off] => {
+                        let (x, _) = self.bind_scalar(off, scope)?;
+                        Ok((
+                            ScalarExpr::Binary(BinOp::Add, Box::new(ScalarExpr::Now), Box::new(x)),
+                            Type::DateTime,
+                        ))
+                    }
+                    _ => Err(BindError::new(e.span, "now() takes at most one argument")),
+                };
+            }
+            "ago" => {
+                let [a] = args else {
+                    return Err(BindError::new(e.span, "ago() takes one timespan"));
+                };
+                let (x, _) = self.bind_scalar(a, scope)?;
+                return Ok((
+                    ScalarExpr::Binary(BinOp::Sub, Box::new(ScalarExpr::Now), Box::new(x)),
+                    Type::DateTime,
+                ));
+            }
+            "toscalar" => {
+                let [a] = args else {
+                    return Err(BindError::new(e.span, "toscalar() takes one expression"));
+                };
+                if !self.is_tabular_syntax(a) {
+                    return self.bind_scalar(a, scope);
+                }
+                let p = self.bind_tabular(a)?;
+                let ty = p.schema.first().map_or(Type::Dynamic, |c| c.ty);
+                self.scalars.push(p);
+                return Ok((ScalarExpr::Scalar(self.scalars.len() - 1), ty));
+            }
+            _ => {}
+        }
+        if let Some(Binding::Function(def, env_len)) = self.lookup(n).cloned() {
+            return match self.call_function(&def, env_len, args, None, e.span, scope)? {
+                Bound::Scalar(x, ty) => Ok((x, ty)),
+                Bound::Table(_) => Err(BindError::new(
+                    e.span,
+                    format!("the function '{n}' returns a table where a scalar is expected"),
+                )),
+            };
+        }
+        if let Some(f) = scalar_fn(n) {
+            if args.len() < f.min_args || args.len() > f.max_args {
+                return Err(BindError::new(
+                    e.span,
+                    format!(
+                        "{n}() takes {} to {} arguments, {} given",
+                        f.min_args,
+                        if f.max_args == usize::MAX {
+                            "any number of".to_string()
+                        } else {
+                            f.max_args.to_string()
+                        },
+                        args.len()
+                    ),
+                ));
+            }
+            let mut xs = Vec::new();
+            let mut tys = Vec::new();
+            for a in args {
+                let (x, ty) = self.bind_scalar(a, scope)?;
+                xs.push(x);
+                tys.push(ty);
+            }
+            if n == "extract" || n == "replace_regex" {
+                let pat = xs.first().and_then(fold);
+                if let Some(Folded::Const(Value::String(p))) = pat
+                    && let Some(err) = crate::func::regex_error(&p)
+                {
+                    return Err(BindError::new(
+                        args[0].span,
+                        format!("invalid regular expression: {err}"),
+                    ));
+                }
+            }
+            let ty = f.result_type(&tys);
+            return Ok((
+                ScalarExpr::Call {
+                    name: n.to_string(),
+                    args: xs,
+                },
+                ty,
+            ));
+        }
+        if aggregate_fn(n).is_some() {
+            return Err(BindError::new(
+                e.span,
+                format!("the aggregate {n}() can only be used in summarize"),
+            ));
+        }
+        Err(BindError::new(
+            name.span,
+            format!("not supported yet: the function '{n}'"),
+        ))
+    }
+}
+
+/// `make_list`'s order key for rows of `p`: (TimeGenerated, the whole row).
+fn order_key(p: &Plan) -> ScalarExpr {
+    let row = ScalarExpr::Call {
+        name: "pack_array".to_string(),
+        args: (0..p.schema.len()).map(ScalarExpr::Column).collect(),
+    };
+    match p.event_time {
+        Some(t) => ScalarExpr::Call {
+            name: "pack_array".to_string(),
+            args: vec![ScalarExpr::Column(t), row],
+        },
+        None => row,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TICKS_PER_HOUR;
+
+    fn ts(t: i64) -> ScalarExpr {
+        ScalarExpr::Literal(Value::TimeSpan(t))
+    }
+
+    #[test]
+    fn folds_constants_and_now_offsets() {
+        let ago = |t| ScalarExpr::Binary(BinOp::Sub, Box::new(ScalarExpr::Now), Box::new(ts(t)));
+        assert_eq!(
+            fold(&ago(TICKS_PER_HOUR)),
+            Some(Folded::NowPlus(-TICKS_PER_HOUR))
+        );
+        let diff = ScalarExpr::Binary(
+            BinOp::Sub,
+            Box::new(now_plus(0)),
+            Box::new(ago(TICKS_PER_DAY)),
+        );
+        assert_eq!(
+            fold(&diff),
+            Some(Folded::Const(Value::TimeSpan(TICKS_PER_DAY)))
+        );
+        let times7 = ScalarExpr::Binary(
+            BinOp::Mul,
+            Box::new(diff),
+            Box::new(ScalarExpr::Literal(Value::Long(7))),
+        );
+        assert_eq!(
+            fold(&times7),
+            Some(Folded::Const(Value::TimeSpan(7 * TICKS_PER_DAY)))
+        );
+        let call = ScalarExpr::Call {
+            name: "strlen".into(),
+            args: vec![ScalarExpr::Literal(Value::str("abc"))],
+        };
+        assert_eq!(fold(&call), Some(Folded::Const(Value::Long(3))));
+        assert_eq!(fold(&ScalarExpr::Column(0)), None);
+        let start_of_day = ScalarExpr::Call {
+            name: "startofday".into(),
+            args: vec![ScalarExpr::Now],
+        };
+        assert_eq!(fold(&start_of_day), None);
+    }
+
+    #[test]
+    fn temporal_bounds_need_the_event_time_column() {
+        let cmp = ScalarExpr::Binary(
+            BinOp::Gt,
+            Box::new(ScalarExpr::Column(2)),
+            Box::new(now_plus(-TICKS_PER_HOUR)),
+        );
+        assert_eq!(
+            temporal_bounds(&cmp, Some(2)),
+            Some(vec![TemporalBound {
+                column: 2,
+                op: BoundOp::Gt,
+                offset_ticks: -TICKS_PER_HOUR
+            }])
+        );
+        assert_eq!(temporal_bounds(&cmp, Some(1)), None);
+        assert_eq!(temporal_bounds(&cmp, None), None);
+    }
+}

@@ -1,0 +1,1202 @@
+//! The typed relational IR that a bound query becomes: [`Program`] (a root [`Plan`] with the
+//! shared sub-plans and scalar sub-queries it refers to), [`Plan`] nodes ([`Node`]) with their
+//! output schemas, and [`ScalarExpr`], whose [`ScalarExpr::eval`] is the one evaluator of
+//! scalar expressions used by every engine.
+//!
+//! The IR is a plain tree of owned data: it holds no references into the syntax tree and no
+//! function pointers (scalar functions are named and looked up in [`crate::func`] when
+//! evaluated), so it can be cloned, serialised and rendered to a dataflow.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Write as _};
+
+use crate::func::agg::AggSpec;
+use crate::func::ops::{self, BinOp};
+use crate::model::{self, Column, Row, Type, Value};
+
+/// What a scalar expression needs besides the row: the time `now()` stands for and the values
+/// of the program's scalar sub-queries (`toscalar(…)`), by index.
+#[derive(Clone, Debug, Default)]
+pub struct EvalCtx {
+    /// `now()`, in 100 ns ticks since the Unix epoch.
+    pub now: i64,
+    /// The value of each scalar sub-query of the program ([`Program::scalars`]).
+    pub scalars: Vec<Value>,
+}
+
+/// A scalar expression over the columns of one input row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ScalarExpr {
+    /// The input row's column at this index.
+    Column(usize),
+    /// A constant.
+    Literal(Value),
+    /// A binary operator (arithmetic, comparison or string operator) from `func::ops`.
+    Binary(BinOp, Box<ScalarExpr>, Box<ScalarExpr>),
+    /// `not(x)`.
+    Not(Box<ScalarExpr>),
+    /// `-x`.
+    Neg(Box<ScalarExpr>),
+    /// `a and b and …` (Kusto's three-valued logic).
+    And(Vec<ScalarExpr>),
+    /// `a or b or …`.
+    Or(Vec<ScalarExpr>),
+    /// A scalar function of the `func` registry, by name.
+    Call {
+        /// The function's registry name.
+        name: String,
+        /// The arguments.
+        args: Vec<ScalarExpr>,
+    },
+    /// `x in (…)`, `!in`, `in~`, `!in~`; list items that are arrays are flattened.
+    In {
+        /// The tested value.
+        expr: Box<ScalarExpr>,
+        /// The items.
+        list: Vec<ScalarExpr>,
+        /// True for `!in`/`!in~`.
+        negated: bool,
+        /// True for `in~`/`!in~`.
+        ignore_case: bool,
+    },
+    /// `x has_any (…)` or `has_all`.
+    HasAny {
+        /// The tested value.
+        expr: Box<ScalarExpr>,
+        /// The terms.
+        list: Vec<ScalarExpr>,
+        /// True for `has_all`.
+        all: bool,
+    },
+    /// `x between (lo .. hi)` (inclusive), or `!between`.
+    Between {
+        /// The tested value.
+        expr: Box<ScalarExpr>,
+        /// The lower bound.
+        lo: Box<ScalarExpr>,
+        /// The upper bound.
+        hi: Box<ScalarExpr>,
+        /// True for `!between`.
+        negated: bool,
+    },
+    /// A dynamic property: `x.key`, `x['key']`; null when missing.
+    Member {
+        /// The dynamic value.
+        expr: Box<ScalarExpr>,
+        /// The property name.
+        key: String,
+    },
+    /// A dynamic array element `x[i]` (negative from the end), or a property when the index is
+    /// a string; null when missing.
+    Index {
+        /// The dynamic value.
+        expr: Box<ScalarExpr>,
+        /// The index.
+        index: Box<ScalarExpr>,
+    },
+    /// `now()`: only in the places the binder allows (temporal bounds, constants folded later).
+    Now,
+    /// The value of scalar sub-query `i` of the program (`toscalar(…)`).
+    Scalar(usize),
+    /// A conversion to a type (used when unpacking dynamic arrays into typed columns).
+    Cast(Box<ScalarExpr>, Type),
+}
+
+impl ScalarExpr {
+    /// `Literal(v)`.
+    pub fn lit(v: Value) -> ScalarExpr {
+        ScalarExpr::Literal(v)
+    }
+
+    /// Evaluates the expression over `row` with `ctx`'s `now()` and scalar sub-query values.
+    pub fn eval(&self, row: &[Value], ctx: &EvalCtx) -> Value {
+        match self {
+            ScalarExpr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            ScalarExpr::Literal(v) => v.clone(),
+            ScalarExpr::Binary(op, a, b) => ops::binary(*op, &a.eval(row, ctx), &b.eval(row, ctx)),
+            ScalarExpr::Not(a) => ops::not(&a.eval(row, ctx)),
+            ScalarExpr::Neg(a) => ops::negate(&a.eval(row, ctx)),
+            ScalarExpr::And(xs) => {
+                let mut acc = Value::Bool(true);
+                for x in xs {
+                    acc = ops::and(&acc, &x.eval(row, ctx));
+                    if acc == Value::Bool(false) {
+                        break;
+                    }
+                }
+                acc
+            }
+            ScalarExpr::Or(xs) => {
+                let mut acc = Value::Bool(false);
+                for x in xs {
+                    acc = ops::or(&acc, &x.eval(row, ctx));
+                    if acc == Value::Bool(true) {
+                        break;
+                    }
+                }
+                acc
+            }
+            ScalarExpr::Call { name, args } => match crate::func::scalar_fn(name) {
+                Some(f) => {
+                    let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect();
+                    (f.eval)(&vals)
+                }
+                None => Value::Null,
+            },
+            ScalarExpr::In {
+                expr,
+                list,
+                negated,
+                ignore_case,
+            } => {
+                let x = expr.eval(row, ctx);
+                let items: Vec<Value> = list.iter().map(|a| a.eval(row, ctx)).collect();
+                let r = ops::in_list(&x, &items, *ignore_case);
+                if *negated { ops::not(&r) } else { r }
+            }
+            ScalarExpr::HasAny { expr, list, all } => {
+                let x = expr.eval(row, ctx);
+                let items: Vec<Value> = list.iter().map(|a| a.eval(row, ctx)).collect();
+                ops::has_any(&x, &items, *all)
+            }
+            ScalarExpr::Between {
+                expr,
+                lo,
+                hi,
+                negated,
+            } => {
+                let r = ops::between(&expr.eval(row, ctx), &lo.eval(row, ctx), &hi.eval(row, ctx));
+                if *negated { ops::not(&r) } else { r }
+            }
+            ScalarExpr::Member { expr, key } => {
+                expr.eval(row, ctx).get(key).cloned().unwrap_or(Value::Null)
+            }
+            ScalarExpr::Index { expr, index } => {
+                let v = expr.eval(row, ctx);
+                match index.eval(row, ctx) {
+                    Value::Long(i) => v.index(i).cloned().unwrap_or(Value::Null),
+                    Value::String(k) => v.get(&k).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                }
+            }
+            ScalarExpr::Now => Value::DateTime(ctx.now),
+            ScalarExpr::Scalar(i) => ctx.scalars.get(*i).cloned().unwrap_or(Value::Null),
+            ScalarExpr::Cast(e, ty) => cast(&e.eval(row, ctx), *ty),
+        }
+    }
+
+    /// True when the expression (or a part of it) satisfies `pred`.
+    pub fn any(&self, pred: &dyn Fn(&ScalarExpr) -> bool) -> bool {
+        if pred(self) {
+            return true;
+        }
+        let mut found = false;
+        self.for_each_child(&mut |c| found = found || c.any(pred));
+        found
+    }
+
+    /// Calls `f` on each direct sub-expression.
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&ScalarExpr)) {
+        match self {
+            ScalarExpr::Column(_)
+            | ScalarExpr::Literal(_)
+            | ScalarExpr::Now
+            | ScalarExpr::Scalar(_) => {}
+            ScalarExpr::Binary(_, a, b) => {
+                f(a);
+                f(b);
+            }
+            ScalarExpr::Not(a) | ScalarExpr::Neg(a) | ScalarExpr::Cast(a, _) => f(a),
+            ScalarExpr::And(xs) | ScalarExpr::Or(xs) | ScalarExpr::Call { args: xs, .. } => {
+                xs.iter().for_each(f)
+            }
+            ScalarExpr::In { expr, list, .. } | ScalarExpr::HasAny { expr, list, .. } => {
+                f(expr);
+                list.iter().for_each(f);
+            }
+            ScalarExpr::Between { expr, lo, hi, .. } => {
+                f(expr);
+                f(lo);
+                f(hi);
+            }
+            ScalarExpr::Member { expr, .. } => f(expr),
+            ScalarExpr::Index { expr, index } => {
+                f(expr);
+                f(index);
+            }
+        }
+    }
+
+    /// The expression with every `Column(i)` replaced by `map(i)`.
+    pub fn map_columns(&self, map: &dyn Fn(usize) -> ScalarExpr) -> ScalarExpr {
+        let m = |e: &ScalarExpr| Box::new(e.map_columns(map));
+        let v = |xs: &[ScalarExpr]| xs.iter().map(|x| x.map_columns(map)).collect();
+        match self {
+            ScalarExpr::Column(i) => map(*i),
+            ScalarExpr::Literal(_) | ScalarExpr::Now | ScalarExpr::Scalar(_) => self.clone(),
+            ScalarExpr::Binary(op, a, b) => ScalarExpr::Binary(*op, m(a), m(b)),
+            ScalarExpr::Not(a) => ScalarExpr::Not(m(a)),
+            ScalarExpr::Neg(a) => ScalarExpr::Neg(m(a)),
+            ScalarExpr::Cast(a, t) => ScalarExpr::Cast(m(a), *t),
+            ScalarExpr::And(xs) => ScalarExpr::And(v(xs)),
+            ScalarExpr::Or(xs) => ScalarExpr::Or(v(xs)),
+            ScalarExpr::Call { name, args } => ScalarExpr::Call {
+                name: name.clone(),
+                args: v(args),
+            },
+            ScalarExpr::In {
+                expr,
+                list,
+                negated,
+                ignore_case,
+            } => ScalarExpr::In {
+                expr: m(expr),
+                list: v(list),
+                negated: *negated,
+                ignore_case: *ignore_case,
+            },
+            ScalarExpr::HasAny { expr, list, all } => ScalarExpr::HasAny {
+                expr: m(expr),
+                list: v(list),
+                all: *all,
+            },
+            ScalarExpr::Between {
+                expr,
+                lo,
+                hi,
+                negated,
+            } => ScalarExpr::Between {
+                expr: m(expr),
+                lo: m(lo),
+                hi: m(hi),
+                negated: *negated,
+            },
+            ScalarExpr::Member { expr, key } => ScalarExpr::Member {
+                expr: m(expr),
+                key: key.clone(),
+            },
+            ScalarExpr::Index { expr, index } => ScalarExpr::Index {
+                expr: m(expr),
+                index: m(index),
+            },
+        }
+    }
+
+    /// True when the expression reads `now()`.
+    pub fn uses_now(&self) -> bool {
+        self.any(&|e| matches!(e, ScalarExpr::Now))
+    }
+
+    /// True when the expression reads a column of its input row.
+    pub fn uses_columns(&self) -> bool {
+        self.any(&|e| matches!(e, ScalarExpr::Column(_)))
+    }
+
+    /// True when the expression reads a scalar sub-query.
+    pub fn uses_scalars(&self) -> bool {
+        self.any(&|e| matches!(e, ScalarExpr::Scalar(_)))
+    }
+}
+
+/// Converts `v` to type `ty` with Kusto's conversion functions (dynamic stays as it is).
+pub fn cast(v: &Value, ty: Type) -> Value {
+    match ty {
+        Type::Bool => model::tobool(v),
+        Type::Int => model::toint(v),
+        Type::Long => model::tolong(v),
+        Type::Real => model::toreal(v),
+        Type::String => model::tostring(v),
+        Type::DateTime => model::todatetime(v),
+        Type::TimeSpan => model::totimespan(v),
+        Type::Dynamic => v.clone(),
+    }
+}
+
+impl fmt::Display for ScalarExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, xs: &[ScalarExpr], sep: &str| -> fmt::Result {
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(sep)?;
+                }
+                write!(f, "{x}")?;
+            }
+            Ok(())
+        };
+        match self {
+            ScalarExpr::Column(i) => write!(f, "#{i}"),
+            ScalarExpr::Literal(v) => match v {
+                Value::String(s) => write!(f, "{s:?}"),
+                Value::DateTime(t) => write!(f, "datetime({})", model::format_datetime_iso(*t)),
+                Value::TimeSpan(t) => write!(f, "timespan({})", model::format_timespan(*t)),
+                Value::Null => f.write_str("null"),
+                other => f.write_str(&model::to_json_text(other)),
+            },
+            ScalarExpr::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
+            ScalarExpr::Not(a) => write!(f, "not({a})"),
+            ScalarExpr::Neg(a) => write!(f, "-({a})"),
+            ScalarExpr::And(xs) => {
+                f.write_str("(")?;
+                list(f, xs, " and ")?;
+                f.write_str(")")
+            }
+            ScalarExpr::Or(xs) => {
+                f.write_str("(")?;
+                list(f, xs, " or ")?;
+                f.write_str(")")
+            }
+            ScalarExpr::Call { name, args } => {
+                write!(f, "{name}(")?;
+                list(f, args, ", ")?;
+                f.write_str(")")
+            }
+            ScalarExpr::In {
+                expr,
+                list: items,
+                negated,
+                ignore_case,
+            } => {
+                let op = match (negated, ignore_case) {
+                    (false, false) => "in",
+                    (true, false) => "!in",
+                    (false, true) => "in~",
+                    (true, true) => "!in~",
+                };
+                write!(f, "{expr} {op} (")?;
+                list(f, items, ", ")?;
+                f.write_str(")")
+            }
+            ScalarExpr::HasAny {
+                expr,
+                list: items,
+                all,
+            } => {
+                write!(f, "{expr} {} (", if *all { "has_all" } else { "has_any" })?;
+                list(f, items, ", ")?;
+                f.write_str(")")
+            }
+            ScalarExpr::Between {
+                expr,
+                lo,
+                hi,
+                negated,
+            } => write!(
+                f,
+                "{expr} {}between ({lo} .. {hi})",
+                if *negated { "!" } else { "" }
+            ),
+            ScalarExpr::Member { expr, key } => write!(f, "{expr}[{key:?}]"),
+            ScalarExpr::Index { expr, index } => write!(f, "{expr}[{index}]"),
+            ScalarExpr::Now => f.write_str("now()"),
+            ScalarExpr::Scalar(i) => write!(f, "scalar#{i}"),
+            ScalarExpr::Cast(e, t) => write!(f, "to{t}({e})"),
+        }
+    }
+}
+
+/// The kinds of join (see SEMANTICS "Joins and unions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JoinKind {
+    /// Kusto's default: the left side deduplicated by key (the least row kept), then inner.
+    InnerUnique,
+    /// Every matching pair.
+    Inner,
+    /// Every matching pair, and unmatched left rows with nulls on the right.
+    LeftOuter,
+    /// Every matching pair, and unmatched right rows with nulls on the left.
+    RightOuter,
+    /// Both outer joins at once.
+    FullOuter,
+    /// Left rows without a match.
+    LeftAnti,
+    /// Right rows without a match.
+    RightAnti,
+    /// Left rows with a match.
+    LeftSemi,
+    /// Right rows with a match.
+    RightSemi,
+}
+
+impl JoinKind {
+    /// The kind of the syntax tree's join kind.
+    pub fn from_ast(k: crate::kql::JoinKind) -> JoinKind {
+        use crate::kql::JoinKind as K;
+        match k {
+            K::InnerUnique => JoinKind::InnerUnique,
+            K::Inner => JoinKind::Inner,
+            K::LeftOuter => JoinKind::LeftOuter,
+            K::RightOuter => JoinKind::RightOuter,
+            K::FullOuter => JoinKind::FullOuter,
+            K::LeftAnti => JoinKind::LeftAnti,
+            K::RightAnti => JoinKind::RightAnti,
+            K::LeftSemi => JoinKind::LeftSemi,
+            K::RightSemi => JoinKind::RightSemi,
+        }
+    }
+
+    /// The kind's KQL name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinKind::InnerUnique => "innerunique",
+            JoinKind::Inner => "inner",
+            JoinKind::LeftOuter => "leftouter",
+            JoinKind::RightOuter => "rightouter",
+            JoinKind::FullOuter => "fullouter",
+            JoinKind::LeftAnti => "leftanti",
+            JoinKind::RightAnti => "rightanti",
+            JoinKind::LeftSemi => "leftsemi",
+            JoinKind::RightSemi => "rightsemi",
+        }
+    }
+
+    /// True when output rows come from the left side only.
+    pub fn left_only(self) -> bool {
+        matches!(self, JoinKind::LeftAnti | JoinKind::LeftSemi)
+    }
+
+    /// True when output rows come from the right side only.
+    pub fn right_only(self) -> bool {
+        matches!(self, JoinKind::RightAnti | JoinKind::RightSemi)
+    }
+}
+
+/// A comparison in a temporal bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BoundOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl BoundOp {
+    /// The operator's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BoundOp::Lt => "<",
+            BoundOp::Le => "<=",
+            BoundOp::Gt => ">",
+            BoundOp::Ge => ">=",
+        }
+    }
+
+    /// The operator with its sides swapped (`a < b` is `b > a`).
+    pub fn flip(self) -> BoundOp {
+        match self {
+            BoundOp::Lt => BoundOp::Gt,
+            BoundOp::Le => BoundOp::Ge,
+            BoundOp::Gt => BoundOp::Lt,
+            BoundOp::Ge => BoundOp::Le,
+        }
+    }
+}
+
+/// A temporal filter conjunct: `row[column] op now() + offset_ticks`. A record whose column
+/// holds time t is present for the ticks where this holds (see SEMANTICS "Temporal filters").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemporalBound {
+    /// The datetime column (TimeGenerated or a column that passes it through unchanged).
+    pub column: usize,
+    /// The comparison.
+    pub op: BoundOp,
+    /// The offset from `now()` in 100 ns ticks (negative for `ago(x)`).
+    pub offset_ticks: i64,
+}
+
+impl TemporalBound {
+    /// True when a row whose column holds `value` passes the bound at `now`.
+    pub fn holds(&self, value: &Value, now: i64) -> bool {
+        let Value::DateTime(t) = value else {
+            return false;
+        };
+        let rhs = now.saturating_add(self.offset_ticks);
+        match self.op {
+            BoundOp::Lt => *t < rhs,
+            BoundOp::Le => *t <= rhs,
+            BoundOp::Gt => *t > rhs,
+            BoundOp::Ge => *t >= rhs,
+        }
+    }
+}
+
+/// One aggregate of a [`Node::Reduce`]: the aggregate with its constant parameters, and the
+/// argument expressions over the input row (in the argument convention of its `AggKind`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggCall {
+    /// The aggregate.
+    pub spec: AggSpec,
+    /// Its arguments, evaluated per input row.
+    pub args: Vec<ScalarExpr>,
+}
+
+/// A sort key of a presentation node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SortKey {
+    /// The sorted expression over the input row.
+    pub expr: ScalarExpr,
+    /// Descending order (Kusto's default).
+    pub descending: bool,
+    /// Nulls first (Kusto's default: first for ascending, last for descending).
+    pub nulls_first: bool,
+}
+
+/// One input of a [`Node::Union`]: the plan and, for each output column, the input column it
+/// comes from (`None`: filled with null, or the empty string for a string column).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnionInput {
+    /// The input.
+    pub plan: Plan,
+    /// Per output column, the input column (or none).
+    pub columns: Vec<Option<usize>>,
+    /// The name written in the `withsource` column for rows of this input.
+    pub source: String,
+}
+
+/// One expanded expression of `mv-expand` or `mv-apply`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpandItem {
+    /// The expanded value over the input row (an array; anything else counts as one item).
+    pub expr: ScalarExpr,
+    /// The type each element is converted to (`to typeof(T)`), else dynamic.
+    pub ty: Option<Type>,
+}
+
+/// A plan node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Node {
+    /// A table's records. The plan's schema is the table's; `columns` are those the query reads.
+    Scan {
+        /// The table name.
+        table: String,
+        /// The positions (in the table schema) of the columns the query reads.
+        columns: Vec<usize>,
+    },
+    /// A watchlist's rows (all string columns).
+    Watchlist {
+        /// The watchlist's name.
+        name: String,
+    },
+    /// Constant rows (`datatable`, `print`).
+    Constant {
+        /// The rows.
+        rows: Vec<Row>,
+    },
+    /// Rows for which `predicate` is true and every temporal bound holds.
+    Filter {
+        /// The input.
+        input: Box<Plan>,
+        /// The non-temporal conjuncts (a `true` literal when there are none).
+        predicate: ScalarExpr,
+        /// The temporal conjuncts.
+        temporal: Vec<TemporalBound>,
+    },
+    /// One output row per input row: the expressions' values.
+    Map {
+        /// The input.
+        input: Box<Plan>,
+        /// One expression per output column.
+        exprs: Vec<ScalarExpr>,
+    },
+    /// Groups by the key expressions and computes the aggregates: output is keys then
+    /// aggregates. With no keys there is exactly one output row.
+    Reduce {
+        /// The input.
+        input: Box<Plan>,
+        /// The group keys.
+        keys: Vec<ScalarExpr>,
+        /// The aggregates.
+        aggs: Vec<AggCall>,
+    },
+    /// An equi-join.
+    Join {
+        /// The join kind (innerunique keeps, per key, the least left row).
+        kind: JoinKind,
+        /// The left input.
+        left: Box<Plan>,
+        /// The right input.
+        right: Box<Plan>,
+        /// Key columns of the left input.
+        left_keys: Vec<usize>,
+        /// Key columns of the right input (same length).
+        right_keys: Vec<usize>,
+        /// Right columns in the output (after the left columns), for kinds that keep both
+        /// sides; for lookup the right key columns are left out.
+        right_output: Vec<usize>,
+    },
+    /// Rows of every input, columns matched by name.
+    Union {
+        /// The inputs.
+        inputs: Vec<UnionInput>,
+        /// True when the first output column is `withsource`'s.
+        with_source: bool,
+    },
+    /// One row per element of the expanded arrays (zipped when several), each element
+    /// replacing its column.
+    MvExpand {
+        /// The input.
+        input: Box<Plan>,
+        /// The expanded columns and their element types.
+        columns: Vec<(usize, Option<Type>)>,
+        /// At most this many rows per input row.
+        limit: Option<usize>,
+    },
+    /// For each input row: its items are expanded (as `mv-expand` does) into rows of the input
+    /// row's columns plus the items, `sub` runs over those rows ([`Node::ApplyRows`]), and each
+    /// result row is output after the input columns `keep`.
+    MvApply {
+        /// The input.
+        input: Box<Plan>,
+        /// The expanded expressions.
+        items: Vec<ExpandItem>,
+        /// Where each item goes in the sub-plan's input row (a replaced input column, or an
+        /// appended one).
+        item_columns: Vec<usize>,
+        /// Width of the sub-plan's input row.
+        apply_width: usize,
+        /// Input columns output before the sub-plan's columns.
+        keep: Vec<usize>,
+        /// At most this many items per row.
+        limit: Option<usize>,
+        /// The sub-plan.
+        sub: Box<Plan>,
+    },
+    /// Inside an [`Node::MvApply`] sub-plan: the expanded rows of the current input row.
+    ApplyRows,
+    /// Distinct rows.
+    Distinct {
+        /// The input.
+        input: Box<Plan>,
+    },
+    /// Presentation: rows in this order.
+    Sort {
+        /// The input.
+        input: Box<Plan>,
+        /// The keys.
+        keys: Vec<SortKey>,
+    },
+    /// Presentation: the first `count` rows (by `keys` when given, else in the input's order).
+    Take {
+        /// The input.
+        input: Box<Plan>,
+        /// How many rows.
+        count: usize,
+        /// `top`'s sort keys (empty for `take`).
+        keys: Vec<SortKey>,
+    },
+    /// The program's shared sub-plan with this index (a `let` or `materialize`), computed once.
+    Shared(usize),
+}
+
+/// A plan node with its output schema.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The node.
+    pub node: Node,
+    /// The output columns.
+    pub schema: Vec<Column>,
+    /// The output column that is the input's TimeGenerated passed through unchanged, if any.
+    pub event_time: Option<usize>,
+}
+
+impl Plan {
+    /// The position of the column named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.schema.iter().position(|c| &*c.name == name)
+    }
+
+    /// The direct inputs of the node.
+    pub fn inputs(&self) -> Vec<&Plan> {
+        match &self.node {
+            Node::Scan { .. }
+            | Node::Watchlist { .. }
+            | Node::Constant { .. }
+            | Node::ApplyRows
+            | Node::Shared(_) => vec![],
+            Node::Filter { input, .. }
+            | Node::Map { input, .. }
+            | Node::Reduce { input, .. }
+            | Node::MvExpand { input, .. }
+            | Node::Distinct { input }
+            | Node::Sort { input, .. }
+            | Node::Take { input, .. } => vec![input],
+            Node::MvApply { input, sub, .. } => vec![input, sub],
+            Node::Join { left, right, .. } => vec![left, right],
+            Node::Union { inputs, .. } => inputs.iter().map(|i| &i.plan).collect(),
+        }
+    }
+
+    /// The tables this plan scans (with those of the shared plans it refers to, given them).
+    pub fn tables(&self, shared: &[Plan], out: &mut Vec<String>) {
+        match &self.node {
+            Node::Scan { table, .. } if !out.contains(table) => out.push(table.clone()),
+            Node::Shared(i) => {
+                if let Some(p) = shared.get(*i) {
+                    p.tables(shared, out);
+                }
+            }
+            _ => {}
+        }
+        for i in self.inputs() {
+            i.tables(shared, out);
+        }
+    }
+}
+
+/// A bound query: the root plan, the shared sub-plans ([`Node::Shared`]) and the scalar
+/// sub-queries ([`ScalarExpr::Scalar`]: the first column of the single row of each plan).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    /// The query's result.
+    pub root: Plan,
+    /// Shared sub-plans; a shared plan refers only to shared plans of lower index.
+    pub shared: Vec<Plan>,
+    /// Scalar sub-queries; each may refer to shared plans and earlier scalars.
+    pub scalars: Vec<Plan>,
+    /// Things worth telling the user (an open watchlist, an operand skipped by `isfuzzy`).
+    pub notes: Vec<String>,
+}
+
+impl Program {
+    /// The output columns of the query.
+    pub fn schema(&self) -> &[Column] {
+        &self.root.schema
+    }
+
+    /// The plan as an indented tree: each node with its schema and temporal bounds, shared
+    /// plans and scalar sub-queries first.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (i, p) in self.shared.iter().enumerate() {
+            let _ = writeln!(out, "shared #{i}:");
+            write_plan(p, 1, &mut out);
+        }
+        for (i, p) in self.scalars.iter().enumerate() {
+            let _ = writeln!(out, "scalar #{i}:");
+            write_plan(p, 1, &mut out);
+        }
+        let _ = writeln!(out, "result:");
+        write_plan(&self.root, 1, &mut out);
+        out
+    }
+}
+
+fn schema_text(cols: &[Column]) -> String {
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{}:{}", c.name, c.ty))
+        .collect();
+    format!("({})", parts.join(", "))
+}
+
+fn keys_text(keys: &[SortKey]) -> String {
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} {}", k.expr, if k.descending { "desc" } else { "asc" }))
+        .collect();
+    parts.join(", ")
+}
+
+fn write_plan(p: &Plan, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let head = match &p.node {
+        Node::Scan { table, columns } => {
+            let names: Vec<&str> = columns
+                .iter()
+                .filter_map(|i| p.schema.get(*i).map(|c| &*c.name))
+                .collect();
+            format!("Scan {table} reading [{}]", names.join(", "))
+        }
+        Node::Watchlist { name } => format!("Watchlist {name}"),
+        Node::Constant { rows } => format!("Constant {} rows", rows.len()),
+        Node::Filter {
+            predicate,
+            temporal,
+            ..
+        } => {
+            let mut s = format!("Filter {predicate}");
+            for b in temporal {
+                let _ = write!(
+                    s,
+                    " [temporal #{} {} now(){}{}]",
+                    b.column,
+                    b.op.symbol(),
+                    if b.offset_ticks < 0 { " - " } else { " + " },
+                    model::format_timespan(b.offset_ticks.saturating_abs())
+                );
+            }
+            s
+        }
+        Node::Map { exprs, .. } => {
+            let parts: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
+            format!("Map [{}]", parts.join(", "))
+        }
+        Node::Reduce { keys, aggs, .. } => {
+            let k: Vec<String> = keys.iter().map(|e| e.to_string()).collect();
+            let a: Vec<String> = aggs
+                .iter()
+                .map(|a| {
+                    let args: Vec<String> = a.args.iter().map(|e| e.to_string()).collect();
+                    format!("{:?}({})", a.spec.kind, args.join(", "))
+                })
+                .collect();
+            format!("Reduce by [{}] aggs [{}]", k.join(", "), a.join(", "))
+        }
+        Node::Join {
+            kind,
+            left_keys,
+            right_keys,
+            ..
+        } => format!(
+            "Join {} on left {:?} = right {:?}",
+            kind.as_str(),
+            left_keys,
+            right_keys
+        ),
+        Node::Union {
+            inputs,
+            with_source,
+        } => format!(
+            "Union of {}{}",
+            inputs.len(),
+            if *with_source { " withsource" } else { "" }
+        ),
+        Node::MvExpand { columns, limit, .. } => {
+            format!("MvExpand {columns:?} limit {limit:?}")
+        }
+        Node::MvApply { items, keep, .. } => {
+            let parts: Vec<String> = items.iter().map(|i| i.expr.to_string()).collect();
+            format!("MvApply [{}] keep {keep:?}", parts.join(", "))
+        }
+        Node::ApplyRows => "ApplyRows".to_string(),
+        Node::Distinct { .. } => "Distinct".to_string(),
+        Node::Sort { keys, .. } => format!("Sort by {}", keys_text(keys)),
+        Node::Take { count, keys, .. } if keys.is_empty() => format!("Take {count}"),
+        Node::Take { count, keys, .. } => format!("Top {count} by {}", keys_text(keys)),
+        Node::Shared(i) => format!("Shared #{i}"),
+    };
+    let same = p
+        .inputs()
+        .first()
+        .is_some_and(|i| i.schema == p.schema && !matches!(p.node, Node::MvApply { .. }));
+    if same {
+        let _ = writeln!(out, "{pad}{head}");
+    } else if matches!(p.node, Node::Scan { .. }) {
+        let _ = writeln!(out, "{pad}{head} -> ({} columns)", p.schema.len());
+    } else {
+        let _ = writeln!(out, "{pad}{head} -> {}", schema_text(&p.schema));
+    }
+    if let Node::Union { inputs, .. } = &p.node {
+        for i in inputs {
+            write_plan(&i.plan, depth + 1, out);
+        }
+        return;
+    }
+    for i in p.inputs() {
+        write_plan(i, depth + 1, out);
+    }
+}
+
+fn expr_columns(e: &ScalarExpr, out: &mut std::collections::BTreeSet<usize>) {
+    if let ScalarExpr::Column(i) = e {
+        out.insert(*i);
+    }
+    e.for_each_child(&mut |c| expr_columns(c, out));
+}
+
+type Needs = std::collections::BTreeSet<usize>;
+
+/// Column needs gathered over a program: per table, per shared plan.
+struct NeedWalk {
+    tables: std::collections::HashMap<String, Needs>,
+    shared: Vec<Needs>,
+    shared_seen: Vec<bool>,
+}
+
+impl NeedWalk {
+    /// Walks `p` given the output columns needed; returns the columns of the enclosing
+    /// `mv-apply`'s rows ([`Node::ApplyRows`]) that were needed.
+    fn walk(&mut self, p: &Plan, needed: &Needs) -> Needs {
+        let all = |p: &Plan| -> Needs { (0..p.schema.len()).collect() };
+        let mut apply = Needs::new();
+        let merge = |a: Needs, apply: &mut Needs| apply.extend(a);
+        match &p.node {
+            Node::Scan { table, .. } => {
+                self.tables
+                    .entry(table.clone())
+                    .or_default()
+                    .extend(needed.iter().copied());
+            }
+            Node::Watchlist { .. } | Node::Constant { .. } => {}
+            Node::ApplyRows => apply.extend(needed.iter().copied()),
+            Node::Shared(i) => {
+                if let Some(s) = self.shared.get_mut(*i) {
+                    s.extend(needed.iter().copied());
+                }
+                if let Some(seen) = self.shared_seen.get_mut(*i) {
+                    *seen = true;
+                }
+            }
+            Node::Filter {
+                input,
+                predicate,
+                temporal,
+            } => {
+                let mut n = needed.clone();
+                expr_columns(predicate, &mut n);
+                n.extend(temporal.iter().map(|b| b.column));
+                merge(self.walk(input, &n), &mut apply);
+            }
+            Node::Map { input, exprs } => {
+                let mut n = Needs::new();
+                for i in needed {
+                    if let Some(e) = exprs.get(*i) {
+                        expr_columns(e, &mut n);
+                    }
+                }
+                merge(self.walk(input, &n), &mut apply);
+            }
+            Node::Reduce { input, keys, aggs } => {
+                let mut n = Needs::new();
+                keys.iter().for_each(|k| expr_columns(k, &mut n));
+                aggs.iter()
+                    .flat_map(|a| a.args.iter())
+                    .for_each(|e| expr_columns(e, &mut n));
+                merge(self.walk(input, &n), &mut apply);
+            }
+            Node::Join {
+                kind,
+                left,
+                right,
+                left_keys,
+                right_keys,
+                right_output,
+            } => {
+                let nl = left.schema.len();
+                let (mut ln, mut rn) = if kind.left_only() {
+                    (needed.clone(), Needs::new())
+                } else if kind.right_only() {
+                    (Needs::new(), needed.clone())
+                } else {
+                    let ln = needed.iter().copied().filter(|i| *i < nl).collect();
+                    let rn = needed
+                        .iter()
+                        .filter(|i| **i >= nl)
+                        .filter_map(|i| right_output.get(i - nl).copied())
+                        .collect();
+                    (ln, rn)
+                };
+                if *kind == JoinKind::InnerUnique {
+                    ln = all(left);
+                }
+                ln.extend(left_keys.iter().copied());
+                rn.extend(right_keys.iter().copied());
+                merge(self.walk(left, &ln), &mut apply);
+                merge(self.walk(right, &rn), &mut apply);
+            }
+            Node::Union { inputs, .. } => {
+                for i in inputs {
+                    let n = needed
+                        .iter()
+                        .filter_map(|o| i.columns.get(*o).copied().flatten())
+                        .collect();
+                    merge(self.walk(&i.plan, &n), &mut apply);
+                }
+            }
+            Node::MvExpand { input, columns, .. } => {
+                let mut n = needed.clone();
+                n.extend(columns.iter().map(|c| c.0));
+                merge(self.walk(input, &n), &mut apply);
+            }
+            Node::MvApply {
+                input,
+                items,
+                item_columns,
+                keep,
+                sub,
+                ..
+            } => {
+                let k = keep.len();
+                let sub_needed: Needs = needed.iter().filter(|i| **i >= k).map(|i| i - k).collect();
+                let rows_needed = self.walk(sub, &sub_needed);
+                let mut n: Needs = needed
+                    .iter()
+                    .filter(|i| **i < k)
+                    .filter_map(|i| keep.get(*i).copied())
+                    .collect();
+                let width = input.schema.len();
+                n.extend(
+                    rows_needed
+                        .iter()
+                        .copied()
+                        .filter(|c| *c < width && !item_columns.contains(c)),
+                );
+                items.iter().for_each(|it| expr_columns(&it.expr, &mut n));
+                merge(self.walk(input, &n), &mut apply);
+            }
+            Node::Distinct { input } => merge(self.walk(input, &all(input)), &mut apply),
+            Node::Sort { input, keys } | Node::Take { input, keys, .. } => {
+                let mut n = needed.clone();
+                keys.iter().for_each(|k| expr_columns(&k.expr, &mut n));
+                merge(self.walk(input, &n), &mut apply);
+            }
+        }
+        apply
+    }
+}
+
+fn set_scan_columns(p: &mut Plan, tables: &std::collections::HashMap<String, Vec<usize>>) {
+    if let Node::Scan { table, columns } = &mut p.node
+        && let Some(c) = tables.get(table)
+    {
+        *columns = c.clone();
+    }
+    match &mut p.node {
+        Node::Filter { input, .. }
+        | Node::Map { input, .. }
+        | Node::Reduce { input, .. }
+        | Node::MvExpand { input, .. }
+        | Node::Distinct { input }
+        | Node::Sort { input, .. }
+        | Node::Take { input, .. } => set_scan_columns(input, tables),
+        Node::MvApply { input, sub, .. } => {
+            set_scan_columns(input, tables);
+            set_scan_columns(sub, tables);
+        }
+        Node::Join { left, right, .. } => {
+            set_scan_columns(left, tables);
+            set_scan_columns(right, tables);
+        }
+        Node::Union { inputs, .. } => {
+            for i in inputs {
+                set_scan_columns(&mut i.plan, tables);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Program {
+    /// Records in each [`Node::Scan`] the columns of its table that the program reads (with
+    /// the event-time column), so that ingest can materialise only those.
+    pub fn compute_columns_read(&mut self) {
+        let mut w = NeedWalk {
+            tables: std::collections::HashMap::new(),
+            shared: vec![Needs::new(); self.shared.len()],
+            shared_seen: vec![false; self.shared.len()],
+        };
+        let root_needs: Needs = (0..self.root.schema.len()).collect();
+        w.walk(&self.root, &root_needs);
+        for s in &self.scalars {
+            w.walk(s, &std::iter::once(0).collect());
+        }
+        for i in (0..self.shared.len()).rev() {
+            if w.shared_seen[i] {
+                let n = w.shared[i].clone();
+                let plan = &self.shared[i];
+                w.walk(plan, &n);
+            }
+        }
+        let tables: std::collections::HashMap<String, Vec<usize>> = w
+            .tables
+            .into_iter()
+            .map(|(t, mut n)| {
+                if let Some(tab) = crate::catalog::Catalog::builtin().table(&t) {
+                    n.insert(tab.time_column);
+                }
+                (t, n.into_iter().collect())
+            })
+            .collect();
+        set_scan_columns(&mut self.root, &tables);
+        for s in &mut self.scalars {
+            set_scan_columns(s, &tables);
+        }
+        for s in &mut self.shared {
+            set_scan_columns(s, &tables);
+        }
+    }
+
+    /// The columns (by name) the program reads from each table it scans.
+    pub fn columns_read(&self) -> Vec<(String, Vec<String>)> {
+        fn walk(p: &Plan, out: &mut Vec<(String, Vec<String>)>) {
+            if let Node::Scan { table, columns } = &p.node
+                && !out.iter().any(|(t, _)| t == table)
+            {
+                let names = columns
+                    .iter()
+                    .filter_map(|i| p.schema.get(*i).map(|c| c.name.to_string()))
+                    .collect();
+                out.push((table.clone(), names));
+            }
+            for i in p.inputs() {
+                walk(i, out);
+            }
+        }
+        let mut out = Vec::new();
+        for s in &self.shared {
+            walk(s, &mut out);
+        }
+        for s in &self.scalars {
+            walk(s, &mut out);
+        }
+        walk(&self.root, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_expressions_evaluate_with_func() {
+        let ctx = EvalCtx {
+            now: 100,
+            scalars: vec![Value::array(vec![Value::str("a"), Value::str("b")])],
+        };
+        let row = [Value::str("B"), Value::Long(5)];
+        let e = ScalarExpr::In {
+            expr: Box::new(ScalarExpr::Column(0)),
+            list: vec![ScalarExpr::Scalar(0)],
+            negated: false,
+            ignore_case: true,
+        };
+        assert_eq!(e.eval(&row, &ctx), Value::Bool(true));
+        let e = ScalarExpr::And(vec![
+            ScalarExpr::Binary(
+                BinOp::Gt,
+                Box::new(ScalarExpr::Column(1)),
+                Box::new(ScalarExpr::Literal(Value::Long(3))),
+            ),
+            ScalarExpr::Not(Box::new(ScalarExpr::Literal(Value::Bool(false)))),
+        ]);
+        assert_eq!(e.eval(&row, &ctx), Value::Bool(true));
+        assert_eq!(ScalarExpr::Now.eval(&row, &ctx), Value::DateTime(100));
+        let e = ScalarExpr::Index {
+            expr: Box::new(ScalarExpr::Scalar(0)),
+            index: Box::new(ScalarExpr::Literal(Value::Long(-1))),
+        };
+        assert_eq!(e.eval(&row, &ctx), Value::str("b"));
+        let e = ScalarExpr::Call {
+            name: "tolower".into(),
+            args: vec![ScalarExpr::Column(0)],
+        };
+        assert_eq!(e.eval(&row, &ctx), Value::str("b"));
+    }
+
+    #[test]
+    fn temporal_bounds_hold_relative_to_now() {
+        let b = TemporalBound {
+            column: 0,
+            op: BoundOp::Gt,
+            offset_ticks: -10,
+        };
+        assert!(b.holds(&Value::DateTime(95), 100));
+        assert!(!b.holds(&Value::DateTime(90), 100));
+        assert!(!b.holds(&Value::Null, 100));
+        assert_eq!(BoundOp::Lt.flip(), BoundOp::Gt);
+    }
+}

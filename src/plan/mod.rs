@@ -1,0 +1,23 @@
+//! Planning: name resolution, types, constant folding, `let`s and functions, template times,
+//! temporal analysis, and the typed relational IR ([`ir`]) that both evaluators run.
+//!
+//! [`bind()`] turns a parsed query into a [`Program`]; [`Program::explain`] prints it.
+//!
+//! ```
+//! use kqlflow::{catalog::Catalog, kql, plan};
+//!
+//! let src = "SigninLogs | where TimeGenerated > ago(1h) | summarize count() by IPAddress";
+//! let q = kql::parse(src).unwrap();
+//! let p = plan::bind(src, &q, Catalog::builtin(), &plan::BindOptions::default()).unwrap();
+//! let cols: Vec<String> = p.schema().iter().map(|c| format!("{}:{}", c.name, c.ty)).collect();
+//! assert_eq!(cols, ["IPAddress:string", "count_:long"]);
+//! ```
+
+pub mod bind;
+pub mod ir;
+
+pub use bind::{BindError, BindOptions, Folded, bind, fold, infer_name, watchlist_columns};
+pub use ir::{
+    AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SortKey,
+    TemporalBound, UnionInput, cast,
+};

@@ -1,0 +1,146 @@
+//! `kqlflow check` and `kqlflow explain` as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn kqlflow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn seeds() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/seed-queries");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn help_has_examples() {
+    for sub in ["check", "explain"] {
+        let (code, out, _) = kqlflow(&[sub, "--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Example"), "{sub}: {out}");
+    }
+}
+
+#[test]
+fn check_prints_columns_of_good_seeds() {
+    let Some(dir) = seeds() else { return };
+    let yaml = dir.join("provisioning_failures_by_job_error.yaml");
+    let kql = dir.join("rare_audit_activity_by_app.kql");
+    let (code, out, err) = kqlflow(&["check", s(&yaml), s(&kql)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "{}: OK\n    JobId: string\n    SPName: string\n",
+            s(&yaml)
+        )),
+        "{out}"
+    );
+    assert!(out.contains("    Sustained: bool\n"), "{out}");
+    assert!(
+        out.contains(&format!("{}: OK\n    InitiatedByApp: string\n", s(&kql))),
+        "{out}"
+    );
+    assert!(out.contains("    IPCustomEntity: string\n"), "{out}");
+}
+
+#[test]
+fn check_prints_positions_of_bad_seeds_and_fails() {
+    let Some(dir) = seeds() else { return };
+    let a = dir.join("sp_signin_failures_blog.kql");
+    let b = dir.join("sp_credential_added_while_active_blog.kql");
+    let good = dir.join("sp_graph_signins_blog.kql");
+    let (code, out, _) = kqlflow(&["check", s(&a), s(&good), s(&b)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:7:89: error: ", s(&a))), "{out}");
+    assert!(out.contains(&format!("{}:7:94: error: ", s(&b))), "{out}");
+    assert!(out.contains(&format!("{}: OK", s(&good))), "{out}");
+    // The source line and a caret follow.
+    assert!(out.contains("count() as applicationCount"), "{out}");
+    assert!(out.contains("^^^"), "{out}");
+}
+
+#[test]
+fn yaml_rule_errors_point_into_the_yaml_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("rule.yaml");
+    std::fs::write(
+        &rule,
+        "id: 1\nname: test\nqueryPeriod: 2h\nquery: |\n  SigninLogs\n  | where TimeGenerated > ago(1h)\n  | where UserPrincipalNam == 'x'\n",
+    )
+    .unwrap();
+    let (code, out, _) = kqlflow(&["check", s(&rule)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:7:11: error: unknown column 'UserPrincipalNam'",
+            s(&rule)
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("7 |   | where UserPrincipalNam == 'x'"),
+        "{out}"
+    );
+    let (code, out, _) = kqlflow(&["explain", s(&rule)]);
+    assert_eq!(code, 1, "{out}");
+}
+
+#[test]
+fn watchlists_and_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.kql");
+    std::fs::write(
+        &q,
+        "_GetWatchlist('Allow') | project IPOrRange, Comment, SearchKey\n",
+    )
+    .unwrap();
+    let (code, out, _) = kqlflow(&["check", s(&q)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("note: watchlist 'Allow' has no file"), "{out}");
+    let csv = dir.path().join("allow.csv");
+    std::fs::write(&csv, "IPOrRange,Comment\n10.0.0.0/8,lab\n").unwrap();
+    let arg = format!("Allow={}", s(&csv));
+    let (code, out, _) = kqlflow(&["check", s(&q), "--watchlist", &arg]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("note:"), "{out}");
+    assert!(out.contains("    Comment: string\n"), "{out}");
+    std::fs::write(&csv, "IPOrRange\n10.0.0.0/8\n").unwrap();
+    let (code, out, _) = kqlflow(&["check", s(&q), "--watchlist", &arg]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("q.kql:1:45: error: unknown column 'Comment'"),
+        "{out}"
+    );
+
+    let t = dir.path().join("t.kql");
+    std::fs::write(
+        &t,
+        "SigninLogs | where TimeGenerated >= todatetime('{{StartTimeISO}}')",
+    )
+    .unwrap();
+    let (code, out, _) = kqlflow(&["explain", s(&t), "--period", "3d"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[temporal #"), "{out}");
+    assert!(out.contains(">= now() - 3.00:00:00]"), "{out}");
+    let (code, _, err) = kqlflow(&["check", s(&t), "--period", "soon"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = kqlflow(&["check", s(&t), "--watchlist", "nonsense"]);
+    assert_eq!(code, 2, "{err}");
+}
