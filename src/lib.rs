@@ -26,3 +26,4 @@ pub mod kql;
 pub mod model;
 pub mod plan;
 pub mod rules;
+pub mod runtime;

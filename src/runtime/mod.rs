@@ -1,0 +1,225 @@
+//! The timely runtime: worker configuration (`-w` threads, `-n` processes, `-p` this process,
+//! `-h` hostfile), event-time ticks, input sessions fed in tick order, and the change stream
+//! of a dataflow's output gathered in one place.
+//!
+//! Time in a dataflow is event time: a record with `TimeGenerated` t enters at the first tick
+//! at or after t (ticks are multiples of the tick length, in 100 ns units since the epoch), so
+//! that the output at tick T reflects every record with `TimeGenerated <= T`.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use differential_dataflow::VecCollection;
+use differential_dataflow::input::Input;
+use timely::dataflow::operators::{Exchange, Inspect, Probe};
+
+use crate::model::Row;
+
+/// A dataflow timestamp: an event-time tick, in 100 ns units since the Unix epoch.
+pub type Time = u64;
+
+/// A collection of rows in a dataflow.
+pub type Rows<'scope> = VecCollection<'scope, Time, Row, isize>;
+
+/// How the timely workers are laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// Worker threads per process (`-w`).
+    pub workers: usize,
+    /// Processes in the cluster (`-n`).
+    pub processes: usize,
+    /// This process's index, from 0 (`-p`).
+    pub process: usize,
+    /// A file whose lines are the processes' `host:port` addresses (`-h`); without it the
+    /// processes listen on `localhost:2101`, `localhost:2102`, …
+    pub hostfile: Option<PathBuf>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> ClusterOptions {
+        ClusterOptions {
+            workers: 1,
+            processes: 1,
+            process: 0,
+            hostfile: None,
+        }
+    }
+}
+
+impl ClusterOptions {
+    /// The timely configuration these options describe, or a message saying what is wrong.
+    pub fn timely_config(&self) -> Result<timely::Config, String> {
+        if self.workers == 0 {
+            return Err("-w must be at least 1".into());
+        }
+        if self.processes == 0 {
+            return Err("-n must be at least 1".into());
+        }
+        if self.process >= self.processes {
+            return Err(format!(
+                "-p {} is not a process of a cluster of {} (-p counts from 0)",
+                self.process, self.processes
+            ));
+        }
+        let mut args = vec![
+            "-w".to_string(),
+            self.workers.to_string(),
+            "-n".to_string(),
+            self.processes.to_string(),
+            "-p".to_string(),
+            self.process.to_string(),
+        ];
+        if let Some(h) = &self.hostfile {
+            if !h.is_file() {
+                return Err(format!("hostfile {} cannot be read", h.display()));
+            }
+            args.push("-h".to_string());
+            args.push(h.display().to_string());
+        }
+        timely::Config::from_args(args.into_iter()).map_err(|e| format!("cluster options: {e}"))
+    }
+}
+
+/// Rounds an event time up to its tick: the first multiple of `tick` at or after `t`.
+/// Times before the epoch are clamped to 0.
+pub fn tick_of(t: i64, tick: i64) -> Time {
+    let t = t.max(0) as u64;
+    let tick = tick.max(1) as u64;
+    t.div_ceil(tick) * tick
+}
+
+/// One input record for a dataflow: its table (an index into the inputs), its event time and
+/// its row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Which input.
+    pub input: usize,
+    /// Event time, in 100 ns units since the epoch.
+    pub time: i64,
+    /// The row.
+    pub row: Row,
+}
+
+/// One change of a dataflow's output: at `tick`, `row` was added (`diff` > 0) or removed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Change {
+    /// The tick.
+    pub tick: Time,
+    /// The row.
+    pub row: Row,
+    /// How many copies were added (negative: removed).
+    pub diff: i64,
+}
+
+/// Runs a dataflow over `events` on the workers `cluster` describes, and returns the output's
+/// changes, consolidated and sorted by (tick, row).
+///
+/// `build` makes the dataflow from one collection per input (`inputs` of them) and returns the
+/// output collection; it runs once on every worker. The events are fed in event-time order,
+/// tick by tick, each worker taking every `peers`-th event, and every output change is routed
+/// to worker 0 of process 0, which returns them.
+pub fn run_dataflow<B>(
+    cluster: &ClusterOptions,
+    tick: i64,
+    inputs: usize,
+    events: Arc<Vec<Event>>,
+    build: B,
+) -> Result<Vec<Change>, String>
+where
+    B: for<'scope> Fn(Vec<Rows<'scope>>) -> Rows<'scope> + Send + Sync + 'static,
+{
+    let config = cluster.timely_config()?;
+    let build = Arc::new(build);
+    let guards = timely::execute(config, move |worker| {
+        let index = worker.index();
+        let peers = worker.peers();
+        let captured: Rc<RefCell<Vec<Change>>> = Rc::new(RefCell::new(Vec::new()));
+        let sink = captured.clone();
+        let build = build.clone();
+        let (mut handles, probe) = worker.dataflow::<Time, _, _>(move |scope| {
+            let mut handles = Vec::with_capacity(inputs);
+            let mut collections = Vec::with_capacity(inputs);
+            for _ in 0..inputs {
+                let (handle, collection) = scope.new_collection::<Row, isize>();
+                handles.push(handle);
+                collections.push(collection);
+            }
+            let out = build(collections);
+            let (probe, _) = out
+                .inner
+                .exchange(|_| 0)
+                .inspect(move |(row, t, diff): &(Row, Time, isize)| {
+                    sink.borrow_mut().push(Change {
+                        tick: *t,
+                        row: row.clone(),
+                        diff: *diff as i64,
+                    });
+                })
+                .probe();
+            (handles, probe)
+        });
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| events[i].time);
+        let mut now: Time = 0;
+        for (n, &i) in order.iter().enumerate() {
+            let ev = &events[i];
+            let t = tick_of(ev.time, tick);
+            if t > now {
+                for h in handles.iter_mut() {
+                    h.advance_to(t);
+                    h.flush();
+                }
+                worker.step_while(|| probe.less_than(&t));
+                now = t;
+            }
+            if n % peers == index
+                && let Some(h) = handles.get_mut(ev.input)
+            {
+                h.update(ev.row.clone(), 1);
+            }
+        }
+        let end = now + 1;
+        for h in handles.iter_mut() {
+            h.advance_to(end);
+            h.flush();
+        }
+        handles.clear();
+        worker.step_while(|| probe.less_than(&end));
+
+        captured.borrow().clone()
+    })
+    .map_err(|e| format!("starting the workers: {e}"))?;
+    let mut changes = Vec::new();
+    for result in guards.join() {
+        changes.extend(result.map_err(|e| format!("a worker failed: {e}"))?);
+    }
+    Ok(consolidate(changes))
+}
+
+/// Sums the diffs of equal (tick, row) pairs, drops those that cancel, and sorts.
+pub fn consolidate(mut changes: Vec<Change>) -> Vec<Change> {
+    changes.sort();
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    for c in changes {
+        match out.last_mut() {
+            Some(last) if last.tick == c.tick && last.row == c.row => last.diff += c.diff,
+            _ => out.push(c),
+        }
+    }
+    out.retain(|c| c.diff != 0);
+    out
+}
+
+/// The multiset of rows at `tick`: every change up to and including it, accumulated.
+pub fn snapshot(changes: &[Change], tick: Time) -> Vec<(Row, i64)> {
+    let mut acc: std::collections::BTreeMap<&Row, i64> = std::collections::BTreeMap::new();
+    for c in changes.iter().filter(|c| c.tick <= tick) {
+        *acc.entry(&c.row).or_default() += c.diff;
+    }
+    acc.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(r, n)| (r.clone(), n))
+        .collect()
+}
