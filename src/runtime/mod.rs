@@ -6,6 +6,8 @@
 //! at or after t (ticks are multiples of the tick length, in 100 ns units since the epoch), so
 //! that the output at tick T reflects every record with `TimeGenerated <= T`.
 
+pub mod temporal;
+
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
