@@ -1,0 +1,665 @@
+//! The incremental engine: a bound [`Program`] rendered into differential dataflow operators.
+//!
+//! Each plan node becomes a collection of rows: a scan is a table's input, a filter a
+//! differential `filter` (its temporal bounds become presence intervals: every update is moved
+//! to the tick the row enters the window and retracted at the tick it leaves), a map a `map`, a
+//! summarize a keyed `reduce` over func's accumulators, a join an arranged `join` (with
+//! `antijoin`/`semijoin` for the anti and semi kinds and for outer joins' unmatched rows), a
+//! union a `concat`, an mv-expand a `flat_map`. Shared sub-plans are rendered once. Scalar
+//! sub-queries (`toscalar`) become one-row collections joined onto the rows that use them.
+//! Sort, top and take at the end of a query shape the printed snapshot and are left to the
+//! caller ([`presentation`]).
+//!
+//! Every scalar expression is evaluated by [`ScalarExpr::eval`] and every aggregate by
+//! `func::agg`, exactly as the batch evaluator does.
+
+use std::collections::HashMap;
+
+use differential_dataflow::AsCollection;
+use differential_dataflow::input::Input;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::func::agg::Accumulator;
+use crate::model::{Row, Type, Value};
+use crate::plan::ir::{
+    AggCall, BoundOp, EvalCtx, JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound,
+};
+use crate::runtime::Rows;
+use crate::runtime::temporal::{TimeBound, presence};
+
+/// What a query needs as input: its tables' and watchlists' collections, keyed by name.
+pub struct Sources<'scope> {
+    /// Table name → the table's rows (full width, in schema order).
+    pub tables: HashMap<String, Rows<'scope>>,
+    /// Watchlist name → its rows.
+    pub watchlists: HashMap<String, Rows<'scope>>,
+}
+
+/// Renders `program` over `sources` and returns the collection of its result rows (before
+/// presentation: see [`presentation`]). `tick` is the tick length in 100 ns units; `worker`
+/// is this worker's index (constant rows are introduced by worker 0 only).
+pub fn render<'scope>(
+    program: &Program,
+    sources: &Sources<'scope>,
+    tick: i64,
+    worker: usize,
+) -> Result<Rows<'scope>, String> {
+    let any = sources
+        .tables
+        .values()
+        .chain(sources.watchlists.values())
+        .next()
+        .ok_or("the query reads no table")?;
+    let mut r = Renderer {
+        program,
+        sources,
+        tick,
+        worker,
+        scope_of: any.clone(),
+        shared: vec![None; program.shared.len()],
+        scalars: None,
+    };
+    let root = strip_presentation(&program.root);
+    r.plan(root)
+}
+
+/// The plan under the presentation nodes (sort, top, take) at its top.
+pub fn strip_presentation(p: &Plan) -> &Plan {
+    match &p.node {
+        Node::Sort { input, .. } => strip_presentation(input),
+        Node::Take { input, .. } if !matches!(p.node, Node::Take { count: 0, .. }) => {
+            strip_presentation(input)
+        }
+        _ => p,
+    }
+}
+
+/// The presentation nodes at the top of a plan, outermost first: apply them, innermost first,
+/// to a snapshot of the rows [`render`] computes.
+pub fn presentation(p: &Plan) -> Vec<&Plan> {
+    let mut out = Vec::new();
+    let mut cur = p;
+    loop {
+        match &cur.node {
+            Node::Sort { input, .. } => {
+                out.push(cur);
+                cur = input;
+            }
+            Node::Take { input, count, .. } if *count > 0 => {
+                out.push(cur);
+                cur = input;
+            }
+            _ => return out,
+        }
+    }
+}
+
+struct Renderer<'a, 'scope> {
+    program: &'a Program,
+    sources: &'a Sources<'scope>,
+    tick: i64,
+    worker: usize,
+    scope_of: Rows<'scope>,
+    shared: Vec<Option<Rows<'scope>>>,
+    /// One row holding every scalar sub-query's value, when the program has any.
+    scalars: Option<Rows<'scope>>,
+}
+
+fn default_of(ty: Type) -> Value {
+    if ty == Type::String {
+        Value::empty_string()
+    } else {
+        Value::Null
+    }
+}
+
+fn uses_scalars(e: &ScalarExpr) -> bool {
+    match e {
+        ScalarExpr::Scalar(_) => true,
+        ScalarExpr::Column(_) | ScalarExpr::Literal(_) | ScalarExpr::Now => false,
+        ScalarExpr::Binary(_, a, b) => uses_scalars(a) || uses_scalars(b),
+        ScalarExpr::Not(a) | ScalarExpr::Neg(a) | ScalarExpr::Cast(a, _) => uses_scalars(a),
+        ScalarExpr::And(xs) | ScalarExpr::Or(xs) => xs.iter().any(uses_scalars),
+        ScalarExpr::Call { args, .. } => args.iter().any(uses_scalars),
+        ScalarExpr::In { expr, list, .. } | ScalarExpr::HasAny { expr, list, .. } => {
+            uses_scalars(expr) || list.iter().any(uses_scalars)
+        }
+        ScalarExpr::Between { expr, lo, hi, .. } => {
+            uses_scalars(expr) || uses_scalars(lo) || uses_scalars(hi)
+        }
+        ScalarExpr::Member { expr, .. } => uses_scalars(expr),
+        ScalarExpr::Index { expr, index } => uses_scalars(expr) || uses_scalars(index),
+    }
+}
+
+fn time_bound(b: &TemporalBound) -> TimeBound {
+    match b.op {
+        BoundOp::Gt => TimeBound::Gt(b.offset_ticks),
+        BoundOp::Ge => TimeBound::Ge(b.offset_ticks),
+        BoundOp::Lt => TimeBound::Lt(b.offset_ticks),
+        BoundOp::Le => TimeBound::Le(b.offset_ticks),
+    }
+}
+
+impl<'scope> Renderer<'_, 'scope> {
+    /// A collection of constant rows, introduced at time 0 by worker 0.
+    fn constant(&self, rows: Vec<Row>) -> Rows<'scope> {
+        let rows = if self.worker == 0 { rows } else { Vec::new() };
+        let (_handle, c) = self.scope_of.scope().new_collection_from(rows);
+        c
+    }
+
+    /// The one-row collection of every scalar sub-query's value (rendered once).
+    fn scalar_env(&mut self) -> Result<Rows<'scope>, String> {
+        if let Some(env) = &self.scalars {
+            return Ok(env.clone());
+        }
+        // Start from one empty row and extend it with each scalar's value in turn.
+        let mut env = self.constant(vec![Vec::new()]);
+        for i in 0..self.program.scalars.len() {
+            let plan = &self.program.scalars[i];
+            let rows = self.plan(plan)?;
+            // The least first value, or null when the plan has no row: a sentinel (None) that is
+            // always present keeps the reduce's output alive.
+            let values = rows.map(|row| ((), Some(row.first().cloned().unwrap_or(Value::Null))));
+            let sentinel = self.constant(vec![Vec::new()]).map(|_| ((), None::<Value>));
+            let value = values.concat(sentinel).reduce(|_key, input, output| {
+                let v = input
+                    .iter()
+                    .find_map(|(v, _)| (*v).clone())
+                    .unwrap_or(Value::Null);
+                output.push((v, 1isize));
+            });
+            env = env
+                .map(|row| ((), row))
+                .join(value)
+                .map(|((), (mut row, v))| {
+                    row.push(v);
+                    row
+                });
+        }
+        self.scalars = Some(env.clone());
+        Ok(env)
+    }
+
+    /// Pairs each row with the scalar environment when `exprs` use scalars: returns rows
+    /// extended by the scalars' values at the end, and the width of the original rows.
+    fn with_scalars(
+        &mut self,
+        rows: Rows<'scope>,
+        needed: bool,
+        width: usize,
+    ) -> Result<(Rows<'scope>, Option<usize>), String> {
+        if !needed || self.program.scalars.is_empty() {
+            return Ok((rows, None));
+        }
+        let env = self.scalar_env()?;
+        let joined = rows
+            .map(|r| ((), r))
+            .join(env.map(|e| ((), e)))
+            .map(|((), (mut r, e))| {
+                r.extend(e);
+                r
+            });
+        Ok((joined, Some(width)))
+    }
+
+    fn plan(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
+        match &p.node {
+            Node::Scan { table, .. } => self
+                .sources
+                .tables
+                .get(table)
+                .cloned()
+                .ok_or_else(|| format!("no input for table {table}")),
+            Node::Watchlist { name } => self
+                .sources
+                .watchlists
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no input for watchlist {name}")),
+            Node::Constant { rows } => Ok(self.constant(rows.clone())),
+            Node::Shared(i) => {
+                if let Some(Some(c)) = self.shared.get(*i) {
+                    return Ok(c.clone());
+                }
+                let plan = self.program.shared.get(*i).ok_or_else(|| format!("no shared plan #{i}"))?;
+                let c = self.plan(plan)?;
+                self.shared[*i] = Some(c.clone());
+                Ok(c)
+            }
+            Node::Filter { input, predicate, temporal } => {
+                let rows = self.plan(input)?;
+                let width = input.schema.len();
+                let (rows, env) = self.with_scalars(rows, uses_scalars(predicate), width)?;
+                let pred = predicate.clone();
+                let mut out = rows.filter(move |row| {
+                    let ctx = ctx_of(row, env);
+                    crate::func::ops::is_true(&pred.eval(row, &ctx))
+                });
+                if let Some(w) = env {
+                    out = out.map(move |mut r| {
+                        r.truncate(w);
+                        r
+                    });
+                }
+                if temporal.is_empty() {
+                    Ok(out)
+                } else {
+                    Ok(temporal_filter(out, temporal, self.tick))
+                }
+            }
+            Node::Map { input, exprs } => {
+                let rows = self.plan(input)?;
+                let width = input.schema.len();
+                let (rows, env) = self.with_scalars(rows, exprs.iter().any(uses_scalars), width)?;
+                let exprs = exprs.clone();
+                Ok(rows.map(move |row| {
+                    let ctx = ctx_of(&row, env);
+                    exprs.iter().map(|e| e.eval(&row, &ctx)).collect()
+                }))
+            }
+            Node::Reduce { input, keys, aggs } => {
+                let rows = self.plan(input)?;
+                let width = input.schema.len();
+                let needed = keys.iter().any(uses_scalars) || aggs.iter().any(|a| a.args.iter().any(uses_scalars));
+                let (rows, env) = self.with_scalars(rows, needed, width)?;
+                self.reduce(rows, env, keys.clone(), aggs.clone())
+            }
+            Node::Distinct { input } => {
+                let rows = self.plan(input)?;
+                Ok(rows.distinct().map(|r| r))
+            }
+            Node::Union { inputs, with_source } => {
+                let mut out: Option<Rows<'scope>> = None;
+                for u in inputs {
+                    let rows = self.plan(&u.plan)?;
+                    let mapping = u.columns.clone();
+                    let types: Vec<Type> = p.schema.iter().map(|c| c.ty).collect();
+                    let source = Value::str(&u.source);
+                    let with_source = *with_source;
+                    let mapped = rows.map(move |row| {
+                        let mut out = Vec::with_capacity(mapping.len());
+                        for (i, m) in mapping.iter().enumerate() {
+                            if with_source && i == 0 {
+                                out.push(source.clone());
+                                continue;
+                            }
+                            out.push(match m {
+                                Some(j) => row.get(*j).cloned().unwrap_or(Value::Null),
+                                None => default_of(types[i]),
+                            });
+                        }
+                        out
+                    });
+                    out = Some(match out {
+                        None => mapped,
+                        Some(acc) => acc.concat(mapped),
+                    });
+                }
+                out.ok_or_else(|| "a union of nothing".to_string())
+            }
+            Node::MvExpand { input, columns, limit } => {
+                let rows = self.plan(input)?;
+                let columns = columns.clone();
+                let limit = *limit;
+                Ok(rows.flat_map(move |row| crate::exec::expand_row(&row, &columns, limit)))
+            }
+            Node::Join { kind, left, right, left_keys, right_keys, right_output } => {
+                let l = self.plan(left)?;
+                let r = self.plan(right)?;
+                let left_types: Vec<Type> = left.schema.iter().map(|c| c.ty).collect();
+                let right_types: Vec<Type> = right.schema.iter().map(|c| c.ty).collect();
+                Ok(join(*kind, l, r, left_keys.clone(), right_keys.clone(), right_output.clone(), left_types, right_types))
+            }
+            Node::Take { count: 0, .. } => {
+                let rows = self.plan(strip_presentation(p))?;
+                Ok(rows.filter(|_| false))
+            }
+            Node::Sort { .. } | Node::Take { .. } => Err(
+                "sort, top and take are only supported at the end of a query by the incremental engine".into(),
+            ),
+            Node::MvApply { .. } | Node::ApplyRows => {
+                Err("mv-apply is not supported by the incremental engine yet".into())
+            }
+        }
+    }
+
+    fn reduce(
+        &mut self,
+        rows: Rows<'scope>,
+        env: Option<usize>,
+        keys: Vec<ScalarExpr>,
+        aggs: Vec<AggCall>,
+    ) -> Result<Rows<'scope>, String> {
+        let no_keys = keys.is_empty();
+        let arg_aggs = aggs.clone();
+        let keyed = rows.map(move |row| {
+            let ctx = ctx_of(&row, env);
+            let key: Row = keys.iter().map(|k| k.eval(&row, &ctx)).collect();
+            let args: Vec<Value> = arg_aggs
+                .iter()
+                .flat_map(|a| {
+                    a.args
+                        .iter()
+                        .map(|e| e.eval(&row, &ctx))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            (key, Some(args))
+        });
+        // With no keys, summarize has exactly one output row, even over no input: a sentinel that
+        // is always present keeps the group alive.
+        let keyed = if no_keys {
+            let sentinel = self
+                .constant(vec![Vec::new()])
+                .map(|_| (Vec::new(), None::<Vec<Value>>));
+            keyed.concat(sentinel)
+        } else {
+            keyed
+        };
+        Ok(keyed
+            .reduce(
+                move |key: &Row,
+                      input: &[(&Option<Vec<Value>>, isize)],
+                      output: &mut Vec<(Row, isize)>| {
+                    output.push((aggregate_group(key, &aggs, input), 1));
+                },
+            )
+            .map(|(_, row)| row))
+    }
+}
+
+fn ctx_of(row: &[Value], env: Option<usize>) -> EvalCtx {
+    match env {
+        Some(w) => EvalCtx {
+            now: 0,
+            scalars: row.get(w..).map(|s| s.to_vec()).unwrap_or_default(),
+        },
+        None => EvalCtx::default(),
+    }
+}
+
+/// Moves every update of `rows` to the interval of ticks during which its row passes the
+/// temporal bounds: an insertion at the first tick it is in the window, a retraction at the
+/// first tick it is out.
+fn temporal_filter<'scope>(
+    rows: Rows<'scope>,
+    bounds: &[TemporalBound],
+    tick: i64,
+) -> Rows<'scope> {
+    let column = bounds.first().map_or(0, |b| b.column);
+    let tb: Vec<TimeBound> = bounds.iter().map(time_bound).collect();
+    rows.inner
+        .unary(Pipeline, "TemporalFilter", move |_, _| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(Value::DateTime(value)) = row.get(column).cloned() else {
+                            continue;
+                        };
+                        let Some((start, end)) = presence(t as i64, value, &tb, tick) else {
+                            continue;
+                        };
+                        let start = start.max(t);
+                        if let Some(e) = end {
+                            if e <= start {
+                                continue;
+                            }
+                            let c = cap.delayed(&e, 0);
+                            output.session(&c).give((row.clone(), e, -diff));
+                        }
+                        let c = cap.delayed(&start, 0);
+                        output.session(&c).give((row, start, diff));
+                    }
+                });
+            }
+        })
+        .as_collection()
+}
+
+/// The rows one input row expands into for `mv-expand`: the expanded columns zipped, each
+/// element converted to its type; a column that is not an array counts as one element; an
+/// empty array gives no row.
+pub fn expand_row(row: &Row, columns: &[(usize, Option<Type>)], limit: Option<usize>) -> Vec<Row> {
+    let lists: Vec<Vec<Value>> = columns
+        .iter()
+        .map(|(c, _)| match row.get(*c) {
+            Some(Value::Array(xs)) => xs.to_vec(),
+            Some(Value::Object(kvs)) => kvs
+                .iter()
+                .map(|(k, v)| Value::object(vec![(k.clone(), v.clone())]))
+                .collect(),
+            Some(v) => vec![v.clone()],
+            None => vec![Value::Null],
+        })
+        .collect();
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    let n = limit.map_or(n, |l| n.min(l));
+    (0..n)
+        .map(|i| {
+            let mut out = row.clone();
+            for ((c, ty), list) in columns.iter().zip(&lists) {
+                let v = list.get(i).cloned().unwrap_or(Value::Null);
+                let v = match ty {
+                    Some(t) => convert(&v, *t),
+                    None => v,
+                };
+                if let Some(slot) = out.get_mut(*c) {
+                    *slot = v;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn convert(v: &Value, ty: Type) -> Value {
+    use crate::model::{tobool, todatetime, toint, tolong, toreal, tostring, totimespan};
+    match ty {
+        Type::String => tostring(v),
+        Type::Long => tolong(v),
+        Type::Int => toint(v),
+        Type::Real => toreal(v),
+        Type::Bool => tobool(v),
+        Type::DateTime => todatetime(v),
+        Type::TimeSpan => totimespan(v),
+        Type::Dynamic => v.clone(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn join<'scope>(
+    kind: JoinKind,
+    left: Rows<'scope>,
+    right: Rows<'scope>,
+    left_keys: Vec<usize>,
+    right_keys: Vec<usize>,
+    right_output: Vec<usize>,
+    left_types: Vec<Type>,
+    right_types: Vec<Type>,
+) -> Rows<'scope> {
+    let key_of = |keys: Vec<usize>| {
+        move |row: &Row| -> Row {
+            keys.iter()
+                .map(|&k| row.get(k).cloned().unwrap_or(Value::Null))
+                .collect()
+        }
+    };
+    let lk = key_of(left_keys);
+    let rk = key_of(right_keys);
+    let l = left.map(move |row| (lk(&row), row));
+    let r = right.map(move |row| (rk(&row), row));
+    let l = if kind == JoinKind::InnerUnique {
+        // Per key, the least left row.
+        l.reduce(|_k, input, output| {
+            if let Some((row, _)) = input.first() {
+                output.push(((*row).clone(), 1isize));
+            }
+        })
+    } else {
+        l
+    };
+    let ro = right_output.clone();
+    let pair = move |lrow: &Row, rrow: &Row| -> Row {
+        let mut out = lrow.clone();
+        out.extend(
+            ro.iter()
+                .map(|&i| rrow.get(i).cloned().unwrap_or(Value::Null)),
+        );
+        out
+    };
+    let right_nulls: Row = right_output
+        .iter()
+        .map(|&i| default_of(right_types.get(i).copied().unwrap_or(Type::Dynamic)))
+        .collect();
+    let left_nulls: Row = left_types.iter().map(|t| default_of(*t)).collect();
+    let left_key_set = l.clone().map(|(k, _)| k).distinct();
+    let right_key_set = r.clone().map(|(k, _)| k).distinct();
+    match kind {
+        JoinKind::Inner | JoinKind::InnerUnique => l.join_map(r, move |_k, a, b| pair(a, b)),
+        JoinKind::LeftSemi => l.semijoin(right_key_set).map(|(_, row)| row),
+        JoinKind::RightSemi => r.semijoin(left_key_set).map(|(_, row)| row),
+        JoinKind::LeftAnti => l.antijoin(right_key_set).map(|(_, row)| row),
+        JoinKind::RightAnti => r.antijoin(left_key_set).map(|(_, row)| row),
+        JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter => {
+            let matched = l.clone().join_map(r.clone(), move |_k, a, b| pair(a, b));
+            let mut out = matched;
+            if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
+                let rn = right_nulls.clone();
+                let unmatched = l.antijoin(right_key_set).map(move |(_, mut row)| {
+                    row.extend(rn.iter().cloned());
+                    row
+                });
+                out = out.concat(unmatched);
+            }
+            if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
+                let ln = left_nulls.clone();
+                let ro = right_output.clone();
+                let unmatched = r.antijoin(left_key_set).map(move |(_, row)| {
+                    let mut out = ln.clone();
+                    out.extend(
+                        ro.iter()
+                            .map(|&i| row.get(i).cloned().unwrap_or(Value::Null)),
+                    );
+                    out
+                });
+                out = out.concat(unmatched);
+            }
+            out
+        }
+    }
+}
+
+/// The aggregates' results for one group, from its rows' argument values and multiplicities;
+/// the output row is the key followed by the aggregates.
+pub fn aggregate_group(key: &Row, aggs: &[AggCall], input: &[(&Option<Vec<Value>>, isize)]) -> Row {
+    let mut accs: Vec<Accumulator> = aggs.iter().map(|a| Accumulator::new(a.spec)).collect();
+    for (args, diff) in input {
+        let Some(args) = args else { continue };
+        let mut at = 0;
+        for (acc, a) in accs.iter_mut().zip(aggs) {
+            let n = a.args.len();
+            acc.add(&args[at..at + n], *diff as i64);
+            at += n;
+        }
+    }
+    let mut out = key.clone();
+    out.extend(accs.iter().map(Accumulator::result));
+    out
+}
+
+/// Checks that every node of `program` can be rendered by the incremental engine; the message
+/// names the first that cannot.
+pub fn check_supported(program: &Program) -> Result<(), String> {
+    fn walk(p: &Plan, top: bool) -> Result<(), String> {
+        match &p.node {
+            Node::MvApply { .. } | Node::ApplyRows => {
+                return Err("mv-apply is not supported by the incremental engine yet".into());
+            }
+            Node::Sort { input, .. } | Node::Take { input, .. } if !top => {
+                if !matches!(p.node, Node::Take { count: 0, .. }) {
+                    return Err("sort, top and take are only supported at the end of a query by the incremental engine".into());
+                }
+                return walk(input, false);
+            }
+            Node::Sort { input, .. } | Node::Take { input, .. } => return walk(input, true),
+            _ => {}
+        }
+        for i in p.inputs() {
+            walk(i, false)?;
+        }
+        Ok(())
+    }
+    walk(&program.root, true)?;
+    for s in program.shared.iter().chain(&program.scalars) {
+        walk(s, false)?;
+    }
+    Ok(())
+}
+
+/// Runs `program` incrementally over the given tables' records (table name → (event time,
+/// full-width row)) and watchlists (present from the start), on the workers `cluster`
+/// describes, and returns the result's change stream.
+pub fn run_program(
+    program: &Program,
+    tables: &[(String, Vec<(i64, Row)>)],
+    watchlists: &[(String, Vec<Row>)],
+    cluster: &crate::runtime::ClusterOptions,
+    tick: i64,
+) -> Result<Vec<crate::runtime::Change>, String> {
+    use crate::runtime::{Event, run_dataflow};
+    use std::sync::Arc;
+    check_supported(program)?;
+    let mut names: Vec<(bool, String)> = Vec::new();
+    let mut events = Vec::new();
+    for (name, rows) in tables {
+        let input = names.len();
+        names.push((false, name.clone()));
+        events.extend(rows.iter().map(|(t, row)| Event {
+            input,
+            time: *t,
+            row: row.clone(),
+        }));
+    }
+    for (name, rows) in watchlists {
+        let input = names.len();
+        names.push((true, name.clone()));
+        events.extend(rows.iter().map(|row| Event {
+            input,
+            time: 0,
+            row: row.clone(),
+        }));
+    }
+    let program = Arc::new(program.clone());
+    // One more input than the sources, never fed: the result when rendering fails.
+    let n = names.len() + 1;
+    run_dataflow(
+        cluster,
+        tick,
+        n,
+        Arc::new(events),
+        move |mut inputs: Vec<Rows<'_>>| {
+            let mut sources = Sources {
+                tables: HashMap::new(),
+                watchlists: HashMap::new(),
+            };
+            let spare = inputs.pop();
+            for ((is_watchlist, name), c) in names.iter().zip(inputs) {
+                if *is_watchlist {
+                    sources.watchlists.insert(name.clone(), c);
+                } else {
+                    sources.tables.insert(name.clone(), c);
+                }
+            }
+            let Some(spare) = spare else {
+                unreachable!("run_dataflow makes the inputs it is asked for")
+            };
+            let worker = spare.scope().index();
+            // check_supported ran first, so rendering does not fail; were it to, the result is
+            // empty rather than a panic inside a worker.
+            render(&program, &sources, tick, worker).unwrap_or(spare)
+        },
+    )
+}
