@@ -20,6 +20,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod eval;
+pub mod exec;
 pub mod func;
 pub mod ingest;
 pub mod kql;
