@@ -144,3 +144,39 @@ fn watchlists_and_period() {
     let (code, _, err) = kqlflow(&["check", s(&t), "--watchlist", "nonsense"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn check_of_the_whole_seed_folder() {
+    // `kqlflow check ../shared/corpus/seed-queries/*`: the five valid queries OK with their
+    // columns, the two known-bad with every position, the README skipped, exit code 1.
+    let Some(dir) = seeds() else { return };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(|p| s(p)))
+        .collect();
+    let (code, out, _) = kqlflow(&args);
+    assert_eq!(code, 1, "{out}");
+    for ok in [
+        "failed_signins_with_audit_details.kql: OK",
+        "provisioning_failures_by_job_error.yaml: OK",
+        "rare_audit_activity_by_app.kql: OK",
+        "sp_graph_signins_blog.kql: OK",
+        "sp_signin_volume_anomaly.kql: OK",
+    ] {
+        assert!(out.contains(ok), "{ok} missing from:\n{out}");
+    }
+    assert!(out.contains("    DeviationScore: real"), "{out}");
+    assert!(out.contains("    Sustained: bool"), "{out}");
+    assert!(
+        out.contains("sp_signin_failures_blog.kql:7:89: error: `as` is not valid"),
+        "{out}"
+    );
+    assert!(out.contains("sp_credential_added_while_active_blog.kql:7:94: error: expected an expression after ','"), "{out}");
+    assert!(out.contains("sp_credential_added_while_active_blog.kql:9:134: error: expected an expression after ','"), "{out}");
+    assert!(out.contains("README.md: skipped"), "{out}");
+    assert_eq!(out.matches(": OK").count(), 5, "{out}");
+}

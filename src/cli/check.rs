@@ -149,12 +149,33 @@ impl Loaded {
         }
     }
 
-    /// Parses and binds the query; on failure the rendered diagnostic.
+    /// Parses and binds the query; on failure the rendered diagnostics (every syntax error
+    /// the parser recovered from, one after another, or the binding error).
     pub fn bind(&self, opts: &BindOptions) -> Result<Program, String> {
-        let q = crate::kql::parse(&self.query).map_err(|e| self.render(e.span, &e.message))?;
+        let q = crate::kql::parse_all(&self.query).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| self.render(e.span, &e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
         plan::bind(&self.query, &q, Catalog::builtin(), opts)
             .map_err(|e| self.render(e.span, &e.message))
     }
+}
+
+/// True for files that a glob over a rule folder picks up but that hold no query: Markdown,
+/// plain text notes, CSV and JSON (watchlists, logs). Everything else is read as a query or
+/// a rule.
+fn is_documentation(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(
+        ext.as_deref(),
+        Some("md" | "markdown" | "txt" | "csv" | "json" | "jsonl" | "tsv")
+    )
 }
 
 /// Runs `kqlflow check`: 0 when every file binds, 1 when one does not, 2 for a usage error.
@@ -165,6 +186,10 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     let mut failed = false;
     for path in &args.files {
+        if is_documentation(path) {
+            println!("{}: skipped (not a query or rule file)", path.display());
+            continue;
+        }
         let loaded = match Loaded::read(path) {
             Ok(l) => l,
             Err(e) => {
