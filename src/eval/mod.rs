@@ -55,6 +55,84 @@ pub struct Data {
     pub watchlists: HashMap<String, Watchlist>,
 }
 
+/// A watchlist's rows in the columns `schema` asks for: columns by header name (all strings),
+/// `SearchKey` from the first column when the file has no such column, a missing column
+/// empty. Both engines read watchlists through this.
+pub fn watchlist_rows(schema: &[Column], w: &Watchlist) -> Vec<Row> {
+    let idx: Vec<Option<usize>> = schema
+        .iter()
+        .map(|c| w.columns.iter().position(|h| *h == *c.name))
+        .collect();
+    let key = w.columns.first().map(|_| 0usize);
+    w.rows
+        .iter()
+        .map(|r| {
+            schema
+                .iter()
+                .zip(&idx)
+                .map(|(c, i)| match i {
+                    Some(i) => Value::str(r.get(*i).map_or("", String::as_str)),
+                    None if &*c.name == "SearchKey" => {
+                        Value::str(key.and_then(|k| r.get(k)).map_or("", String::as_str))
+                    }
+                    None => missing(c),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The parts of an mv-apply node (see [`Node::MvApply`]).
+pub struct MvApply<'a> {
+    /// The expanded expressions.
+    pub items: &'a [crate::plan::ExpandItem],
+    /// Where each item goes in the sub-plan's input row.
+    pub item_columns: &'a [usize],
+    /// Width of the sub-plan's input row.
+    pub apply_width: usize,
+    /// Input columns output before the sub-plan's columns.
+    pub keep: &'a [usize],
+    /// At most this many items per row.
+    pub limit: Option<usize>,
+    /// The sub-plan over the expanded rows.
+    pub sub: &'a Plan,
+}
+
+/// The rows mv-apply makes of one input row `r`: its items expanded into rows, the sub-plan run
+/// over them, each result row after the kept input columns. Both engines call this, so the
+/// operator has one semantics.
+pub fn mv_apply_row(program: &Program, apply: &MvApply<'_>, r: &Row, ctx: &EvalCtx) -> Vec<Row> {
+    let cols: Vec<(usize, Option<Type>)> = apply
+        .item_columns
+        .iter()
+        .zip(apply.items)
+        .map(|(c, it)| (*c, it.ty))
+        .collect();
+    let values: Vec<Value> = apply.items.iter().map(|it| it.expr.eval(r, ctx)).collect();
+    let mut base = r.clone();
+    base.resize(apply.apply_width, Value::Null);
+    let expanded = expand(&base, &cols, &values, apply.limit);
+    let data = Data::default();
+    let mut ev = Evaluator {
+        program,
+        data: &data,
+        ctx: ctx.clone(),
+        shared: vec![None; program.shared.len()],
+    };
+    ev.eval(apply.sub, &expanded)
+        .into_iter()
+        .map(|s| {
+            let mut o: Row = apply
+                .keep
+                .iter()
+                .map(|k| r.get(*k).cloned().unwrap_or(Value::Null))
+                .collect();
+            o.extend(s);
+            o
+        })
+        .collect()
+}
+
 /// Evaluates `program` over `data` at tick `now`: the result rows, ordered and cut as the
 /// query's final `sort`/`top`/`take` say.
 pub fn evaluate(program: &Program, data: &Data, now: i64) -> Vec<Row> {
@@ -199,33 +277,10 @@ impl Evaluator<'_> {
                     })
                     .unwrap_or_default()
             }
-            Node::Watchlist { name } => {
-                let Some(w) = self.data.watchlists.get(name) else {
-                    return Vec::new();
-                };
-                let idx: Vec<Option<usize>> = p
-                    .schema
-                    .iter()
-                    .map(|c| w.columns.iter().position(|h| *h == *c.name))
-                    .collect();
-                let key = w.columns.first().map(|_| 0usize);
-                w.rows
-                    .iter()
-                    .map(|r| {
-                        p.schema
-                            .iter()
-                            .zip(&idx)
-                            .map(|(c, i)| match i {
-                                Some(i) => Value::str(r.get(*i).map_or("", String::as_str)),
-                                None if &*c.name == "SearchKey" => Value::str(
-                                    key.and_then(|k| r.get(k)).map_or("", String::as_str),
-                                ),
-                                None => missing(c),
-                            })
-                            .collect()
-                    })
-                    .collect()
-            }
+            Node::Watchlist { name } => match self.data.watchlists.get(name) {
+                Some(w) => watchlist_rows(&p.schema, w),
+                None => Vec::new(),
+            },
             Node::Constant { rows } => rows.clone(),
             Node::Filter {
                 input,
@@ -343,26 +398,17 @@ impl Evaluator<'_> {
                 sub,
             } => {
                 let rows = self.eval(input, apply);
-                let cols: Vec<(usize, Option<Type>)> = item_columns
-                    .iter()
-                    .zip(items)
-                    .map(|(c, it)| (*c, it.ty))
-                    .collect();
+                let apply = MvApply {
+                    items,
+                    item_columns,
+                    apply_width: *apply_width,
+                    keep,
+                    limit: *limit,
+                    sub,
+                };
                 let mut out = Vec::new();
                 for r in &rows {
-                    let values: Vec<Value> =
-                        items.iter().map(|it| it.expr.eval(r, &self.ctx)).collect();
-                    let mut base = r.clone();
-                    base.resize(*apply_width, Value::Null);
-                    let expanded = expand(&base, &cols, &values, *limit);
-                    for s in self.eval(sub, &expanded) {
-                        let mut o: Row = keep
-                            .iter()
-                            .map(|k| r.get(*k).cloned().unwrap_or(Value::Null))
-                            .collect();
-                        o.extend(s);
-                        out.push(o);
-                    }
+                    out.extend(mv_apply_row(self.program, &apply, r, &self.ctx));
                 }
                 out
             }

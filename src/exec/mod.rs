@@ -133,6 +133,20 @@ fn uses_scalars(e: &ScalarExpr) -> bool {
     }
 }
 
+/// True when any expression of the plan (or its inputs) reads a scalar sub-query.
+fn plan_uses_scalars(p: &Plan) -> bool {
+    let here = match &p.node {
+        Node::Filter { predicate, .. } => uses_scalars(predicate),
+        Node::Map { exprs, .. } => exprs.iter().any(uses_scalars),
+        Node::Reduce { keys, aggs, .. } => {
+            keys.iter().any(uses_scalars) || aggs.iter().any(|a| a.args.iter().any(uses_scalars))
+        }
+        Node::MvApply { items, .. } => items.iter().any(|i| uses_scalars(&i.expr)),
+        _ => false,
+    };
+    here || p.inputs().into_iter().any(plan_uses_scalars)
+}
+
 fn time_bound(b: &TemporalBound) -> TimeBound {
     match b.op {
         BoundOp::Gt => TimeBound::Gt(b.offset_ticks),
@@ -224,12 +238,20 @@ impl<'scope> Renderer<'_, 'scope> {
                 if let Some(Some(c)) = self.shared.get(*i) {
                     return Ok(c.clone());
                 }
-                let plan = self.program.shared.get(*i).ok_or_else(|| format!("no shared plan #{i}"))?;
+                let plan = self
+                    .program
+                    .shared
+                    .get(*i)
+                    .ok_or_else(|| format!("no shared plan #{i}"))?;
                 let c = self.plan(plan)?;
                 self.shared[*i] = Some(c.clone());
                 Ok(c)
             }
-            Node::Filter { input, predicate, temporal } => {
+            Node::Filter {
+                input,
+                predicate,
+                temporal,
+            } => {
                 let rows = self.plan(input)?;
                 let width = input.schema.len();
                 let (rows, env) = self.with_scalars(rows, uses_scalars(predicate), width)?;
@@ -263,7 +285,8 @@ impl<'scope> Renderer<'_, 'scope> {
             Node::Reduce { input, keys, aggs } => {
                 let rows = self.plan(input)?;
                 let width = input.schema.len();
-                let needed = keys.iter().any(uses_scalars) || aggs.iter().any(|a| a.args.iter().any(uses_scalars));
+                let needed = keys.iter().any(uses_scalars)
+                    || aggs.iter().any(|a| a.args.iter().any(uses_scalars));
                 let (rows, env) = self.with_scalars(rows, needed, width)?;
                 self.reduce(rows, env, keys.clone(), aggs.clone())
             }
@@ -271,7 +294,10 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.plan(input)?;
                 Ok(rows.distinct().map(|r| r))
             }
-            Node::Union { inputs, with_source } => {
+            Node::Union {
+                inputs,
+                with_source,
+            } => {
                 let mut out: Option<Rows<'scope>> = None;
                 for u in inputs {
                     let rows = self.plan(&u.plan)?;
@@ -300,29 +326,91 @@ impl<'scope> Renderer<'_, 'scope> {
                 }
                 out.ok_or_else(|| "a union of nothing".to_string())
             }
-            Node::MvExpand { input, columns, limit } => {
+            Node::MvExpand {
+                input,
+                columns,
+                limit,
+            } => {
                 let rows = self.plan(input)?;
                 let columns = columns.clone();
                 let limit = *limit;
                 Ok(rows.flat_map(move |row| crate::exec::expand_row(&row, &columns, limit)))
             }
-            Node::Join { kind, left, right, left_keys, right_keys, right_output } => {
+            Node::Join {
+                kind,
+                left,
+                right,
+                left_keys,
+                right_keys,
+                right_output,
+            } => {
                 let l = self.plan(left)?;
                 let r = self.plan(right)?;
                 let left_types: Vec<Type> = left.schema.iter().map(|c| c.ty).collect();
                 let right_types: Vec<Type> = right.schema.iter().map(|c| c.ty).collect();
-                Ok(join(*kind, l, r, left_keys.clone(), right_keys.clone(), right_output.clone(), left_types, right_types))
+                Ok(join(
+                    *kind,
+                    l,
+                    r,
+                    left_keys.clone(),
+                    right_keys.clone(),
+                    right_output.clone(),
+                    left_types,
+                    right_types,
+                ))
             }
-            Node::Take { count: 0, .. } => {
-                let rows = self.plan(strip_presentation(p))?;
+            Node::Take {
+                count: 0, input, ..
+            } => {
+                let rows = self.plan(input)?;
                 Ok(rows.filter(|_| false))
             }
-            Node::Sort { .. } | Node::Take { .. } => Err(
-                "sort, top and take are only supported at the end of a query by the incremental engine".into(),
+            // The order of rows does not change a multiset: a sort inside a query passes its
+            // input through.
+            Node::Sort { input, .. } => self.plan(input),
+            Node::Take { .. } => Err(
+                "take and top are only supported at the end of a query by the incremental engine"
+                    .into(),
             ),
-            Node::MvApply { .. } | Node::ApplyRows => {
-                Err("mv-apply is not supported by the incremental engine yet".into())
+            Node::MvApply {
+                input,
+                items,
+                item_columns,
+                apply_width,
+                keep,
+                limit,
+                sub,
+            } => {
+                let rows = self.plan(input)?;
+                let width = input.schema.len();
+                let needed = items.iter().any(|i| uses_scalars(&i.expr)) || plan_uses_scalars(sub);
+                let (rows, env) = self.with_scalars(rows, needed, width)?;
+                let program = std::sync::Arc::new(self.program.clone());
+                let (items, item_columns, keep, sub) = (
+                    items.clone(),
+                    item_columns.clone(),
+                    keep.clone(),
+                    sub.clone(),
+                );
+                let (apply_width, limit) = (*apply_width, *limit);
+                Ok(rows.flat_map(move |row| {
+                    let ctx = ctx_of(&row, env);
+                    let r: Row = match env {
+                        Some(w) => row[..w.min(row.len())].to_vec(),
+                        None => row,
+                    };
+                    let apply = crate::eval::MvApply {
+                        items: &items,
+                        item_columns: &item_columns,
+                        apply_width,
+                        keep: &keep,
+                        limit,
+                        sub: &sub,
+                    };
+                    crate::eval::mv_apply_row(&program, &apply, &r, &ctx)
+                }))
             }
+            Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }
     }
 
@@ -570,17 +658,51 @@ pub fn aggregate_group(key: &Row, aggs: &[AggCall], input: &[(&Option<Vec<Value>
     out
 }
 
+/// The watchlists `program` reads, each as rows in the columns its plan asks for (see
+/// [`crate::eval::watchlist_rows`]); watchlists the program reads but `watchlists` lacks are
+/// empty.
+pub fn watchlist_sources(
+    program: &Program,
+    watchlists: &HashMap<String, crate::eval::Watchlist>,
+) -> Vec<(String, Vec<Row>)> {
+    fn walk(p: &Plan, out: &mut Vec<(String, Vec<crate::model::Column>)>) {
+        if let Node::Watchlist { name } = &p.node {
+            if !out.iter().any(|(n, _)| n == name) {
+                out.push((name.clone(), p.schema.clone()));
+            }
+        }
+        for i in p.inputs() {
+            walk(i, out);
+        }
+    }
+    let mut found = Vec::new();
+    walk(&program.root, &mut found);
+    for s in program.shared.iter().chain(&program.scalars) {
+        walk(s, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(name, schema)| {
+            let rows = watchlists
+                .get(&name)
+                .map(|w| crate::eval::watchlist_rows(&schema, w))
+                .unwrap_or_default();
+            (name, rows)
+        })
+        .collect()
+}
+
 /// Checks that every node of `program` can be rendered by the incremental engine; the message
 /// names the first that cannot.
 pub fn check_supported(program: &Program) -> Result<(), String> {
     fn walk(p: &Plan, top: bool) -> Result<(), String> {
         match &p.node {
-            Node::MvApply { .. } | Node::ApplyRows => {
-                return Err("mv-apply is not supported by the incremental engine yet".into());
+            Node::ApplyRows if top => {
+                return Err("apply rows outside an mv-apply".into());
             }
-            Node::Sort { input, .. } | Node::Take { input, .. } if !top => {
-                if !matches!(p.node, Node::Take { count: 0, .. }) {
-                    return Err("sort, top and take are only supported at the end of a query by the incremental engine".into());
+            Node::Take { input, count, .. } if !top => {
+                if *count != 0 {
+                    return Err("take and top are only supported at the end of a query by the incremental engine".into());
                 }
                 return walk(input, false);
             }
