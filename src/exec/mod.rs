@@ -666,10 +666,10 @@ pub fn watchlist_sources(
     watchlists: &HashMap<String, crate::eval::Watchlist>,
 ) -> Vec<(String, Vec<Row>)> {
     fn walk(p: &Plan, out: &mut Vec<(String, Vec<crate::model::Column>)>) {
-        if let Node::Watchlist { name } = &p.node {
-            if !out.iter().any(|(n, _)| n == name) {
-                out.push((name.clone(), p.schema.clone()));
-            }
+        if let Node::Watchlist { name } = &p.node
+            && !out.iter().any(|(n, _)| n == name)
+        {
+            out.push((name.clone(), p.schema.clone()));
         }
         for i in p.inputs() {
             walk(i, out);
