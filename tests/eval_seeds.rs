@@ -513,12 +513,55 @@ fn run_prints_the_result() {
     assert!(out.contains("(2 rows)"), "{out}");
     assert!(out.lines().nth(1).unwrap().starts_with("J1"), "{out}");
     assert!(out.lines().nth(2).unwrap().contains("  11  "), "{out}");
-    let (code, _, err) = kqlflow(&["run", rule, "--logs", logs, "--engine", "incremental"]);
+    // The incremental engine (the default) and the batch reference print the same result,
+    // on one worker and on two.
+    let (code, batch, err) = kqlflow(&["run", rule, "--logs", logs, "--engine", "batch"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(batch, out);
+    let (code, inc2, err) = kqlflow(&[
+        "run",
+        rule,
+        "--logs",
+        logs,
+        "--engine",
+        "incremental",
+        "-w",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(inc2, out);
+    // --changes prints when the rule's rows entered and left the result.
+    let (code, changes, err) =
+        kqlflow(&["run", rule, "--logs", logs, "--changes", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        changes.starts_with("_tick,_diff,JobId,SPName,"),
+        "{changes}"
+    );
+    assert!(
+        changes
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(",1,") || l.contains(",-1,")),
+        "{changes}"
+    );
+    let (code, _, err) = kqlflow(&[
+        "run",
+        rule,
+        "--logs",
+        logs,
+        "--changes",
+        "--engine",
+        "batch",
+    ]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("the incremental engine is not built yet; use --engine batch"),
+        err.contains("--changes needs the incremental engine"),
         "{err}"
     );
+    let (code, _, err) = kqlflow(&["run", rule, "--logs", logs, "--tick", "soon"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--tick soon"), "{err}");
     let (code, _, _) = kqlflow(&["run", rule, "--logs", logs, "--at", "yesterday"]);
     assert_eq!(code, 2);
 }

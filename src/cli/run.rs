@@ -23,11 +23,23 @@ pub enum Format {
     Csv,
 }
 
+/// Which engine evaluates the query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// The incremental engine: the query as a differential dataflow, the logs replayed in
+    /// event-time order.
+    Incremental,
+    /// The batch reference evaluator.
+    Batch,
+}
+
 /// Arguments of `kqlflow run`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  kqlflow run rules/RareAuditActivityByApp.yaml --logs exports/ --engine batch\n  \
-kqlflow run hunt.kql --logs SigninLogs.jsonl --at 2024-05-01T12:00:00Z --format jsonl"
+    after_help = "Examples:\n  kqlflow run rules/RareAuditActivityByApp.yaml --logs exports/\n  \
+kqlflow run hunt.kql --logs SigninLogs.jsonl --at 2024-05-01T12:00:00Z --format jsonl\n  \
+kqlflow run hunt.kql --logs exports/ --changes -w 2\n  \
+kqlflow run hunt.kql --logs exports/ --engine batch"
 )]
 pub struct RunArgs {
     /// A query (.kql) or Sentinel rule (.yaml) file.
@@ -47,9 +59,19 @@ pub struct RunArgs {
     /// How to print the rows.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The engine: `batch` (the reference evaluator) is the only one built so far.
-    #[arg(long, default_value = "batch")]
-    engine: String,
+    /// The engine: `incremental` (the differential dataflow) or `batch` (the reference).
+    #[arg(long, value_enum, default_value_t = Engine::Incremental)]
+    engine: Engine,
+    /// Print the change stream (every tick at which a row entered or left the result, with
+    /// `_tick` and `_diff` columns first) instead of the result at one tick.
+    #[arg(long)]
+    changes: bool,
+    /// The tick length of event time (the incremental engine's time step).
+    #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
+    tick: String,
+    /// Worker threads for the incremental engine.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    workers: usize,
 }
 
 /// A value as text for the table and CSV formats.
@@ -126,8 +148,18 @@ fn print_rows(
 /// Runs `kqlflow run`: 0 when the result was printed, 1 when the query does not bind or the
 /// output fails, 2 for a usage error (including an engine that is not built).
 pub fn run(args: &RunArgs) -> i32 {
-    if args.engine != "batch" {
-        eprintln!("error: the incremental engine is not built yet; use --engine batch");
+    let tick = match crate::model::parse_timespan(&args.tick) {
+        Some(t) if t > 0 => t,
+        _ => {
+            eprintln!(
+                "error: --tick {}: not a positive timespan (such as 1s, 1m, 1h)",
+                args.tick
+            );
+            return 2;
+        }
+    };
+    if args.changes && args.engine == Engine::Batch {
+        eprintln!("error: --changes needs the incremental engine (leave out --engine batch)");
         return 2;
     }
     let loaded = match Loaded::read(&args.file) {
@@ -226,15 +258,69 @@ pub fn run(args: &RunArgs) -> i32 {
     if timeless > 0 {
         eprintln!("warning: {timeless} records without an event time were left out");
     }
+    // The result at a tick T is the query with now() = T over the records up to T; --at (or
+    // the latest event time) is rounded up to its tick so both engines see the same T.
     let now = at
         .or(latest)
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().saturating_mul(10));
+    let now = crate::runtime::tick_of(now, tick) as i64;
     for n in &program.notes {
         eprintln!("note: {n}");
     }
-    let rows = eval::evaluate(&program, &data, now);
     let mut out = std::io::stdout().lock();
-    match print_rows(&mut out, program.schema(), &rows, args.format) {
+    let printed = match args.engine {
+        Engine::Batch => {
+            let rows = eval::evaluate(&program, &data, now);
+            print_rows(&mut out, program.schema(), &rows, args.format)
+        }
+        Engine::Incremental => {
+            let tables: Vec<(String, Vec<(i64, Row)>)> = data.tables.clone().into_iter().collect();
+            let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
+            let cluster = crate::runtime::ClusterOptions {
+                workers: args.workers,
+                ..Default::default()
+            };
+            let changes =
+                match crate::exec::run_program(&program, &tables, &watchlists, &cluster, tick) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                };
+            if args.changes {
+                let mut schema = vec![
+                    Column {
+                        name: "_tick".into(),
+                        ty: crate::model::Type::DateTime,
+                    },
+                    Column {
+                        name: "_diff".into(),
+                        ty: crate::model::Type::Long,
+                    },
+                ];
+                schema.extend(
+                    crate::exec::strip_presentation(&program.root)
+                        .schema
+                        .iter()
+                        .cloned(),
+                );
+                let rows: Vec<Row> = changes
+                    .iter()
+                    .map(|c| {
+                        let mut r = vec![Value::DateTime(c.tick as i64), Value::Long(c.diff)];
+                        r.extend(c.row.iter().cloned());
+                        r
+                    })
+                    .collect();
+                print_rows(&mut out, &schema, &rows, args.format)
+            } else {
+                let rows = crate::exec::snapshot_rows(&program, &changes, now);
+                print_rows(&mut out, program.schema(), &rows, args.format)
+            }
+        }
+    };
+    match printed {
         Ok(()) => 0,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {

@@ -785,3 +785,32 @@ pub fn run_program(
         },
     )
 }
+
+/// The query's result at tick `now` from its change stream: the rows present then, with the
+/// query's final sort, top and take applied (by the batch evaluator's own code for them).
+pub fn snapshot_rows(program: &Program, changes: &[crate::runtime::Change], now: i64) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (row, n) in crate::runtime::snapshot(changes, now.max(0) as u64) {
+        for _ in 0..n.max(0) {
+            rows.push(row.clone());
+        }
+    }
+    // Replace the query under its presentation nodes by these rows, and let the evaluator
+    // order and cut them.
+    fn replace(p: &Plan, rows: Vec<Row>) -> Plan {
+        let mut p = p.clone();
+        match &mut p.node {
+            Node::Sort { input, .. } => **input = replace(input, rows),
+            Node::Take { input, count, .. } if *count > 0 => **input = replace(input, rows),
+            _ => p.node = Node::Constant { rows },
+        }
+        p
+    }
+    let shown = Program {
+        root: replace(&program.root, rows),
+        shared: Vec::new(),
+        scalars: Vec::new(),
+        notes: Vec::new(),
+    };
+    crate::eval::evaluate(&shown, &crate::eval::Data::default(), now)
+}
