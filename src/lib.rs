@@ -13,12 +13,14 @@
 //! - [`plan`]: binding a parsed query against the catalog into the typed relational IR;
 //! - [`eval`]: the batch reference evaluator of the IR;
 //! - [`rules`]: Sentinel analytic-rule YAML files;
+//! - [`demo`]: the built-in demo tenant and rule pack;
 //! - [`cli`]: the `kqlflow` command line.
 
 #![warn(missing_docs)]
 
 pub mod catalog;
 pub mod cli;
+pub mod demo;
 pub mod eval;
 pub mod exec;
 pub mod func;

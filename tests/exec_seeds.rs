@@ -13,7 +13,7 @@ use kqlflow::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value, par
 use kqlflow::plan::{self, BindOptions, Program};
 use kqlflow::runtime::{ClusterOptions, snapshot};
 
-const T0: i64 = 1_714_550_400 * S;
+const T0: i64 = kqlflow::demo::T0;
 
 const SEEDS: [&str; 5] = [
     "failed_signins_with_audit_details.kql",
@@ -283,129 +283,11 @@ proptest! {
     }
 }
 
-/// A tenant where every seed query fires: a password spray on alice followed by changes to
-/// her account, a service principal whose hourly rhythm bursts from an unlisted address,
-/// sustained provisioning failures, an app making a change it never made in the trail, and
-/// Microsoft Graph sign-ins.
-fn attack_tenant() -> Tenant {
-    let mut signins = Vec::new();
-    for k in 0..12 {
-        signins.push(row(
-            "SigninLogs",
-            T0 + 50 * H + k * 60 * S,
-            &[
-                ("UserPrincipalName", Value::str("Alice@contoso.com")),
-                (
-                    "IPAddress",
-                    Value::str(["203.0.113.5", "198.51.100.99", "192.0.2.10"][(k % 3) as usize]),
-                ),
-                ("ResultType", Value::str("50126")),
-                ("ResultDescription", Value::str("Invalid password")),
-                ("AppDisplayName", Value::str("Azure Portal")),
-                ("LocationDetails", json(r#"{"city":"Oslo","state":"Oslo"}"#)),
-                ("ClientAppUsed", Value::str("Browser")),
-                ("Location", Value::str("NO")),
-                ("CorrelationId", Value::str("spray")),
-                ("OperationName", Value::str("Sign-in activity")),
-                ("Category", Value::str("SignInLogs")),
-            ],
-        ));
-    }
-    let audit = |t: i64, i: usize, initiated: &str, op: &str, target: &str| {
-        row(
-            "AuditLogs",
-            t,
-            &[
-                ("Category", Value::str("UserManagement")),
-                ("OperationName", Value::str(op)),
-                ("InitiatedBy", json(initiated)),
-                (
-                    "TargetResources",
-                    json(&format!(
-                        r#"[{{"userPrincipalName":"{target}","displayName":"{target}","modifiedProperties":[{{"displayName":"StrongAuthenticationMethod","oldValue":"[]","newValue":"[\"PhoneAppNotification\"]"}}]}}]"#
-                    )),
-                ),
-                ("CorrelationId", Value::str(format!("a{i}"))),
-                ("Id", Value::str(format!("id{i}"))),
-            ],
-        )
-    };
-    let app = r#"{"app":{"displayName":"Deployer","ipAddress":"203.0.113.9"}}"#;
-    let admin = r#"{"user":{"userPrincipalName":"admin@contoso.com"}}"#;
-    let audits = vec![
-        audit(T0 + 2 * H, 0, app, "Update user", "bob@contoso.com"),
-        audit(T0 + 51 * H, 1, admin, "Update user", "alice@contoso.com"),
-        audit(
-            T0 + 52 * H,
-            2,
-            app,
-            "Reset user password",
-            "alice@contoso.com",
-        ),
-    ];
-    let provisioning = (0..12)
-        .map(|k| {
-            row(
-                "AADProvisioningLogs",
-                T0 + k * 7 * H,
-                &[
-                    ("JobId", Value::str("job-1")),
-                    ("ResultType", Value::str("Failure")),
-                    ("ServicePrincipal", Value::str(r#"{"Name":"Workday"}"#)),
-                    ("TargetIdentity", Value::str(format!("t{}", k % 4))),
-                    ("ResultDescription", Value::str("schema mismatch")),
-                    ("OperationName", Value::str("Create")),
-                    ("ResultSignature", Value::str("SchemaMismatch")),
-                ],
-            )
-        })
-        .collect();
-    let sp = |t: i64, ip: &str, res: &str| {
-        row(
-            "AADServicePrincipalSignInLogs",
-            t,
-            &[
-                ("ServicePrincipalName", Value::str("sp-a")),
-                ("ServicePrincipalId", Value::str("sp-a-id")),
-                ("AppId", Value::str("sp-a-app")),
-                ("IPAddress", Value::str(ip)),
-                ("ResultType", Value::str("0")),
-                ("ResourceDisplayName", Value::str(res)),
-                ("ClientCredentialType", Value::str("clientSecret")),
-            ],
-        )
-    };
-    let mut sp_rows: Vec<(i64, Row)> = (0..96)
-        .map(|h| sp(T0 + h * H + 5 * 60 * S, "203.0.113.50", "Microsoft Graph"))
-        .collect();
-    sp_rows.extend((0..60).map(|k| {
-        sp(
-            T0 + 100 * H + k * 30 * S,
-            "198.51.100.200",
-            "Azure Key Vault",
-        )
-    }));
-    // Allow-listed traffic does not count.
-    sp_rows.extend((0..60).map(|k| {
-        sp(
-            T0 + 100 * H + k * 30 * S + 1,
-            "192.0.2.44",
-            "Azure Key Vault",
-        )
-    }));
-    Tenant {
-        tables: vec![
-            ("SigninLogs".to_string(), signins),
-            ("AuditLogs".to_string(), audits),
-            ("AADProvisioningLogs".to_string(), provisioning),
-            ("AADServicePrincipalSignInLogs".to_string(), sp_rows),
-        ],
-    }
-}
-
 #[test]
 fn every_seed_query_fires_on_an_attack_tenant() {
-    let tenant = attack_tenant();
+    let tenant = Tenant {
+        tables: kqlflow::demo::attack_tenant(),
+    };
     for name in SEEDS {
         let Some(p) = seed_program(name) else {
             eprintln!("../shared is absent: skipping");

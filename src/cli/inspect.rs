@@ -98,44 +98,6 @@ pub fn run(args: &InspectArgs) -> i32 {
     0
 }
 
-/// Runs `kqlflow demo`: inspects the sample exports built into the binary.
-pub fn demo() -> i32 {
-    const FILES: [(&str, &[u8]); 3] = [
-        (
-            "demo/SigninLogs_disable_accounts.csv",
-            include_bytes!("../../demo/SigninLogs_disable_accounts.csv"),
-        ),
-        (
-            "demo/AuditLogs_Hunting.csv",
-            include_bytes!("../../demo/AuditLogs_Hunting.csv"),
-        ),
-        (
-            "demo/AADAuditEvents.json",
-            include_bytes!("../../demo/AADAuditEvents.json"),
-        ),
-    ];
-    let mut ing = Ingest::new(Catalog::builtin(), &Projection::all(), Options::default());
-    let start = Instant::now();
-    for (name, bytes) in FILES {
-        ing.read_bytes(name, bytes, &mut |_| {});
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "kqlflow demo: reading the real Entra ID exports built into the binary (see demo/README.md).\n\
-         Rule evaluation is not built yet; this shows ingestion and the inspect report.\n"
-    );
-    match print_report(&mut out, &ing.report, elapsed) {
-        Ok(()) => 0,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            1
-        }
-    }
-}
-
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut x = n as f64;

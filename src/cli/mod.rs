@@ -2,6 +2,7 @@
 //! would need lives in the library's other modules.
 
 pub mod check;
+mod demo;
 mod explain;
 mod inspect;
 mod run;
@@ -31,7 +32,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Evaluate a query or rule over log files at one tick and print the result rows.
     Run(run::RunArgs),
-    /// Inspect the demo data built into the binary (real Entra ID exports).
+    /// Run the rule pack over a built-in tenant and show when each rule fires.
     #[command(after_help = "Example:\n  kqlflow demo")]
     Demo,
 }
@@ -49,7 +50,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Inspect(args) => inspect::run(&args),
-        Command::Demo => inspect::demo(),
+        Command::Demo => demo::run(),
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),

@@ -1,0 +1,189 @@
+//! The built-in demo: a small tenant in which every detection of the rule pack fires, the rule
+//! pack itself (the `dataflows/` files, built into the binary) and the IP allowlist watchlist
+//! its volume rule reads. `kqlflow demo` runs the rules over the tenant; tests use the tenant as
+//! ground truth.
+
+use crate::catalog::Catalog;
+use crate::eval::Watchlist;
+use crate::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value, parse_json};
+
+/// 2024-05-01T00:00:00Z: the tenant's first hour.
+pub const T0: i64 = 1_714_521_600 * S;
+
+/// The rule pack built into the binary: (file name, YAML text).
+pub const RULES: [(&str, &str); 5] = [
+    (
+        "failed_signins_with_audit_details.yaml",
+        include_str!("../dataflows/failed_signins_with_audit_details.yaml"),
+    ),
+    (
+        "sp_signin_volume_anomaly.yaml",
+        include_str!("../dataflows/sp_signin_volume_anomaly.yaml"),
+    ),
+    (
+        "provisioning_failures_by_job_error.yaml",
+        include_str!("../dataflows/provisioning_failures_by_job_error.yaml"),
+    ),
+    (
+        "rare_audit_activity_by_app.yaml",
+        include_str!("../dataflows/rare_audit_activity_by_app.yaml"),
+    ),
+    (
+        "sp_graph_signins.yaml",
+        include_str!("../dataflows/sp_graph_signins.yaml"),
+    ),
+];
+
+/// The NetworkAllowlist watchlist: a CIDR, an address and a range.
+pub fn allowlist() -> Watchlist {
+    Watchlist {
+        columns: vec!["IPOrRange".into(), "Comment".into()],
+        rows: vec![
+            vec!["10.0.0.0/8".into(), "lab".into()],
+            vec!["192.0.2.44".into(), "scanner".into()],
+            vec!["198.51.100.1-198.51.100.20".into(), "partner".into()],
+        ],
+    }
+}
+
+/// A row of `table` at time `t` with the given columns set (the rest empty), in the table's
+/// schema order. Unknown tables or columns are left out.
+pub fn row(table: &str, t: i64, cols: &[(&str, Value)]) -> (i64, Row) {
+    let Some(def) = Catalog::builtin().table(table) else {
+        return (t, Vec::new());
+    };
+    let mut row = def.schema.empty_row();
+    let mut set = |c: &str, v: Value| {
+        if let Some(i) = def.schema.index_of(c) {
+            row[i] = v;
+        }
+    };
+    set("TimeGenerated", Value::DateTime(t));
+    set("Type", Value::str(table));
+    for (c, v) in cols {
+        set(c, v.clone());
+    }
+    (t, row)
+}
+
+fn json(s: &str) -> Value {
+    parse_json(&Value::str(s))
+}
+
+/// A tenant where every seed query fires: a password spray on alice followed by changes to
+/// her account, a service principal whose hourly rhythm bursts from an unlisted address,
+/// sustained provisioning failures, an app making a change it never made in the trail, and
+/// Microsoft Graph sign-ins.
+pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
+    let mut signins = Vec::new();
+    for k in 0..12 {
+        signins.push(row(
+            "SigninLogs",
+            T0 + 50 * H + k * 60 * S,
+            &[
+                ("UserPrincipalName", Value::str("Alice@contoso.com")),
+                (
+                    "IPAddress",
+                    Value::str(["203.0.113.5", "198.51.100.99", "192.0.2.10"][(k % 3) as usize]),
+                ),
+                ("ResultType", Value::str("50126")),
+                ("ResultDescription", Value::str("Invalid password")),
+                ("AppDisplayName", Value::str("Azure Portal")),
+                ("LocationDetails", json(r#"{"city":"Oslo","state":"Oslo"}"#)),
+                ("ClientAppUsed", Value::str("Browser")),
+                ("Location", Value::str("NO")),
+                ("CorrelationId", Value::str("spray")),
+                ("OperationName", Value::str("Sign-in activity")),
+                ("Category", Value::str("SignInLogs")),
+            ],
+        ));
+    }
+    let audit = |t: i64, i: usize, initiated: &str, op: &str, target: &str| {
+        row(
+            "AuditLogs",
+            t,
+            &[
+                ("Category", Value::str("UserManagement")),
+                ("OperationName", Value::str(op)),
+                ("InitiatedBy", json(initiated)),
+                (
+                    "TargetResources",
+                    json(&format!(
+                        r#"[{{"userPrincipalName":"{target}","displayName":"{target}","modifiedProperties":[{{"displayName":"StrongAuthenticationMethod","oldValue":"[]","newValue":"[\"PhoneAppNotification\"]"}}]}}]"#
+                    )),
+                ),
+                ("CorrelationId", Value::str(format!("a{i}"))),
+                ("Id", Value::str(format!("id{i}"))),
+            ],
+        )
+    };
+    let app = r#"{"app":{"displayName":"Deployer","ipAddress":"203.0.113.9"}}"#;
+    let admin = r#"{"user":{"userPrincipalName":"admin@contoso.com"}}"#;
+    let audits = vec![
+        audit(T0 + 2 * H, 0, app, "Update user", "bob@contoso.com"),
+        audit(T0 + 51 * H, 1, admin, "Update user", "alice@contoso.com"),
+        audit(
+            T0 + 52 * H,
+            2,
+            app,
+            "Reset user password",
+            "alice@contoso.com",
+        ),
+    ];
+    let provisioning = (0..12)
+        .map(|k| {
+            row(
+                "AADProvisioningLogs",
+                T0 + k * 7 * H,
+                &[
+                    ("JobId", Value::str("job-1")),
+                    ("ResultType", Value::str("Failure")),
+                    ("ServicePrincipal", Value::str(r#"{"Name":"Workday"}"#)),
+                    ("TargetIdentity", Value::str(format!("t{}", k % 4))),
+                    ("ResultDescription", Value::str("schema mismatch")),
+                    ("OperationName", Value::str("Create")),
+                    ("ResultSignature", Value::str("SchemaMismatch")),
+                ],
+            )
+        })
+        .collect();
+    let sp = |t: i64, ip: &str, res: &str| {
+        row(
+            "AADServicePrincipalSignInLogs",
+            t,
+            &[
+                ("ServicePrincipalName", Value::str("sp-a")),
+                ("ServicePrincipalId", Value::str("sp-a-id")),
+                ("AppId", Value::str("sp-a-app")),
+                ("IPAddress", Value::str(ip)),
+                ("ResultType", Value::str("0")),
+                ("ResourceDisplayName", Value::str(res)),
+                ("ClientCredentialType", Value::str("clientSecret")),
+            ],
+        )
+    };
+    let mut sp_rows: Vec<(i64, Row)> = (0..96)
+        .map(|h| sp(T0 + h * H + 5 * 60 * S, "203.0.113.50", "Microsoft Graph"))
+        .collect();
+    sp_rows.extend((0..60).map(|k| {
+        sp(
+            T0 + 100 * H + k * 30 * S,
+            "198.51.100.200",
+            "Azure Key Vault",
+        )
+    }));
+    // Allow-listed traffic does not count.
+    sp_rows.extend((0..60).map(|k| {
+        sp(
+            T0 + 100 * H + k * 30 * S + 1,
+            "192.0.2.44",
+            "Azure Key Vault",
+        )
+    }));
+    vec![
+        ("SigninLogs".to_string(), signins),
+        ("AuditLogs".to_string(), audits),
+        ("AADProvisioningLogs".to_string(), provisioning),
+        ("AADServicePrincipalSignInLogs".to_string(), sp_rows),
+    ]
+}
