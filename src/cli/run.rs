@@ -39,9 +39,14 @@ pub enum Engine {
     after_help = "Examples:\n  kqlflow run rules/RareAuditActivityByApp.yaml --logs exports/\n  \
 kqlflow run hunt.kql --logs SigninLogs.jsonl --at 2024-05-01T12:00:00Z --format jsonl\n  \
 kqlflow run hunt.kql --logs exports/ --changes -w 2\n  \
-kqlflow run hunt.kql --logs exports/ --engine batch"
+kqlflow run hunt.kql --logs exports/ --engine batch\n  \
+kqlflow run hunt.kql --logs exports/ -w 2 -n 2 -p 0 -h hosts.txt   (and -p 1 on the second host)",
+    disable_help_flag = true
 )]
 pub struct RunArgs {
+    /// Print help (`-h` is the hostfile, as in timely).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// A query (.kql) or Sentinel rule (.yaml) file.
     #[arg(value_name = "QUERY_OR_RULE")]
     file: PathBuf,
@@ -69,9 +74,21 @@ pub struct RunArgs {
     /// The tick length of event time (the incremental engine's time step).
     #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
     tick: String,
-    /// Worker threads for the incremental engine.
+    /// Worker threads per process for the incremental engine.
     #[arg(short = 'w', long = "workers", default_value_t = 1)]
     workers: usize,
+    /// Processes in the cluster; each is started with the same arguments but its own -p.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    processes: usize,
+    /// This process's index in the cluster, from 0; process 0 prints the result.
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    process: usize,
+    /// A file with one `host:port` line per process (default: localhost:2101, 2102, …).
+    #[arg(short = 'h', long = "hostfile", value_name = "FILE")]
+    hostfile: Option<PathBuf>,
+    /// Seconds to wait for the other processes before giving up.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    connect_timeout: u64,
 }
 
 /// A value as text for the table and CSV formats.
@@ -158,6 +175,10 @@ pub fn run(args: &RunArgs) -> i32 {
             return 2;
         }
     };
+    if (args.processes > 1 || args.workers > 1) && args.engine == Engine::Batch {
+        eprintln!("error: -w, -n and -p are for the incremental engine (leave out --engine batch)");
+        return 2;
+    }
     if args.changes && args.engine == Engine::Batch {
         eprintln!("error: --changes needs the incremental engine (leave out --engine batch)");
         return 2;
@@ -267,18 +288,21 @@ pub fn run(args: &RunArgs) -> i32 {
     for n in &program.notes {
         eprintln!("note: {n}");
     }
-    let mut out = std::io::stdout().lock();
+    let stdout = std::io::stdout();
     let printed = match args.engine {
         Engine::Batch => {
             let rows = eval::evaluate(&program, &data, now);
-            print_rows(&mut out, program.schema(), &rows, args.format)
+            print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
         }
         Engine::Incremental => {
             let tables: Vec<(String, Vec<(i64, Row)>)> = data.tables.clone().into_iter().collect();
             let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
             let cluster = crate::runtime::ClusterOptions {
                 workers: args.workers,
-                ..Default::default()
+                processes: args.processes,
+                process: args.process,
+                hostfile: args.hostfile.clone(),
+                connect_timeout: std::time::Duration::from_secs(args.connect_timeout),
             };
             let changes =
                 match crate::exec::run_program(&program, &tables, &watchlists, &cluster, tick) {
@@ -288,6 +312,14 @@ pub fn run(args: &RunArgs) -> i32 {
                         return 1;
                     }
                 };
+            // The change stream is gathered on the first worker of process 0, which prints.
+            if args.process != 0 {
+                eprintln!(
+                    "process {} of {}: done (process 0 prints the result)",
+                    args.process, args.processes
+                );
+                return 0;
+            }
             if args.changes {
                 let mut schema = vec![
                     Column {
@@ -313,10 +345,10 @@ pub fn run(args: &RunArgs) -> i32 {
                         r
                     })
                     .collect();
-                print_rows(&mut out, &schema, &rows, args.format)
+                print_rows(&mut stdout.lock(), &schema, &rows, args.format)
             } else {
                 let rows = crate::exec::snapshot_rows(&program, &changes, now);
-                print_rows(&mut out, program.schema(), &rows, args.format)
+                print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
             }
         }
     };

@@ -37,6 +37,8 @@ pub struct ClusterOptions {
     /// A file whose lines are the processes' `host:port` addresses (`-h`); without it the
     /// processes listen on `localhost:2101`, `localhost:2102`, …
     pub hostfile: Option<PathBuf>,
+    /// How long to wait for the other processes to connect before giving up.
+    pub connect_timeout: std::time::Duration,
 }
 
 impl Default for ClusterOptions {
@@ -46,6 +48,7 @@ impl Default for ClusterOptions {
             processes: 1,
             process: 0,
             hostfile: None,
+            connect_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -134,69 +137,97 @@ where
 {
     let config = cluster.timely_config()?;
     let build = Arc::new(build);
-    let guards = timely::execute(config, move |worker| {
-        let index = worker.index();
-        let peers = worker.peers();
-        let captured: Rc<RefCell<Vec<Change>>> = Rc::new(RefCell::new(Vec::new()));
-        let sink = captured.clone();
-        let build = build.clone();
-        let (mut handles, probe) = worker.dataflow::<Time, _, _>(move |scope| {
-            let mut handles = Vec::with_capacity(inputs);
-            let mut collections = Vec::with_capacity(inputs);
-            for _ in 0..inputs {
-                let (handle, collection) = scope.new_collection::<Row, isize>();
-                handles.push(handle);
-                collections.push(collection);
+    // Timely waits for the other processes without end; a channel tells when the workers have
+    // started, so that a process whose peers never come fails within the timeout.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = std::sync::Mutex::new(started_tx);
+    let run = move || {
+        timely::execute(config, move |worker| {
+            if let Ok(tx) = started_tx.lock() {
+                let _ = tx.send(());
             }
-            let out = build(collections);
-            let (probe, _) = out
-                .inner
-                .exchange(|_| 0)
-                .inspect(move |(row, t, diff): &(Row, Time, isize)| {
-                    sink.borrow_mut().push(Change {
-                        tick: *t,
-                        row: row.clone(),
-                        diff: *diff as i64,
-                    });
-                })
-                .probe();
-            (handles, probe)
-        });
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by_key(|&i| events[i].time);
-        let mut now: Time = 0;
-        for (n, &i) in order.iter().enumerate() {
-            let ev = &events[i];
-            let t = tick_of(ev.time, tick);
-            if t > now {
-                for h in handles.iter_mut() {
-                    h.advance_to(t);
-                    h.flush();
+            let index = worker.index();
+            let peers = worker.peers();
+            let captured: Rc<RefCell<Vec<Change>>> = Rc::new(RefCell::new(Vec::new()));
+            let sink = captured.clone();
+            let build = build.clone();
+            let (mut handles, probe) = worker.dataflow::<Time, _, _>(move |scope| {
+                let mut handles = Vec::with_capacity(inputs);
+                let mut collections = Vec::with_capacity(inputs);
+                for _ in 0..inputs {
+                    let (handle, collection) = scope.new_collection::<Row, isize>();
+                    handles.push(handle);
+                    collections.push(collection);
                 }
-                worker.step_while(|| probe.less_than(&t));
-                now = t;
+                let out = build(collections);
+                let (probe, _) = out
+                    .inner
+                    .exchange(|_| 0)
+                    .inspect(move |(row, t, diff): &(Row, Time, isize)| {
+                        sink.borrow_mut().push(Change {
+                            tick: *t,
+                            row: row.clone(),
+                            diff: *diff as i64,
+                        });
+                    })
+                    .probe();
+                (handles, probe)
+            });
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_by_key(|&i| events[i].time);
+            let mut now: Time = 0;
+            for (n, &i) in order.iter().enumerate() {
+                let ev = &events[i];
+                let t = tick_of(ev.time, tick);
+                if t > now {
+                    for h in handles.iter_mut() {
+                        h.advance_to(t);
+                        h.flush();
+                    }
+                    worker.step_while(|| probe.less_than(&t));
+                    now = t;
+                }
+                if n % peers == index
+                    && let Some(h) = handles.get_mut(ev.input)
+                {
+                    h.update(ev.row.clone(), 1);
+                }
             }
-            if n % peers == index
-                && let Some(h) = handles.get_mut(ev.input)
-            {
-                h.update(ev.row.clone(), 1);
+            let end = now + 1;
+            for h in handles.iter_mut() {
+                h.advance_to(end);
+                h.flush();
             }
-        }
-        let end = now + 1;
-        for h in handles.iter_mut() {
-            h.advance_to(end);
-            h.flush();
-        }
-        // Closing the inputs lets every scheduled change (a row leaving a window after the
-        // last record) come out: run until the output's frontier is empty.
-        handles.clear();
-        worker.step_while(|| !probe.done());
+            // Closing the inputs lets every scheduled change (a row leaving a window after the
+            // last record) come out: run until the output's frontier is empty.
+            handles.clear();
+            worker.step_while(|| !probe.done());
 
-        captured.borrow().clone()
-    })
-    .map_err(|e| format!("starting the workers: {e}"))?;
+            captured.borrow().clone()
+        })
+        .map_err(|e| format!("starting the workers: {e}"))
+        .map(|guards| guards.join())
+    };
+    let results = if cluster.processes > 1 {
+        let handle = std::thread::spawn(run);
+        if started_rx.recv_timeout(cluster.connect_timeout).is_err() && !handle.is_finished() {
+            return Err(format!(
+                "process {} of {} could not reach its peers within {} s: check that every process \
+                 is started with the same -n and hostfile, and that the addresses in the hostfile \
+                 are reachable",
+                cluster.process,
+                cluster.processes,
+                cluster.connect_timeout.as_secs()
+            ));
+        }
+        handle
+            .join()
+            .map_err(|_| "the workers' thread failed".to_string())??
+    } else {
+        run()?
+    };
     let mut changes = Vec::new();
-    for result in guards.join() {
+    for result in results {
         changes.extend(result.map_err(|e| format!("a worker failed: {e}"))?);
     }
     Ok(consolidate(changes))

@@ -1,0 +1,174 @@
+//! kqlflow run as a cluster of two processes of two worker threads on loopback gives the same
+//! change stream as one worker; a process whose peers never come fails within its timeout.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn kqlflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+}
+
+/// Two ports free on loopback now.
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// Timely reports its connection progress on standard output; the result lines are the rest.
+fn result_lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.starts_with("awaiting connections") && !l.starts_with("worker "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn tenant(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let logs = dir.join("SigninLogs.jsonl");
+    let mut text = String::new();
+    for k in 0..400 {
+        let user = ["alice", "bob", "carol", "dave", "erin"][k % 5];
+        let ip = format!("203.0.113.{}", (k * 7) % 11);
+        let result = if k % 3 == 0 { "0" } else { "50126" };
+        let minute = k * 3;
+        text.push_str(&format!(
+            "{{\"TimeGenerated\":\"2024-05-01T{:02}:{:02}:{:02}Z\",\"UserPrincipalName\":\"{user}@contoso.com\",\"IPAddress\":\"{ip}\",\"ResultType\":\"{result}\"}}\n",
+            minute / 60 % 24,
+            minute % 60,
+            k % 60
+        ));
+    }
+    std::fs::write(&logs, text).unwrap();
+    let query = dir.join("spray.kql");
+    std::fs::write(
+        &query,
+        "SigninLogs\n| where TimeGenerated > ago(1h) and ResultType != \"0\"\n| summarize Failures = count(), IPs = dcount(IPAddress), Apps = make_set(IPAddress) by UserPrincipalName\n| where Failures >= 2",
+    )
+    .unwrap();
+    (logs, query)
+}
+
+#[test]
+fn two_processes_of_two_threads_agree_with_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, query) = tenant(dir.path());
+    let (q, l) = (query.to_str().unwrap(), logs.to_str().unwrap());
+    let one = kqlflow()
+        .args(["run", q, "--logs", l, "--changes", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let expected = result_lines(&one.stdout);
+    assert!(expected.len() > 10, "the query changes often: {expected:?}");
+
+    let (p0, p1) = free_ports();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
+    let h = hosts.to_str().unwrap();
+    let common = [
+        "run",
+        q,
+        "--logs",
+        l,
+        "--changes",
+        "--format",
+        "csv",
+        "-w",
+        "2",
+        "-n",
+        "2",
+        "-h",
+        h,
+        "--connect-timeout",
+        "60",
+    ];
+    let second = kqlflow()
+        .args(common)
+        .args(["-p", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = kqlflow().args(common).args(["-p", "0"]).output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(result_lines(&first.stdout), expected);
+    // Process 1 prints no result: process 0 does, once.
+    assert!(
+        result_lines(&second.stdout).is_empty(),
+        "{:?}",
+        result_lines(&second.stdout)
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("process 1 of 2: done"));
+}
+
+#[test]
+fn a_process_without_its_peers_fails_within_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, query) = tenant(dir.path());
+    let (p0, p1) = free_ports();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
+    let start = Instant::now();
+    let out = kqlflow()
+        .args([
+            "run",
+            query.to_str().unwrap(),
+            "--logs",
+            logs.to_str().unwrap(),
+            "-n",
+            "2",
+            "-p",
+            "0",
+        ])
+        .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "2"])
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("process 0 of 2 could not reach its peers within 2 s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cluster_options_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, query) = tenant(dir.path());
+    let out = kqlflow()
+        .args([
+            "run",
+            query.to_str().unwrap(),
+            "--logs",
+            logs.to_str().unwrap(),
+            "-n",
+            "2",
+            "-p",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-p 2 is not a process of a cluster of 2")
+    );
+}
