@@ -242,7 +242,40 @@ pub fn run(args: &RunArgs) -> i32 {
         table: args.table.clone(),
         ..Options::default()
     };
-    let mut ing = Ingest::new(catalog, &Projection::all(), options);
+    // Ingest materialises only the columns the query reads (the rest are skipped unparsed);
+    // rows are then laid out in their table's schema order, as the plan addresses them.
+    let read = crate::exec::columns_read(&program);
+    let wanted: Vec<(String, Vec<String>)> = read
+        .iter()
+        .filter_map(|(t, cols)| {
+            let table = catalog.table(t)?;
+            let mut names: Vec<String> = cols
+                .iter()
+                .filter_map(|&c| table.schema.columns().get(c).map(|c| c.name.to_string()))
+                .collect();
+            names.push(table.schema.columns()[table.time_column].name.to_string());
+            Some((t.clone(), names))
+        })
+        .collect();
+    let wanted_refs: Vec<(&str, Vec<&str>)> = wanted
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.iter().map(String::as_str).collect()))
+        .collect();
+    let wanted_slices: Vec<(&str, &[&str])> = wanted_refs
+        .iter()
+        .map(|(t, c)| (*t, c.as_slice()))
+        .collect();
+    let projection = match Projection::only(catalog, &wanted_slices) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let mut ing = Ingest::new(catalog, &projection, options);
+    let layouts: Vec<Vec<usize>> = (0..catalog.tables().len())
+        .map(|t| ing.layout(t).map(|l| l.columns.clone()).unwrap_or_default())
+        .collect();
     let mut latest: Option<i64> = None;
     let mut timeless = 0u64;
     for p in &args.logs {
@@ -255,7 +288,12 @@ pub fn run(args: &RunArgs) -> i32 {
                 return;
             };
             latest = Some(latest.map_or(t, |l: i64| l.max(t)));
-            let mut row = rec.row;
+            let mut row = table.schema.empty_row();
+            for (slot, v) in layouts[rec.table].iter().zip(rec.row) {
+                if let Some(cell) = row.get_mut(*slot) {
+                    *cell = v;
+                }
+            }
             if let Some(v) = row.get_mut(table.time_column)
                 && v.is_null()
             {

@@ -814,3 +814,28 @@ pub fn snapshot_rows(program: &Program, changes: &[crate::runtime::Change], now:
     };
     crate::eval::evaluate(&shown, &crate::eval::Data::default(), now)
 }
+
+/// The columns (schema positions) that `program` reads from each table, over every scan of it.
+pub fn columns_read(
+    program: &Program,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<usize>> {
+    fn walk(
+        p: &Plan,
+        out: &mut std::collections::BTreeMap<String, std::collections::BTreeSet<usize>>,
+    ) {
+        if let Node::Scan { table, columns } = &p.node {
+            out.entry(table.clone())
+                .or_default()
+                .extend(columns.iter().copied());
+        }
+        for i in p.inputs() {
+            walk(i, out);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(&program.root, &mut out);
+    for s in program.shared.iter().chain(&program.scalars) {
+        walk(s, &mut out);
+    }
+    out
+}
