@@ -66,7 +66,8 @@ pub fn row(table: &str, t: i64, cols: &[(&str, Value)]) -> (i64, Row) {
     (t, row)
 }
 
-fn json(s: &str) -> Value {
+/// A dynamic value from JSON text.
+pub fn json(s: &str) -> Value {
     parse_json(&Value::str(s))
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use kqlflow::catalog::Catalog;
 use kqlflow::eval::{Data, Watchlist, evaluate};
 use kqlflow::exec::{run_program, strip_presentation, watchlist_sources};
-use kqlflow::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value, parse_json};
+use kqlflow::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value};
 use kqlflow::plan::{self, BindOptions, Program};
 use kqlflow::runtime::{ClusterOptions, snapshot};
 
@@ -49,26 +49,7 @@ fn seed_program(name: &str) -> Option<Program> {
     Some(p)
 }
 
-fn row(table: &str, t: i64, cols: &[(&str, Value)]) -> (i64, Row) {
-    let table_def = Catalog::builtin().table(table).unwrap();
-    let mut row = table_def.schema.empty_row();
-    let mut set = |c: &str, v: Value| {
-        row[table_def
-            .schema
-            .index_of(c)
-            .unwrap_or_else(|| panic!("{table}.{c}"))] = v
-    };
-    set("TimeGenerated", Value::DateTime(t));
-    set("Type", Value::str(table));
-    for (c, v) in cols {
-        set(c, v.clone());
-    }
-    (t, row)
-}
-
-fn json(s: &str) -> Value {
-    parse_json(&Value::str(s))
-}
+use kqlflow::demo::{json, row};
 
 #[derive(Clone, Debug)]
 struct Tenant {

@@ -186,6 +186,16 @@ fn elements(v: &Value) -> Vec<Value> {
     }
 }
 
+/// The rows `mv-expand` makes of one input row: the expanded columns' elements zipped, each
+/// converted to its type. Both engines call this, so the operator has one semantics.
+pub fn mv_expand_row(r: &Row, columns: &[(usize, Option<Type>)], limit: Option<usize>) -> Vec<Row> {
+    let values: Vec<Value> = columns
+        .iter()
+        .map(|(c, _)| r.get(*c).cloned().unwrap_or(Value::Null))
+        .collect();
+    expand(r, columns, &values, limit)
+}
+
 /// Rows of `row` with each of `cols` replaced by the zipped elements of `values`.
 fn expand(
     row: &Row,
@@ -380,11 +390,7 @@ impl Evaluator<'_> {
                 let rows = self.eval(input, apply);
                 let mut out = Vec::new();
                 for r in &rows {
-                    let values: Vec<Value> = columns
-                        .iter()
-                        .map(|(c, _)| r.get(*c).cloned().unwrap_or(Value::Null))
-                        .collect();
-                    out.extend(expand(r, columns, &values, *limit));
+                    out.extend(mv_expand_row(r, columns, *limit));
                 }
                 out
             }

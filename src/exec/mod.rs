@@ -334,7 +334,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.plan(input)?;
                 let columns = columns.clone();
                 let limit = *limit;
-                Ok(rows.flat_map(move |row| crate::exec::expand_row(&row, &columns, limit)))
+                Ok(rows.flat_map(move |row| crate::eval::mv_expand_row(&row, &columns, limit)))
             }
             Node::Join {
                 kind,
@@ -505,56 +505,6 @@ fn temporal_filter<'scope>(
             }
         })
         .as_collection()
-}
-
-/// The rows one input row expands into for `mv-expand`: the expanded columns zipped, each
-/// element converted to its type; a column that is not an array counts as one element; an
-/// empty array gives no row.
-pub fn expand_row(row: &Row, columns: &[(usize, Option<Type>)], limit: Option<usize>) -> Vec<Row> {
-    let lists: Vec<Vec<Value>> = columns
-        .iter()
-        .map(|(c, _)| match row.get(*c) {
-            Some(Value::Array(xs)) => xs.to_vec(),
-            Some(Value::Object(kvs)) => kvs
-                .iter()
-                .map(|(k, v)| Value::object(vec![(k.clone(), v.clone())]))
-                .collect(),
-            Some(v) => vec![v.clone()],
-            None => vec![Value::Null],
-        })
-        .collect();
-    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
-    let n = limit.map_or(n, |l| n.min(l));
-    (0..n)
-        .map(|i| {
-            let mut out = row.clone();
-            for ((c, ty), list) in columns.iter().zip(&lists) {
-                let v = list.get(i).cloned().unwrap_or(Value::Null);
-                let v = match ty {
-                    Some(t) => convert(&v, *t),
-                    None => v,
-                };
-                if let Some(slot) = out.get_mut(*c) {
-                    *slot = v;
-                }
-            }
-            out
-        })
-        .collect()
-}
-
-fn convert(v: &Value, ty: Type) -> Value {
-    use crate::model::{tobool, todatetime, toint, tolong, toreal, tostring, totimespan};
-    match ty {
-        Type::String => tostring(v),
-        Type::Long => tolong(v),
-        Type::Int => toint(v),
-        Type::Real => toreal(v),
-        Type::Bool => tobool(v),
-        Type::DateTime => todatetime(v),
-        Type::TimeSpan => totimespan(v),
-        Type::Dynamic => v.clone(),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
