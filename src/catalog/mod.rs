@@ -1,6 +1,8 @@
-//! The table catalog: the seven Entra ID and Azure tables that kqlflow knows, built into the
-//! binary from the schema files, and the mapping from Azure Monitor diagnostic records
-//! (`time`, `category`, `properties{…}`) onto their columns.
+//! The table catalog: the seven Entra ID and Azure log tables that kqlflow knows, and the four
+//! enrichment tables that detection rules join them with (IdentityInfo, DeviceInfo,
+//! ThreatIntelIndicators, BehaviorAnalytics), built into the binary from the schema files; and
+//! the mapping from Azure Monitor diagnostic records (`time`, `category`, `properties{…}`) onto
+//! their columns.
 
 mod diagnostic;
 
@@ -11,8 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::model::{Column, Schema, Str, Type};
 
-/// The schema files built into the binary: (table name, JSON text).
-const SCHEMA_FILES: [(&str, &str); 7] = [
+/// The schema files built into the binary: (table name, JSON text). The seven log tables come
+/// first (their positions are their ids); the enrichment tables follow.
+const SCHEMA_FILES: [(&str, &str); 11] = [
     ("SigninLogs", include_str!("schemas/SigninLogs.json")),
     (
         "AADNonInteractiveUserSignInLogs",
@@ -32,6 +35,16 @@ const SCHEMA_FILES: [(&str, &str); 7] = [
         include_str!("schemas/AADProvisioningLogs.json"),
     ),
     ("AzureActivity", include_str!("schemas/AzureActivity.json")),
+    ("IdentityInfo", include_str!("schemas/IdentityInfo.json")),
+    ("DeviceInfo", include_str!("schemas/DeviceInfo.json")),
+    (
+        "ThreatIntelIndicators",
+        include_str!("schemas/ThreatIntelIndicators.json"),
+    ),
+    (
+        "BehaviorAnalytics",
+        include_str!("schemas/BehaviorAnalytics.json"),
+    ),
 ];
 
 /// A table: its name, schema and where its event time comes from.
@@ -131,9 +144,10 @@ pub fn table_from_schema_json(text: &str) -> Result<Table, SchemaError> {
 }
 
 impl Catalog {
-    /// The seven built-in tables: SigninLogs, AADNonInteractiveUserSignInLogs,
+    /// The built-in tables: the seven log tables SigninLogs, AADNonInteractiveUserSignInLogs,
     /// AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs,
-    /// AADProvisioningLogs and AzureActivity.
+    /// AADProvisioningLogs and AzureActivity (ids 0 to 6), then the enrichment tables
+    /// IdentityInfo, DeviceInfo, ThreatIntelIndicators and BehaviorAnalytics.
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
@@ -210,7 +224,61 @@ mod tests {
             assert_eq!(t.schema.columns()[t.time_column].ty, Type::DateTime);
             assert!(t.schema.index_of("Type").is_some());
         }
-        assert_eq!(Catalog::builtin().tables().len(), 7);
+        let c = Catalog::builtin();
+        assert_eq!(c.tables().len(), 11);
+        let names: Vec<&str> = c.tables().iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names[..7],
+            [
+                "SigninLogs",
+                "AADNonInteractiveUserSignInLogs",
+                "AADServicePrincipalSignInLogs",
+                "AADManagedIdentitySignInLogs",
+                "AuditLogs",
+                "AADProvisioningLogs",
+                "AzureActivity"
+            ]
+        );
+    }
+
+    #[test]
+    fn enrichment_tables_have_their_reference_columns() {
+        let c = Catalog::builtin();
+        let ty = |t: &str, col: &str| c.table(t).and_then(|t| t.schema.column(col)).map(|c| c.ty);
+        assert_eq!(ty("IdentityInfo", "AccountUPN"), Some(Type::String));
+        assert_eq!(ty("IdentityInfo", "GroupMembership"), Some(Type::Dynamic));
+        assert_eq!(ty("IdentityInfo", "IsAccountEnabled"), Some(Type::Bool));
+        assert_eq!(ty("IdentityInfo", "InvestigationPriority"), Some(Type::Int));
+        assert_eq!(ty("DeviceInfo", "OnboardingStatus"), Some(Type::String));
+        assert_eq!(ty("DeviceInfo", "OSBuild"), Some(Type::Long));
+        assert_eq!(ty("DeviceInfo", "SensorHealthState"), Some(Type::String));
+        assert_eq!(
+            ty("ThreatIntelIndicators", "ValidUntil"),
+            Some(Type::DateTime)
+        );
+        assert_eq!(ty("ThreatIntelIndicators", "IsActive"), Some(Type::Bool));
+        assert_eq!(ty("ThreatIntelIndicators", "Confidence"), Some(Type::Int));
+        assert_eq!(
+            ty("BehaviorAnalytics", "UsersInsights"),
+            Some(Type::Dynamic)
+        );
+        assert_eq!(
+            ty("BehaviorAnalytics", "TimeProcessed"),
+            Some(Type::DateTime)
+        );
+        assert_eq!(
+            ty("AADServicePrincipalSignInLogs", "UserAgent"),
+            Some(Type::String)
+        );
+        for t in [
+            "IdentityInfo",
+            "DeviceInfo",
+            "ThreatIntelIndicators",
+            "BehaviorAnalytics",
+        ] {
+            let t = c.table(t).unwrap();
+            assert_eq!(&*t.schema.columns()[t.time_column].name, "TimeGenerated");
+        }
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! columns Kusto's names and types, folds constants (template times are `now()` plus a
 //! constant), extracts temporal bounds, and refuses what kqlflow cannot run with a
 //! [`BindError`] at the offending span.
+//!
+//! Some of Kusto is decided here rather than when rows flow: `column_ifexists()` becomes the
+//! column or its default; `ingestion_time()` becomes the scanned table's `TimeGenerated` (with
+//! a note in [`Program::notes`]); `union` gives a column per name and type (`X_dynamic`,
+//! `X_string`) and, with `isfuzzy=true`, drops the legs that do not resolve (with a note).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -212,10 +217,13 @@ enum Bound {
     Scalar(ScalarExpr, Type),
 }
 
-/// The columns an expression can name: each with its type and the expression it stands for.
+/// The columns an expression can name: each with its type and the expression it stands for;
+/// and the input row's event-time column (the scanned table's `TimeGenerated`, passed through
+/// unchanged), when it has one.
 #[derive(Clone, Default)]
 struct Scope {
     cols: Vec<(Str, Type, ScalarExpr)>,
+    event_time: Option<usize>,
 }
 
 impl Scope {
@@ -227,6 +235,7 @@ impl Scope {
                 .enumerate()
                 .map(|(i, c)| (c.name.clone(), c.ty, ScalarExpr::Column(i)))
                 .collect(),
+            event_time: p.event_time,
         }
     }
 
@@ -286,6 +295,15 @@ fn strip_paren(e: &Expr) -> &Expr {
     }
 }
 
+/// The scalar functions the binder resolves itself (not in the `func` registry).
+const BINDER_FUNCTIONS: &[&str] = &[
+    "now",
+    "ago",
+    "toscalar",
+    "column_ifexists",
+    "ingestion_time",
+];
+
 /// The functions through which Kusto names a column after its first argument.
 const NAME_THROUGH: &[&str] = &[
     "tostring",
@@ -317,6 +335,15 @@ pub fn infer_name(e: &Expr) -> Option<String> {
         ExprKind::Call { name, args } if NAME_THROUGH.contains(&name.name.as_str()) => {
             args.first().and_then(infer_name)
         }
+        ExprKind::Call { name, args } if name.name == "column_ifexists" => {
+            match args.first().map(|a| &strip_paren(a).kind) {
+                Some(ExprKind::Literal(l)) => match &l.value {
+                    Value::String(s) => Some(s.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
         ExprKind::Member { target, name } => {
             infer_name(target).map(|t| format!("{t}_{}", name.name))
         }
@@ -329,6 +356,22 @@ pub fn infer_name(e: &Expr) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// The table or name a union leg starts from (`T` in `(T | where …)`).
+fn leg_source(e: &Expr) -> Option<&str> {
+    match &strip_paren(e).kind {
+        ExprKind::Name(id) => Some(&id.name),
+        ExprKind::Pipe { source, .. } => leg_source(source),
+        _ => None,
+    }
+}
+
+/// True for the errors a fuzzy union forgives: an unknown table, column or name.
+fn is_resolution_failure(e: &BindError) -> bool {
+    ["unknown table", "unknown column", "unknown name"]
+        .iter()
+        .any(|p| e.message.starts_with(p))
 }
 
 fn map_binop(op: BinaryOp) -> Option<(BinOp, bool)> {
@@ -431,11 +474,12 @@ fn bound_op(op: &BinOp) -> Option<BoundOp> {
     })
 }
 
-/// The temporal bounds a bound `where` conjunct expresses, when it compares the event-time
-/// column with `now()` plus a constant.
-fn temporal_bounds(x: &ScalarExpr, event_time: Option<usize>) -> Option<Vec<TemporalBound>> {
+/// The temporal bounds a bound `where` conjunct expresses, when it compares a datetime column
+/// of the input row (the event time, or another such as ThreatIntelIndicators' `ValidUntil`)
+/// with `now()` plus a constant. `is_time` tells which columns are datetime columns.
+fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Vec<TemporalBound>> {
     let col = |e: &ScalarExpr| match e {
-        ScalarExpr::Column(i) if Some(*i) == event_time => Some(*i),
+        ScalarExpr::Column(i) if is_time(*i) => Some(*i),
         _ => None,
     };
     let now = |e: &ScalarExpr| match fold(e) {
@@ -486,7 +530,7 @@ fn temporal_bounds(x: &ScalarExpr, event_time: Option<usize>) -> Option<Vec<Temp
     }
 }
 
-const NOW_MESSAGE: &str = "now() can only bound TimeGenerated in a where (as in `where TimeGenerated > ago(1h)` or `between (ago(14d) .. ago(1h))`): this use of now() cannot be maintained incrementally";
+const NOW_MESSAGE: &str = "now() can only bound TimeGenerated (or another datetime column) in a where (as in `where TimeGenerated > ago(1h)` or `between (ago(14d) .. ago(1h))`): this use of now() cannot be maintained incrementally";
 
 /// Operators that may follow a `take`/`top` at the end of a query.
 fn presentation_safe(op: &Operator) -> bool {
@@ -502,6 +546,21 @@ fn presentation_safe(op: &Operator) -> bool {
             | OperatorKind::ProjectReorder(_)
             | OperatorKind::Extend(_)
     )
+}
+
+/// A filter node over `input`.
+fn filter_plan(input: Plan, predicate: ScalarExpr, temporal: Vec<TemporalBound>) -> Plan {
+    let schema = input.schema.clone();
+    let event_time = input.event_time;
+    Plan {
+        node: Node::Filter {
+            input: Box::new(input),
+            predicate,
+            temporal,
+        },
+        schema,
+        event_time,
+    }
 }
 
 fn map_plan(input: Plan, cols: Vec<(Str, Type, ScalarExpr)>) -> Plan {
@@ -839,6 +898,7 @@ impl<'a> Binder<'a> {
                 || w.contains('~')
                 || w.contains('-')
                 || KEYWORDS.contains(&w)
+                || BINDER_FUNCTIONS.contains(&w)
                 || scalar_fn(w).is_some()
                 || aggregate_fn(w).is_some()
                 || self.lookup(w).is_some()
@@ -1129,10 +1189,18 @@ impl<'a> Binder<'a> {
             };
             match self.bind_tabular(op) {
                 Ok(p) => inputs.push((p, label)),
-                Err(e) if fuzzy && e.message.starts_with("unknown table") => {
+                // As in Kusto, a fuzzy union drops the legs that fail to resolve (a table, or a
+                // column or name that a leg reads and its table lacks), with a note; what
+                // kqlflow does not support is still refused.
+                Err(e) if fuzzy && is_resolution_failure(&e) => {
+                    let at = crate::kql::line_col(self.src, e.span.start);
+                    let leg = match leg_source(op) {
+                        Some(t) if t != label => format!("'{label}' ({t} | …)"),
+                        _ => format!("'{label}'"),
+                    };
                     self.notes.push(format!(
-                        "union isfuzzy=true skips '{}': {}",
-                        label, e.message
+                        "union isfuzzy=true skips {leg} at query line:column {at}: {}",
+                        e.message
                     ));
                 }
                 Err(e) => return Err(e),
@@ -1149,48 +1217,60 @@ impl<'a> Binder<'a> {
             });
         }
         let base = schema.len();
+        // As in Kusto, one column per name and type: a name that the inputs give different
+        // types becomes one column per type, named `Name_type` (`LocationDetails_dynamic` and
+        // `LocationDetails_string` for SigninLogs and AADNonInteractiveUserSignInLogs).
+        let mut sources: Vec<(Str, Type)> = Vec::new();
         for (p, _) in &inputs {
             for c in &p.schema {
-                match schema[base..].iter_mut().find(|x| x.name == c.name) {
-                    Some(x) => {
-                        if x.ty != c.ty {
-                            x.ty = if x.ty.is_numeric() && c.ty.is_numeric() {
-                                num_type(x.ty, c.ty)
-                            } else {
-                                Type::Dynamic
-                            };
-                        }
-                    }
-                    None => schema.push(c.clone()),
+                if !sources.iter().any(|s| s.0 == c.name && s.1 == c.ty) {
+                    sources.push((c.name.clone(), c.ty));
                 }
             }
         }
         if !outer {
-            schema.retain(|c| {
-                with_source.as_deref() == Some(&*c.name)
-                    || inputs.iter().all(|(p, _)| p.index_of(&c.name).is_some())
+            sources.retain(|(n, t)| {
+                inputs
+                    .iter()
+                    .all(|(p, _)| p.schema.iter().any(|c| c.name == *n && c.ty == *t))
+            });
+        }
+        for (n, t) in &sources {
+            let several = sources.iter().filter(|s| s.0 == *n).count() > 1;
+            schema.push(Column {
+                name: if several {
+                    Str::from(format!("{n}_{t}").as_str())
+                } else {
+                    n.clone()
+                },
+                ty: *t,
             });
         }
         let event_time = {
-            let names: Vec<Option<Str>> = inputs
+            let names: Vec<Option<(Str, Type)>> = inputs
                 .iter()
-                .map(|(p, _)| p.event_time.map(|t| p.schema[t].name.clone()))
+                .map(|(p, _)| {
+                    p.event_time
+                        .map(|t| (p.schema[t].name.clone(), p.schema[t].ty))
+                })
                 .collect();
             match names.first() {
-                Some(Some(n)) if names.iter().all(|x| x.as_ref() == Some(n)) => schema[base..]
-                    .iter()
-                    .position(|c| &c.name == n)
-                    .map(|i| i + base),
+                Some(Some(n)) if names.iter().all(|x| x.as_ref() == Some(n)) => {
+                    sources.iter().position(|s| s == n).map(|i| i + base)
+                }
                 _ => None,
             }
         };
         let uinputs = inputs
             .into_iter()
             .map(|(p, label)| {
-                let columns = schema
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| if i < base { None } else { p.index_of(&c.name) })
+                let columns = (0..base)
+                    .map(|_| None)
+                    .chain(
+                        sources
+                            .iter()
+                            .map(|(n, t)| p.schema.iter().position(|c| c.name == *n && c.ty == *t)),
+                    )
                     .collect();
                 UnionInput {
                     plan: p,
@@ -1562,11 +1642,12 @@ impl<'a> Binder<'a> {
         let mut cs = Vec::new();
         conjuncts(e, &mut cs);
         let mut preds = Vec::new();
-        let mut temporal = Vec::new();
+        let mut temporal: Vec<TemporalBound> = Vec::new();
+        let is_time = |i: usize| p.schema.get(i).is_some_and(|c| c.ty == Type::DateTime);
         for c in cs {
             let (x, _) = self.bind_scalar(c, &scope)?;
             if x.uses_now() {
-                match temporal_bounds(&x, p.event_time) {
+                match temporal_bounds(&x, &is_time) {
                     Some(b) => temporal.extend(b),
                     None => {
                         return Err(BindError::new(
@@ -1586,17 +1667,26 @@ impl<'a> Binder<'a> {
                 .unwrap_or(ScalarExpr::Literal(Value::Bool(true))),
             _ => ScalarExpr::And(preds),
         };
-        let schema = p.schema.clone();
-        let event_time = p.event_time;
-        Ok(Plan {
-            node: Node::Filter {
-                input: Box::new(p),
-                predicate,
-                temporal,
-            },
-            schema,
-            event_time,
-        })
+        // One filter per bounded column (a filter's bounds all read one column): the event
+        // time's bounds, with the predicate, first.
+        let mut groups: Vec<Vec<TemporalBound>> = Vec::new();
+        for b in temporal {
+            match groups.iter_mut().find(|g| g[0].column == b.column) {
+                Some(g) => g.push(b),
+                None => groups.push(vec![b]),
+            }
+        }
+        if let Some(t) = p.event_time
+            && let Some(i) = groups.iter().position(|g| g[0].column == t)
+        {
+            groups[..=i].rotate_right(1);
+        }
+        let mut groups = groups.into_iter();
+        let mut plan = filter_plan(p, predicate, groups.next().unwrap_or_default());
+        for g in groups {
+            plan = filter_plan(plan, ScalarExpr::Literal(Value::Bool(true)), g);
+        }
+        Ok(plan)
     }
 
     /// Where in `e` now() is read: a `now()`/`ago()` call, a template time, or a `let` name
@@ -2385,6 +2475,8 @@ impl<'a> Binder<'a> {
                     Type::DateTime,
                 ));
             }
+            "column_ifexists" => return self.bind_column_ifexists(e, args, scope),
+            "ingestion_time" => return self.bind_ingestion_time(e, args, scope),
             "toscalar" => {
                 let [a] = args else {
                     return Err(BindError::new(e.span, "toscalar() takes one expression"));
@@ -2464,6 +2556,66 @@ impl<'a> Binder<'a> {
     }
 }
 
+impl Binder<'_> {
+    /// `column_ifexists("Name", default)`: decided when binding, with no function left to run.
+    /// It is the input's column `Name` (with its type) when the input has that column, and
+    /// otherwise `default` (with the default's type). The name must be a constant string.
+    fn bind_column_ifexists(
+        &mut self,
+        e: &Expr,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let [name, default] = args else {
+            return Err(BindError::new(
+                e.span,
+                "column_ifexists() takes a column name and a default value",
+            ));
+        };
+        let (x, _) = self.bind_scalar(name, scope)?;
+        let Some(Folded::Const(Value::String(col))) = fold(&x) else {
+            return Err(BindError::new(
+                name.span,
+                "column_ifexists() needs the column's name as a constant string",
+            ));
+        };
+        if let Some((_, ty, x)) = scope.get(&col) {
+            return Ok((x.clone(), *ty));
+        }
+        self.bind_scalar(default, scope)
+    }
+
+    /// `ingestion_time()`: kqlflow has no ingestion time (records come from exported files,
+    /// not from a Log Analytics workspace), so it is taken as the record's event time, the
+    /// scanned table's `TimeGenerated`, which must reach the expression unchanged (after a
+    /// `summarize` or a `project` that drops it there is none, and the call is refused). The
+    /// program's notes say so: "ingestion_time() is taken as TimeGenerated".
+    fn bind_ingestion_time(
+        &mut self,
+        e: &Expr,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        if !args.is_empty() {
+            return Err(BindError::new(e.span, "ingestion_time() takes no argument"));
+        }
+        let Some(t) = scope.event_time else {
+            return Err(BindError::new(
+                e.span,
+                "not supported: ingestion_time() here; kqlflow takes ingestion_time() as the record's TimeGenerated, and the rows here no longer carry the scanned table's TimeGenerated unchanged",
+            ));
+        };
+        let note = INGESTION_TIME_NOTE.to_string();
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+        Ok((ScalarExpr::Column(t), Type::DateTime))
+    }
+}
+
+/// The program note recorded when a query calls `ingestion_time()`.
+pub const INGESTION_TIME_NOTE: &str = "ingestion_time() is taken as TimeGenerated (kqlflow has no ingestion time: records are read from exports)";
+
 /// `make_list`'s order key for rows of `p`: (TimeGenerated, the whole row).
 fn order_key(p: &Plan) -> ScalarExpr {
     let row = ScalarExpr::Call {
@@ -2527,21 +2679,21 @@ mod tests {
     }
 
     #[test]
-    fn temporal_bounds_need_the_event_time_column() {
+    fn temporal_bounds_need_a_datetime_column() {
         let cmp = ScalarExpr::Binary(
             BinOp::Gt,
             Box::new(ScalarExpr::Column(2)),
             Box::new(now_plus(-TICKS_PER_HOUR)),
         );
         assert_eq!(
-            temporal_bounds(&cmp, Some(2)),
+            temporal_bounds(&cmp, &|i| i == 2),
             Some(vec![TemporalBound {
                 column: 2,
                 op: BoundOp::Gt,
                 offset_ticks: -TICKS_PER_HOUR
             }])
         );
-        assert_eq!(temporal_bounds(&cmp, Some(1)), None);
-        assert_eq!(temporal_bounds(&cmp, None), None);
+        assert_eq!(temporal_bounds(&cmp, &|i| i == 1), None);
+        assert_eq!(temporal_bounds(&cmp, &|_| false), None);
     }
 }

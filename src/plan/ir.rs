@@ -499,7 +499,8 @@ impl BoundOp {
 /// holds time t is present for the ticks where this holds (see SEMANTICS "Temporal filters").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemporalBound {
-    /// The datetime column (TimeGenerated or a column that passes it through unchanged).
+    /// The datetime column compared with now(): TimeGenerated (or a column that passes it
+    /// through unchanged), or another datetime column such as an indicator's ValidUntil.
     pub column: usize,
     /// The comparison.
     pub op: BoundOp,
