@@ -13,11 +13,13 @@
 //! - [`plan`]: binding a parsed query against the catalog into the typed relational IR;
 //! - [`eval`]: the batch reference evaluator of the IR;
 //! - [`rules`]: Sentinel analytic-rule YAML files;
+//! - [`alerts`]: rule results turned into raised, updated and closed alerts;
 //! - [`demo`]: the built-in demo tenant and rule pack;
 //! - [`cli`]: the `kqlflow` command line.
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod catalog;
 pub mod cli;
 pub mod demo;

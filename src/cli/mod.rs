@@ -5,6 +5,7 @@ pub mod check;
 mod demo;
 mod explain;
 mod inspect;
+mod logs;
 mod run;
 
 use clap::{Parser, Subcommand};

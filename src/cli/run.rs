@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::check::{Loaded, QueryOptions};
-use crate::catalog::Catalog;
-use crate::eval::{self, Data, Watchlist};
-use crate::ingest::{Ingest, Options, Projection};
+use crate::eval::{self, Data};
 use crate::model::{
     Column, Row, Value, format_datetime_iso, format_timespan, parse_datetime, to_json_text,
 };
@@ -204,29 +202,13 @@ pub fn run(args: &RunArgs) -> i32 {
             return 1;
         }
     };
-    let mut data = Data::default();
-    match args.common.watchlist_paths() {
-        Ok(paths) => {
-            for (name, path) in paths {
-                let w = std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| Watchlist::from_csv(&t));
-                match w {
-                    Ok(w) => {
-                        data.watchlists.insert(name, w);
-                    }
-                    Err(e) => {
-                        eprintln!("error: watchlist {}: {e}", path.display());
-                        return 2;
-                    }
-                }
-            }
-        }
+    let watchlists = match super::logs::load_watchlists(&args.common) {
+        Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
-    }
+    };
     let at = match &args.at {
         Some(s) => match parse_datetime(s) {
             Some(t) => Some(t),
@@ -237,86 +219,19 @@ pub fn run(args: &RunArgs) -> i32 {
         },
         None => None,
     };
-    let catalog = Catalog::builtin();
-    let options = Options {
-        table: args.table.clone(),
-        ..Options::default()
-    };
-    // Ingest materialises only the columns the query reads (the rest are skipped unparsed);
-    // rows are then laid out in their table's schema order, as the plan addresses them.
-    let read = crate::exec::columns_read(&program);
-    let wanted: Vec<(String, Vec<String>)> = read
-        .iter()
-        .filter_map(|(t, cols)| {
-            let table = catalog.table(t)?;
-            let mut names: Vec<String> = cols
-                .iter()
-                .filter_map(|&c| table.schema.columns().get(c).map(|c| c.name.to_string()))
-                .collect();
-            names.push(table.schema.columns()[table.time_column].name.to_string());
-            Some((t.clone(), names))
-        })
-        .collect();
-    let wanted_refs: Vec<(&str, Vec<&str>)> = wanted
-        .iter()
-        .map(|(t, c)| (t.as_str(), c.iter().map(String::as_str).collect()))
-        .collect();
-    let wanted_slices: Vec<(&str, &[&str])> = wanted_refs
-        .iter()
-        .map(|(t, c)| (*t, c.as_slice()))
-        .collect();
-    let projection = match Projection::only(catalog, &wanted_slices) {
-        Ok(p) => p,
+    let read = match super::logs::read_logs(&[&program], &args.logs, args.table.clone()) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
-    let mut ing = Ingest::new(catalog, &projection, options);
-    let layouts: Vec<Vec<usize>> = (0..catalog.tables().len())
-        .map(|t| ing.layout(t).map(|l| l.columns.clone()).unwrap_or_default())
-        .collect();
-    let mut latest: Option<i64> = None;
-    let mut timeless = 0u64;
-    for p in &args.logs {
-        ing.read_path(p, &mut |rec| {
-            let Some(table) = catalog.by_id(rec.table) else {
-                return;
-            };
-            let Some(t) = rec.time else {
-                timeless += 1;
-                return;
-            };
-            latest = Some(latest.map_or(t, |l: i64| l.max(t)));
-            let mut row = table.schema.empty_row();
-            for (slot, v) in layouts[rec.table].iter().zip(rec.row) {
-                if let Some(cell) = row.get_mut(*slot) {
-                    *cell = v;
-                }
-            }
-            if let Some(v) = row.get_mut(table.time_column)
-                && v.is_null()
-            {
-                *v = Value::DateTime(t);
-            }
-            data.tables
-                .entry(table.name.to_string())
-                .or_default()
-                .push((t, row));
-        });
-    }
-    if let Err(e) = ing.finish() {
-        eprintln!("error: {e}");
-    }
-    if ing.report.rejected() > 0 {
-        eprintln!(
-            "warning: {} input lines rejected (see `kqlflow inspect` for details)",
-            ing.report.rejected()
-        );
-    }
-    if timeless > 0 {
-        eprintln!("warning: {timeless} records without an event time were left out");
-    }
+    read.warn();
+    let latest = read.latest;
+    let data = Data {
+        tables: read.tables,
+        watchlists,
+    };
     // The result at a tick T is the query with now() = T over the records up to T; --at (or
     // the latest event time) is rounded up to its tick so both engines see the same T.
     let now = at
