@@ -188,3 +188,35 @@ pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
         ("AADServicePrincipalSignInLogs".to_string(), sp_rows),
     ]
 }
+
+/// Writes the tenant as Log Analytics JSON Lines, one `<Table>.jsonl` file per table in `dir`
+/// (empty values left out), and returns the files written.
+pub fn write_tenant(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for (table, rows) in attack_tenant() {
+        let Some(def) = Catalog::builtin().table(&table) else {
+            continue;
+        };
+        let mut text = String::new();
+        for (_, row) in rows {
+            let mut fields = Vec::new();
+            for (c, v) in def.schema.columns().iter().zip(&row) {
+                let empty = v.is_null() || v.as_str().is_some_and(str::is_empty);
+                if !empty {
+                    let mut f = String::new();
+                    crate::model::write_json(&Value::str(&c.name), &mut f);
+                    f.push(':');
+                    crate::model::write_json(v, &mut f);
+                    fields.push(f);
+                }
+            }
+            text.push('{');
+            text.push_str(&fields.join(","));
+            text.push_str("}\n");
+        }
+        let path = dir.join(format!("{table}.jsonl"));
+        std::fs::write(&path, text)?;
+        files.push(path);
+    }
+    Ok(files)
+}

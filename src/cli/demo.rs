@@ -77,8 +77,41 @@ fn run_rule(rule: &Rule, tables: &[(String, Vec<(i64, Row)>)]) -> Result<Outcome
     })
 }
 
+/// Arguments of `kqlflow demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Also write the tenant as JSON Lines files (one per table) into DIR/logs and the
+    /// allowlist watchlist as DIR/allow.csv, to try `kqlflow hunt` and `kqlflow run` on.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+}
+
 /// Runs `kqlflow demo`.
-pub fn run() -> i32 {
+pub fn run(args: &DemoArgs) -> i32 {
+    if let Some(dir) = &args.out {
+        let logs = dir.join("logs");
+        let written = std::fs::create_dir_all(&logs).and_then(|_| crate::demo::write_tenant(&logs)).and_then(|files| {
+            std::fs::write(dir.join("allow.csv"), "IPOrRange,Comment\n10.0.0.0/8,lab\n192.0.2.44,scanner\n198.51.100.1-198.51.100.20,partner\n")?;
+            Ok(files)
+        });
+        match written {
+            Ok(files) => {
+                eprintln!(
+                    "wrote {} log files to {d}/logs and the allowlist to {d}/allow.csv; try:",
+                    files.len(),
+                    d = dir.display()
+                );
+                eprintln!(
+                    "  kqlflow hunt --rules dataflows/ --logs {d}/logs --watchlist NetworkAllowlist={d}/allow.csv\n",
+                    d = dir.display()
+                );
+            }
+            Err(e) => {
+                eprintln!("error: writing the tenant to {}: {e}", dir.display());
+                return 1;
+            }
+        }
+    }
     let mut out = std::io::stdout().lock();
     match demo(&mut out) {
         Ok(code) => code,

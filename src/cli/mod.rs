@@ -4,6 +4,7 @@
 pub mod check;
 mod demo;
 mod explain;
+mod hunt;
 mod inspect;
 mod logs;
 mod run;
@@ -33,9 +34,14 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Evaluate a query or rule over log files at one tick and print the result rows.
     Run(run::RunArgs),
+    /// Retro-hunt: run every rule of a rule folder over the logs and print the alerts each
+    /// would have raised, with when.
+    Hunt(hunt::HuntArgs),
     /// Run the rule pack over a built-in tenant and show when each rule fires.
-    #[command(after_help = "Example:\n  kqlflow demo")]
-    Demo,
+    #[command(
+        after_help = "Examples:\n  kqlflow demo\n  kqlflow demo --out tenant/   (then: kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/allow.csv)"
+    )]
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the command line and returns the process exit code: 0 on success, 1 when the command
@@ -51,7 +57,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Inspect(args) => inspect::run(&args),
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(&args),
+        Command::Hunt(args) => hunt::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),

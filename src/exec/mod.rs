@@ -695,6 +695,12 @@ pub fn run_program(
             row: row.clone(),
         }));
     }
+    // A table the program reads but the logs lack is an empty input, not an error.
+    for table in columns_read(program).into_keys() {
+        if !names.iter().any(|(w, n)| !w && *n == table) {
+            names.push((false, table));
+        }
+    }
     for (name, rows) in watchlists {
         let input = names.len();
         names.push((true, name.clone()));

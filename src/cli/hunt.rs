@@ -1,0 +1,419 @@
+//! `kqlflow hunt`: the retro-hunt. Every rule of a rule folder runs incrementally over the
+//! logs, and the alerts each would have raised are printed with the tick they were raised at,
+//! followed by a summary.
+
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::check::{Loaded, QueryOptions};
+use crate::alerts::{AlertEvent, Status, key_columns, lifecycle};
+use crate::exec::{run_program, watchlist_sources};
+use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
+use crate::plan::Program;
+use crate::rules::Rule;
+use crate::runtime::{ClusterOptions, Time};
+
+/// How alerts are printed on standard output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AlertFormat {
+    /// One line per alert, coloured by severity on a terminal.
+    Table,
+    /// One JSON object per lifecycle event (raised, updated, closed).
+    Jsonl,
+}
+
+/// Arguments of `kqlflow hunt`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  kqlflow hunt --rules dataflows/ --logs exports/\n  \
+kqlflow hunt --rules dataflows/ --logs exports/ --from 2024-05-01 --to 2024-05-08 --out alerts.jsonl\n  \
+kqlflow hunt --rules dataflows/ --logs exports/ --watchlist NetworkAllowlist=allow.csv --format jsonl"
+)]
+pub struct HuntArgs {
+    /// Rule files (.yaml) or folders of them.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Log files or directories to read.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    logs: Vec<PathBuf>,
+    /// Report alerts raised at or after this time.
+    #[arg(long, value_name = "DATETIME")]
+    from: Option<String>,
+    /// Report alerts raised at or before this time.
+    #[arg(long, value_name = "DATETIME")]
+    to: Option<String>,
+    /// Also write every lifecycle event as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// How to print the alerts.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
+    format: AlertFormat,
+    /// No colours in the table, even on a terminal.
+    #[arg(long)]
+    no_color: bool,
+    /// The event-time step of the dataflows.
+    #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
+    tick: String,
+    /// Worker threads.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    workers: usize,
+    /// The table of records whose table nothing else tells.
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    common: QueryOptions,
+}
+
+fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            found
+                .retain(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")));
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// One alert's line in the JSON Lines output.
+#[derive(serde::Serialize)]
+struct AlertRecord<'a> {
+    rule_id: &'a str,
+    rule: &'a str,
+    severity: &'a str,
+    tactics: &'a [String],
+    techniques: &'a [String],
+    status: Status,
+    tick: String,
+    entities: BTreeMap<String, serde_json::Value>,
+    rows: Vec<serde_json::Value>,
+}
+
+fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for m in &rule.entity_mappings {
+        for f in &m.field_mappings {
+            if let Some(i) = columns.iter().position(|c| *c == f.column_name) {
+                let v = row.get(i).map(|v| v.to_string()).unwrap_or_default();
+                out.insert(
+                    format!("{}.{}", m.entity_type, f.identifier),
+                    serde_json::Value::String(v),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
+    let text = format!(
+        "{{{}}}",
+        columns
+            .iter()
+            .zip(row)
+            .map(|(c, v)| format!(
+                "{}:{}",
+                serde_json::Value::String(c.clone()),
+                to_json_text(v)
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+fn colour(severity: &str) -> &'static str {
+    match severity.to_ascii_lowercase().as_str() {
+        "high" => "\x1b[31m",
+        "medium" => "\x1b[33m",
+        "low" => "\x1b[36m",
+        _ => "",
+    }
+}
+
+/// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,
+/// 2 for a usage error.
+pub fn run(args: &HuntArgs) -> i32 {
+    let start = Instant::now();
+    let tick = match parse_timespan(&args.tick) {
+        Some(t) if t > 0 => t,
+        _ => {
+            eprintln!(
+                "error: --tick {}: not a positive timespan (such as 1s, 1m)",
+                args.tick
+            );
+            return 2;
+        }
+    };
+    let bound = |s: &Option<String>, name: &str| -> Result<Option<i64>, String> {
+        match s {
+            None => Ok(None),
+            Some(s) => parse_datetime(s)
+                .map(Some)
+                .ok_or_else(|| format!("--{name} {s}: not a datetime")),
+        }
+    };
+    let (from, to) = match (bound(&args.from, "from"), bound(&args.to, "to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let watchlists = match super::logs::load_watchlists(&args.common) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut failed = false;
+    let mut rules: Vec<(PathBuf, Rule, Program)> = Vec::new();
+    let files = rule_files(&args.rules);
+    if files.is_empty() {
+        eprintln!(
+            "error: no rule files (.yaml) in {}",
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return 2;
+    }
+    for f in files {
+        let loaded = match Loaded::read(&f) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+                continue;
+            }
+        };
+        let Some(rule) = loaded.rule.clone() else {
+            eprintln!(
+                "{}: error: not a rule file (hunt runs Sentinel rule YAML)",
+                f.display()
+            );
+            failed = true;
+            continue;
+        };
+        let opts = match args.common.bind_options(Some(&rule)) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
+        match loaded.bind(&opts) {
+            Ok(p) => rules.push((f, rule, p)),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
+    let read = match super::logs::read_logs(&programs, &args.logs, args.table.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    read.warn();
+    let tables: Vec<(String, Vec<(i64, crate::model::Row)>)> =
+        read.tables.clone().into_iter().collect();
+    let records: usize = tables.iter().map(|(_, r)| r.len()).sum();
+    let cluster = ClusterOptions {
+        workers: args.workers,
+        ..ClusterOptions::default()
+    };
+    let mut out_file = match &args.out {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot create {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let colours =
+        args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
+    let stdout = std::io::stdout();
+    let mut per_rule: Vec<(String, String, usize, u64)> = Vec::new();
+    let mut top_entities: BTreeMap<String, usize> = BTreeMap::new();
+    let in_range = |t: Time| from.is_none_or(|f| t as i64 >= f) && to.is_none_or(|x| t as i64 <= x);
+    for (path, rule, program) in &rules {
+        let w = watchlist_sources(program, &watchlists);
+        let changes = match run_program(program, &tables, &w, &cluster, tick) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{}: error: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        let root = crate::exec::strip_presentation(&program.root);
+        let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
+        let entity_cols: Vec<String> = rule
+            .entity_mappings
+            .iter()
+            .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
+            .collect();
+        let key = key_columns(&entity_cols, &columns);
+        let (events, suppressed) =
+            lifecycle(&changes, &key, rule.suppression_duration.unwrap_or(0));
+        let severity = rule
+            .severity
+            .clone()
+            .unwrap_or_else(|| "Informational".into());
+        let raised: Vec<&AlertEvent> = events
+            .iter()
+            .filter(|e| e.status == Status::Raised && in_range(e.tick))
+            .collect();
+        per_rule.push((
+            rule.name.clone(),
+            severity.clone(),
+            raised.len(),
+            suppressed,
+        ));
+        let mut lock = stdout.lock();
+        for e in events.iter().filter(|e| in_range(e.tick)) {
+            let ents = entities(
+                rule,
+                &columns,
+                e.rows.first().map_or(&e.key[..], |r| &r[..]),
+            );
+            let record = AlertRecord {
+                rule_id: &rule.id,
+                rule: &rule.name,
+                severity: &severity,
+                tactics: &rule.tactics,
+                techniques: &rule.relevant_techniques,
+                status: e.status,
+                tick: format_datetime_iso(e.tick as i64),
+                entities: ents.clone(),
+                rows: e.rows.iter().map(|r| row_json(&columns, r)).collect(),
+            };
+            let line = serde_json::to_string(&record).unwrap_or_default();
+            if let Some(f) = out_file.as_mut()
+                && let Err(err) = writeln!(f, "{line}")
+            {
+                eprintln!(
+                    "error: writing {}: {err}",
+                    args.out.as_deref().unwrap_or(Path::new("")).display()
+                );
+                return 1;
+            }
+            if e.status == Status::Raised {
+                for v in ents.values() {
+                    *top_entities
+                        .entry(v.as_str().unwrap_or("").to_string())
+                        .or_default() += 1;
+                }
+            }
+            let printed = match args.format {
+                AlertFormat::Jsonl => writeln!(lock, "{line}"),
+                AlertFormat::Table if e.status == Status::Raised => {
+                    let shown: Vec<String> = ents
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect();
+                    let (on, off) = if colours {
+                        (colour(&severity), "\x1b[0m")
+                    } else {
+                        ("", "")
+                    };
+                    writeln!(
+                        lock,
+                        "{}  {on}{:<13}{off} {}  {}",
+                        record.tick,
+                        severity,
+                        rule.name,
+                        shown.join("  ")
+                    )
+                }
+                AlertFormat::Table => Ok(()),
+            };
+            if printed.is_err() {
+                return 0;
+            }
+        }
+    }
+    if let Some(mut f) = out_file
+        && let Err(e) = f.flush()
+    {
+        eprintln!("error: writing the alerts file: {e}");
+        return 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\nsummary:");
+    for (t, stats) in &read.report.tables {
+        let _ = writeln!(err, "  {t}: {} records", stats.rows);
+    }
+    let _ = writeln!(
+        err,
+        "  rejected lines: {}; records without event time: {}",
+        read.report.rejected(),
+        read.timeless
+    );
+    let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, sev, n, suppressed) in &per_rule {
+        *by_severity.entry(sev.clone()).or_default() += n;
+        let held = if *suppressed > 0 {
+            format!(" ({suppressed} suppressed)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(err, "  [{sev}] {name}: {n} alert(s){held}");
+    }
+    let sev: Vec<String> = by_severity
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    let _ = writeln!(
+        err,
+        "  alerts by severity: {}",
+        if sev.is_empty() {
+            "none".to_string()
+        } else {
+            sev.join(", ")
+        }
+    );
+    let mut top: Vec<(&String, &usize)> =
+        top_entities.iter().filter(|(k, _)| !k.is_empty()).collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = top
+        .iter()
+        .take(5)
+        .map(|(k, n)| format!("{k} ({n})"))
+        .collect();
+    if !top.is_empty() {
+        let _ = writeln!(err, "  top entities: {}", top.join(", "));
+    }
+    let rate = if secs > 0.0 {
+        records as f64 / secs
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        err,
+        "  {} rule(s), {records} records in {secs:.2} s ({rate:.0} records/s)",
+        rules.len()
+    );
+    i32::from(failed)
+}
