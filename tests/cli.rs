@@ -16,7 +16,15 @@ fn kqlflow(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in [&["--help"][..], &["inspect", "--help"], &["demo", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["inspect", "--help"],
+        &["demo", "--help"],
+        &["check", "--help"],
+        &["explain", "--help"],
+        &["run", "--help"],
+        &["hunt", "--help"],
+    ] {
         let (code, out, _) = kqlflow(sub);
         assert_eq!(code, 0);
         assert!(out.contains("Example"), "{sub:?}: {out}");
