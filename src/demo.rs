@@ -11,7 +11,7 @@ use crate::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value, parse
 pub const T0: i64 = 1_714_521_600 * S;
 
 /// The rule pack built into the binary: (file name, YAML text).
-pub const RULES: [(&str, &str); 5] = [
+pub const RULES: [(&str, &str); 7] = [
     (
         "failed_signins_with_audit_details.yaml",
         include_str!("../dataflows/failed_signins_with_audit_details.yaml"),
@@ -31,6 +31,14 @@ pub const RULES: [(&str, &str); 5] = [
     (
         "sp_graph_signins.yaml",
         include_str!("../dataflows/sp_graph_signins.yaml"),
+    ),
+    (
+        "sp_signin_failures.yaml",
+        include_str!("../dataflows/sp_signin_failures.yaml"),
+    ),
+    (
+        "sp_credential_added_while_active.yaml",
+        include_str!("../dataflows/sp_credential_added_while_active.yaml"),
     ),
 ];
 
@@ -130,6 +138,31 @@ pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
             "Reset user password",
             "alice@contoso.com",
         ),
+        // A user adds a secret to sp-a, two hours after its last successful sign-in.
+        row(
+            "AuditLogs",
+            T0 + 97 * H + 30 * 60 * S,
+            &[
+                ("Category", Value::str("ApplicationManagement")),
+                (
+                    "OperationName",
+                    Value::str("Update application \u{2013} Certificates and secrets management "),
+                ),
+                ("Result", Value::str("success")),
+                (
+                    "InitiatedBy",
+                    json(
+                        r#"{"user":{"userPrincipalName":"mallory@contoso.com","ipAddress":"198.51.100.66"}}"#,
+                    ),
+                ),
+                (
+                    "TargetResources",
+                    json(r#"[{"id":"app-obj-a","displayName":"sp-a","type":"Application"}]"#),
+                ),
+                ("CorrelationId", Value::str("cred-1")),
+                ("Id", Value::str("id-cred-1")),
+            ],
+        ),
     ];
     let provisioning = (0..12)
         .map(|k| {
@@ -171,6 +204,22 @@ pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
             T0 + 100 * H + k * 30 * S,
             "198.51.100.200",
             "Azure Key Vault",
+        )
+    }));
+    // sp-b fails to sign in with an expired secret, three times.
+    sp_rows.extend((0..3).map(|k| {
+        row(
+            "AADServicePrincipalSignInLogs",
+            T0 + 60 * H + k * 60 * S,
+            &[
+                ("ServicePrincipalName", Value::str("sp-b")),
+                ("ServicePrincipalId", Value::str("sp-b-id")),
+                ("AppId", Value::str("sp-b-app")),
+                ("IPAddress", Value::str("203.0.113.77")),
+                ("ResultType", Value::str("7000222")),
+                ("ResourceDisplayName", Value::str("Azure Key Vault")),
+                ("ClientCredentialType", Value::str("clientSecret")),
+            ],
         )
     }));
     // Allow-listed traffic does not count.

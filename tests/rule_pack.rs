@@ -134,3 +134,72 @@ fn provisioning_rollup_turns_sustained_on_the_third_day() {
     assert_eq!(r[col("LastSeen")], Value::DateTime(T0 + 63 * H));
     assert_eq!(r[col("Sustained")], Value::Bool(true));
 }
+
+#[test]
+fn sp_sign_in_failures_by_principal_address_and_error() {
+    let (_, p) = rule("sp_signin_failures.yaml");
+    let c = changes(&p, 1);
+    // sp-b fails three times a minute apart from hour 60 with an expired secret (7000222).
+    let at = T0 + 60 * H + 2 * MIN;
+    let t0 = Value::DateTime(T0 + 60 * H);
+    let expected: Row = vec![
+        s("sp-b"),
+        s("203.0.113.77"),
+        s("7000222"),
+        t0.clone(),
+        Value::DateTime(at),
+        Value::Long(3),
+        Value::array(vec![s("Azure Key Vault")]),
+        t0,
+        s("sp-b"),
+        s("203.0.113.77"),
+    ];
+    assert_eq!(snapshot_rows(&p, &c, at), vec![expected]);
+    // `>= ago(1d)` is inclusive: exactly a day after the last failure it is still in (alone),
+    // a second later the window is empty.
+    let last = snapshot_rows(&p, &c, at + 24 * H);
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0][5], Value::Long(1));
+    assert_eq!(snapshot_rows(&p, &c, at + 24 * H + S), Vec::<Row>::new());
+}
+
+#[test]
+fn credentials_added_while_the_principal_was_signing_in() {
+    let (_, p) = rule("sp_credential_added_while_active.yaml");
+    let c = changes(&p, 1);
+    // mallory adds a secret to sp-a at 97h30, its last successful sign-in was at 95h05; the
+    // hourly sign-ins of hours 26 to 95 are within the 3 days before.
+    let at = T0 + 97 * H + 30 * MIN;
+    let rows = snapshot_rows(&p, &c, at);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let col = |name: &str| p.schema().iter().position(|c| &*c.name == name).unwrap();
+    let r = &rows[0];
+    assert_eq!(r[col("ServicePrincipalName")], s("sp-a"));
+    assert_eq!(r[col("objectId")], s("app-obj-a"));
+    assert_eq!(r[col("ServicePrincipalId")], s("sp-a-id"));
+    assert_eq!(r[col("Actor")], s("mallory@contoso.com"));
+    assert_eq!(r[col("ActorIP")], s("198.51.100.66"));
+    assert_eq!(
+        r[col("LastSignInBefore")],
+        Value::DateTime(T0 + 95 * H + 5 * MIN)
+    );
+    assert_eq!(r[col("SignInsBefore")], Value::Long(70));
+    assert_eq!(r[col("IPCustomEntity")], s("198.51.100.66"));
+    // Near miss: the same change four days after the principal's last sign-in raises nothing.
+    let mut tenant = attack_tenant();
+    for (table, rows) in tenant.iter_mut() {
+        if table == "AuditLogs" {
+            for (t, row) in rows.iter_mut() {
+                if row.iter().any(|v| v == &s("cred-1")) {
+                    *t += 100 * H;
+                    let i = Catalog::builtin().table("AuditLogs").unwrap().time_column;
+                    row[i] = Value::DateTime(*t);
+                }
+            }
+        }
+    }
+    let w = watchlist_sources(&p, &HashMap::new());
+    let late = run_program(&p, &tenant, &w, &ClusterOptions::default(), S).unwrap();
+    assert_eq!(snapshot_rows(&p, &late, at + 100 * H), Vec::<Row>::new());
+    assert!(late.is_empty(), "{late:?}");
+}
