@@ -11,7 +11,7 @@ use crate::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value, parse
 pub const T0: i64 = 1_714_521_600 * S;
 
 /// The rule pack built into the binary: (file name, YAML text).
-pub const RULES: [(&str, &str); 7] = [
+pub const RULES: [(&str, &str); 9] = [
     (
         "failed_signins_with_audit_details.yaml",
         include_str!("../dataflows/failed_signins_with_audit_details.yaml"),
@@ -39,6 +39,14 @@ pub const RULES: [(&str, &str); 7] = [
     (
         "sp_credential_added_while_active.yaml",
         include_str!("../dataflows/sp_credential_added_while_active.yaml"),
+    ),
+    (
+        "sp_signins_with_audit_actions.yaml",
+        include_str!("../dataflows/sp_signins_with_audit_actions.yaml"),
+    ),
+    (
+        "sp_signins_with_azure_activity.yaml",
+        include_str!("../dataflows/sp_signins_with_azure_activity.yaml"),
     ),
 ];
 
@@ -163,6 +171,28 @@ pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
                 ("Id", Value::str("id-cred-1")),
             ],
         ),
+        // sp-a adds a member to a directory role.
+        row(
+            "AuditLogs",
+            T0 + 95 * H + 30 * 60 * S,
+            &[
+                ("Category", Value::str("RoleManagement")),
+                ("OperationName", Value::str("Add member to role")),
+                ("Result", Value::str("success")),
+                (
+                    "InitiatedBy",
+                    json(r#"{"app":{"displayName":"sp-a","servicePrincipalId":"sp-a-id"}}"#),
+                ),
+                (
+                    "TargetResources",
+                    json(
+                        r#"[{"id":"role-ga","displayName":"Global Administrator","type":"Role"}]"#,
+                    ),
+                ),
+                ("CorrelationId", Value::str("role-1")),
+                ("Id", Value::str("id-role-1")),
+            ],
+        ),
     ];
     let provisioning = (0..12)
         .map(|k| {
@@ -230,7 +260,51 @@ pub fn attack_tenant() -> Vec<(String, Vec<(i64, Row)>)> {
             "Azure Key Vault",
         )
     }));
+    // A managed identity signs in; it and sp-a then operate on Azure resources.
+    let managed = vec![row(
+        "AADManagedIdentitySignInLogs",
+        T0 + 95 * H + 10 * 60 * S,
+        &[
+            ("ServicePrincipalId", Value::str("mi-1-id")),
+            ("ServicePrincipalName", Value::str("mi-1")),
+            ("IPAddress", Value::str("10.2.3.4")),
+            ("ResultType", Value::str("0")),
+            ("ResourceDisplayName", Value::str("Azure Resource Manager")),
+        ],
+    )];
+    let arm = |t: i64, caller: &str, ip: &str, op: &str, id: &str| {
+        row(
+            "AzureActivity",
+            t,
+            &[
+                ("Caller", Value::str(caller)),
+                ("CallerIpAddress", Value::str(ip)),
+                ("OperationNameValue", Value::str(op)),
+                ("ActivityStatusValue", Value::str("Success")),
+                ("ResourceGroup", Value::str("prod-rg")),
+                ("CorrelationId", Value::str(id)),
+            ],
+        )
+    };
+    let activity = vec![
+        arm(
+            T0 + 95 * H + 20 * 60 * S,
+            "mi-1-id",
+            "10.2.3.4",
+            "MICROSOFT.KEYVAULT/VAULTS/SECRETS/READ",
+            "arm-1",
+        ),
+        arm(
+            T0 + 95 * H + 40 * 60 * S,
+            "sp-a-id",
+            "203.0.113.50",
+            "MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION",
+            "arm-2",
+        ),
+    ];
     vec![
+        ("AADManagedIdentitySignInLogs".to_string(), managed),
+        ("AzureActivity".to_string(), activity),
         ("SigninLogs".to_string(), signins),
         ("AuditLogs".to_string(), audits),
         ("AADProvisioningLogs".to_string(), provisioning),

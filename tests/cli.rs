@@ -81,7 +81,7 @@ fn demo_runs_on_the_built_in_data() {
     let (code, out, err) = kqlflow(&["demo"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("13 row(s) read, 0 rejected"), "{out}");
-    assert!(out.contains("7 of 7 rules fired"), "{out}");
+    assert!(out.contains("9 of 9 rules fired"), "{out}");
     assert!(
         out.contains("[Medium] Service principal sign-in volume anomaly"),
         "{out}"

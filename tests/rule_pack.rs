@@ -203,3 +203,58 @@ fn credentials_added_while_the_principal_was_signing_in() {
     assert_eq!(snapshot_rows(&p, &late, at + 100 * H), Vec::<Row>::new());
     assert!(late.is_empty(), "{late:?}");
 }
+
+#[test]
+fn correlations_give_the_actors_sign_in_addresses() {
+    let (_, p) = rule("sp_signins_with_audit_actions.yaml");
+    let c = changes(&p, 1);
+    let at = T0 + 95 * H + 45 * MIN;
+    let rows = snapshot_rows(&p, &c, at);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let col = |p: &Program, name: &str| p.schema().iter().position(|c| &*c.name == name).unwrap();
+    let r = &rows[0];
+    assert_eq!(
+        r[col(&p, "ActionTime")],
+        Value::DateTime(T0 + 95 * H + 30 * MIN)
+    );
+    assert_eq!(r[col(&p, "ServicePrincipalName")], s("sp-a"));
+    assert_eq!(r[col(&p, "Kind")], s("ServicePrincipal"));
+    assert_eq!(r[col(&p, "OperationName")], s("Add member to role"));
+    assert_eq!(r[col(&p, "Target")], s("Global Administrator"));
+    assert_eq!(
+        r[col(&p, "SignInAddresses")],
+        Value::array(vec![s("203.0.113.50")])
+    );
+    // Sign-ins of the last day: hourly at :05 from 72h05 to 95h05.
+    assert_eq!(
+        r[col(&p, "FirstSignIn")],
+        Value::DateTime(T0 + 72 * H + 5 * MIN)
+    );
+    assert_eq!(
+        r[col(&p, "LastSignIn")],
+        Value::DateTime(T0 + 95 * H + 5 * MIN)
+    );
+
+    let (_, p) = rule("sp_signins_with_azure_activity.yaml");
+    let c = changes(&p, 1);
+    let rows = snapshot_rows(&p, &c, at);
+    let mut seen: Vec<(Value, Value, Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[col(&p, "ServicePrincipalName")].clone(),
+                r[col(&p, "Kind")].clone(),
+                r[col(&p, "CallerIpAddress")].clone(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (s("mi-1"), s("ManagedIdentity"), s("10.2.3.4")),
+            (s("sp-a"), s("ServicePrincipal"), s("203.0.113.50")),
+        ]
+    );
+    assert_eq!(changes(&p, 3), c);
+}
