@@ -45,6 +45,29 @@ fn hunt_raises_each_rules_alerts_once_with_their_time() {
         out_file.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    // Exactly the expected alerts, once each, with their entities and the tick they were
+    // raised at, in time order.
+    let raised: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        raised,
+        vec![
+            "2024-05-01T00:05:00Z Informational Service principal sign-ins to Microsoft Graph Account.Name=sp-a IP.Address=203.0.113.50",
+            "2024-05-01T02:00:00Z Low Rare audit activity initiated by an application Account.FullName=bob@contoso.com Host.HostName= IP.Address=203.0.113.9",
+            "2024-05-03T03:00:00Z Medium Failed sign-ins with the user's recent audit changes Account.FullName=alice@contoso.com",
+            "2024-05-03T04:00:00Z Low Rare audit activity initiated by an application Account.FullName=alice@contoso.com Host.HostName= IP.Address=203.0.113.9",
+            "2024-05-03T12:00:00Z Low Service principal sign-in failures Account.Name=sp-b IP.Address=203.0.113.77",
+            "2024-05-03T15:00:00Z Medium HUNT-01 Provisioning Failures by Job and Error (30d) CloudApplication.Name=Workday",
+            "2024-05-04T23:20:00Z Informational Azure operations made by service principals and managed identities, with their sign-ins Account.Name=mi-1 IP.Address=10.2.3.4",
+            "2024-05-04T23:30:00Z Informational Directory changes made by service principals and managed identities, with their sign-ins Account.Name=sp-a",
+            "2024-05-04T23:40:00Z Informational Azure operations made by service principals and managed identities, with their sign-ins Account.Name=sp-a IP.Address=203.0.113.50",
+            "2024-05-05T01:30:00Z Medium Credentials added to a service principal that was signing in Account.Name=sp-a IP.Address=198.51.100.66",
+            "2024-05-05T04:24:30Z Medium Service principal sign-in volume anomaly Account.AadUserId=sp-a-id Account.Name=sp-a",
+        ],
+        "{out}"
+    );
     // The volume anomaly: one alert for sp-a, raised at the burst's 50th sign-in.
     let volume: Vec<&str> = out
         .lines()
@@ -132,4 +155,39 @@ fn a_near_miss_raises_nothing() {
         "nine failures from one address are below the spray rule's thresholds: {out}"
     );
     assert!(err.contains("alerts by severity: none"), "{err}");
+}
+
+#[test]
+fn alerts_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let (code, out, err) = kqlflow(&[
+        "hunt",
+        "--rules",
+        &rules_dir(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--watchlist",
+        &allowlist(dir.path()),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut rdr = csv::Reader::from_reader(out.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        vec!["tick", "severity", "rule", "rule_id", "entities", "rows"]
+    );
+    let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.len(), 11);
+    let volume = recs
+        .iter()
+        .find(|r| &r[2] == "Service principal sign-in volume anomaly")
+        .unwrap();
+    assert_eq!(&volume[0], "2024-05-05T04:24:30Z");
+    assert_eq!(&volume[4], "Account.AadUserId=sp-a-id; Account.Name=sp-a");
+    let rows: serde_json::Value = serde_json::from_str(&volume[5]).unwrap();
+    assert_eq!(rows[0]["CurrentSignins"], 50);
 }

@@ -23,6 +23,8 @@ pub enum AlertFormat {
     Table,
     /// One JSON object per lifecycle event (raised, updated, closed).
     Jsonl,
+    /// CSV of the raised alerts: tick, severity, rule, rule id, entities, rows (JSON).
+    Csv,
 }
 
 /// Arguments of `kqlflow hunt`.
@@ -251,16 +253,30 @@ pub fn run(args: &HuntArgs) -> i32 {
     };
     let colours =
         args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
-    let stdout = std::io::stdout();
     let mut per_rule: Vec<(String, String, usize, u64)> = Vec::new();
     let mut top_entities: BTreeMap<String, usize> = BTreeMap::new();
     let in_range = |t: Time| from.is_none_or(|f| t as i64 >= f) && to.is_none_or(|x| t as i64 <= x);
-    for (path, rule, program) in &rules {
+    // Every lifecycle event of every rule, printed in time order: (tick, rule order, status,
+    // severity, rule name, entities as text, JSON line).
+    let mut all: Vec<(Time, usize, Status, String, String, String, String)> = Vec::new();
+    let progress = indicatif::ProgressBar::new(rules.len() as u64);
+    if std::io::stderr().is_terminal() {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} hunting {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    for (order, (path, rule, program)) in rules.iter().enumerate() {
+        progress.set_message(rule.name.clone());
         let w = watchlist_sources(program, &watchlists);
-        let changes = match run_program(program, &tables, &w, &cluster, tick) {
+        let result = run_program(program, &tables, &w, &cluster, tick);
+        progress.inc(1);
+        let changes = match result {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("{}: error: {e}", path.display());
+                progress.suspend(|| eprintln!("{}: error: {e}", path.display()));
                 failed = true;
                 continue;
             }
@@ -289,7 +305,6 @@ pub fn run(args: &HuntArgs) -> i32 {
             raised.len(),
             suppressed,
         ));
-        let mut lock = stdout.lock();
         for e in events.iter().filter(|e| in_range(e.tick)) {
             let ents = entities(
                 rule,
@@ -307,16 +322,6 @@ pub fn run(args: &HuntArgs) -> i32 {
                 entities: ents.clone(),
                 rows: e.rows.iter().map(|r| row_json(&columns, r)).collect(),
             };
-            let line = serde_json::to_string(&record).unwrap_or_default();
-            if let Some(f) = out_file.as_mut()
-                && let Err(err) = writeln!(f, "{line}")
-            {
-                eprintln!(
-                    "error: writing {}: {err}",
-                    args.out.as_deref().unwrap_or(Path::new("")).display()
-                );
-                return 1;
-            }
             if e.status == Status::Raised {
                 for v in ents.values() {
                     *top_entities
@@ -324,34 +329,82 @@ pub fn run(args: &HuntArgs) -> i32 {
                         .or_default() += 1;
                 }
             }
-            let printed = match args.format {
-                AlertFormat::Jsonl => writeln!(lock, "{line}"),
-                AlertFormat::Table if e.status == Status::Raised => {
-                    let shown: Vec<String> = ents
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect();
-                    let (on, off) = if colours {
-                        (colour(&severity), "\x1b[0m")
-                    } else {
-                        ("", "")
-                    };
-                    writeln!(
-                        lock,
-                        "{}  {on}{:<13}{off} {}  {}",
-                        record.tick,
-                        severity,
-                        rule.name,
-                        shown.join("  ")
-                    )
-                }
-                AlertFormat::Table => Ok(()),
-            };
-            if printed.is_err() {
-                return 0;
-            }
+            let shown: Vec<String> = ents
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            let line = serde_json::to_string(&record).unwrap_or_default();
+            all.push((
+                e.tick,
+                order,
+                e.status,
+                severity.clone(),
+                rule.name.clone(),
+                shown.join("  "),
+                line,
+            ));
         }
     }
+    progress.finish_and_clear();
+    all.sort_by_key(|a| (a.0, a.1));
+    let mut lock = std::io::stdout().lock();
+    let mut csv_out = csv::Writer::from_writer(Vec::new());
+    if args.format == AlertFormat::Csv {
+        let _ = csv_out.write_record(["tick", "severity", "rule", "rule_id", "entities", "rows"]);
+    }
+    for (tick, _, status, severity, name, shown, line) in &all {
+        if let Some(f) = out_file.as_mut()
+            && let Err(err) = writeln!(f, "{line}")
+        {
+            eprintln!(
+                "error: writing {}: {err}",
+                args.out.as_deref().unwrap_or(Path::new("")).display()
+            );
+            return 1;
+        }
+        let printed = match args.format {
+            AlertFormat::Jsonl => writeln!(lock, "{line}"),
+            AlertFormat::Table if *status == Status::Raised => {
+                let (on, off) = if colours {
+                    (colour(severity), "\x1b[0m")
+                } else {
+                    ("", "")
+                };
+                writeln!(
+                    lock,
+                    "{}  {on}{:<13}{off} {}  {}",
+                    format_datetime_iso(*tick as i64),
+                    severity,
+                    name,
+                    shown
+                )
+            }
+            AlertFormat::Csv if *status == Status::Raised => {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
+                let _ = csv_out.write_record([
+                    format_datetime_iso(*tick as i64),
+                    severity.clone(),
+                    name.clone(),
+                    v["rule_id"].as_str().unwrap_or("").to_string(),
+                    shown.replace("  ", "; "),
+                    v["rows"].to_string(),
+                ]);
+                Ok(())
+            }
+            AlertFormat::Table | AlertFormat::Csv => Ok(()),
+        };
+        if printed.is_err() {
+            return 0;
+        }
+    }
+    if args.format == AlertFormat::Csv {
+        let bytes = csv_out.into_inner().unwrap_or_default();
+        if lock.write_all(&bytes).is_err() {
+            return 0;
+        }
+    }
+    drop(lock);
     if let Some(mut f) = out_file
         && let Err(e) = f.flush()
     {
