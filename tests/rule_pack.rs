@@ -258,3 +258,135 @@ fn correlations_give_the_actors_sign_in_addresses() {
     );
     assert_eq!(changes(&p, 3), c);
 }
+
+/// How many alerts `file` raises on `tenant` (one per entity key entering its result).
+fn raised(file: &str, tenant: &[(String, Vec<(i64, Row)>)]) -> usize {
+    let (rule, p) = rule(file);
+    let w = watchlist_sources(
+        &p,
+        &HashMap::from([("NetworkAllowlist".to_string(), allowlist())]),
+    );
+    let c = run_program(&p, tenant, &w, &ClusterOptions::default(), S).unwrap();
+    let root = kqlflow::exec::strip_presentation(&p.root);
+    let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
+    let entity_cols: Vec<String> = rule
+        .entity_mappings
+        .iter()
+        .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
+        .collect();
+    let key = kqlflow::alerts::key_columns(&entity_cols, &columns);
+    let (events, _) = kqlflow::alerts::lifecycle(&c, &key, 0);
+    events
+        .iter()
+        .filter(|e| e.status == kqlflow::alerts::Status::Raised)
+        .count()
+}
+
+/// The attack tenant with the rows of `table` for which `drop` is true left out.
+fn without(table: &str, mut drop: impl FnMut(&Row) -> bool) -> Vec<(String, Vec<(i64, Row)>)> {
+    attack_tenant()
+        .into_iter()
+        .map(|(t, rows)| {
+            let rows = if t == table {
+                rows.into_iter().filter(|(_, r)| !drop(r)).collect()
+            } else {
+                rows
+            };
+            (t, rows)
+        })
+        .collect()
+}
+
+fn has(row: &Row, v: &str) -> bool {
+    row.iter().any(|x| x == &s(v))
+}
+
+#[test]
+fn each_rule_fires_on_the_attack_and_not_on_its_near_miss() {
+    let full = attack_tenant();
+    // The spray: only the failures from one of its three addresses (4 failures, 1 address:
+    // below both the 10 failures and the 3 addresses the rule asks for).
+    let spray_near = without("SigninLogs", |r| !has(r, "203.0.113.5"));
+    assert_eq!(raised("failed_signins_with_audit_details.yaml", &full), 1);
+    assert_eq!(
+        raised("failed_signins_with_audit_details.yaml", &spray_near),
+        0,
+        "4 failures from one address"
+    );
+    // The burst: only its first 45 sign-ins (below the minimum of 50 an hour).
+    let mut burst = 0;
+    let burst_near: Vec<(String, Vec<(i64, Row)>)> = attack_tenant()
+        .into_iter()
+        .map(|(t, rows)| {
+            let rows = rows
+                .into_iter()
+                .filter(|(_, r)| {
+                    if has(r, "198.51.100.200") {
+                        burst += 1;
+                        burst <= 45
+                    } else {
+                        true
+                    }
+                })
+                .collect();
+            (t, rows)
+        })
+        .collect();
+    assert_eq!(raised("sp_signin_volume_anomaly.yaml", &full), 1);
+    assert_eq!(
+        raised("sp_signin_volume_anomaly.yaml", &burst_near),
+        0,
+        "45 sign-ins in the hour"
+    );
+    // Provisioning: nine failures instead of twelve (below the threshold of 10).
+    let mut n = 0;
+    let prov_near = without("AADProvisioningLogs", |_| {
+        n += 1;
+        n > 9
+    });
+    assert_eq!(raised("provisioning_failures_by_job_error.yaml", &full), 1);
+    assert_eq!(
+        raised("provisioning_failures_by_job_error.yaml", &prov_near),
+        0,
+        "nine failures"
+    );
+    // Rare audit: without the app-initiated changes, nothing is rare.
+    let rare_near = without("AuditLogs", |r| {
+        has(r, "Update user") || has(r, "Reset user password")
+    });
+    assert_eq!(raised("rare_audit_activity_by_app.yaml", &full), 2);
+    assert_eq!(raised("rare_audit_activity_by_app.yaml", &rare_near), 0);
+    // Graph: no sign-in to Microsoft Graph.
+    let graph_near = without("AADServicePrincipalSignInLogs", |r| {
+        has(r, "Microsoft Graph")
+    });
+    assert_eq!(raised("sp_graph_signins.yaml", &full), 1);
+    assert_eq!(raised("sp_graph_signins.yaml", &graph_near), 0);
+    // Sign-in failures: only successes.
+    let fail_near = without("AADServicePrincipalSignInLogs", |r| has(r, "7000222"));
+    assert_eq!(raised("sp_signin_failures.yaml", &full), 1);
+    assert_eq!(raised("sp_signin_failures.yaml", &fail_near), 0);
+    // Correlations: the principal's actions without its sign-ins of that day.
+    let no_signins = without("AADServicePrincipalSignInLogs", |r| has(r, "sp-a"));
+    assert_eq!(raised("sp_signins_with_audit_actions.yaml", &full), 1);
+    assert_eq!(raised("sp_signins_with_audit_actions.yaml", &no_signins), 0);
+    let no_mi = without("AADManagedIdentitySignInLogs", |_| true);
+    let no_signins_at_all: Vec<(String, Vec<(i64, Row)>)> = no_mi
+        .into_iter()
+        .map(|(t, rows)| {
+            if t == "AADServicePrincipalSignInLogs" {
+                (
+                    t,
+                    rows.into_iter().filter(|(_, r)| !has(r, "sp-a")).collect(),
+                )
+            } else {
+                (t, rows)
+            }
+        })
+        .collect();
+    assert_eq!(raised("sp_signins_with_azure_activity.yaml", &full), 2);
+    assert_eq!(
+        raised("sp_signins_with_azure_activity.yaml", &no_signins_at_all),
+        0
+    );
+}

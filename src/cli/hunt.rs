@@ -419,7 +419,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     }
     let _ = writeln!(
         err,
-        "  rejected lines: {}; records without event time: {}",
+        "  rejected lines: {}; records without event time: {}; late records: 0 (a hunt replays the records in event-time order)",
         read.report.rejected(),
         read.timeless
     );
