@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use kqlflow::catalog::Catalog;
-use kqlflow::eval::{Data, Watchlist, evaluate};
+use kqlflow::eval::{Data, evaluate};
 use kqlflow::exec::{run_program, strip_presentation, watchlist_sources};
 use kqlflow::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value};
 use kqlflow::plan::{self, BindOptions, Program};
@@ -49,7 +49,7 @@ fn seed_program(name: &str) -> Option<Program> {
     Some(p)
 }
 
-use kqlflow::demo::{json, row};
+use kqlflow::demo::{allowlist, json, row};
 
 #[derive(Clone, Debug)]
 struct Tenant {
@@ -195,17 +195,6 @@ fn tenant() -> impl Strategy<Value = Tenant> {
         tables.push(("AADServicePrincipalSignInLogs".to_string(), sp_rows));
         Tenant { tables }
     })
-}
-
-fn allowlist() -> Watchlist {
-    Watchlist {
-        columns: vec!["IPOrRange".into(), "Comment".into()],
-        rows: vec![
-            vec!["10.0.0.0/8".into(), "lab".into()],
-            vec!["192.0.2.44".into(), "scanner".into()],
-            vec!["198.51.100.1-198.51.100.20".into(), "partner".into()],
-        ],
-    }
 }
 
 fn sorted(mut rows: Vec<Row>) -> Vec<Row> {

@@ -267,15 +267,7 @@ fn raised(file: &str, tenant: &[(String, Vec<(i64, Row)>)]) -> usize {
         &HashMap::from([("NetworkAllowlist".to_string(), allowlist())]),
     );
     let c = run_program(&p, tenant, &w, &ClusterOptions::default(), S).unwrap();
-    let root = kqlflow::exec::strip_presentation(&p.root);
-    let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
-    let entity_cols: Vec<String> = rule
-        .entity_mappings
-        .iter()
-        .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
-        .collect();
-    let key = kqlflow::alerts::key_columns(&entity_cols, &columns);
-    let (events, _) = kqlflow::alerts::lifecycle(&c, &key, 0);
+    let (events, _, _) = kqlflow::alerts::for_rule(&rule, &p, &c);
     events
         .iter()
         .filter(|e| e.status == kqlflow::alerts::Status::Raised)

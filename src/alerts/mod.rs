@@ -152,6 +152,26 @@ pub fn lifecycle(changes: &[Change], key: &[usize], suppression: i64) -> (Vec<Al
     (events, suppressed)
 }
 
+/// The alert lifecycle of `rule`, bound as `program`, from its result's change stream: keyed by
+/// the rule's entity columns, suppressed by its suppressionDuration. Returns the events, the
+/// number of raises suppressed, and the result's column names (the rows' layout).
+pub fn for_rule(
+    rule: &crate::rules::Rule,
+    program: &crate::plan::Program,
+    changes: &[Change],
+) -> (Vec<AlertEvent>, u64, Vec<String>) {
+    let root = crate::exec::strip_presentation(&program.root);
+    let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
+    let entity_cols: Vec<String> = rule
+        .entity_mappings
+        .iter()
+        .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
+        .collect();
+    let key = key_columns(&entity_cols, &columns);
+    let (events, suppressed) = lifecycle(changes, &key, rule.suppression_duration.unwrap_or(0));
+    (events, suppressed, columns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

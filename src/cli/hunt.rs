@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::check::{Loaded, QueryOptions};
-use crate::alerts::{AlertEvent, Status, key_columns, lifecycle};
+use crate::alerts::{AlertEvent, Status, for_rule};
 use crate::exec::{run_program, watchlist_sources};
 use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
 use crate::plan::Program;
@@ -281,16 +281,7 @@ pub fn run(args: &HuntArgs) -> i32 {
                 continue;
             }
         };
-        let root = crate::exec::strip_presentation(&program.root);
-        let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
-        let entity_cols: Vec<String> = rule
-            .entity_mappings
-            .iter()
-            .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
-            .collect();
-        let key = key_columns(&entity_cols, &columns);
-        let (events, suppressed) =
-            lifecycle(&changes, &key, rule.suppression_duration.unwrap_or(0));
+        let (events, suppressed, columns) = for_rule(rule, program, &changes);
         let severity = rule
             .severity
             .clone()
