@@ -226,7 +226,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         }
     }
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
-    let read = match super::logs::read_logs(&programs, &args.logs, args.table.clone()) {
+    let mut read = match super::logs::read_logs(&programs, &args.logs, args.table.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -235,7 +235,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     };
     read.warn();
     let tables: Vec<(String, Vec<(i64, crate::model::Row)>)> =
-        read.tables.clone().into_iter().collect();
+        std::mem::take(&mut read.tables).into_iter().collect();
     let records: usize = tables.iter().map(|(_, r)| r.len()).sum();
     let cluster = ClusterOptions {
         workers: args.workers,

@@ -228,7 +228,7 @@ pub fn run(args: &RunArgs) -> i32 {
     };
     read.warn();
     let latest = read.latest;
-    let data = Data {
+    let mut data = Data {
         tables: read.tables,
         watchlists,
     };
@@ -248,7 +248,8 @@ pub fn run(args: &RunArgs) -> i32 {
             print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
         }
         Engine::Incremental => {
-            let tables: Vec<(String, Vec<(i64, Row)>)> = data.tables.clone().into_iter().collect();
+            let tables: Vec<(String, Vec<(i64, Row)>)> =
+                std::mem::take(&mut data.tables).into_iter().collect();
             let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
             let cluster = crate::runtime::ClusterOptions {
                 workers: args.workers,

@@ -98,6 +98,31 @@ pub struct MvApply<'a> {
     pub sub: &'a Plan,
 }
 
+impl<'a> MvApply<'a> {
+    /// The parts of `node` when it is an mv-apply.
+    pub fn of(node: &'a Node) -> Option<MvApply<'a>> {
+        match node {
+            Node::MvApply {
+                items,
+                item_columns,
+                apply_width,
+                keep,
+                limit,
+                sub,
+                ..
+            } => Some(MvApply {
+                items,
+                item_columns,
+                apply_width: *apply_width,
+                keep,
+                limit: *limit,
+                sub,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The rows mv-apply makes of one input row `r`: its items expanded into rows, the sub-plan run
 /// over them, each result row after the kept input columns. Both engines call this, so the
 /// operator has one semantics.
@@ -394,23 +419,10 @@ impl Evaluator<'_> {
                 }
                 out
             }
-            Node::MvApply {
-                input,
-                items,
-                item_columns,
-                apply_width,
-                keep,
-                limit,
-                sub,
-            } => {
+            Node::MvApply { input, .. } => {
                 let rows = self.eval(input, apply);
-                let apply = MvApply {
-                    items,
-                    item_columns,
-                    apply_width: *apply_width,
-                    keep,
-                    limit: *limit,
-                    sub,
+                let Some(apply) = MvApply::of(&p.node) else {
+                    return Vec::new();
                 };
                 let mut out = Vec::new();
                 for r in &rows {

@@ -373,41 +373,24 @@ impl<'scope> Renderer<'_, 'scope> {
                     .into(),
             ),
             Node::MvApply {
-                input,
-                items,
-                item_columns,
-                apply_width,
-                keep,
-                limit,
-                sub,
+                input, items, sub, ..
             } => {
                 let rows = self.plan(input)?;
                 let width = input.schema.len();
                 let needed = items.iter().any(|i| uses_scalars(&i.expr)) || plan_uses_scalars(sub);
                 let (rows, env) = self.with_scalars(rows, needed, width)?;
                 let program = std::sync::Arc::new(self.program.clone());
-                let (items, item_columns, keep, sub) = (
-                    items.clone(),
-                    item_columns.clone(),
-                    keep.clone(),
-                    sub.clone(),
-                );
-                let (apply_width, limit) = (*apply_width, *limit);
+                let node = p.node.clone();
                 Ok(rows.flat_map(move |row| {
                     let ctx = ctx_of(&row, env);
                     let r: Row = match env {
                         Some(w) => row[..w.min(row.len())].to_vec(),
                         None => row,
                     };
-                    let apply = crate::eval::MvApply {
-                        items: &items,
-                        item_columns: &item_columns,
-                        apply_width,
-                        keep: &keep,
-                        limit,
-                        sub: &sub,
-                    };
-                    crate::eval::mv_apply_row(&program, &apply, &r, &ctx)
+                    match crate::eval::MvApply::of(&node) {
+                        Some(apply) => crate::eval::mv_apply_row(&program, &apply, &r, &ctx),
+                        None => Vec::new(),
+                    }
                 }))
             }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
@@ -686,7 +669,9 @@ pub fn run_program(
     check_supported(program)?;
     let mut names: Vec<(bool, String)> = Vec::new();
     let mut events = Vec::new();
-    for (name, rows) in tables {
+    let read = columns_read(program);
+    // Only the tables the program reads become inputs: the others' rows are not copied.
+    for (name, rows) in tables.iter().filter(|(name, _)| read.contains_key(name)) {
         let input = names.len();
         names.push((false, name.clone()));
         events.extend(rows.iter().map(|(t, row)| Event {
@@ -696,7 +681,7 @@ pub fn run_program(
         }));
     }
     // A table the program reads but the logs lack is an empty input, not an error.
-    for table in columns_read(program).into_keys() {
+    for table in read.into_keys() {
         if !names.iter().any(|(w, n)| !w && *n == table) {
             names.push((false, table));
         }

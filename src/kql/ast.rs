@@ -641,8 +641,9 @@ pub struct ReorderItem {
     pub order: Option<String>,
 }
 
-/// The kinds of join (Kusto's default is `innerunique`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The kinds of join (Kusto's default is `innerunique`; kqlflow's innerunique keeps, per key,
+/// the least left row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum JoinKind {
     /// `innerunique`
     InnerUnique,
@@ -695,6 +696,16 @@ impl JoinKind {
             JoinKind::LeftSemi => "leftsemi",
             JoinKind::RightSemi => "rightsemi",
         }
+    }
+
+    /// True when output rows come from the left side only.
+    pub fn left_only(self) -> bool {
+        matches!(self, JoinKind::LeftAnti | JoinKind::LeftSemi)
+    }
+
+    /// True when output rows come from the right side only.
+    pub fn right_only(self) -> bool {
+        matches!(self, JoinKind::RightAnti | JoinKind::RightSemi)
     }
 }
 

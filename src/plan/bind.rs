@@ -1992,7 +1992,7 @@ impl<'a> Binder<'a> {
     fn bind_join(&mut self, left: Plan, j: &Join, lookup: bool, span: Span) -> Result<Plan> {
         let right = self.bind_tabular(&j.right)?;
         let kind = match j.kind {
-            Some(k) => JoinKind::from_ast(k),
+            Some(k) => k,
             None if lookup => JoinKind::LeftOuter,
             None => JoinKind::InnerUnique,
         };

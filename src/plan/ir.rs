@@ -394,71 +394,9 @@ impl fmt::Display for ScalarExpr {
     }
 }
 
-/// The kinds of join (see SEMANTICS "Joins and unions").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum JoinKind {
-    /// Kusto's default: the left side deduplicated by key (the least row kept), then inner.
-    InnerUnique,
-    /// Every matching pair.
-    Inner,
-    /// Every matching pair, and unmatched left rows with nulls on the right.
-    LeftOuter,
-    /// Every matching pair, and unmatched right rows with nulls on the left.
-    RightOuter,
-    /// Both outer joins at once.
-    FullOuter,
-    /// Left rows without a match.
-    LeftAnti,
-    /// Right rows without a match.
-    RightAnti,
-    /// Left rows with a match.
-    LeftSemi,
-    /// Right rows with a match.
-    RightSemi,
-}
-
-impl JoinKind {
-    /// The kind of the syntax tree's join kind.
-    pub fn from_ast(k: crate::kql::JoinKind) -> JoinKind {
-        use crate::kql::JoinKind as K;
-        match k {
-            K::InnerUnique => JoinKind::InnerUnique,
-            K::Inner => JoinKind::Inner,
-            K::LeftOuter => JoinKind::LeftOuter,
-            K::RightOuter => JoinKind::RightOuter,
-            K::FullOuter => JoinKind::FullOuter,
-            K::LeftAnti => JoinKind::LeftAnti,
-            K::RightAnti => JoinKind::RightAnti,
-            K::LeftSemi => JoinKind::LeftSemi,
-            K::RightSemi => JoinKind::RightSemi,
-        }
-    }
-
-    /// The kind's KQL name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JoinKind::InnerUnique => "innerunique",
-            JoinKind::Inner => "inner",
-            JoinKind::LeftOuter => "leftouter",
-            JoinKind::RightOuter => "rightouter",
-            JoinKind::FullOuter => "fullouter",
-            JoinKind::LeftAnti => "leftanti",
-            JoinKind::RightAnti => "rightanti",
-            JoinKind::LeftSemi => "leftsemi",
-            JoinKind::RightSemi => "rightsemi",
-        }
-    }
-
-    /// True when output rows come from the left side only.
-    pub fn left_only(self) -> bool {
-        matches!(self, JoinKind::LeftAnti | JoinKind::LeftSemi)
-    }
-
-    /// True when output rows come from the right side only.
-    pub fn right_only(self) -> bool {
-        matches!(self, JoinKind::RightAnti | JoinKind::RightSemi)
-    }
-}
+/// The kinds of join (see SEMANTICS "Joins and unions"): the syntax tree's own, which the IR
+/// keeps as it is.
+pub use crate::kql::JoinKind;
 
 /// A comparison in a temporal bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
