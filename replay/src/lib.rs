@@ -1,4 +1,4 @@
-//! Replay tooling for kqlflow: the tenant simulator and the accelerated replayer.
-//!
-//! Not built yet: this crate only reserves its place in the workspace. The README lists what is
-//! missing.
+//! Replay tooling for kqlflow that does not depend on the engine: the tenant simulator
+//! (`kqlflow generate`), latency recording with hdrhistogram, replay pacing and peak memory.
+//! The engine side of a replay (feeding the dataflows tick by tick and probing them) is
+//! `kqlflow::replay`.
