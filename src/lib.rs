@@ -29,6 +29,7 @@ pub mod func;
 pub mod ingest;
 pub mod kql;
 pub mod model;
+pub mod pack;
 pub mod plan;
 pub mod rules;
 pub mod runtime;

@@ -71,35 +71,81 @@ fn dedup(mut v: Vec<usize>) -> Vec<usize> {
 /// suppressionDuration in 100 ns ticks (0 for none). Returns the events in tick order and the
 /// number of raises suppressed.
 pub fn lifecycle(changes: &[Change], key: &[usize], suppression: i64) -> (Vec<AlertEvent>, u64) {
-    let key_of = |row: &Row| -> Row {
-        key.iter()
-            .map(|&i| row.get(i).cloned().unwrap_or(Value::Null))
-            .collect()
-    };
-    // The rows of each key currently in the result, with multiplicities.
-    let mut current: BTreeMap<Row, BTreeMap<Row, i64>> = BTreeMap::new();
-    let mut last_raised: BTreeMap<Row, Time> = BTreeMap::new();
-    let mut open: BTreeMap<Row, bool> = BTreeMap::new();
+    let mut tracker = Tracker::new(key.to_vec(), suppression);
     let mut events = Vec::new();
-    let mut suppressed = 0;
     let mut i = 0;
     while i < changes.len() {
         let tick = changes[i].tick;
+        let mut j = i;
+        while j < changes.len() && changes[j].tick == tick {
+            j += 1;
+        }
+        events.extend(tracker.apply(tick, changes[i..j].iter().map(|c| (c.row.clone(), c.diff))));
+        i = j;
+    }
+    (events, tracker.suppressed())
+}
+
+/// One rule's alerts kept current tick by tick: the live form of [`lifecycle`]. Feed it each
+/// tick's changes of the rule's result, in tick order, and it returns the alert events of
+/// that tick.
+#[derive(Clone, Debug, Default)]
+pub struct Tracker {
+    key: Vec<usize>,
+    suppression: i64,
+    /// The rows of each key currently in the result, with multiplicities.
+    current: BTreeMap<Row, BTreeMap<Row, i64>>,
+    last_raised: BTreeMap<Row, Time>,
+    open: BTreeMap<Row, bool>,
+    suppressed: u64,
+}
+
+impl Tracker {
+    /// A tracker keyed by the `key` columns, with `suppression` in 100 ns ticks (0 for none).
+    pub fn new(key: Vec<usize>, suppression: i64) -> Tracker {
+        Tracker {
+            key,
+            suppression,
+            ..Tracker::default()
+        }
+    }
+
+    /// How many raises were held back by suppression so far.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+
+    /// How many alerts are open (their key is in the result).
+    pub fn open(&self) -> usize {
+        self.open.values().filter(|o| **o).count()
+    }
+
+    /// Applies the result's changes at `tick` (rows with their diffs; the ticks must come in
+    /// increasing order) and returns the alert events they cause, ordered by key.
+    pub fn apply(
+        &mut self,
+        tick: Time,
+        changes: impl IntoIterator<Item = (Row, i64)>,
+    ) -> Vec<AlertEvent> {
         let mut touched: BTreeMap<Row, ()> = BTreeMap::new();
-        while i < changes.len() && changes[i].tick == tick {
-            let c = &changes[i];
-            let k = key_of(&c.row);
-            let rows = current.entry(k.clone()).or_default();
-            let n = rows.entry(c.row.clone()).or_default();
-            *n += c.diff;
+        for (row, diff) in changes {
+            let k: Row = self
+                .key
+                .iter()
+                .map(|&i| row.get(i).cloned().unwrap_or(Value::Null))
+                .collect();
+            let rows = self.current.entry(k.clone()).or_default();
+            let n = rows.entry(row.clone()).or_default();
+            *n += diff;
             if *n == 0 {
-                rows.remove(&c.row);
+                rows.remove(&row);
             }
             touched.insert(k, ());
-            i += 1;
         }
+        let mut events = Vec::new();
         for (k, ()) in touched {
-            let rows: Vec<Row> = current
+            let rows: Vec<Row> = self
+                .current
                 .get(&k)
                 .map(|m| {
                     m.iter()
@@ -108,17 +154,17 @@ pub fn lifecycle(changes: &[Change], key: &[usize], suppression: i64) -> (Vec<Al
                         .collect()
                 })
                 .unwrap_or_default();
-            let was_open = open.get(&k).copied().unwrap_or(false);
+            let was_open = self.open.get(&k).copied().unwrap_or(false);
             match (was_open, rows.is_empty()) {
                 (false, false) => {
-                    let held = last_raised.get(&k).is_some_and(|&t| {
-                        suppression > 0 && (tick as i64) < t as i64 + suppression
+                    let held = self.last_raised.get(&k).is_some_and(|&t| {
+                        self.suppression > 0 && (tick as i64) < t as i64 + self.suppression
                     });
-                    open.insert(k.clone(), true);
+                    self.open.insert(k.clone(), true);
                     if held {
-                        suppressed += 1;
+                        self.suppressed += 1;
                     } else {
-                        last_raised.insert(k.clone(), tick);
+                        self.last_raised.insert(k.clone(), tick);
                         events.push(AlertEvent {
                             tick,
                             status: Status::Raised,
@@ -134,8 +180,8 @@ pub fn lifecycle(changes: &[Change], key: &[usize], suppression: i64) -> (Vec<Al
                     rows,
                 }),
                 (true, true) => {
-                    open.insert(k.clone(), false);
-                    current.remove(&k);
+                    self.open.insert(k.clone(), false);
+                    self.current.remove(&k);
                     events.push(AlertEvent {
                         tick,
                         status: Status::Closed,
@@ -144,12 +190,12 @@ pub fn lifecycle(changes: &[Change], key: &[usize], suppression: i64) -> (Vec<Al
                     });
                 }
                 (false, true) => {
-                    current.remove(&k);
+                    self.current.remove(&k);
                 }
             }
         }
+        events
     }
-    (events, suppressed)
 }
 
 /// The alert lifecycle of `rule`, bound as `program`, from its result's change stream: keyed by
@@ -160,6 +206,17 @@ pub fn for_rule(
     program: &crate::plan::Program,
     changes: &[Change],
 ) -> (Vec<AlertEvent>, u64, Vec<String>) {
+    let (tracker, columns) = tracker_for(rule, program);
+    let (events, suppressed) = lifecycle(changes, &tracker.key, tracker.suppression);
+    (events, suppressed, columns)
+}
+
+/// An empty [`Tracker`] for `rule`, bound as `program` (keyed by the rule's entity columns,
+/// suppressed by its suppressionDuration), and the result's column names.
+pub fn tracker_for(
+    rule: &crate::rules::Rule,
+    program: &crate::plan::Program,
+) -> (Tracker, Vec<String>) {
     let root = crate::exec::strip_presentation(&program.root);
     let columns: Vec<String> = root.schema.iter().map(|c| c.name.to_string()).collect();
     let entity_cols: Vec<String> = rule
@@ -168,8 +225,10 @@ pub fn for_rule(
         .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
         .collect();
     let key = key_columns(&entity_cols, &columns);
-    let (events, suppressed) = lifecycle(changes, &key, rule.suppression_duration.unwrap_or(0));
-    (events, suppressed, columns)
+    (
+        Tracker::new(key, rule.suppression_duration.unwrap_or(0)),
+        columns,
+    )
 }
 
 #[cfg(test)]

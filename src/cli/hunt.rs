@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::check::{Loaded, QueryOptions};
-use crate::alerts::{AlertEvent, Status, for_rule};
-use crate::exec::{run_program, watchlist_sources};
+use super::logs::ReadCounts;
+use crate::alerts::{Status, tracker_for};
 use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
+use crate::pack::{PackOptions, Report};
 use crate::plan::Program;
 use crate::rules::Rule;
-use crate::runtime::{ClusterOptions, Time};
+use crate::runtime::Time;
+use crate::runtime::live::Speed;
 
 /// How alerts are printed on standard output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -32,9 +34,14 @@ pub enum AlertFormat {
 #[command(
     after_help = "Examples:\n  kqlflow hunt --rules dataflows/ --logs exports/\n  \
 kqlflow hunt --rules dataflows/ --logs exports/ --from 2024-05-01 --to 2024-05-08 --out alerts.jsonl\n  \
-kqlflow hunt --rules dataflows/ --logs exports/ --watchlist NetworkAllowlist=allow.csv --format jsonl"
+kqlflow hunt --rules dataflows/ --logs exports/ --watchlist NetworkAllowlist=allow.csv --format jsonl\n  \
+kqlflow hunt --rules dataflows/ --logs /shared/exports/ -w 2 -n 2 -p 0 -h hosts.txt   (and -p 1 on the second host)",
+    disable_help_flag = true
 )]
 pub struct HuntArgs {
+    /// Print help (`-h` is the hostfile, as in timely).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Rule files (.yaml) or folders of them.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     rules: Vec<PathBuf>,
@@ -59,9 +66,8 @@ pub struct HuntArgs {
     /// The event-time step of the dataflows.
     #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
     tick: String,
-    /// Worker threads.
-    #[arg(short = 'w', long = "workers", default_value_t = 1)]
-    workers: usize,
+    #[command(flatten)]
+    cluster: super::cluster::ClusterArgs,
     /// The table of records whose table nothing else tells.
     #[arg(long)]
     table: Option<String>,
@@ -143,6 +149,65 @@ fn colour(severity: &str) -> &'static str {
     }
 }
 
+/// A rule read from its file and bound: (file, rule, plan).
+pub(super) type LoadedRule = (PathBuf, Rule, Program);
+
+/// Reads and binds the rule files (.yaml) of `paths` (files or folders): the rules that bind,
+/// and whether any could not be read or bound (each told on standard error); or the exit
+/// code of a usage error.
+pub(super) fn load_rules(
+    paths: &[PathBuf],
+    common: &QueryOptions,
+) -> Result<(Vec<LoadedRule>, bool), i32> {
+    let mut failed = false;
+    let mut rules: Vec<(PathBuf, Rule, Program)> = Vec::new();
+    let files = rule_files(paths);
+    if files.is_empty() {
+        eprintln!(
+            "error: no rule files (.yaml) in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(2);
+    }
+    for f in files {
+        let loaded = match Loaded::read(&f) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+                continue;
+            }
+        };
+        let Some(rule) = loaded.rule.clone() else {
+            eprintln!(
+                "{}: error: not a rule file (hunt runs Sentinel rule YAML)",
+                f.display()
+            );
+            failed = true;
+            continue;
+        };
+        let opts = match common.bind_options(Some(&rule)) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(2);
+            }
+        };
+        match loaded.bind(&opts) {
+            Ok(p) => rules.push((f, rule, p)),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    Ok((rules, failed))
+}
+
 /// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,
 /// 2 for a usage error.
 pub fn run(args: &HuntArgs) -> i32 {
@@ -179,163 +244,164 @@ pub fn run(args: &HuntArgs) -> i32 {
             return 2;
         }
     };
-    let mut failed = false;
-    let mut rules: Vec<(PathBuf, Rule, Program)> = Vec::new();
-    let files = rule_files(&args.rules);
-    if files.is_empty() {
-        eprintln!(
-            "error: no rule files (.yaml) in {}",
-            args.rules
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return 2;
-    }
-    for f in files {
-        let loaded = match Loaded::read(&f) {
-            Ok(l) => l,
+    let (mut rules, mut failed) = match load_rules(&args.rules, &args.common) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let cluster = args.cluster.options();
+    rules.retain(|(path, rule, program)| {
+        match crate::pack::check(&[(rule.clone(), program.clone())]) {
+            Ok(()) => true,
             Err(e) => {
-                eprintln!("{e}");
+                if cluster.process == 0 {
+                    eprintln!("{}: error: {e}", path.display());
+                }
                 failed = true;
-                continue;
-            }
-        };
-        let Some(rule) = loaded.rule.clone() else {
-            eprintln!(
-                "{}: error: not a rule file (hunt runs Sentinel rule YAML)",
-                f.display()
-            );
-            failed = true;
-            continue;
-        };
-        let opts = match args.common.bind_options(Some(&rule)) {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        };
-        match loaded.bind(&opts) {
-            Ok(p) => rules.push((f, rule, p)),
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
+                false
             }
         }
-    }
+    });
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
-    let mut read = match super::logs::read_logs(&programs, &args.logs, args.table.clone()) {
+    // With several processes, each reads its share of the files; process 0 prints.
+    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let mut read = match super::logs::read_logs(&programs, &files, args.table.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
-    read.warn();
-    let tables: Vec<(String, Vec<(i64, crate::model::Row)>)> =
-        std::mem::take(&mut read.tables).into_iter().collect();
-    let records: usize = tables.iter().map(|(_, r)| r.len()).sum();
-    let cluster = ClusterOptions {
-        workers: args.workers,
-        ..ClusterOptions::default()
-    };
+    let mine = read.counts();
+    let tables = std::mem::take(&mut read.tables);
     let mut out_file = match &args.out {
-        Some(p) => match std::fs::File::create(p) {
+        Some(p) if cluster.process == 0 => match std::fs::File::create(p) {
             Ok(f) => Some(std::io::BufWriter::new(f)),
             Err(e) => {
                 eprintln!("error: cannot create {}: {e}", p.display());
                 return 1;
             }
         },
-        None => None,
+        _ => None,
     };
     let colours =
         args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
-    let mut per_rule: Vec<(String, String, usize, u64)> = Vec::new();
     let mut top_entities: BTreeMap<String, usize> = BTreeMap::new();
     let in_range = |t: Time| from.is_none_or(|f| t as i64 >= f) && to.is_none_or(|x| t as i64 <= x);
     // Every lifecycle event of every rule, printed in time order: (tick, rule order, status,
     // severity, rule name, entities as text, JSON line).
     let mut all: Vec<(Time, usize, Status, String, String, String, String)> = Vec::new();
-    let progress = indicatif::ProgressBar::new(rules.len() as u64);
-    if std::io::stderr().is_terminal() {
+    let total: u64 = mine.records.values().sum();
+    let progress = indicatif::ProgressBar::new(total);
+    if std::io::stderr().is_terminal() && cluster.process == 0 {
         progress.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} hunting {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} hunting {human_pos}/{human_len} records {wide_bar} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
     } else {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    for (order, (path, rule, program)) in rules.iter().enumerate() {
-        progress.set_message(rule.name.clone());
-        let w = watchlist_sources(program, &watchlists);
-        let result = run_program(program, &tables, &w, &cluster, tick);
-        progress.inc(1);
-        let changes = match result {
-            Ok(c) => c,
-            Err(e) => {
-                progress.suspend(|| eprintln!("{}: error: {e}", path.display()));
-                failed = true;
-                continue;
-            }
-        };
-        let (events, suppressed, columns) = for_rule(rule, program, &changes);
-        let severity = rule
-            .severity
-            .clone()
-            .unwrap_or_else(|| "Informational".into());
-        let raised: Vec<&AlertEvent> = events
-            .iter()
-            .filter(|e| e.status == Status::Raised && in_range(e.tick))
-            .collect();
-        per_rule.push((
-            rule.name.clone(),
-            severity.clone(),
-            raised.len(),
-            suppressed,
-        ));
-        for e in events.iter().filter(|e| in_range(e.tick)) {
-            let ents = entities(
-                rule,
-                &columns,
-                e.rows.first().map_or(&e.key[..], |r| &r[..]),
-            );
-            let record = AlertRecord {
-                rule_id: &rule.id,
-                rule: &rule.name,
-                severity: &severity,
-                tactics: &rule.tactics,
-                techniques: &rule.relevant_techniques,
-                status: e.status,
-                tick: format_datetime_iso(e.tick as i64),
-                entities: ents.clone(),
-                rows: e.rows.iter().map(|r| row_json(&columns, r)).collect(),
-            };
-            if e.status == Status::Raised {
-                for v in ents.values() {
-                    *top_entities
-                        .entry(v.as_str().unwrap_or("").to_string())
-                        .or_default() += 1;
+    let pack: Vec<(Rule, Program)> = rules
+        .iter()
+        .map(|(_, r, p)| (r.clone(), p.clone()))
+        .collect();
+    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
+    let severities: Vec<String> = pack
+        .iter()
+        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
+        .collect();
+    let mut counts = mine.clone();
+    let mut raised_in_range = vec![0usize; pack.len()];
+    let options = PackOptions {
+        cluster: cluster.clone(),
+        tick,
+        speed: Speed::Max,
+    };
+    let summary = crate::pack::run(
+        &pack,
+        tables,
+        &watchlists,
+        &options,
+        mine.to_note(),
+        |report| match report {
+            Report::Notes(notes) => counts = ReadCounts::merge(notes),
+            Report::Tick { records, .. } => progress.set_position(*records),
+            Report::Finished { .. } => {}
+            Report::Alert {
+                rule: order,
+                event: e,
+            } => {
+                let (rule, severity, columns) =
+                    (&pack[*order].0, &severities[*order], &columns[*order]);
+                if !in_range(e.tick) {
+                    return;
                 }
+                let ents = entities(rule, columns, e.rows.first().map_or(&e.key[..], |r| &r[..]));
+                let record = AlertRecord {
+                    rule_id: &rule.id,
+                    rule: &rule.name,
+                    severity,
+                    tactics: &rule.tactics,
+                    techniques: &rule.relevant_techniques,
+                    status: e.status,
+                    tick: format_datetime_iso(e.tick as i64),
+                    entities: ents.clone(),
+                    rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
+                };
+                if e.status == Status::Raised {
+                    raised_in_range[*order] += 1;
+                    for v in ents.values() {
+                        *top_entities
+                            .entry(v.as_str().unwrap_or("").to_string())
+                            .or_default() += 1;
+                    }
+                }
+                let shown: Vec<String> = ents
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect();
+                let line = serde_json::to_string(&record).unwrap_or_default();
+                all.push((
+                    e.tick,
+                    *order,
+                    e.status,
+                    severity.clone(),
+                    rule.name.clone(),
+                    shown.join("  "),
+                    line,
+                ));
             }
-            let shown: Vec<String> = ents
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect();
-            let line = serde_json::to_string(&record).unwrap_or_default();
-            all.push((
-                e.tick,
-                order,
-                e.status,
-                severity.clone(),
-                rule.name.clone(),
-                shown.join("  "),
-                line,
-            ));
+        },
+    );
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            progress.finish_and_clear();
+            eprintln!("error: {e}");
+            return 1;
         }
+    };
+    if cluster.process != 0 {
+        eprintln!(
+            "process {} of {}: done (process 0 prints the alerts and the summary)",
+            cluster.process, cluster.processes
+        );
+        return i32::from(failed);
     }
+    counts.warn();
+    let per_rule: Vec<(String, String, usize, u64)> = pack
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| {
+            (
+                r.name.clone(),
+                severities[i].clone(),
+                raised_in_range[i],
+                summary.suppressed.get(i).copied().unwrap_or(0),
+            )
+        })
+        .collect();
     progress.finish_and_clear();
     all.sort_by_key(|a| (a.0, a.1));
     let mut lock = std::io::stdout().lock();
@@ -405,14 +471,13 @@ pub fn run(args: &HuntArgs) -> i32 {
     let secs = start.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nsummary:");
-    for (t, stats) in &read.report.tables {
-        let _ = writeln!(err, "  {t}: {} records", stats.rows);
+    for (t, n) in &counts.records {
+        let _ = writeln!(err, "  {t}: {n} records");
     }
     let _ = writeln!(
         err,
         "  rejected lines: {}; records without event time: {}; late records: 0 (a hunt replays the records in event-time order)",
-        read.report.rejected(),
-        read.timeless
+        counts.rejected, counts.timeless
     );
     let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
     for (name, sev, n, suppressed) in &per_rule {
@@ -449,6 +514,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     if !top.is_empty() {
         let _ = writeln!(err, "  top entities: {}", top.join(", "));
     }
+    let records: u64 = counts.records.values().sum();
     let rate = if secs > 0.0 {
         records as f64 / secs
     } else {

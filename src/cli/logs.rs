@@ -37,14 +37,64 @@ pub struct ReadLogs {
     pub report: Report,
 }
 
-impl ReadLogs {
+/// What one process of a cluster read, sent to process 0 for the run's summary (as one JSON
+/// text value in a note row).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReadCounts {
+    /// Records per table.
+    pub records: std::collections::BTreeMap<String, u64>,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Records left out for having no event time.
+    pub timeless: u64,
+    /// The earliest event time read.
+    pub earliest: Option<i64>,
+    /// The latest event time read.
+    pub latest: Option<i64>,
+}
+
+impl ReadCounts {
+    /// As a note row.
+    pub fn to_note(&self) -> Row {
+        vec![Value::str(serde_json::to_string(self).unwrap_or_default())]
+    }
+
+    /// The cluster's counts: the sum of every process's note (notes that are not counts are
+    /// skipped).
+    pub fn merge(notes: &[Row]) -> ReadCounts {
+        let mut out = ReadCounts::default();
+        for n in notes {
+            let Some(c) = n
+                .first()
+                .and_then(Value::as_str)
+                .and_then(|t| serde_json::from_str::<ReadCounts>(t).ok())
+            else {
+                continue;
+            };
+            for (t, k) in c.records {
+                *out.records.entry(t).or_default() += k;
+            }
+            out.rejected += c.rejected;
+            out.timeless += c.timeless;
+            out.earliest = match (out.earliest, c.earliest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            out.latest = match (out.latest, c.latest) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        out
+    }
+
     /// Prints the warnings a user should see on standard error: rejected lines and records
     /// left out.
     pub fn warn(&self) {
-        if self.report.rejected() > 0 {
+        if self.rejected > 0 {
             eprintln!(
                 "warning: {} input lines rejected (see `kqlflow inspect` for details)",
-                self.report.rejected()
+                self.rejected
             );
         }
         if self.timeless > 0 {
@@ -53,6 +103,29 @@ impl ReadLogs {
                 self.timeless
             );
         }
+    }
+}
+
+impl ReadLogs {
+    /// What was read, as counts.
+    pub fn counts(&self) -> ReadCounts {
+        ReadCounts {
+            records: self
+                .tables
+                .iter()
+                .map(|(t, rows)| (t.clone(), rows.len() as u64))
+                .collect(),
+            rejected: self.report.rejected(),
+            timeless: self.timeless,
+            earliest: self.earliest,
+            latest: self.latest,
+        }
+    }
+
+    /// Prints the warnings a user should see on standard error: rejected lines and records
+    /// left out.
+    pub fn warn(&self) {
+        self.counts().warn();
     }
 }
 

@@ -2,6 +2,7 @@
 //! would need lives in the library's other modules.
 
 pub mod check;
+pub mod cluster;
 mod demo;
 mod explain;
 mod hunt;

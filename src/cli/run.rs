@@ -72,21 +72,8 @@ pub struct RunArgs {
     /// The tick length of event time (the incremental engine's time step).
     #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
     tick: String,
-    /// Worker threads per process for the incremental engine.
-    #[arg(short = 'w', long = "workers", default_value_t = 1)]
-    workers: usize,
-    /// Processes in the cluster; each is started with the same arguments but its own -p.
-    #[arg(short = 'n', long = "processes", default_value_t = 1)]
-    processes: usize,
-    /// This process's index in the cluster, from 0; process 0 prints the result.
-    #[arg(short = 'p', long = "process", default_value_t = 0)]
-    process: usize,
-    /// A file with one `host:port` line per process (default: localhost:2101, 2102, …).
-    #[arg(short = 'h', long = "hostfile", value_name = "FILE")]
-    hostfile: Option<PathBuf>,
-    /// Seconds to wait for the other processes before giving up.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    connect_timeout: u64,
+    #[command(flatten)]
+    cluster: super::cluster::ClusterArgs,
 }
 
 /// A value as text for the table and CSV formats.
@@ -173,7 +160,7 @@ pub fn run(args: &RunArgs) -> i32 {
             return 2;
         }
     };
-    if (args.processes > 1 || args.workers > 1) && args.engine == Engine::Batch {
+    if (args.cluster.processes > 1 || args.cluster.workers > 1) && args.engine == Engine::Batch {
         eprintln!("error: -w, -n and -p are for the incremental engine (leave out --engine batch)");
         return 2;
     }
@@ -219,61 +206,99 @@ pub fn run(args: &RunArgs) -> i32 {
         },
         None => None,
     };
-    let read = match super::logs::read_logs(&[&program], &args.logs, args.table.clone()) {
+    // With several processes, each reads its share of the files.
+    let cluster = args.cluster.options();
+    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let read = match super::logs::read_logs(&[&program], &files, args.table.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
-    read.warn();
-    let latest = read.latest;
+    if cluster.processes == 1 {
+        read.warn();
+    }
+    let mut latest = read.latest;
+    let note = vec![
+        Value::Long(read.latest.unwrap_or(i64::MIN)),
+        Value::Long(read.report.rejected() as i64),
+        Value::Long(read.timeless as i64),
+    ];
     let mut data = Data {
         tables: read.tables,
         watchlists,
     };
     // The result at a tick T is the query with now() = T over the records up to T; --at (or
     // the latest event time) is rounded up to its tick so both engines see the same T.
-    let now = at
-        .or(latest)
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().saturating_mul(10));
-    let now = crate::runtime::tick_of(now, tick) as i64;
-    for n in &program.notes {
-        eprintln!("note: {n}");
+    let now_of = |latest: Option<i64>| {
+        let now = at
+            .or(latest)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().saturating_mul(10));
+        crate::runtime::tick_of(now, tick) as i64
+    };
+    if cluster.process == 0 {
+        for n in &program.notes {
+            eprintln!("note: {n}");
+        }
     }
     let stdout = std::io::stdout();
     let printed = match args.engine {
         Engine::Batch => {
-            let rows = eval::evaluate(&program, &data, now);
+            let rows = eval::evaluate(&program, &data, now_of(latest));
             print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
         }
         Engine::Incremental => {
             let tables: Vec<(String, Vec<(i64, Row)>)> =
                 std::mem::take(&mut data.tables).into_iter().collect();
             let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
-            let cluster = crate::runtime::ClusterOptions {
-                workers: args.workers,
-                processes: args.processes,
-                process: args.process,
-                hostfile: args.hostfile.clone(),
-                connect_timeout: std::time::Duration::from_secs(args.connect_timeout),
+            let (changes, notes) = match crate::exec::run_program_noted(
+                &program,
+                &tables,
+                &watchlists,
+                &cluster,
+                tick,
+                note,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
             };
-            let changes =
-                match crate::exec::run_program(&program, &tables, &watchlists, &cluster, tick) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return 1;
-                    }
-                };
             // The change stream is gathered on the first worker of process 0, which prints.
-            if args.process != 0 {
+            if cluster.process != 0 {
                 eprintln!(
                     "process {} of {}: done (process 0 prints the result)",
-                    args.process, args.processes
+                    cluster.process, cluster.processes
                 );
                 return 0;
             }
+            if cluster.processes > 1 {
+                // The cluster's figures, from every process's note.
+                let long = |r: &Row, i: usize| match r.get(i) {
+                    Some(Value::Long(n)) => *n,
+                    _ => 0,
+                };
+                latest = notes
+                    .iter()
+                    .map(|r| long(r, 0))
+                    .filter(|t| *t != i64::MIN)
+                    .max();
+                let rejected: i64 = notes.iter().map(|r| long(r, 1)).sum();
+                let timeless: i64 = notes.iter().map(|r| long(r, 2)).sum();
+                if rejected > 0 {
+                    eprintln!(
+                        "warning: {rejected} input lines rejected across the cluster (see `kqlflow inspect` for details)"
+                    );
+                }
+                if timeless > 0 {
+                    eprintln!(
+                        "warning: {timeless} records without an event time were left out across the cluster"
+                    );
+                }
+            }
+            let now = now_of(latest);
             if args.changes {
                 let mut schema = vec![
                     Column {

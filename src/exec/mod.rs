@@ -656,7 +656,8 @@ pub fn check_supported(program: &Program) -> Result<(), String> {
 
 /// Runs `program` incrementally over the given tables' records (table name → (event time,
 /// full-width row)) and watchlists (present from the start), on the workers `cluster`
-/// describes, and returns the result's change stream.
+/// describes, and returns the result's change stream. `tables` are this process's records
+/// (with several processes, each passes its own share); the watchlists are fed once.
 pub fn run_program(
     program: &Program,
     tables: &[(String, Vec<(i64, Row)>)],
@@ -664,8 +665,22 @@ pub fn run_program(
     cluster: &crate::runtime::ClusterOptions,
     tick: i64,
 ) -> Result<Vec<crate::runtime::Change>, String> {
-    use crate::runtime::{Event, run_dataflow};
-    use std::sync::Arc;
+    run_program_noted(program, tables, watchlists, cluster, tick, Vec::new()).map(|(c, _)| c)
+}
+
+/// [`run_program`], with this process's `note` (see [`crate::runtime::live::Feed::note`]):
+/// returns the change stream and every process's note, ordered (both empty on processes other
+/// than 0).
+pub fn run_program_noted(
+    program: &Program,
+    tables: &[(String, Vec<(i64, Row)>)],
+    watchlists: &[(String, Vec<Row>)],
+    cluster: &crate::runtime::ClusterOptions,
+    tick: i64,
+    note: Row,
+) -> Result<(Vec<crate::runtime::Change>, Vec<Row>), String> {
+    use crate::runtime::Event;
+    use crate::runtime::live::{Collect, Feed, Speed, run_live};
     check_supported(program)?;
     let mut names: Vec<(bool, String)> = Vec::new();
     let mut events = Vec::new();
@@ -686,23 +701,30 @@ pub fn run_program(
             names.push((false, table));
         }
     }
+    let mut constant = Vec::new();
     for (name, rows) in watchlists {
         let input = names.len();
         names.push((true, name.clone()));
-        events.extend(rows.iter().map(|row| Event {
+        constant.extend(rows.iter().map(|row| Event {
             input,
             time: 0,
             row: row.clone(),
         }));
     }
-    let program = Arc::new(program.clone());
+    let program = program.clone();
     // One more input than the sources, never fed: the result when rendering fails.
     let n = names.len() + 1;
-    run_dataflow(
+    let (sink, changes) = Collect::new();
+    run_live(
         cluster,
         tick,
+        Speed::Max,
         n,
-        Arc::new(events),
+        Feed {
+            events,
+            constant,
+            note,
+        },
         move |mut inputs: Vec<Rows<'_>>| {
             let mut sources = Sources {
                 tables: HashMap::new(),
@@ -722,9 +744,15 @@ pub fn run_program(
             let worker = spare.scope().index();
             // check_supported ran first, so rendering does not fail; were it to, the result is
             // empty rather than a panic inside a worker.
-            render(&program, &sources, tick, worker).unwrap_or(spare)
+            vec![render(&program, &sources, tick, worker).unwrap_or(spare)]
         },
-    )
+        sink,
+    )?;
+    let (changes, notes) = changes
+        .lock()
+        .map(|mut c| (std::mem::take(&mut c.changes), std::mem::take(&mut c.notes)))
+        .map_err(|_| "a worker failed while reporting".to_string())?;
+    Ok((crate::runtime::consolidate(changes), notes))
 }
 
 /// The query's result at tick `now` from its change stream: the rows present then, with the

@@ -19,6 +19,8 @@ mod json;
 mod report;
 mod source;
 
+pub use source::log_files;
+
 pub use report::{FileStats, RejectReason, Report, TableStats, Tally, WarningKind};
 
 use rustc_hash::FxHashMap as HashMap;

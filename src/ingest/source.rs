@@ -51,6 +51,23 @@ pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Reco
     }
 }
 
+/// The files `paths` name: directories expanded into the log files under them (sorted by path,
+/// hidden entries skipped), other paths (files, `-` for standard input) kept as given. A
+/// directory that cannot be listed is kept as given, so that reading it reports why.
+pub fn log_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() != "-" && p.is_dir() {
+            let mut errors = Vec::new();
+            walk(p, &mut out, &mut errors);
+            out.extend(errors.into_iter().map(|(p, _)| p));
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
 /// Every log file under `dir`, sorted by path; hidden entries are skipped.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
     let entries = match std::fs::read_dir(dir) {

@@ -6,16 +6,13 @@
 //! at or after t (ticks are multiples of the tick length, in 100 ns units since the epoch), so
 //! that the output at tick T reflects every record with `TimeGenerated <= T`.
 
+pub mod live;
 pub mod temporal;
 
-use std::cell::RefCell;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
-use differential_dataflow::input::Input;
-use timely::dataflow::operators::{Exchange, Inspect, Probe};
 
 use crate::model::Row;
 
@@ -122,9 +119,10 @@ pub struct Change {
 /// changes, consolidated and sorted by (tick, row).
 ///
 /// `build` makes the dataflow from one collection per input (`inputs` of them) and returns the
-/// output collection; it runs once on every worker. The events are fed in event-time order,
-/// tick by tick, each worker taking every `peers`-th event, and every output change is routed
-/// to worker 0 of process 0, which returns them.
+/// output collection; it runs once on every worker. `events` are this process's records: they
+/// are fed in event-time order, tick by tick, each of the process's workers taking every
+/// `workers`-th, and every output change is routed to worker 0 of process 0, which returns
+/// them (the other processes return nothing).
 pub fn run_dataflow<B>(
     cluster: &ClusterOptions,
     tick: i64,
@@ -135,102 +133,37 @@ pub fn run_dataflow<B>(
 where
     B: for<'scope> Fn(Vec<Rows<'scope>>) -> Rows<'scope> + Send + Sync + 'static,
 {
-    let config = cluster.timely_config()?;
-    let build = Arc::new(build);
-    // Timely waits for the other processes without end; a channel tells when the workers have
-    // started, so that a process whose peers never come fails within the timeout.
-    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
-    let started_tx = std::sync::Mutex::new(started_tx);
-    let run = move || {
-        timely::execute(config, move |worker| {
-            if let Ok(tx) = started_tx.lock() {
-                let _ = tx.send(());
-            }
-            let index = worker.index();
-            let peers = worker.peers();
-            let captured: Rc<RefCell<Vec<Change>>> = Rc::new(RefCell::new(Vec::new()));
-            let sink = captured.clone();
-            let build = build.clone();
-            let (mut handles, probe) = worker.dataflow::<Time, _, _>(move |scope| {
-                let mut handles = Vec::with_capacity(inputs);
-                let mut collections = Vec::with_capacity(inputs);
-                for _ in 0..inputs {
-                    let (handle, collection) = scope.new_collection::<Row, isize>();
-                    handles.push(handle);
-                    collections.push(collection);
-                }
-                let out = build(collections);
-                let (probe, _) = out
-                    .inner
-                    .exchange(|_| 0)
-                    .inspect(move |(row, t, diff): &(Row, Time, isize)| {
-                        sink.borrow_mut().push(Change {
-                            tick: *t,
-                            row: row.clone(),
-                            diff: *diff as i64,
-                        });
-                    })
-                    .probe();
-                (handles, probe)
-            });
-            let mut order: Vec<usize> = (0..events.len()).collect();
-            order.sort_by_key(|&i| events[i].time);
-            let mut now: Time = 0;
-            for (n, &i) in order.iter().enumerate() {
-                let ev = &events[i];
-                let t = tick_of(ev.time, tick);
-                if t > now {
-                    for h in handles.iter_mut() {
-                        h.advance_to(t);
-                        h.flush();
-                    }
-                    worker.step_while(|| probe.less_than(&t));
-                    now = t;
-                }
-                if n % peers == index
-                    && let Some(h) = handles.get_mut(ev.input)
-                {
-                    h.update(ev.row.clone(), 1);
-                }
-            }
-            let end = now + 1;
-            for h in handles.iter_mut() {
-                h.advance_to(end);
-                h.flush();
-            }
-            // Closing the inputs lets every scheduled change (a row leaving a window after the
-            // last record) come out: run until the output's frontier is empty.
-            handles.clear();
-            worker.step_while(|| !probe.done());
-
-            captured.borrow().clone()
-        })
-        .map_err(|e| format!("starting the workers: {e}"))
-        .map(|guards| guards.join())
-    };
-    let results = if cluster.processes > 1 {
-        let handle = std::thread::spawn(run);
-        if started_rx.recv_timeout(cluster.connect_timeout).is_err() && !handle.is_finished() {
-            return Err(format!(
-                "process {} of {} could not reach its peers within {} s: check that every process \
-                 is started with the same -n and hostfile, and that the addresses in the hostfile \
-                 are reachable",
-                cluster.process,
-                cluster.processes,
-                cluster.connect_timeout.as_secs()
-            ));
-        }
-        handle
-            .join()
-            .map_err(|_| "the workers' thread failed".to_string())??
-    } else {
-        run()?
-    };
-    let mut changes = Vec::new();
-    for result in results {
-        changes.extend(result.map_err(|e| format!("a worker failed: {e}"))?);
-    }
+    let events = Arc::try_unwrap(events).unwrap_or_else(|shared| (*shared).clone());
+    let (sink, changes) = live::Collect::new();
+    live::run_live(
+        cluster,
+        tick,
+        live::Speed::Max,
+        inputs,
+        live::Feed {
+            events,
+            ..live::Feed::default()
+        },
+        move |collections: Vec<Rows<'_>>| vec![build(collections)],
+        sink,
+    )?;
+    let changes = changes
+        .lock()
+        .map(|mut c| std::mem::take(&mut c.changes))
+        .map_err(|_| "a worker failed while reporting".to_string())?;
     Ok(consolidate(changes))
+}
+
+/// The message of a process that could not reach its peers within the connect timeout.
+pub(crate) fn unreachable_peers(cluster: &ClusterOptions) -> String {
+    format!(
+        "process {} of {} could not reach its peers within {} s: check that every process is \
+         started with the same -n and hostfile, and that the addresses in the hostfile are \
+         reachable",
+        cluster.process,
+        cluster.processes,
+        cluster.connect_timeout.as_secs()
+    )
 }
 
 /// Sums the diffs of equal (tick, row) pairs, drops those that cancel, and sorts.

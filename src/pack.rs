@@ -1,0 +1,239 @@
+//! A rule pack run as one dataflow: every rule's plan rendered over the same table inputs (each
+//! table is fed once, whatever the number of rules reading it), its result turned into alerts
+//! tick by tick on worker 0, and the alerts and each tick's latency streamed to the caller
+//! while the dataflow runs. `kqlflow hunt` runs a pack as fast as it can; `kqlflow replay`
+//! paces it and measures it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::alerts::{AlertEvent, Tracker, tracker_for};
+use crate::eval::Watchlist;
+use crate::exec::{Sources, check_supported, columns_read, render, watchlist_sources};
+use crate::model::Row;
+use crate::plan::Program;
+use crate::rules::Rule;
+use crate::runtime::live::{Feed, Sink, Speed, run_live};
+use crate::runtime::{ClusterOptions, Event, Rows, Time};
+
+/// What a running pack reports, in the order it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    /// Every process's note (see [`Feed::note`]), ordered, before any alert.
+    Notes(Vec<Row>),
+    /// A step of an alert's lifecycle for rule `rule` (an index into the pack).
+    Alert {
+        /// The rule's index.
+        rule: usize,
+        /// The event.
+        event: AlertEvent,
+    },
+    /// A tick whose records were all handed to the dataflow is through it, its alerts
+    /// reported: `latency` after its last record was handed; `records` records had been
+    /// handed by then (in this process).
+    Tick {
+        /// The tick.
+        tick: Time,
+        /// Records handed so far.
+        records: u64,
+        /// From handing the tick's last record to its alerts being out.
+        latency: Duration,
+    },
+    /// The run is over: per rule, the raises held back by suppression.
+    Finished {
+        /// Per rule.
+        suppressed: Vec<u64>,
+    },
+}
+
+/// How a pack runs.
+#[derive(Clone, Debug)]
+pub struct PackOptions {
+    /// The workers.
+    pub cluster: ClusterOptions,
+    /// The tick length, in 100 ns units.
+    pub tick: i64,
+    /// How fast event time passes.
+    pub speed: Speed,
+}
+
+/// Counts of a pack's run, per rule: alerts raised and raises suppressed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PackSummary {
+    /// Per rule: raised alerts.
+    pub raised: Vec<u64>,
+    /// Per rule: raises held back by suppression.
+    pub suppressed: Vec<u64>,
+    /// Ticks reported.
+    pub ticks: u64,
+}
+
+struct PackSink {
+    trackers: Vec<Tracker>,
+    tx: mpsc::Sender<Report>,
+}
+
+impl Sink for PackSink {
+    fn notes(&mut self, notes: Vec<Row>) {
+        let _ = self.tx.send(Report::Notes(notes));
+    }
+
+    fn changes(&mut self, tick: Time, changes: Vec<(usize, Row, i64)>) {
+        let mut by_rule: BTreeMap<usize, Vec<(Row, i64)>> = BTreeMap::new();
+        for (i, row, d) in changes {
+            by_rule.entry(i).or_default().push((row, d));
+        }
+        for (rule, rows) in by_rule {
+            if let Some(t) = self.trackers.get_mut(rule) {
+                for event in t.apply(tick, rows) {
+                    let _ = self.tx.send(Report::Alert { rule, event });
+                }
+            }
+        }
+    }
+
+    fn tick_done(&mut self, tick: Time, records: u64, latency: Duration) {
+        let _ = self.tx.send(Report::Tick {
+            tick,
+            records,
+            latency,
+        });
+    }
+}
+
+impl Drop for PackSink {
+    fn drop(&mut self) {
+        let suppressed = self.trackers.iter().map(Tracker::suppressed).collect();
+        let _ = self.tx.send(Report::Finished { suppressed });
+    }
+}
+
+/// Checks that each rule can run incrementally; the message of the first that cannot.
+pub fn check(rules: &[(Rule, Program)]) -> Result<(), String> {
+    for (rule, program) in rules {
+        check_supported(program).map_err(|e| format!("rule {}: {e}", rule.name))?;
+    }
+    Ok(())
+}
+
+/// Runs `rules` over this process's `tables` (name → (event time, full-width row)) and the
+/// `watchlists` as one dataflow, and calls `on` with every [`Report`] as it happens (on the
+/// calling thread). `note` is this process's note for process 0 (its counts). Only process 0
+/// reports; the others return an empty summary once the cluster is done. Every rule must pass
+/// [`check`].
+pub fn run(
+    rules: &[(Rule, Program)],
+    tables: HashMap<String, Vec<(i64, Row)>>,
+    watchlists: &HashMap<String, Watchlist>,
+    options: &PackOptions,
+    note: Row,
+    mut on: impl FnMut(&Report),
+) -> Result<PackSummary, String> {
+    check(rules)?;
+    // The inputs: every table some rule reads, then every watchlist.
+    let mut names: Vec<(bool, String)> = Vec::new();
+    for (_, p) in rules {
+        for t in columns_read(p).into_keys() {
+            if !names.contains(&(false, t.clone())) {
+                names.push((false, t));
+            }
+        }
+    }
+    let mut constant = Vec::new();
+    for (_, p) in rules {
+        for (name, rows) in watchlist_sources(p, watchlists) {
+            if names.contains(&(true, name.clone())) {
+                continue;
+            }
+            let input = names.len();
+            names.push((true, name));
+            constant.extend(rows.into_iter().map(|row| Event {
+                input,
+                time: 0,
+                row,
+            }));
+        }
+    }
+    let mut events = Vec::new();
+    for (name, rows) in tables {
+        if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
+            events.extend(
+                rows.into_iter()
+                    .map(|(time, row)| Event { input, time, row }),
+            );
+        }
+    }
+    let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
+    let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
+    let (tx, rx) = mpsc::channel();
+    let sink = PackSink { trackers, tx };
+    let tick = options.tick;
+    let n = names.len();
+    let cluster = options.cluster.clone();
+    let speed = options.speed;
+    let worker = std::thread::spawn(move || {
+        run_live(
+            &cluster,
+            tick,
+            speed,
+            n,
+            Feed {
+                events,
+                constant,
+                note,
+            },
+            move |inputs: Vec<Rows<'_>>| {
+                let mut sources = Sources {
+                    tables: HashMap::new(),
+                    watchlists: HashMap::new(),
+                };
+                let Some(any) = inputs.first().cloned() else {
+                    return Vec::new();
+                };
+                let worker = any.scope().index();
+                for ((is_watchlist, name), c) in names.iter().zip(inputs) {
+                    if *is_watchlist {
+                        sources.watchlists.insert(name.clone(), c);
+                    } else {
+                        sources.tables.insert(name.clone(), c);
+                    }
+                }
+                programs
+                    .iter()
+                    .map(|p| {
+                        // check() ran first, so rendering does not fail; were it to, that rule's
+                        // result is empty rather than a panic inside a worker.
+                        render(p, &sources, tick, worker)
+                            .unwrap_or_else(|_| any.clone().filter(|_| false))
+                    })
+                    .collect()
+            },
+            sink,
+        )
+    });
+    let mut summary = PackSummary {
+        raised: vec![0; rules.len()],
+        suppressed: vec![0; rules.len()],
+        ticks: 0,
+    };
+    for report in rx {
+        match &report {
+            Report::Alert { rule, event } => {
+                if event.status == crate::alerts::Status::Raised
+                    && let Some(n) = summary.raised.get_mut(*rule)
+                {
+                    *n += 1;
+                }
+            }
+            Report::Tick { .. } => summary.ticks += 1,
+            Report::Notes(_) => {}
+            Report::Finished { suppressed } => summary.suppressed = suppressed.clone(),
+        }
+        on(&report);
+    }
+    worker
+        .join()
+        .map_err(|_| "the dataflow's thread failed".to_string())??;
+    Ok(summary)
+}

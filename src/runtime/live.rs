@@ -1,0 +1,385 @@
+//! Live driving of a dataflow: records handed to the inputs tick by tick, as fast as possible or
+//! paced against the wall clock, with each tick's outputs and the latency of each tick (from
+//! handing its last record to the input until the probe passes it and its outputs have been
+//! handled) reported to a [`Sink`] on worker 0 as the dataflow runs.
+//!
+//! Each process passes the events it read itself (its share of the files): the worker threads
+//! of a process split them between them, and the dataflow exchanges rows as its operators
+//! need.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use differential_dataflow::input::Input;
+use timely::dataflow::ProbeHandle;
+use timely::dataflow::operators::{Exchange, Inspect, Probe};
+
+use super::{ClusterOptions, Event, Rows, Time, tick_of};
+use crate::model::Row;
+
+/// How fast event time passes in a replay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// Every tick is handed to the dataflow as soon as the previous one is through.
+    Max,
+    /// Event time runs this many times faster than the wall clock: a record is handed when
+    /// `(its tick - the first tick) / speed` has passed since the start.
+    Times(f64),
+}
+
+impl Speed {
+    /// Reads `max` or a positive number such as `60` or `3600x`.
+    pub fn parse(s: &str) -> Result<Speed, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        match t.trim_end_matches(['x', 'X']).parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(Speed::Times(v)),
+            _ => Err(format!(
+                "--speed {s}: not `max` or a positive number (times real time, such as 60 or 3600)"
+            )),
+        }
+    }
+}
+
+/// What worker 0 is told while a dataflow runs. Its methods are called on worker 0's thread,
+/// so they should be quick (send to a channel, record in a histogram).
+pub trait Sink: Send {
+    /// Every process's note (see [`Feed::note`]), ordered by process, before any change.
+    fn notes(&mut self, _notes: Vec<Row>) {}
+    /// The outputs' changes at `tick` (output index, row, diff), consolidated, in tick order.
+    /// Called for every tick at which an output changed, including ticks no record was handed
+    /// at (a row leaving a window).
+    fn changes(&mut self, tick: Time, changes: Vec<(usize, Row, i64)>);
+    /// Tick `tick`, whose records (`records` of them in this process so far) were handed to
+    /// the inputs `latency` ago, has passed the probe and its changes have been handled.
+    fn tick_done(&mut self, tick: Time, records: u64, latency: Duration);
+}
+
+/// The output changes worker 0 has received: (output, row, tick, diff).
+type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
+
+/// What one process feeds a live dataflow.
+#[derive(Clone, Debug, Default)]
+pub struct Feed {
+    /// This process's records (its share of the files), in any order.
+    pub events: Vec<Event>,
+    /// Records fed once in the whole cluster at tick 0 (watchlists): pass the same on every
+    /// process; only process 0 feeds them.
+    pub constant: Vec<Event>,
+    /// This process's note for worker 0 (its counts, its time range): the sink gets every
+    /// process's note before the first change.
+    pub note: Row,
+}
+
+/// Runs a dataflow with `inputs` inputs built by `build` (which returns its outputs) on the
+/// workers `cluster` describes, fed by `feed`. Worker 0 of process 0 reports to `sink`; the
+/// call returns when every input is exhausted and every output settled.
+pub fn run_live<B, S>(
+    cluster: &ClusterOptions,
+    tick: i64,
+    speed: Speed,
+    inputs: usize,
+    feed: Feed,
+    build: B,
+    sink: S,
+) -> Result<(), String>
+where
+    B: for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>> + Send + Sync + 'static,
+    S: Sink + 'static,
+{
+    let config = cluster.timely_config()?;
+    let Feed {
+        mut events,
+        constant,
+        note,
+    } = feed;
+    events.sort_by_key(|e| e.time);
+    let events = Arc::new(events);
+    let constant = Arc::new(constant);
+    let note = Arc::new(note);
+    let local_workers = cluster.workers;
+    let build = Arc::new(build);
+    let sink = Arc::new(Mutex::new(Some(sink)));
+    let fed = Arc::new(AtomicU64::new(0));
+    let origin = events.first().map(|e| tick_of(e.time, tick)).unwrap_or(0);
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let run = move || {
+        timely::execute(config, move |worker| {
+            if let Ok(tx) = started_tx.lock() {
+                let _ = tx.send(());
+            }
+            let index = worker.index();
+            let local = index % local_workers.max(1);
+            // Only worker 0 reports: it takes the sink.
+            let mut sink: Option<S> = if index == 0 {
+                sink.lock().ok().and_then(|mut s| s.take())
+            } else {
+                None
+            };
+            let captured: Captured = Rc::new(RefCell::new(Vec::new()));
+            let into = captured.clone();
+            let notes: Rc<RefCell<Vec<Row>>> = Rc::new(RefCell::new(Vec::new()));
+            let notes_into = notes.clone();
+            let build = build.clone();
+            let (mut handles, mut note_input, probe) =
+                worker.dataflow::<Time, _, _>(move |scope| {
+                    let mut handles = Vec::with_capacity(inputs);
+                    let mut collections = Vec::with_capacity(inputs);
+                    for _ in 0..inputs {
+                        let (handle, collection) = scope.new_collection::<Row, isize>();
+                        handles.push(handle);
+                        collections.push(collection);
+                    }
+                    // The probe watches the inputs too, so that a dataflow without outputs still
+                    // tells when a tick is through.
+                    let probe = ProbeHandle::<Time>::new();
+                    for c in &collections {
+                        c.inner.clone().probe_with(&probe);
+                    }
+                    let (note_input, note_stream) = scope.new_collection::<Row, isize>();
+                    note_stream
+                        .inner
+                        .exchange(|_| 0)
+                        .inspect(move |(row, _, _): &(Row, Time, isize)| {
+                            notes_into.borrow_mut().push(row.clone());
+                        })
+                        .probe_with(&probe);
+                    let outs = build(collections);
+                    for (i, out) in outs.into_iter().enumerate() {
+                        let into = into.clone();
+                        out.inner
+                            .exchange(|_| 0)
+                            .inspect(move |(row, t, diff): &(Row, Time, isize)| {
+                                into.borrow_mut().push((i, row.clone(), *t, *diff));
+                            })
+                            .probe_with(&probe);
+                    }
+                    (handles, note_input, probe)
+                });
+            // Changes up to `upto` are complete once the probe has passed it: hand them over
+            // in tick order.
+            let drain = |upto: Option<Time>, sink: &mut S| {
+                let mut ready: Vec<(Time, usize, Row, isize)> = Vec::new();
+                {
+                    let mut buf = captured.borrow_mut();
+                    let mut rest = Vec::new();
+                    for (i, row, t, d) in buf.drain(..) {
+                        if upto.is_none_or(|u| t <= u) {
+                            ready.push((t, i, row, d));
+                        } else {
+                            rest.push((i, row, t, d));
+                        }
+                    }
+                    *buf = rest;
+                }
+                ready.sort();
+                let mut k = 0;
+                while k < ready.len() {
+                    let t = ready[k].0;
+                    let mut out: Vec<(usize, Row, i64)> = Vec::new();
+                    while k < ready.len() && ready[k].0 == t {
+                        let (_, i, row, d) = &ready[k];
+                        match out.last_mut() {
+                            Some(last) if last.0 == *i && last.1 == *row => last.2 += *d as i64,
+                            _ => out.push((*i, row.clone(), *d as i64)),
+                        }
+                        k += 1;
+                    }
+                    out.retain(|c| c.2 != 0);
+                    if !out.is_empty() {
+                        sink.changes(t, out);
+                    }
+                }
+            };
+            // Tick 0: the constants, each process's note and any record of tick 0, then a
+            // barrier, so that worker 0 has every note before the first change.
+            if index == 0 {
+                for e in constant.iter() {
+                    if let Some(h) = handles.get_mut(e.input) {
+                        h.update(e.row.clone(), 1);
+                    }
+                }
+            }
+            if local == 0 {
+                note_input.update((*note).clone(), 1);
+            }
+            let mut i = 0;
+            while i < events.len() && tick_of(events[i].time, tick) == 0 {
+                if i % local_workers.max(1) == local
+                    && let Some(h) = handles.get_mut(events[i].input)
+                {
+                    h.update(events[i].row.clone(), 1);
+                }
+                i += 1;
+            }
+            for h in handles.iter_mut() {
+                h.advance_to(1);
+                h.flush();
+            }
+            drop(note_input);
+            worker.step_while(|| probe.less_equal(&0));
+            if let Some(s) = sink.as_mut() {
+                let mut all = std::mem::take(&mut *notes.borrow_mut());
+                all.sort();
+                s.notes(all);
+                drain(Some(0), s);
+            }
+            let start = Instant::now();
+            let deadline = |t: Time| -> Option<Instant> {
+                match speed {
+                    Speed::Max => None,
+                    Speed::Times(x) => {
+                        let secs = t.saturating_sub(origin) as f64 / 1e7 / x;
+                        Some(start + Duration::from_secs_f64(secs.min(1e9)))
+                    }
+                }
+            };
+            // Ticks handed but not yet through the probe (worker 0): (tick, when, records).
+            let mut pending: VecDeque<(Time, Instant, u64)> = VecDeque::new();
+            let mut mine: u64 = 0;
+            while i < events.len() {
+                let t = tick_of(events[i].time, tick);
+                if let Some(d) = deadline(t) {
+                    // Wait for the tick's wall time, keeping the dataflow going meanwhile.
+                    loop {
+                        let now = Instant::now();
+                        if now >= d {
+                            break;
+                        }
+                        worker.step_or_park(Some(d - now));
+                        if let Some(s) = sink.as_mut() {
+                            settle(&mut pending, &probe, s, &drain);
+                        }
+                    }
+                }
+                for h in handles.iter_mut() {
+                    h.advance_to(t);
+                }
+                let mut j = i;
+                while j < events.len() && tick_of(events[j].time, tick) == t {
+                    if j % local_workers.max(1) == local
+                        && let Some(h) = handles.get_mut(events[j].input)
+                    {
+                        h.update(events[j].row.clone(), 1);
+                        mine += 1;
+                    }
+                    j += 1;
+                }
+                fed.fetch_add(mine, Ordering::Relaxed);
+                mine = 0;
+                i = j;
+                for h in handles.iter_mut() {
+                    h.advance_to(t + 1);
+                    h.flush();
+                }
+                if sink.is_some() {
+                    pending.push_back((t, Instant::now(), fed.load(Ordering::Relaxed)));
+                }
+                if speed == Speed::Max {
+                    worker.step_while(|| probe.less_equal(&t));
+                }
+                if let Some(s) = sink.as_mut() {
+                    settle(&mut pending, &probe, s, &drain);
+                }
+            }
+            // Closing the inputs lets every scheduled change (a row leaving a window after the
+            // last record) come out.
+            handles.clear();
+            while !probe.done() {
+                worker.step_or_park(Some(Duration::from_millis(10)));
+                if let Some(s) = sink.as_mut() {
+                    settle(&mut pending, &probe, s, &drain);
+                }
+            }
+            if let Some(s) = sink.as_mut() {
+                settle(&mut pending, &probe, s, &drain);
+                drain(None, s);
+            }
+        })
+        .map_err(|e| format!("starting the workers: {e}"))
+        .map(|guards| guards.join())
+    };
+    let results = if cluster.processes > 1 {
+        let handle = std::thread::spawn(run);
+        if started_rx.recv_timeout(cluster.connect_timeout).is_err() && !handle.is_finished() {
+            return Err(super::unreachable_peers(cluster));
+        }
+        handle
+            .join()
+            .map_err(|_| "the workers' thread failed".to_string())??
+    } else {
+        run()?
+    };
+    for r in results {
+        r.map_err(|e| format!("a worker failed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Reports every pending tick the probe has passed: its changes, then its latency.
+fn settle<S: Sink, D: Fn(Option<Time>, &mut S)>(
+    pending: &mut VecDeque<(Time, Instant, u64)>,
+    probe: &ProbeHandle<Time>,
+    sink: &mut S,
+    drain: &D,
+) {
+    while let Some(&(t, at, records)) = pending.front() {
+        if probe.less_equal(&t) {
+            break;
+        }
+        drain(Some(t), sink);
+        sink.tick_done(t, records, at.elapsed());
+        pending.pop_front();
+    }
+}
+
+/// A [`Sink`] that keeps every change of output 0 and the processes' notes, for a caller that
+/// wants the whole change stream at the end.
+pub struct Collect {
+    kept: Arc<Mutex<Collected>>,
+}
+
+/// What a [`Collect`] sink kept.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    /// Output 0's changes, in tick order.
+    pub changes: Vec<super::Change>,
+    /// Every process's note.
+    pub notes: Vec<Row>,
+}
+
+impl Collect {
+    /// The sink and where what it keeps ends up.
+    pub fn new() -> (Collect, Arc<Mutex<Collected>>) {
+        let kept = Arc::new(Mutex::new(Collected::default()));
+        (Collect { kept: kept.clone() }, kept)
+    }
+}
+
+impl Sink for Collect {
+    fn notes(&mut self, notes: Vec<Row>) {
+        if let Ok(mut k) = self.kept.lock() {
+            k.notes = notes;
+        }
+    }
+
+    fn changes(&mut self, tick: Time, changes: Vec<(usize, Row, i64)>) {
+        if let Ok(mut k) = self.kept.lock() {
+            k.changes.extend(
+                changes
+                    .into_iter()
+                    .filter(|c| c.0 == 0)
+                    .map(|(_, row, diff)| super::Change { tick, row, diff }),
+            );
+        }
+    }
+
+    fn tick_done(&mut self, _tick: Time, _records: u64, _latency: Duration) {}
+}
