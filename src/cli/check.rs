@@ -106,6 +106,12 @@ impl Loaded {
     pub fn read(path: &Path) -> Result<Loaded, String> {
         let file_text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: error: cannot read: {e}", path.display()))?;
+        Loaded::from_text(path, file_text)
+    }
+
+    /// A query or rule from its text, `path` telling which (by its extension) and naming it
+    /// in messages.
+    pub fn from_text(path: &Path, file_text: String) -> Result<Loaded, String> {
         let is_yaml = matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")

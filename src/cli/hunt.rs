@@ -95,19 +95,23 @@ fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 /// One alert's line in the JSON Lines output.
 #[derive(serde::Serialize)]
-struct AlertRecord<'a> {
-    rule_id: &'a str,
-    rule: &'a str,
-    severity: &'a str,
-    tactics: &'a [String],
-    techniques: &'a [String],
-    status: Status,
-    tick: String,
-    entities: BTreeMap<String, serde_json::Value>,
-    rows: Vec<serde_json::Value>,
+pub(super) struct AlertRecord<'a> {
+    pub(super) rule_id: &'a str,
+    pub(super) rule: &'a str,
+    pub(super) severity: &'a str,
+    pub(super) tactics: &'a [String],
+    pub(super) techniques: &'a [String],
+    pub(super) status: Status,
+    pub(super) tick: String,
+    pub(super) entities: BTreeMap<String, serde_json::Value>,
+    pub(super) rows: Vec<serde_json::Value>,
 }
 
-fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
+pub(super) fn entities(
+    rule: &Rule,
+    columns: &[String],
+    row: &[Value],
+) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
     for m in &rule.entity_mappings {
         for f in &m.field_mappings {
@@ -123,7 +127,7 @@ fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, 
     out
 }
 
-fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
+pub(super) fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
     let text = format!(
         "{{{}}}",
         columns
@@ -140,7 +144,7 @@ fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-fn colour(severity: &str) -> &'static str {
+pub(super) fn colour(severity: &str) -> &'static str {
     match severity.to_ascii_lowercase().as_str() {
         "high" => "\x1b[31m",
         "medium" => "\x1b[33m",
@@ -159,8 +163,6 @@ pub(super) fn load_rules(
     paths: &[PathBuf],
     common: &QueryOptions,
 ) -> Result<(Vec<LoadedRule>, bool), i32> {
-    let mut failed = false;
-    let mut rules: Vec<(PathBuf, Rule, Program)> = Vec::new();
     let files = rule_files(paths);
     if files.is_empty() {
         eprintln!(
@@ -173,8 +175,27 @@ pub(super) fn load_rules(
         );
         return Err(2);
     }
-    for f in files {
-        let loaded = match Loaded::read(&f) {
+    bind_rules(files.into_iter().map(|f| (f, None)).collect(), common)
+}
+
+/// The rule pack built into the binary (the `dataflows/` files), bound.
+pub(super) fn builtin_rules(common: &QueryOptions) -> Result<(Vec<LoadedRule>, bool), i32> {
+    let texts = crate::demo::RULES
+        .iter()
+        .map(|(name, text)| (Path::new("dataflows").join(name), Some(text.to_string())))
+        .collect();
+    bind_rules(texts, common)
+}
+
+/// Reads (unless its text is given) and binds each rule file.
+fn bind_rules(
+    files: Vec<(PathBuf, Option<String>)>,
+    common: &QueryOptions,
+) -> Result<(Vec<LoadedRule>, bool), i32> {
+    let mut failed = false;
+    let mut rules: Vec<LoadedRule> = Vec::new();
+    for (f, text) in files {
+        let loaded = match text.map_or_else(|| Loaded::read(&f), |t| Loaded::from_text(&f, t)) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("{e}");

@@ -8,6 +8,7 @@ mod explain;
 mod hunt;
 mod inspect;
 mod logs;
+mod replay;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
     /// Retro-hunt: run every rule of a rule folder over the logs and print the alerts each
     /// would have raised, with when.
     Hunt(hunt::HuntArgs),
+    /// Replay logs through the rule pack as if live, at a chosen speed, and measure the
+    /// latency of every tick (hdrhistogram percentiles, records/s, a JSON report).
+    Replay(replay::ReplayArgs),
     /// Run the rule pack over a built-in tenant and show when each rule fires.
     #[command(
         after_help = "Examples:\n  kqlflow demo\n  kqlflow demo --out tenant/   (then: kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/allow.csv)"
@@ -60,6 +64,7 @@ pub fn main() -> i32 {
         Command::Inspect(args) => inspect::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Hunt(args) => hunt::run(&args),
+        Command::Replay(args) => replay::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),

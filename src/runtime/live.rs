@@ -24,7 +24,9 @@ use crate::model::Row;
 /// How fast event time passes in a replay.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Speed {
-    /// Every tick is handed to the dataflow as soon as the previous one is through.
+    /// Ticks are handed to the dataflow as fast as it takes them: in batches (of up to
+    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), each let through before the
+    /// next; a tick's latency includes waiting for the rest of its batch.
     Max,
     /// Event time runs this many times faster than the wall clock: a record is handed when
     /// `(its tick - the first tick) / speed` has passed since the start.
@@ -60,6 +62,11 @@ pub trait Sink: Send {
     /// the inputs `latency` ago, has passed the probe and its changes have been handled.
     fn tick_done(&mut self, tick: Time, records: u64, latency: Duration);
 }
+
+/// At `--speed max`, ticks are handed in batches of at most this many records…
+pub const MAX_BATCH_RECORDS: usize = 4096;
+/// … or this many ticks, and each batch is let through the dataflow before the next.
+pub const MAX_BATCH_TICKS: usize = 256;
 
 /// The output changes worker 0 has received: (output, row, tick, diff).
 type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
@@ -244,6 +251,7 @@ where
             // Ticks handed but not yet through the probe (worker 0): (tick, when, records).
             let mut pending: VecDeque<(Time, Instant, u64)> = VecDeque::new();
             let mut mine: u64 = 0;
+            let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
             while i < events.len() {
                 let t = tick_of(events[i].time, tick);
                 if let Some(d) = deadline(t) {
@@ -262,6 +270,7 @@ where
                 for h in handles.iter_mut() {
                     h.advance_to(t);
                 }
+                let first = i;
                 let mut j = i;
                 while j < events.len() && tick_of(events[j].time, tick) == t {
                     if j % local_workers.max(1) == local
@@ -282,8 +291,22 @@ where
                 if sink.is_some() {
                     pending.push_back((t, Instant::now(), fed.load(Ordering::Relaxed)));
                 }
+                batch_records += j - first;
+                batch_ticks += 1;
                 if speed == Speed::Max {
-                    worker.step_while(|| probe.less_equal(&t));
+                    // As fast as possible: hand ticks in batches and let each batch through
+                    // before the next, so that differential processes many ticks per step.
+                    if batch_records >= MAX_BATCH_RECORDS
+                        || batch_ticks >= MAX_BATCH_TICKS
+                        || i >= events.len()
+                    {
+                        worker.step_while(|| probe.less_equal(&t));
+                        batch_records = 0;
+                        batch_ticks = 0;
+                    }
+                } else {
+                    // Paced: keep the dataflow going even when behind the clock.
+                    worker.step();
                 }
                 if let Some(s) = sink.as_mut() {
                     settle(&mut pending, &probe, s, &drain);

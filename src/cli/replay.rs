@@ -1,0 +1,420 @@
+//! `kqlflow replay`: a tenant's logs replayed through the rule pack as if they were arriving
+//! live, at a chosen speed, with the latency of every tick measured (from handing the tick's
+//! last record to the dataflow until the probe has passed it and its alerts are out) into an
+//! hdrhistogram. Prints the raised alerts as they happen, then latency percentiles, records/s
+//! and alerts per rule, and writes a JSON report.
+
+use clap::Args;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use kqlflow_replay::latency::{LatencyRecorder, Percentiles, machine, peak_memory_bytes};
+
+use super::check::QueryOptions;
+use super::hunt::{AlertRecord, colour, entities, row_json};
+use super::logs::ReadCounts;
+use crate::alerts::{Status, tracker_for};
+use crate::eval::Watchlist;
+use crate::model::{format_datetime_iso, parse_timespan};
+use crate::pack::{PackOptions, Report};
+use crate::runtime::live::Speed;
+
+/// Arguments of `kqlflow replay`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  kqlflow replay --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv\n  \
+kqlflow replay --rules dataflows/ --logs tenant/logs --speed 3600 --tick 1s -w 2\n  \
+kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl",
+    disable_help_flag = true
+)]
+pub struct ReplayArgs {
+    /// Print help (`-h` is the hostfile, as in timely).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub(super) help: Option<bool>,
+    /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
+    /// `dataflows/` folder).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub(super) rules: Vec<PathBuf>,
+    /// Log files or directories to replay.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub(super) logs: Vec<PathBuf>,
+    /// How fast event time passes: `max` (each tick as soon as the previous one is through)
+    /// or N times real time (`3600` replays an hour per second).
+    #[arg(long, default_value = "max", value_name = "max|N")]
+    pub(super) speed: String,
+    /// The event-time step of the dataflow: a tick's records are handed together.
+    #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
+    pub(super) tick: String,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "replay-report.json", value_name = "FILE")]
+    pub(super) report: PathBuf,
+    /// Also write every alert lifecycle event as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(super) alerts: Option<PathBuf>,
+    /// Do not print the alerts as they are raised (only the summary).
+    #[arg(long)]
+    pub(super) quiet: bool,
+    /// The table of records whose table nothing else tells.
+    #[arg(long)]
+    pub(super) table: Option<String>,
+    #[command(flatten)]
+    pub(super) common: QueryOptions,
+    #[command(flatten)]
+    pub(super) cluster: super::cluster::ClusterArgs,
+}
+
+/// The JSON report of a replay.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReplayReport {
+    /// The command line.
+    pub command: String,
+    /// The machine: cores and CPU model.
+    pub machine: String,
+    /// Worker threads per process.
+    pub workers: usize,
+    /// Processes.
+    pub processes: usize,
+    /// `max` or N (times real time).
+    pub speed: String,
+    /// The tick length.
+    pub tick: String,
+    /// Rules in the pack.
+    pub rules: usize,
+    /// Records replayed (the whole cluster's).
+    pub records: u64,
+    /// Records per table.
+    pub records_per_table: std::collections::BTreeMap<String, u64>,
+    /// Lines rejected by ingest.
+    pub rejected: u64,
+    /// The event-time span replayed.
+    pub from: Option<String>,
+    /// The end of the event-time span.
+    pub to: Option<String>,
+    /// Seconds spent reading the logs (before the replay).
+    pub ingest_seconds: f64,
+    /// Seconds of the replay itself.
+    pub replay_seconds: f64,
+    /// Records per second of replay.
+    pub records_per_second: f64,
+    /// Event time replayed per wall second (the achieved speed-up).
+    pub speedup: f64,
+    /// Per-tick latency (ticks at which records were handed).
+    pub latency: Percentiles,
+    /// Raised alerts per rule (file name → count).
+    pub alerts: std::collections::BTreeMap<String, u64>,
+    /// Raised alerts in all.
+    pub alerts_total: u64,
+    /// Peak resident memory of this process, in bytes.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// What a replay did, for `kqlflow demo` and the tests: the report, and every raised alert as
+/// (tick, rule index, rule file name, entities as text).
+pub(super) struct Outcome {
+    pub(super) report: ReplayReport,
+    pub(super) raised: Vec<(u64, usize, String, String)>,
+}
+
+/// Runs `kqlflow replay`: 0 when every rule ran, 1 when one could not be read, bound or run,
+/// 2 for a usage error.
+pub fn run(args: &ReplayArgs) -> i32 {
+    let watchlists = match super::logs::load_watchlists(&args.common) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match replay(args, &watchlists, true) {
+        Ok((outcome, failed)) => {
+            if args.cluster.process != 0 {
+                return i32::from(failed);
+            }
+            print_summary(&outcome.report);
+            let text = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
+            if let Err(e) = std::fs::write(&args.report, text + "\n") {
+                eprintln!("error: writing {}: {e}", args.report.display());
+                return 1;
+            }
+            eprintln!("  report: {}", args.report.display());
+            i32::from(failed)
+        }
+        Err(code) => code,
+    }
+}
+
+/// Replays `args.logs` through the rules; prints the raised alerts as they happen when
+/// `print` (and not `--quiet`). Returns the outcome and whether a rule failed, or an exit
+/// code.
+pub(super) fn replay(
+    args: &ReplayArgs,
+    watchlists: &HashMap<String, Watchlist>,
+    print: bool,
+) -> Result<(Outcome, bool), i32> {
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        2
+    };
+    let tick = match parse_timespan(&args.tick) {
+        Some(t) if t > 0 => t,
+        _ => {
+            return Err(usage(format!(
+                "--tick {}: not a positive timespan (such as 1s, 1m)",
+                args.tick
+            )));
+        }
+    };
+    let speed = Speed::parse(&args.speed).map_err(usage)?;
+    let (mut rules, mut failed) = if args.rules.is_empty() {
+        super::hunt::builtin_rules(&args.common)?
+    } else {
+        super::hunt::load_rules(&args.rules, &args.common)?
+    };
+    let cluster = args.cluster.options();
+    rules.retain(|(path, rule, program)| {
+        match crate::pack::check(&[(rule.clone(), program.clone())]) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{}: error: {e}", path.display());
+                failed = true;
+                false
+            }
+        }
+    });
+    let leader = cluster.process == 0;
+    let started = Instant::now();
+    let programs: Vec<&crate::plan::Program> = rules.iter().map(|(_, _, p)| p).collect();
+    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let mut read = super::logs::read_logs(&programs, &files, args.table.clone()).map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })?;
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    let mine = read.counts();
+    let tables = std::mem::take(&mut read.tables);
+    let mut alerts_out = match &args.alerts {
+        Some(p) if leader => match std::fs::File::create(p) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot create {}: {e}", p.display());
+                return Err(1);
+            }
+        },
+        _ => None,
+    };
+    let pack: Vec<(crate::rules::Rule, crate::plan::Program)> = rules
+        .iter()
+        .map(|(_, r, p)| (r.clone(), p.clone()))
+        .collect();
+    let names: Vec<String> = rules
+        .iter()
+        .map(|(path, _, _)| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
+    let severities: Vec<String> = pack
+        .iter()
+        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
+        .collect();
+    let total: u64 = mine.records.values().sum();
+    let progress = indicatif::ProgressBar::new(total);
+    if std::io::stderr().is_terminal() && leader {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} replaying {wide_bar} {human_pos}/{human_len} records  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let colours = std::io::stdout().is_terminal();
+    let mut latencies = LatencyRecorder::new().map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })?;
+    let mut counts = mine.clone();
+    let mut raised: Vec<(u64, usize, String, String)> = Vec::new();
+    let mut out_failed = None;
+    let show = print && !args.quiet;
+    let options = PackOptions {
+        cluster: cluster.clone(),
+        tick,
+        speed,
+    };
+    let replay_start = Instant::now();
+    let summary = crate::pack::run(
+        &pack,
+        tables,
+        watchlists,
+        &options,
+        mine.to_note(),
+        |report| match report {
+            Report::Notes(notes) => {
+                counts = ReadCounts::merge(notes);
+                progress.set_length(counts.records.values().sum());
+            }
+            Report::Tick {
+                tick,
+                records,
+                latency,
+            } => {
+                latencies.record(*latency);
+                progress.set_position(*records);
+                progress.set_message(format_datetime_iso(*tick as i64));
+            }
+            Report::Finished { .. } => {}
+            Report::Alert { rule: i, event: e } => {
+                let (rule, severity, cols) = (&pack[*i].0, &severities[*i], &columns[*i]);
+                let ents = entities(rule, cols, e.rows.first().map_or(&e.key[..], |r| &r[..]));
+                let shown: Vec<String> = ents
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect();
+                if let Some(f) = alerts_out.as_mut() {
+                    let record = AlertRecord {
+                        rule_id: &rule.id,
+                        rule: &rule.name,
+                        severity,
+                        tactics: &rule.tactics,
+                        techniques: &rule.relevant_techniques,
+                        status: e.status,
+                        tick: format_datetime_iso(e.tick as i64),
+                        entities: ents.clone(),
+                        rows: e.rows.iter().map(|r| row_json(cols, r)).collect(),
+                    };
+                    let line = serde_json::to_string(&record).unwrap_or_default();
+                    if let Err(err) = writeln!(f, "{line}") {
+                        out_failed.get_or_insert(err.to_string());
+                    }
+                }
+                if e.status != Status::Raised {
+                    return;
+                }
+                if show {
+                    let (on, off) = if colours {
+                        (colour(severity), "\x1b[0m")
+                    } else {
+                        ("", "")
+                    };
+                    let line = format!(
+                        "{}  {on}{:<13}{off} {}  {}",
+                        format_datetime_iso(e.tick as i64),
+                        severity,
+                        rule.name,
+                        shown.join("  ")
+                    );
+                    progress.suspend(|| println!("{line}"));
+                }
+                raised.push((e.tick, *i, names[*i].clone(), shown.join("  ")));
+            }
+        },
+    );
+    progress.finish_and_clear();
+    let replay_seconds = replay_start.elapsed().as_secs_f64();
+    let summary = summary.map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })?;
+    if let Some(e) = out_failed {
+        eprintln!("error: writing the alerts file: {e}");
+        failed = true;
+    }
+    if let Some(mut f) = alerts_out
+        && let Err(e) = f.flush()
+    {
+        eprintln!("error: writing the alerts file: {e}");
+        failed = true;
+    }
+    if !leader {
+        eprintln!(
+            "process {} of {}: done (process 0 prints the alerts and the report)",
+            cluster.process, cluster.processes
+        );
+    } else {
+        counts.warn();
+    }
+    let records: u64 = counts.records.values().sum();
+    let span = match (counts.earliest, counts.latest) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e7,
+        _ => 0.0,
+    };
+    let mut alerts = std::collections::BTreeMap::new();
+    for (i, n) in summary.raised.iter().enumerate() {
+        *alerts.entry(names[i].clone()).or_insert(0) += *n;
+    }
+    let report = ReplayReport {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: machine(),
+        workers: cluster.workers,
+        processes: cluster.processes,
+        speed: args.speed.clone(),
+        tick: args.tick.clone(),
+        rules: pack.len(),
+        records,
+        records_per_table: counts.records.clone(),
+        rejected: counts.rejected,
+        from: counts.earliest.map(format_datetime_iso),
+        to: counts.latest.map(format_datetime_iso),
+        ingest_seconds,
+        replay_seconds,
+        records_per_second: if replay_seconds > 0.0 {
+            records as f64 / replay_seconds
+        } else {
+            0.0
+        },
+        speedup: if replay_seconds > 0.0 {
+            span / replay_seconds
+        } else {
+            0.0
+        },
+        latency: latencies.percentiles(),
+        alerts_total: summary.raised.iter().sum(),
+        alerts,
+        peak_memory_bytes: peak_memory_bytes(),
+    };
+    raised.sort();
+    Ok((Outcome { report, raised }, failed))
+}
+
+/// Prints a replay's figures on standard error.
+pub(super) fn print_summary(r: &ReplayReport) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\nreplay summary:");
+    let _ = writeln!(
+        err,
+        "  {} records ({} rejected lines) from {} to {}, {} rule(s), speed {}, tick {}, {} worker(s) x {} process(es)",
+        r.records,
+        r.rejected,
+        r.from.as_deref().unwrap_or("-"),
+        r.to.as_deref().unwrap_or("-"),
+        r.rules,
+        r.speed,
+        r.tick,
+        r.workers,
+        r.processes
+    );
+    let _ = writeln!(
+        err,
+        "  ingest {:.2} s; replay {:.2} s: {:.0} records/s, {:.0}x real time",
+        r.ingest_seconds, r.replay_seconds, r.records_per_second, r.speedup
+    );
+    let l = &r.latency;
+    let _ = writeln!(
+        err,
+        "  tick latency over {} ticks: p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms",
+        l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
+    );
+    for (rule, n) in &r.alerts {
+        let _ = writeln!(err, "  {rule}: {n} alert(s)");
+    }
+    let _ = writeln!(err, "  alerts: {}", r.alerts_total);
+    if let Some(b) = r.peak_memory_bytes {
+        let _ = writeln!(err, "  peak memory: {:.1} MiB", b as f64 / 1048576.0);
+    }
+}
