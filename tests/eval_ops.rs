@@ -226,3 +226,201 @@ fn watchlists_are_read_by_column_name() {
         [vec![s("1.2.3.4"), s("1.2.3.4")]]
     );
 }
+
+// ---- make-series ------------------------------------------------------------------------------
+
+fn dt(x: &str) -> Value {
+    Value::DateTime(parse_datetime(x).unwrap())
+}
+
+fn reals(xs: &[f64]) -> Value {
+    Value::array(xs.iter().map(|x| Value::Real(*x)).collect())
+}
+
+fn longs(xs: &[i64]) -> Value {
+    Value::array(xs.iter().map(|x| Value::Long(*x)).collect())
+}
+
+fn days(from: &str, n: i64) -> Value {
+    let t0 = parse_datetime(from).unwrap();
+    Value::array(
+        (0..n)
+            .map(|i| Value::DateTime(t0 + i * 24 * 60 * TICKS_PER_MINUTE))
+            .collect(),
+    )
+}
+
+/// Kusto's documentation example of make-series (avg over a day axis from 2017-01-01 to
+/// 2017-01-10, exclusive): the row of 2016-12-31 and the one of 2017-01-10 fall out of range,
+/// 2017-01-04 has no rows and holds 0.
+const METRICS: &str = "let data = datatable(timestamp:datetime, metric:real, host:string) [\
+    datetime(2016-12-31T06:00), 50, 'a', datetime(2017-01-01), 4, 'a', datetime(2017-01-02), 3, 'a',\
+    datetime(2017-01-03), 4, 'a', datetime(2017-01-03T03:00), 6, 'b', datetime(2017-01-05), 8, 'a',\
+    datetime(2017-01-05T13:40), 13, 'b', datetime(2017-01-06), 4, 'a', datetime(2017-01-07), 3, 'a',\
+    datetime(2017-01-08), 8, 'a', datetime(2017-01-08T21:00), 8, 'b', datetime(2017-01-09), 2, 'a',\
+    datetime(2017-01-09T12:00), 11, 'b', datetime(2017-01-10T05:00), 5, 'a'];\n";
+
+#[test]
+fn make_series_documentation_example() {
+    let rows = run(&format!(
+        "{METRICS}data | make-series avg(metric) on timestamp from datetime(2017-01-01) to datetime(2017-01-10) step 1d"
+    ));
+    assert_eq!(
+        rows,
+        [vec![
+            reals(&[4.0, 3.0, 5.0, 0.0, 10.5, 4.0, 3.0, 8.0, 6.5]),
+            days("2017-01-01", 9),
+        ]]
+    );
+}
+
+#[test]
+fn make_series_by_keys_defaults_and_several_aggregates() {
+    let rows = sorted(run(&format!(
+        "{METRICS}data | make-series n = count(), s = sum(metric) default = -1.0, big = countif(metric > 5) \
+         on timestamp from datetime(2017-01-03) to datetime(2017-01-06) step 1d by host"
+    )));
+    assert_eq!(
+        rows,
+        [
+            vec![
+                s("a"),
+                longs(&[1, 0, 1]),
+                reals(&[4.0, -1.0, 8.0]),
+                longs(&[0, 0, 1]),
+                days("2017-01-03", 3),
+            ],
+            vec![
+                s("b"),
+                longs(&[1, 0, 1]),
+                reals(&[6.0, -1.0, 13.0]),
+                longs(&[1, 0, 1]),
+                days("2017-01-03", 3),
+            ],
+        ]
+    );
+    let cols = |src: &str| -> Vec<String> {
+        let src = format!("{METRICS}{src}");
+        let q = kql::parse(&src).unwrap();
+        let p = plan::bind(&src, &q, Catalog::builtin(), &BindOptions::default()).unwrap();
+        p.schema()
+            .iter()
+            .map(|c| format!("{}:{}", c.name, c.ty))
+            .collect()
+    };
+    assert_eq!(
+        cols("data | make-series count(), avg(metric), dcount(host) on timestamp step 1d by host"),
+        [
+            "host:string",
+            "count_:dynamic",
+            "avg_metric:dynamic",
+            "dcount_host:dynamic",
+            "timestamp:dynamic"
+        ]
+    );
+}
+
+#[test]
+fn make_series_range_from_the_data() {
+    // Without from/to the arrays run from the least to the greatest bin with data, over all
+    // groups, so b's array starts with days it has no rows in.
+    let rows = sorted(run(&format!(
+        "{METRICS}data | where timestamp >= datetime(2017-01-03) | make-series max(metric) on timestamp step 2d by host"
+    )));
+    // Two-day bins from 0001-01-01 (Kusto's bin()): 2017-01-02 is a bin start, the bins are
+    // 01-02, 01-04, 01-06, 01-08, 01-10.
+    let bins = Value::array(
+        [
+            "2017-01-02",
+            "2017-01-04",
+            "2017-01-06",
+            "2017-01-08",
+            "2017-01-10",
+        ]
+        .iter()
+        .map(|d| dt(d))
+        .collect(),
+    );
+    assert_eq!(
+        rows,
+        [
+            vec![s("a"), reals(&[4.0, 8.0, 4.0, 8.0, 5.0]), bins.clone()],
+            vec![s("b"), reals(&[6.0, 13.0, 0.0, 11.0, 0.0]), bins],
+        ]
+    );
+    // No rows, no series (without kind=nonempty).
+    assert!(
+        run(&format!(
+            "{METRICS}data | where metric > 100 | make-series count() on timestamp step 1d"
+        ))
+        .is_empty()
+    );
+    assert_eq!(
+        run(&format!(
+            "{METRICS}data | where metric > 100 | make-series kind=nonempty count() on timestamp from datetime(2017-01-01) to datetime(2017-01-03) step 1d"
+        )),
+        [vec![longs(&[0, 0]), days("2017-01-01", 2)]]
+    );
+}
+
+#[test]
+fn make_series_in_range_and_long_axis() {
+    // `in range(start, stop, step)`: the stop is inclusive and the bins come from bin().
+    let rows = run(&format!(
+        "{METRICS}data | make-series count() on timestamp in range(datetime(2017-01-08T12:00), datetime(2017-01-09), 1d)"
+    ));
+    assert_eq!(rows, [vec![longs(&[2, 2]), days("2017-01-08", 2)]]);
+    let rows = run(
+        "datatable(x:long, y:long) [1, 10, 2, 20, 7, 70, 12, 5] | make-series sum(y) on x from 0 to 10 step 5",
+    );
+    assert_eq!(rows, [vec![longs(&[30, 70]), longs(&[0, 5])]]);
+}
+
+#[test]
+fn make_series_then_anomalies_and_mv_expand() {
+    // A flat series with a spike: flags, scores and the baseline as Kusto's three columns.
+    let rows = run(
+        "datatable(t:long, v:long) [0, 10, 1, 10, 2, 10, 3, 10, 4, 10, 5, 10, 6, 10, 7, 10, 8, 10, 9, 50]\n\
+         | make-series v = sum(v) on t from 0 to 10 step 1\n\
+         | extend (flag, score, baseline) = series_decompose_anomalies(v, 1.5, 0, 'avg')\n\
+         | mv-expand t to typeof(long), v to typeof(double), flag to typeof(double), score to typeof(double), baseline to typeof(long)\n\
+         | where flag != 0\n\
+         | extend score = round(score, 6)",
+    );
+    assert_eq!(
+        rows,
+        [vec![
+            Value::Real(50.0),
+            l(9),
+            Value::Real(1.0),
+            Value::Real(9.0),
+            l(14)
+        ]]
+    );
+    // Unnamed, the three columns take Kusto's generated names.
+    let src = "datatable(y:dynamic) [dynamic([1, 2, 3])] | extend series_decompose_anomalies(y)";
+    let q = kql::parse(src).unwrap();
+    let p = plan::bind(src, &q, Catalog::builtin(), &BindOptions::default()).unwrap();
+    let names: Vec<&str> = p.schema().iter().map(|c| &*c.name).collect();
+    assert_eq!(
+        names,
+        [
+            "y",
+            "series_decompose_anomalies_y_ad_flag",
+            "series_decompose_anomalies_y_ad_score",
+            "series_decompose_anomalies_y_baseline"
+        ]
+    );
+    assert!(
+        p.notes.iter().any(|n| n.contains("autodetect")),
+        "{:?}",
+        p.notes
+    );
+    // One name: the flags only.
+    assert_eq!(
+        run(
+            "print a = series_decompose_anomalies(dynamic([10, 10, 10, 10, 10, 10, 10, 10, 10, 50]))"
+        ),
+        [vec![longs(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1])]]
+    );
+}

@@ -43,6 +43,18 @@ const QUERIES: &[&str] = &[
     "SigninLogs | where ResultType != \"0\" | summarize Failures = count() by UserPrincipalName | where Failures >= 2 | order by Failures desc | take 5",
 ];
 
+/// make-series queries: bounds from the data or constant, keys or none, a moving window, the
+/// `in range` form, and the arrays through series_decompose_anomalies and mv-expand.
+const SERIES_QUERIES: &[&str] = &[
+    "SigninLogs | make-series n = count(), d = dcount(IPAddress) on TimeGenerated step 10m by UserPrincipalName",
+    "SigninLogs | where TimeGenerated > ago(20m) | make-series count() default = -1 on TimeGenerated step 5m by UserPrincipalName",
+    "SigninLogs | make-series c = countif(ResultType == \"0\"), s = sum(strlen(IPAddress)) on TimeGenerated from datetime(2024-05-01T08:10:00Z) to datetime(2024-05-01T08:50:00Z) step 7m by IPAddress",
+    "SigninLogs | where ResultType == \"0\" | make-series kind=nonempty count() on TimeGenerated from datetime(2024-05-01T08:00:00Z) to datetime(2024-05-01T09:00:00Z) step 15m",
+    "SigninLogs | where TimeGenerated > ago(30m) | make-series avg(strlen(UserPrincipalName)), max(TimeGenerated) on TimeGenerated step 10m",
+    "SigninLogs | make-series count() on TimeGenerated in range(datetime(2024-05-01T08:05:00Z), datetime(2024-05-01T08:40:00Z), 10m) by ResultType",
+    "SigninLogs | make-series n = count() on TimeGenerated to datetime(2024-05-01T08:45:00Z) step 5m by UserPrincipalName | extend (a, s, b) = series_decompose_anomalies(n, 0.5, 0, 'linefit') | mv-expand TimeGenerated to typeof(datetime), n to typeof(long), a to typeof(long), s to typeof(double) | where a != 0 | project UserPrincipalName, TimeGenerated, n, a, s",
+];
+
 fn program(src: &str) -> Program {
     let q = kqlflow::kql::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "query")));
     let mut p = plan::bind(src, &q, Catalog::builtin(), &BindOptions::default())
@@ -133,6 +145,16 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn make_series_incremental_equals_batch_at_every_tick(rows in records(), q in 0..SERIES_QUERIES.len()) {
+        check(SERIES_QUERIES[q], &rows, 1)?;
+        check(SERIES_QUERIES[q], &rows, 3)?;
+    }
+}
+
 /// Every query, on one fixed dataset, so each is exercised whatever proptest draws.
 #[test]
 fn every_query_on_a_fixed_tenant() {
@@ -148,7 +170,7 @@ fn every_query_on_a_fixed_tenant() {
             )
         })
         .collect();
-    for q in QUERIES {
+    for q in QUERIES.iter().chain(SERIES_QUERIES) {
         for workers in [1, 3] {
             if let Err(e) = check(q, &rows, workers) {
                 panic!("{e}");

@@ -608,11 +608,13 @@ fn make_series() {
         panic!()
     };
     assert_eq!(s(&m.step), format!("TimeSpan({TICKS_PER_HOUR})"));
+    assert!(m.range);
+    assert!(m.to.is_some());
     let OperatorKind::MakeSeries(m) = op("T | make-series kind=nonempty n = count() on t step 1h")
     else {
         panic!()
     };
-    assert!(m.from.is_none() && m.by.is_empty());
+    assert!(m.from.is_none() && m.by.is_empty() && !m.range);
     assert!(
         err("T | make-series n = count() on t")
             .2

@@ -6,6 +6,8 @@
 //! At tick `now` a table holds the records whose event time is at most `now`; temporal bounds
 //! are predicates with `now()` = `now` (SEMANTICS "Time, ticks and now()").
 
+pub mod series;
+
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -360,6 +362,39 @@ impl Evaluator<'_> {
                         k.extend(accs.iter().map(Accumulator::result));
                         k
                     })
+                    .collect()
+            }
+            Node::MakeSeries {
+                input,
+                keys,
+                aggs,
+                defaults,
+                axis,
+                nonempty,
+            } => {
+                let rows = self.eval(input, apply);
+                let mut groups: BTreeMap<Row, Vec<Vec<Value>>> = BTreeMap::new();
+                for r in &rows {
+                    if let Some(v) = series::series_input(axis, aggs, r, &self.ctx) {
+                        let k: Row = keys.iter().map(|e| e.eval(r, &self.ctx)).collect();
+                        groups.entry(k).or_default().push(v);
+                    }
+                }
+                let bins: Vec<(Row, series::SeriesBins)> = groups
+                    .into_iter()
+                    .map(|(k, g)| {
+                        let b = series::series_bins(aggs, g.iter().map(|v| (v.as_slice(), 1)));
+                        (k, b)
+                    })
+                    .filter(|(_, b)| !b.is_empty())
+                    .collect();
+                let span =
+                    series::series_span(axis, series::data_bounds(bins.iter().map(|b| &b.1)));
+                if bins.is_empty() && *nonempty && keys.is_empty() {
+                    return vec![series::series_row(&[], defaults, axis, &[], span)];
+                }
+                bins.iter()
+                    .map(|(k, b)| series::series_row(k, defaults, axis, b, span))
                     .collect()
             }
             Node::Join {

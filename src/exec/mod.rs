@@ -20,6 +20,7 @@ use differential_dataflow::input::Input;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
+use crate::eval::series;
 use crate::func::agg::Accumulator;
 use crate::model::{Row, Type, Value};
 use crate::plan::ir::{
@@ -135,16 +136,27 @@ fn uses_scalars(e: &ScalarExpr) -> bool {
 
 /// True when any expression of the plan (or its inputs) reads a scalar sub-query.
 fn plan_uses_scalars(p: &Plan) -> bool {
-    let here = match &p.node {
+    plan_uses_scalars_here(p) || p.inputs().into_iter().any(plan_uses_scalars)
+}
+
+/// True when an expression of the plan's own node reads a scalar sub-query.
+fn plan_uses_scalars_here(p: &Plan) -> bool {
+    match &p.node {
         Node::Filter { predicate, .. } => uses_scalars(predicate),
         Node::Map { exprs, .. } => exprs.iter().any(uses_scalars),
         Node::Reduce { keys, aggs, .. } => {
             keys.iter().any(uses_scalars) || aggs.iter().any(|a| a.args.iter().any(uses_scalars))
         }
+        Node::MakeSeries {
+            keys, aggs, axis, ..
+        } => {
+            uses_scalars(&axis.expr)
+                || keys.iter().any(uses_scalars)
+                || aggs.iter().any(|a| a.args.iter().any(uses_scalars))
+        }
         Node::MvApply { items, .. } => items.iter().any(|i| uses_scalars(&i.expr)),
         _ => false,
-    };
-    here || p.inputs().into_iter().any(plan_uses_scalars)
+    }
 }
 
 fn time_bound(b: &TemporalBound) -> TimeBound {
@@ -290,6 +302,13 @@ impl<'scope> Renderer<'_, 'scope> {
                 let (rows, env) = self.with_scalars(rows, needed, width)?;
                 self.reduce(rows, env, keys.clone(), aggs.clone())
             }
+            Node::MakeSeries { input, keys, .. } => {
+                let rows = self.plan(input)?;
+                let width = input.schema.len();
+                let (rows, env) = self.with_scalars(rows, plan_uses_scalars_here(p), width)?;
+                let no_keys = keys.is_empty();
+                self.make_series(rows, env, &p.node, no_keys)
+            }
             Node::Distinct { input } => {
                 let rows = self.plan(input)?;
                 Ok(rows.distinct().map(|r| r))
@@ -395,6 +414,107 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }
+    }
+
+    /// `make-series` as a keyed reduce of each group's bins, the arrays' span (from the bins
+    /// of every group when a bound comes from the data), and a map to the output rows, with
+    /// `series`'s functions as the batch evaluator uses them.
+    fn make_series(
+        &mut self,
+        rows: Rows<'scope>,
+        env: Option<usize>,
+        node: &Node,
+        no_keys: bool,
+    ) -> Result<Rows<'scope>, String> {
+        let Node::MakeSeries {
+            keys,
+            aggs,
+            defaults,
+            axis,
+            nonempty,
+            ..
+        } = node
+        else {
+            return Err("make-series expected".into());
+        };
+        let (keys, in_aggs, in_axis) = (keys.clone(), aggs.clone(), axis.clone());
+        let keyed = rows.flat_map(move |row| {
+            let ctx = ctx_of(&row, env);
+            series::series_input(&in_axis, &in_aggs, &row, &ctx).map(|v| {
+                let key: Row = keys.iter().map(|k| k.eval(&row, &ctx)).collect();
+                (key, v)
+            })
+        });
+        let bin_aggs = aggs.clone();
+        let bins = keyed.reduce(
+            move |_key: &Row,
+                  input: &[(&Vec<Value>, isize)],
+                  output: &mut Vec<(series::SeriesBins, isize)>| {
+                let b = series::series_bins(
+                    &bin_aggs,
+                    input.iter().map(|(v, d)| (v.as_slice(), *d as i64)),
+                );
+                if !b.is_empty() {
+                    output.push((b, 1));
+                }
+            },
+        );
+        let spanned = if axis.start.is_some() && axis.end.is_some() {
+            let span = series::series_span(axis, None);
+            bins.map(move |(k, b)| (k, (b, span)))
+        } else {
+            // The bins' bounds over every group: one record, joined onto each group.
+            let bounds = bins
+                .clone()
+                .flat_map(|(_, b)| series::data_bounds([&b]).map(|lh| ((), lh)))
+                .reduce(
+                    |_key: &(),
+                     input: &[(&(i64, i64), isize)],
+                     output: &mut Vec<((i64, i64), isize)>| {
+                        let lo = input.iter().map(|(b, _)| b.0).min();
+                        let hi = input.iter().map(|(b, _)| b.1).max();
+                        if let (Some(lo), Some(hi)) = (lo, hi) {
+                            output.push(((lo, hi), 1));
+                        }
+                    },
+                );
+            let span_axis = axis.clone();
+            bins.map(|(k, b)| ((), (k, b)))
+                .join(bounds)
+                .map(move |((), ((k, b), bounds))| {
+                    (k, (b, series::series_span(&span_axis, Some(bounds))))
+                })
+        };
+        let (row_axis, row_defaults) = (axis.clone(), defaults.clone());
+        let out = spanned
+            .map(move |(k, (b, span))| series::series_row(&k, &row_defaults, &row_axis, &b, span));
+        if !(*nonempty && no_keys) {
+            return Ok(out);
+        }
+        // kind=nonempty without keys: a row of defaults while there is no group, kept alive by
+        // a sentinel that is always present.
+        let empty = series::series_row(&[], defaults, axis, &[], series::series_span(axis, None));
+        let sentinel = self.constant(vec![Vec::new()]).map(|_| ((), None::<Row>));
+        Ok(out
+            .map(|r| ((), Some(r)))
+            .concat(sentinel)
+            .reduce(
+                move |_key: &(),
+                      input: &[(&Option<Row>, isize)],
+                      output: &mut Vec<(Row, isize)>| {
+                    let mut any = false;
+                    for (r, n) in input {
+                        if let Some(r) = r {
+                            output.push((r.clone(), *n));
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        output.push((empty.clone(), 1));
+                    }
+                },
+            )
+            .map(|((), r)| r))
     }
 
     fn reduce(

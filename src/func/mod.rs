@@ -7,6 +7,7 @@
 pub mod agg;
 pub mod ops;
 pub mod scalar;
+pub mod series;
 
 use regex::Regex;
 use std::cell::RefCell;
@@ -151,7 +152,38 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("ipv4_is_private", 1, 1, Fixed(T::Bool), f_ipv4_is_private),
     f!("parse_ipv4", 1, 1, Fixed(T::Long), f_parse_ipv4),
     f!("gettype", 1, 1, Fixed(T::String), f_gettype),
+    f!(
+        "series_decompose_anomalies",
+        1,
+        7,
+        Fixed(T::Dynamic),
+        series::f_series_decompose_anomalies
+    ),
 ];
+
+/// Functions the binder calls on the query's behalf but that a query cannot name: the parts
+/// of a function that returns several columns (`extend (A, B, C) = f(…)`), as one array.
+pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[f!(
+    "series_decompose_anomalies_parts",
+    1,
+    7,
+    Fixed(T::Dynamic),
+    series::f_series_decompose_anomalies_parts
+)];
+
+/// The internal function named `name` (see [`INTERNAL_FUNCTIONS`]).
+pub fn internal_fn(name: &str) -> Option<&'static ScalarFn> {
+    INTERNAL_FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// The functions that return several columns: the function's name, the internal function
+/// that computes them all as one array, and the suffix of each column's generated name
+/// (Kusto names `extend f(x)`'s columns `f_x_suffix`).
+pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[(
+    "series_decompose_anomalies",
+    "series_decompose_anomalies_parts",
+    &["ad_flag", "ad_score", "baseline"],
+)];
 
 /// The scalar function named `name` (KQL names are case-sensitive).
 pub fn scalar_fn(name: &str) -> Option<&'static ScalarFn> {

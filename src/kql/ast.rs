@@ -829,6 +829,8 @@ pub struct MakeSeries {
     pub to: Option<Expr>,
     /// The bin size.
     pub step: Expr,
+    /// True for the form `in range(start, stop, step)` (`to` then holds the inclusive stop).
+    pub range: bool,
     /// The group keys.
     pub by: Vec<NamedExpr>,
 }

@@ -717,13 +717,20 @@ impl Display for Operator {
                     }
                 }
                 write!(f, " on {}", m.on)?;
-                if let Some(e) = &m.from {
-                    write!(f, " from {e}")?;
+                match (&m.from, &m.to) {
+                    (Some(a), Some(b)) if m.range => {
+                        write!(f, " in range({a}, {b}, {})", m.step)?;
+                    }
+                    _ => {
+                        if let Some(e) = &m.from {
+                            write!(f, " from {e}")?;
+                        }
+                        if let Some(e) = &m.to {
+                            write!(f, " to {e}")?;
+                        }
+                        write!(f, " step {}", m.step)?;
+                    }
                 }
-                if let Some(e) = &m.to {
-                    write!(f, " to {e}")?;
-                }
-                write!(f, " step {}", m.step)?;
                 if !m.by.is_empty() {
                     f.write_str(" by ")?;
                     write_list(f, &m.by)?;

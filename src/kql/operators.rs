@@ -793,6 +793,7 @@ impl<'a> Parser<'a> {
         self.need_expr("an axis column", "after `on`")?;
         let (on, _) = self.postfix_expr()?;
         let (from, to, step);
+        let range = self.is_word("in");
         if self.eat_word("in").is_some() {
             let (r, _) = self.postfix_expr()?;
             match r.kind {
@@ -841,6 +842,7 @@ impl<'a> Parser<'a> {
             from,
             to,
             step,
+            range,
             by,
         })
     }

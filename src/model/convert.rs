@@ -8,7 +8,7 @@ use super::value::Value;
 
 /// .NET ticks (100 ns since 0001-01-01) at the Unix epoch: Kusto's `tolong(datetime)` counts
 /// from there.
-const DOTNET_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+pub const DOTNET_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
 /// `tostring(x)`: null gives `""`; reals print in their shortest exact form (`1`, `0.1`);
 /// datetimes and timespans in Kusto's format; arrays and bags as compact JSON.

@@ -13,7 +13,8 @@ mod types;
 mod value;
 
 pub use convert::{
-    parse_json, tobool, todatetime, todynamic, toint, tolong, toreal, tostring, totimespan,
+    DOTNET_EPOCH_TICKS, parse_json, tobool, todatetime, todynamic, toint, tolong, toreal, tostring,
+    totimespan,
 };
 pub use json::{from_json, to_json_text, write_json};
 pub use schema::{Column, Row, Schema};

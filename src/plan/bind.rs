@@ -267,6 +267,16 @@ impl Scope {
     }
 }
 
+/// An `extend` of a function that returns several columns (see `multi_column_call`).
+struct MultiColumn {
+    /// The function's name.
+    function: &'static str,
+    /// The call of its internal function, which returns the columns as one array.
+    call: ScalarExpr,
+    /// The columns' names, one per part.
+    names: Vec<String>,
+}
+
 struct Binder<'a> {
     src: &'a str,
     catalog: &'a Catalog,
@@ -1296,8 +1306,27 @@ impl<'a> Binder<'a> {
         match &op.kind {
             OperatorKind::Where(e) => self.bind_where(p, e),
             OperatorKind::Extend(items) => {
+                let mut p = p;
                 let mut scope = Scope::of(&p);
+                // Columns holding a multi-column function's parts, dropped at the end.
+                let mut parts: Vec<Str> = Vec::new();
                 for it in items {
+                    if let Some(multi) = self.multi_column_call(it, &scope)? {
+                        let hidden = format!("{}()#{}", multi.function, parts.len());
+                        scope.set(&hidden, Type::Dynamic, multi.call);
+                        p = map_plan(p, scope.cols);
+                        scope = Scope::of(&p);
+                        let at = p.index_of(&hidden).unwrap_or(p.schema.len() - 1);
+                        for (k, name) in multi.names.iter().enumerate() {
+                            let part = ScalarExpr::Index {
+                                expr: Box::new(ScalarExpr::Column(at)),
+                                index: Box::new(ScalarExpr::Literal(Value::Long(k as i64))),
+                            };
+                            scope.set(name, Type::Dynamic, part);
+                        }
+                        parts.push(Str::from(hidden.as_str()));
+                        continue;
+                    }
                     let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
                     if it.names.len() > 1 {
                         return Err(BindError::new(
@@ -1311,6 +1340,7 @@ impl<'a> Binder<'a> {
                     };
                     scope.set(&name, ty, x);
                 }
+                scope.cols.retain(|c| !parts.contains(&c.0));
                 Ok(map_plan(p, scope.cols))
             }
             OperatorKind::Project(items) => {
@@ -1386,6 +1416,7 @@ impl<'a> Binder<'a> {
                 Ok(map_plan(p, cols))
             }
             OperatorKind::Summarize(s) => self.bind_summarize(p, s),
+            OperatorKind::MakeSeries(m) => self.bind_make_series(p, m),
             OperatorKind::Join(j) => self.bind_join(p, j, false, span),
             OperatorKind::Lookup(j) => self.bind_join(p, j, true, span),
             OperatorKind::Union(u) => self.bind_union(Some(p), u, span),
@@ -1976,6 +2007,297 @@ impl<'a> Binder<'a> {
         Ok(map_plan(reduce, cols))
     }
 
+    /// An `extend` item that calls a function returning several columns
+    /// ([`crate::func::MULTI_COLUMN_FUNCTIONS`]) with a tuple of names, or with none: the call
+    /// of its internal function and the columns' names (the names given, then Kusto's
+    /// generated `f_x_suffix` names). `None` for any other item.
+    fn multi_column_call(&mut self, it: &NamedExpr, scope: &Scope) -> Result<Option<MultiColumn>> {
+        let call = strip_paren(&it.expr);
+        let ExprKind::Call { name, args } = &call.kind else {
+            return Ok(None);
+        };
+        let Some((function, internal, suffixes)) = crate::func::MULTI_COLUMN_FUNCTIONS
+            .iter()
+            .find(|(f, _, _)| *f == name.name)
+        else {
+            return Ok(None);
+        };
+        if it.names.len() == 1 || self.lookup(&name.name).is_some() {
+            return Ok(None);
+        }
+        if it.names.len() > suffixes.len() {
+            return Err(BindError::new(
+                it.span,
+                format!(
+                    "{function}() returns {} columns, {} names given",
+                    suffixes.len(),
+                    it.names.len()
+                ),
+            ));
+        }
+        // Bind the call as a user's (arity, argument types), then call the internal function.
+        let (x, _) = self.bind_row_expr(call, scope)?;
+        let ScalarExpr::Call { args: bound, .. } = x else {
+            return Ok(None);
+        };
+        let base = match args.first().and_then(infer_name) {
+            Some(a) => format!("{function}_{a}"),
+            None => function.to_string(),
+        };
+        let names = suffixes
+            .iter()
+            .enumerate()
+            .map(|(k, suffix)| match it.names.get(k) {
+                Some(n) => n.name.clone(),
+                None => format!("{base}_{suffix}"),
+            })
+            .collect();
+        Ok(Some(MultiColumn {
+            function,
+            call: ScalarExpr::Call {
+                name: internal.to_string(),
+                args: bound,
+            },
+            names,
+        }))
+    }
+
+    /// A constant of `make-series` (`from`, `to`, `step`, `default`): folded to a value;
+    /// now() is refused (the arrays would move with every tick: see SEMANTICS "now()").
+    fn series_constant(&mut self, e: &Expr, what: &str) -> Result<Value> {
+        let (x, _) = self.bind_scalar(e, &Scope::default())?;
+        if x.uses_now() {
+            return Err(BindError::new(
+                self.now_span(e).unwrap_or(e.span),
+                format!(
+                    "not supported: a make-series {what} relative to now() cannot be maintained incrementally (every tick would move the bins); filter the rows with a `where TimeGenerated > ago(…)` before make-series and leave `from`/`to` out, or give constant datetimes"
+                ),
+            ));
+        }
+        match fold(&x) {
+            Some(Folded::Const(v)) => Ok(v),
+            _ => Err(BindError::new(
+                e.span,
+                format!("the make-series {what} must be a constant"),
+            )),
+        }
+    }
+
+    /// `make-series`: keys as summarize's, numeric aggregates, a datetime, timespan or long
+    /// axis with constant bounds and step.
+    fn bind_make_series(&mut self, p: Plan, m: &kql::MakeSeries) -> Result<Plan> {
+        let mut nonempty = false;
+        for prm in &m.params {
+            let v = prm.value.span.text(self.src);
+            match (prm.name.name.as_str(), v) {
+                ("kind", "nonempty") => nonempty = true,
+                (n, _) if n.starts_with("hint.") => {}
+                _ => {
+                    return Err(BindError::new(
+                        prm.span,
+                        format!("not supported yet: make-series {}={v}", prm.name.name),
+                    ));
+                }
+            }
+        }
+        let scope = Scope::of(&p);
+        let mut schema: Vec<Column> = Vec::new();
+        let mut keys = Vec::new();
+        for k in &m.by {
+            let (x, ty) = self.bind_row_expr(&k.expr, &scope)?;
+            let name = match k.names.first() {
+                Some(n) => n.name.clone(),
+                None => self.name_for(&k.expr, schema.iter().map(|c| &*c.name)),
+            };
+            let name = unique_name(&schema, &name);
+            schema.push(Column {
+                name: Str::from(name.as_str()),
+                ty,
+            });
+            keys.push(x);
+        }
+        // The axis, its type and its bounds.
+        let (axis_expr, axis_ty) = self.bind_row_expr(&m.on, &scope)?;
+        let axis_ty = match axis_ty {
+            Type::DateTime | Type::TimeSpan => axis_ty,
+            Type::Long | Type::Int => Type::Long,
+            other => {
+                return Err(BindError::new(
+                    m.on.span,
+                    format!(
+                        "not supported yet: a make-series axis of type {other} (datetime, timespan or long)"
+                    ),
+                ));
+            }
+        };
+        let step = match (self.series_constant(&m.step, "step")?, axis_ty) {
+            (Value::TimeSpan(t), Type::DateTime | Type::TimeSpan) if t > 0 => t,
+            (Value::Long(n), Type::Long) if n > 0 => n,
+            (v, _) => {
+                return Err(BindError::new(
+                    m.step.span,
+                    format!(
+                        "the make-series step must be a positive {} (found {v})",
+                        if axis_ty == Type::Long {
+                            "long"
+                        } else {
+                            "timespan"
+                        }
+                    ),
+                ));
+            }
+        };
+        let mut axis = SeriesAxis {
+            expr: axis_expr,
+            ty: axis_ty,
+            step,
+            start: None,
+            end: None,
+        };
+        let bound = |e: &Option<Expr>, what: &str, b: &mut Self| -> Result<Option<i64>> {
+            let Some(e) = e else { return Ok(None) };
+            let v = b.series_constant(e, what)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            match axis.value_of(&v) {
+                Some(x) => Ok(Some(x)),
+                None => Err(BindError::new(
+                    e.span,
+                    format!("the make-series {what} must be a {axis_ty} like the axis (found {v})"),
+                )),
+            }
+        };
+        let start = bound(&m.from, "start", self)?;
+        let end = bound(&m.to, if m.range { "stop" } else { "end" }, self)?;
+        if m.range {
+            // `in range(start, stop, step)`: bins by bin(), from the start's bin to the stop's
+            // (inclusive).
+            axis.start = start.and_then(|s| axis.bin_of(s));
+            axis.end = end
+                .and_then(|e| axis.bin_of(e))
+                .and_then(|b| b.checked_add(step));
+        } else {
+            axis.start = start;
+            axis.end = end;
+        }
+        // The aggregates, with their defaults.
+        let mut aggs = Vec::new();
+        let mut defaults = Vec::new();
+        for sa in &m.aggregates {
+            let a = &sa.agg;
+            let call = strip_paren(&a.expr);
+            let ExprKind::Call { name, args } = &call.kind else {
+                return Err(BindError::new(
+                    a.expr.span,
+                    "make-series takes aggregates (`N = count()`), not expressions over them",
+                ));
+            };
+            let f = aggregate_fn(&name.name).filter(|f| {
+                matches!(
+                    f.kind,
+                    AggKind::Count
+                        | AggKind::CountIf
+                        | AggKind::DCount
+                        | AggKind::DCountIf
+                        | AggKind::Sum
+                        | AggKind::SumIf
+                        | AggKind::Avg
+                        | AggKind::AvgIf
+                        | AggKind::Min
+                        | AggKind::Max
+                        | AggKind::MinIf
+                        | AggKind::MaxIf
+                        | AggKind::Stdev
+                        | AggKind::Variance
+                )
+            });
+            let Some(f) = f else {
+                return Err(BindError::new(
+                    name.span,
+                    format!(
+                        "not supported yet: the aggregate '{}' in make-series (count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, max, minif, maxif, stdev, variance)",
+                        name.name
+                    ),
+                ));
+            };
+            if a.names.len() > 1 {
+                return Err(BindError::new(
+                    a.span,
+                    "not supported yet: assigning several columns at once `(A, B) = …`",
+                ));
+            }
+            let star_count = matches!(args.as_slice(), [x] if matches!(x.kind, ExprKind::Star));
+            let nargs = if star_count { 0 } else { args.len() };
+            if nargs < f.min_args || nargs > f.max_args {
+                return Err(BindError::new(
+                    call.span,
+                    format!(
+                        "{} takes {} to {} arguments, {} given",
+                        f.name, f.min_args, f.max_args, nargs
+                    ),
+                ));
+            }
+            let mut bound = Vec::new();
+            let mut tys = Vec::new();
+            for arg in args.iter().filter(|a| !matches!(a.kind, ExprKind::Star)) {
+                let (x, ty) = self.bind_row_expr(arg, &scope)?;
+                bound.push(x);
+                tys.push(ty);
+            }
+            let spec = AggSpec::new(f.kind);
+            let args_ir: Vec<ScalarExpr> = match f.kind {
+                AggKind::Count => Vec::new(),
+                AggKind::DCount => bound.into_iter().take(1).collect(),
+                AggKind::DCountIf => bound.into_iter().take(2).collect(),
+                _ => bound,
+            };
+            let ty = spec.result_type(&tys);
+            let default = match &sa.default {
+                Some(d) => self.series_constant(d, "default")?,
+                None => match ty {
+                    Type::Real => Value::Real(0.0),
+                    Type::TimeSpan => Value::TimeSpan(0),
+                    Type::DateTime => Value::Null,
+                    _ => Value::Long(0),
+                },
+            };
+            let nm = match a.names.first() {
+                Some(n) => n.name.clone(),
+                None => f.default_column_name(args.first().and_then(infer_name).as_deref()),
+            };
+            let nm = unique_name(&schema, &nm);
+            schema.push(Column {
+                name: Str::from(nm.as_str()),
+                ty: Type::Dynamic,
+            });
+            aggs.push(AggCall {
+                spec,
+                args: args_ir,
+            });
+            defaults.push(default);
+        }
+        let axis_name = infer_name(&m.on)
+            .unwrap_or_else(|| self.name_for(&m.on, schema.iter().map(|c| &*c.name)));
+        let axis_name = unique_name(&schema, &axis_name);
+        schema.push(Column {
+            name: Str::from(axis_name.as_str()),
+            ty: Type::Dynamic,
+        });
+        Ok(Plan {
+            node: Node::MakeSeries {
+                input: Box::new(p),
+                keys,
+                aggs,
+                defaults,
+                axis,
+                nonempty,
+            },
+            schema,
+            event_time: None,
+        })
+    }
+
     fn join_key(&self, p: &Plan, id: &Ident, side: &str) -> Result<usize> {
         p.index_of(&id.name).ok_or_else(|| {
             BindError::new(
@@ -2532,6 +2854,17 @@ impl<'a> Binder<'a> {
                         args[0].span,
                         format!("invalid regular expression: {err}"),
                     ));
+                }
+            }
+            if n == "series_decompose_anomalies" {
+                let autodetect = match xs.get(2).map(fold) {
+                    None | Some(Some(Folded::Const(Value::Null))) => true,
+                    Some(Some(Folded::Const(v))) => crate::model::tolong(&v) == Value::Long(-1),
+                    Some(_) => false,
+                };
+                let note = "series_decompose_anomalies: seasonality -1 (autodetect) is taken as no seasonality: kqlflow does not implement series_periods_detect";
+                if autodetect && !self.notes.iter().any(|x| x == note) {
+                    self.notes.push(note.to_string());
                 }
             }
             let ty = f.result_type(&tys);

@@ -136,13 +136,15 @@ impl ScalarExpr {
                 }
                 acc
             }
-            ScalarExpr::Call { name, args } => match crate::func::scalar_fn(name) {
-                Some(f) => {
-                    let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect();
-                    (f.eval)(&vals)
+            ScalarExpr::Call { name, args } => {
+                match crate::func::scalar_fn(name).or_else(|| crate::func::internal_fn(name)) {
+                    Some(f) => {
+                        let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect();
+                        (f.eval)(&vals)
+                    }
+                    None => Value::Null,
                 }
-                None => Value::Null,
-            },
+            }
             ScalarExpr::In {
                 expr,
                 list,
@@ -472,6 +474,64 @@ pub struct AggCall {
     pub args: Vec<ScalarExpr>,
 }
 
+/// The axis of a [`Node::MakeSeries`]: which bins the rows fall in and which bins the arrays
+/// hold. Axis values are integers: ticks for datetimes and timespans, the value for longs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesAxis {
+    /// The axis expression over the input row.
+    pub expr: ScalarExpr,
+    /// The axis type: datetime, timespan or long (the type of the output axis array's items).
+    pub ty: Type,
+    /// The bin size (positive).
+    pub step: i64,
+    /// The first bin (`from`), when given: bins are `start + k·step` (Kusto's `bin_at`). Without
+    /// it the bins are `bin(axis, step)` and the arrays start at the least bin with data.
+    pub start: Option<i64>,
+    /// The exclusive upper bound of the axis (`to`), when given: the arrays hold the bins that
+    /// start before it. Without it they end with the greatest bin with data.
+    pub end: Option<i64>,
+}
+
+impl SeriesAxis {
+    /// The point bins are counted from: `start`, else the alignment of `bin()` (datetimes bin
+    /// from 0001-01-01, as Kusto's do).
+    pub fn anchor(&self) -> i64 {
+        match (self.start, self.ty) {
+            (Some(s), _) => s,
+            (None, Type::DateTime) => -crate::model::DOTNET_EPOCH_TICKS,
+            (None, _) => 0,
+        }
+    }
+
+    /// The bin of axis value `v`, or `None` when `v` is outside `[start, end)`.
+    pub fn bin_of(&self, v: i64) -> Option<i64> {
+        if self.start.is_some_and(|s| v < s) || self.end.is_some_and(|e| v >= e) {
+            return None;
+        }
+        let a = self.anchor();
+        let k = (i128::from(v) - i128::from(a)).div_euclid(i128::from(self.step.max(1)));
+        i64::try_from(i128::from(a) + k * i128::from(self.step.max(1))).ok()
+    }
+
+    /// The axis value of a row as an integer, `None` when it is null or of another type.
+    pub fn value_of(&self, v: &Value) -> Option<i64> {
+        match (v, self.ty) {
+            (Value::DateTime(t), Type::DateTime) | (Value::TimeSpan(t), Type::TimeSpan) => Some(*t),
+            (Value::Long(x), Type::Long | Type::Int) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// An axis integer as a value of the axis type.
+    pub fn value(&self, x: i64) -> Value {
+        match self.ty {
+            Type::DateTime => Value::DateTime(x),
+            Type::TimeSpan => Value::TimeSpan(x),
+            _ => Value::Long(x),
+        }
+    }
+}
+
 /// A sort key of a presentation node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SortKey {
@@ -549,6 +609,25 @@ pub enum Node {
         keys: Vec<ScalarExpr>,
         /// The aggregates.
         aggs: Vec<AggCall>,
+    },
+    /// `make-series`: groups by the key expressions and, within a group, by the bin of the
+    /// axis; output is keys, then each aggregate as an array over the bins (missing bins hold
+    /// the aggregate's default), then the array of bin starts. All rows' arrays cover the
+    /// same bins. Rows whose axis is null or out of range are left out; a group with no row
+    /// left has no output row.
+    MakeSeries {
+        /// The input.
+        input: Box<Plan>,
+        /// The group keys.
+        keys: Vec<ScalarExpr>,
+        /// The aggregates.
+        aggs: Vec<AggCall>,
+        /// Per aggregate, the value of a bin with no rows.
+        defaults: Vec<Value>,
+        /// The axis.
+        axis: SeriesAxis,
+        /// `kind=nonempty` with no keys: one row of default values over no input.
+        nonempty: bool,
     },
     /// An equi-join.
     Join {
@@ -658,6 +737,7 @@ impl Plan {
             Node::Filter { input, .. }
             | Node::Map { input, .. }
             | Node::Reduce { input, .. }
+            | Node::MakeSeries { input, .. }
             | Node::MvExpand { input, .. }
             | Node::Distinct { input }
             | Node::Sort { input, .. }
@@ -784,6 +864,32 @@ fn write_plan(p: &Plan, depth: usize, out: &mut String) {
                 .collect();
             format!("Reduce by [{}] aggs [{}]", k.join(", "), a.join(", "))
         }
+        Node::MakeSeries {
+            keys, aggs, axis, ..
+        } => {
+            let k: Vec<String> = keys.iter().map(|e| e.to_string()).collect();
+            let a: Vec<String> = aggs
+                .iter()
+                .map(|a| {
+                    let args: Vec<String> = a.args.iter().map(|e| e.to_string()).collect();
+                    format!("{:?}({})", a.spec.kind, args.join(", "))
+                })
+                .collect();
+            let bound =
+                |b: Option<i64>| b.map_or("data".to_string(), |x| axis.value(x).to_string());
+            format!(
+                "MakeSeries by [{}] aggs [{}] on {} from {} to {} step {}",
+                k.join(", "),
+                a.join(", "),
+                axis.expr,
+                bound(axis.start),
+                bound(axis.end),
+                match axis.ty {
+                    Type::DateTime | Type::TimeSpan => Value::TimeSpan(axis.step).to_string(),
+                    _ => axis.step.to_string(),
+                }
+            )
+        }
         Node::Join {
             kind,
             left_keys,
@@ -898,8 +1004,14 @@ impl NeedWalk {
                 }
                 merge(self.walk(input, &n), &mut apply);
             }
-            Node::Reduce { input, keys, aggs } => {
+            Node::Reduce { input, keys, aggs }
+            | Node::MakeSeries {
+                input, keys, aggs, ..
+            } => {
                 let mut n = Needs::new();
+                if let Node::MakeSeries { axis, .. } = &p.node {
+                    expr_columns(&axis.expr, &mut n);
+                }
                 keys.iter().for_each(|k| expr_columns(k, &mut n));
                 aggs.iter()
                     .flat_map(|a| a.args.iter())
@@ -997,6 +1109,7 @@ fn set_scan_columns(p: &mut Plan, tables: &std::collections::HashMap<String, Vec
         Node::Filter { input, .. }
         | Node::Map { input, .. }
         | Node::Reduce { input, .. }
+        | Node::MakeSeries { input, .. }
         | Node::MvExpand { input, .. }
         | Node::Distinct { input }
         | Node::Sort { input, .. }

@@ -18,6 +18,6 @@ pub mod ir;
 
 pub use bind::{BindError, BindOptions, Folded, bind, fold, infer_name, watchlist_columns};
 pub use ir::{
-    AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SortKey,
-    TemporalBound, UnionInput, cast,
+    AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SeriesAxis,
+    SortKey, TemporalBound, UnionInput, cast,
 };
