@@ -24,6 +24,7 @@ fn every_subcommand_has_help_with_an_example() {
         &["explain", "--help"],
         &["run", "--help"],
         &["hunt", "--help"],
+        &["replay", "--help"],
     ] {
         let (code, out, _) = kqlflow(sub);
         assert_eq!(code, 0);
