@@ -41,6 +41,14 @@ impl ClusterArgs {
     }
 }
 
+/// What a process other than 0 says when its part is done: what it read, and who prints.
+pub fn follower_done(cluster: &ClusterOptions, files: usize, records: u64, prints: &str) {
+    eprintln!(
+        "process {} of {}: read {records} records from {files} file(s); done (process 0 prints {prints})",
+        cluster.process, cluster.processes
+    );
+}
+
 /// The log files process `process` of `processes` reads of `paths`: with one process, `paths`
 /// as given; with several, directories are expanded into their files and the files dealt out
 /// by size (largest first, each to the process with the fewest bytes so far; ties to the

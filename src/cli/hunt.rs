@@ -404,9 +404,11 @@ pub fn run(args: &HuntArgs) -> i32 {
         }
     };
     if cluster.process != 0 {
-        eprintln!(
-            "process {} of {}: done (process 0 prints the alerts and the summary)",
-            cluster.process, cluster.processes
+        super::cluster::follower_done(
+            &cluster,
+            files.len(),
+            mine.records.values().sum(),
+            "the alerts and the summary",
         );
         return i32::from(failed);
     }

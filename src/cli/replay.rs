@@ -332,9 +332,11 @@ pub(super) fn replay(
         failed = true;
     }
     if !leader {
-        eprintln!(
-            "process {} of {}: done (process 0 prints the alerts and the report)",
-            cluster.process, cluster.processes
+        super::cluster::follower_done(
+            &cluster,
+            files.len(),
+            mine.records.values().sum(),
+            "the alerts and the report",
         );
     } else {
         counts.warn();

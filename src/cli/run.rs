@@ -219,6 +219,7 @@ pub fn run(args: &RunArgs) -> i32 {
     if cluster.processes == 1 {
         read.warn();
     }
+    let read_records: u64 = read.tables.values().map(|r| r.len() as u64).sum();
     let mut latest = read.latest;
     let note = vec![
         Value::Long(read.latest.unwrap_or(i64::MIN)),
@@ -268,10 +269,7 @@ pub fn run(args: &RunArgs) -> i32 {
             };
             // The change stream is gathered on the first worker of process 0, which prints.
             if cluster.process != 0 {
-                eprintln!(
-                    "process {} of {}: done (process 0 prints the result)",
-                    cluster.process, cluster.processes
-                );
+                super::cluster::follower_done(&cluster, files.len(), read_records, "the result");
                 return 0;
             }
             if cluster.processes > 1 {
