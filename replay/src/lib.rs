@@ -2,3 +2,5 @@
 //! (`kqlflow generate`), latency recording with hdrhistogram, replay pacing and peak memory.
 //! The engine side of a replay (feeding the dataflows tick by tick and probing them) is
 //! `kqlflow::replay`.
+
+pub mod sim;
