@@ -220,13 +220,6 @@ fn rule_updates(c: &mut Criterion) {
         c,
         "sp_signin_failures: one sign-in over a day of 43k",
         "sp_signin_failures.yaml",
-        signins.clone(),
-        sp_signin,
-    );
-    bench_rule(
-        c,
-        "sp_signin_volume_anomaly: one sign-in over a day of 43k",
-        "sp_signin_volume_anomaly.yaml",
         signins,
         sp_signin,
     );

@@ -5,6 +5,7 @@ pub mod check;
 pub mod cluster;
 mod demo;
 mod explain;
+mod generate;
 mod hunt;
 mod inspect;
 mod logs;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
     name = "kqlflow",
     version,
     about = "Sentinel-style KQL detection rules over Entra ID logs, as incremental dataflows",
-    after_help = "Examples:\n  kqlflow demo\n  kqlflow inspect logs/ --rejects rejects.jsonl\n  kqlflow check rules/*.yaml"
+    after_help = "Examples:\n  kqlflow demo\n  kqlflow generate --out tenant/\n  kqlflow inspect logs/ --rejects rejects.jsonl\n  kqlflow check rules/*.yaml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -47,6 +48,9 @@ enum Command {
         after_help = "Examples:\n  kqlflow demo\n  kqlflow demo --out tenant/   (then: kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/allow.csv)"
     )]
     Demo(demo::DemoArgs),
+    /// Write a deterministic synthetic tenant (seven tables, one file per day) with injected
+    /// attacks and their ground truth.
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and returns the process exit code: 0 on success, 1 when the command
@@ -68,5 +72,6 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
