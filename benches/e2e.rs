@@ -101,7 +101,7 @@ fn replay(dir: &Path, name: &str, extra: &[&str]) -> Option<serde_json::Value> {
     let logs = dir.join("logs");
     let allow = format!(
         "NetworkAllowlist={}",
-        dir.join("watchlists/NetworkAllowlist.csv").display()
+        dir.join("NetworkAllowlist.csv").display()
     );
     let mut args = vec![
         "replay",
@@ -140,7 +140,7 @@ fn replay_two_processes(dir: &Path) -> Option<serde_json::Value> {
     let logs = dir.join("logs");
     let allow = format!(
         "NetworkAllowlist={}",
-        dir.join("watchlists/NetworkAllowlist.csv").display()
+        dir.join("NetworkAllowlist.csv").display()
     );
     let report1 = dir.join("report-p1.json");
     let second = kqlflow()

@@ -13,7 +13,7 @@ use kqlflow_replay::sim::{self, TABLES, TenantConfig};
 #[command(after_help = "Examples:\n  kqlflow generate --out tenant/\n  \
 kqlflow generate --users 2000 --service-principals 40 --days 30 --seed 7 --out big/\n  \
 kqlflow generate --no-attacks --start 2024-06-01 --out quiet/\n  \
-kqlflow hunt --rules dataflows/ --logs tenant/*/ --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv")]
+kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv")]
 pub struct GenerateArgs {
     /// Number of users.
     #[arg(long, default_value_t = 200)]
@@ -156,7 +156,7 @@ pub fn run(args: &GenerateArgs) -> i32 {
         raw as f64 / 1e6 / secs
     );
     println!(
-        "hunt it: kqlflow hunt --rules dataflows/ --logs {0}/*/ --watchlist NetworkAllowlist={0}/NetworkAllowlist.csv",
+        "hunt it: kqlflow hunt --rules dataflows/ --logs {0}/logs --watchlist NetworkAllowlist={0}/NetworkAllowlist.csv",
         args.out.display().to_string().trim_end_matches('/')
     );
     0

@@ -43,9 +43,10 @@ enum Command {
     /// Replay logs through the rule pack as if live, at a chosen speed, and measure the
     /// latency of every tick (hdrhistogram percentiles, records/s, a JSON report).
     Replay(replay::ReplayArgs),
-    /// Run the rule pack over a built-in tenant and show when each rule fires.
+    /// Generate a small tenant with labelled attacks, replay it through the built-in rule pack,
+    /// and check the alerts against the labels.
     #[command(
-        after_help = "Examples:\n  kqlflow demo\n  kqlflow demo --out tenant/   (then: kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/allow.csv)"
+        after_help = "Examples:\n  kqlflow demo\n  kqlflow demo --out tenant/   (then: kqlflow hunt --rules dataflows/ --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv)"
     )]
     Demo(demo::DemoArgs),
     /// Write a deterministic synthetic tenant (seven tables, one file per day) with injected

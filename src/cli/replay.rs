@@ -110,12 +110,15 @@ pub struct ReplayReport {
     pub peak_memory_bytes: Option<u64>,
 }
 
-/// What a replay did, for `kqlflow demo` and the tests: the report, and every raised alert as
-/// (tick, rule index, rule file name, entities as text).
+/// What a replay did, for `kqlflow demo`: the report, and every raised alert as (tick, rule
+/// file name, entities as `EntityType.identifier` → value).
 pub(super) struct Outcome {
     pub(super) report: ReplayReport,
-    pub(super) raised: Vec<(u64, usize, String, String)>,
+    pub(super) raised: Vec<RaisedAlert>,
 }
+
+/// A raised alert: (tick, rule file name, entities).
+pub(super) type RaisedAlert = (u64, String, std::collections::BTreeMap<String, String>);
 
 /// Runs `kqlflow replay`: 0 when every rule ran, 1 when one could not be read, bound or run,
 /// 2 for a usage error.
@@ -239,7 +242,7 @@ pub(super) fn replay(
         1
     })?;
     let mut counts = mine.clone();
-    let mut raised: Vec<(u64, usize, String, String)> = Vec::new();
+    let mut raised: Vec<RaisedAlert> = Vec::new();
     let mut out_failed = None;
     let show = print && !args.quiet;
     let options = PackOptions {
@@ -311,7 +314,11 @@ pub(super) fn replay(
                     );
                     progress.suspend(|| println!("{line}"));
                 }
-                raised.push((e.tick, *i, names[*i].clone(), shown.join("  ")));
+                let ents = ents
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
+                raised.push((e.tick, names[*i].clone(), ents));
             }
         },
     );

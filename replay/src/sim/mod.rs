@@ -1,17 +1,18 @@
 //! The tenant simulator behind `kqlflow generate`: a deterministic synthetic Entra ID tenant
-//! written as Log Analytics JSON Lines (gzip), one folder per table and one file per day, with
+//! written as Log Analytics JSON Lines (gzip) under `DIR/logs`, one folder per table and one file
+//! per day, with
 //! injected attacks and their ground truth.
 //!
 //! Layout of the output folder:
 //!
 //! ```text
-//! DIR/SigninLogs/2024-05-01.jsonl.gz            … one file per table and day
-//! DIR/AADNonInteractiveUserSignInLogs/…         (SigninLogs, AADNonInteractiveUserSignInLogs,
-//! DIR/AADServicePrincipalSignInLogs/…            AADServicePrincipalSignInLogs,
-//! DIR/AADManagedIdentitySignInLogs/…             AADManagedIdentitySignInLogs, AuditLogs,
-//! DIR/AuditLogs/…                                AADProvisioningLogs, AzureActivity)
-//! DIR/AADProvisioningLogs/…
-//! DIR/AzureActivity/…
+//! DIR/logs/SigninLogs/2024-05-01.jsonl.gz       … one file per table and day
+//! DIR/logs/AADNonInteractiveUserSignInLogs/…         (SigninLogs, AADNonInteractiveUserSignInLogs,
+//! DIR/logs/AADServicePrincipalSignInLogs/…            AADServicePrincipalSignInLogs,
+//! DIR/logs/AADManagedIdentitySignInLogs/…             AADManagedIdentitySignInLogs, AuditLogs,
+//! DIR/logs/AuditLogs/…                                AADProvisioningLogs, AzureActivity)
+//! DIR/logs/AADProvisioningLogs/…
+//! DIR/logs/AzureActivity/…
 //! DIR/labels.jsonl                              one [`Label`] per attack instance and rule
 //! DIR/NetworkAllowlist.csv                      the watchlist the volume rule reads
 //! ```
@@ -200,6 +201,7 @@ fn write_file(
         .collect();
     keyed.sort_by_key(|(arrival, id, _)| (*arrival, *id));
     let path = dir
+        .join("logs")
         .join(TABLES[table])
         .join(format!("{}.jsonl.gz", date_text(day_start)));
     let file = std::fs::File::create(&path)?;
@@ -261,7 +263,7 @@ pub fn generate(config: &TenantConfig, out: &Path) -> std::io::Result<GenerateSu
     };
     std::fs::create_dir_all(out)?;
     for t in TABLES {
-        std::fs::create_dir_all(out.join(t))?;
+        std::fs::create_dir_all(out.join("logs").join(t))?;
     }
     let jobs: Vec<(usize, u32)> = (0..TABLES.len())
         .flat_map(|t| (0..config.days).map(move |d| (t, d)))
