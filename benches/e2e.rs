@@ -235,7 +235,6 @@ fn main() {
     );
     let all: serde_json::Value = results
         .into_iter()
-        .map(|(k, v)| (k, v))
         .collect::<serde_json::Map<_, _>>()
         .into();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-report.json");

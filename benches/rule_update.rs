@@ -45,7 +45,7 @@ fn program(file: &str) -> Program {
 
 /// A service principal sign-in: `k` picks the principal, address and result.
 fn sp_signin(t: i64, k: usize) -> (String, (i64, Row)) {
-    let failed = k % 10 == 0;
+    let failed = k.is_multiple_of(10);
     (
         "AADServicePrincipalSignInLogs".into(),
         row(
