@@ -178,3 +178,101 @@ fn cluster_options_are_checked() {
         String::from_utf8_lossy(&out.stderr).contains("-p 2 is not a process of a cluster of 2")
     );
 }
+
+/// The alert lines of a hunt's JSON Lines output, sorted (timely's connection messages left
+/// out).
+fn alert_lines(out: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = result_lines(out)
+        .into_iter()
+        .filter(|l| l.starts_with('{'))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_hunt_on_two_processes_reading_their_own_files_raises_the_alerts_of_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kqlflow_replay::sim::TenantConfig {
+        users: 6,
+        service_principals: 3,
+        days: 5,
+        seed: 3,
+        threads: 2,
+        ..kqlflow_replay::sim::TenantConfig::default()
+    };
+    let summary = kqlflow_replay::sim::generate(&config, dir.path()).unwrap();
+    let logs = dir.path().join("logs");
+    let allow = format!("NetworkAllowlist={}", summary.allowlist_path.display());
+    let rules = format!("{}/dataflows", env!("CARGO_MANIFEST_DIR"));
+    let hunt = |extra: &[&str]| {
+        let mut c = kqlflow();
+        c.args([
+            "hunt",
+            "--rules",
+            &rules,
+            "--logs",
+            logs.to_str().unwrap(),
+            "--watchlist",
+            &allow,
+            "--format",
+            "jsonl",
+            "--tick",
+            "1h",
+        ])
+        .args(extra);
+        c
+    };
+    let one = hunt(&[]).output().unwrap();
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let expected = alert_lines(&one.stdout);
+    assert!(
+        expected.len() >= 10,
+        "the attacks raise alerts: {expected:?}"
+    );
+
+    let (p0, p1) = free_ports();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
+    let h = hosts.to_str().unwrap();
+    let cluster = ["-w", "2", "-n", "2", "-h", h, "--connect-timeout", "60"];
+    let second = hunt(&cluster)
+        .args(["-p", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = hunt(&cluster).args(["-p", "0"]).output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    let (err0, err1) = (
+        String::from_utf8_lossy(&first.stderr),
+        String::from_utf8_lossy(&second.stderr),
+    );
+    assert!(first.status.success(), "{err0}");
+    assert!(second.status.success(), "{err1}");
+    // The same alerts, printed once, by process 0.
+    assert_eq!(alert_lines(&first.stdout), expected);
+    assert!(alert_lines(&second.stdout).is_empty());
+    // Process 1 read a share of the files, not all of them; process 0's summary counts the
+    // whole cluster's records.
+    let read = err1
+        .split("read ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{err1}"));
+    let total_of = |err: &str| -> u64 {
+        err.lines()
+            .filter_map(|l| l.trim().strip_suffix(" records"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let total = total_of(&String::from_utf8_lossy(&one.stderr));
+    assert!(total > 0);
+    assert!(0 < read && read < total, "process 1 read {read} of {total}");
+    assert_eq!(total_of(&err0), total, "{err0}");
+}
