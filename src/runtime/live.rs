@@ -305,8 +305,21 @@ where
                         batch_ticks = 0;
                     }
                 } else {
-                    // Paced: keep the dataflow going even when behind the clock.
-                    worker.step();
+                    // Paced: when the next tick is already due (the dataflow is behind the
+                    // clock), hand it too before stepping, up to a batch; otherwise step once
+                    // so the dataflow keeps going.
+                    let behind = events
+                        .get(i)
+                        .and_then(|e| deadline(tick_of(e.time, tick)))
+                        .is_some_and(|d| d <= Instant::now());
+                    if !behind
+                        || batch_records >= MAX_BATCH_RECORDS
+                        || batch_ticks >= MAX_BATCH_TICKS
+                    {
+                        worker.step();
+                        batch_records = 0;
+                        batch_ticks = 0;
+                    }
                 }
                 if let Some(s) = sink.as_mut() {
                     settle(&mut pending, &probe, s, &drain);
