@@ -95,23 +95,19 @@ fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 /// One alert's line in the JSON Lines output.
 #[derive(serde::Serialize)]
-pub(super) struct AlertRecord<'a> {
-    pub(super) rule_id: &'a str,
-    pub(super) rule: &'a str,
-    pub(super) severity: &'a str,
-    pub(super) tactics: &'a [String],
-    pub(super) techniques: &'a [String],
-    pub(super) status: Status,
-    pub(super) tick: String,
-    pub(super) entities: BTreeMap<String, serde_json::Value>,
-    pub(super) rows: Vec<serde_json::Value>,
+struct AlertRecord<'a> {
+    rule_id: &'a str,
+    rule: &'a str,
+    severity: &'a str,
+    tactics: &'a [String],
+    techniques: &'a [String],
+    status: Status,
+    tick: String,
+    entities: BTreeMap<String, serde_json::Value>,
+    rows: Vec<serde_json::Value>,
 }
 
-pub(super) fn entities(
-    rule: &Rule,
-    columns: &[String],
-    row: &[Value],
-) -> BTreeMap<String, serde_json::Value> {
+fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
     for m in &rule.entity_mappings {
         for f in &m.field_mappings {
@@ -127,7 +123,35 @@ pub(super) fn entities(
     out
 }
 
-pub(super) fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
+/// An alert event of `rule` (of severity `severity`, whose result has `columns`): its entities
+/// (`EntityType.identifier` → value), the same as `k=v` text, and its JSON Lines record.
+pub(super) fn describe(
+    rule: &Rule,
+    severity: &str,
+    columns: &[String],
+    e: &crate::alerts::AlertEvent,
+) -> (BTreeMap<String, serde_json::Value>, String, String) {
+    let ents = entities(rule, columns, e.rows.first().map_or(&e.key[..], |r| &r[..]));
+    let shown: Vec<String> = ents
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    let record = AlertRecord {
+        rule_id: &rule.id,
+        rule: &rule.name,
+        severity,
+        tactics: &rule.tactics,
+        techniques: &rule.relevant_techniques,
+        status: e.status,
+        tick: format_datetime_iso(e.tick as i64),
+        entities: ents.clone(),
+        rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
+    };
+    let line = serde_json::to_string(&record).unwrap_or_default();
+    (ents, shown.join("  "), line)
+}
+
+fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
     let text = format!(
         "{{{}}}",
         columns
@@ -358,18 +382,7 @@ pub fn run(args: &HuntArgs) -> i32 {
                 if !in_range(e.tick) {
                     return;
                 }
-                let ents = entities(rule, columns, e.rows.first().map_or(&e.key[..], |r| &r[..]));
-                let record = AlertRecord {
-                    rule_id: &rule.id,
-                    rule: &rule.name,
-                    severity,
-                    tactics: &rule.tactics,
-                    techniques: &rule.relevant_techniques,
-                    status: e.status,
-                    tick: format_datetime_iso(e.tick as i64),
-                    entities: ents.clone(),
-                    rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
-                };
+                let (ents, shown, line) = describe(rule, severity, columns, e);
                 if e.status == Status::Raised {
                     raised_in_range[*order] += 1;
                     for v in ents.values() {
@@ -378,18 +391,13 @@ pub fn run(args: &HuntArgs) -> i32 {
                             .or_default() += 1;
                     }
                 }
-                let shown: Vec<String> = ents
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                    .collect();
-                let line = serde_json::to_string(&record).unwrap_or_default();
                 all.push((
                     e.tick,
                     *order,
                     e.status,
                     severity.clone(),
                     rule.name.clone(),
-                    shown.join("  "),
+                    shown,
                     line,
                 ));
             }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use kqlflow_replay::latency::{LatencyRecorder, Percentiles, machine, peak_memory_bytes};
 
 use super::check::QueryOptions;
-use super::hunt::{AlertRecord, colour, entities, row_json};
+use super::hunt::{colour, describe};
 use super::logs::ReadCounts;
 use crate::alerts::{Status, tracker_for};
 use crate::eval::Watchlist;
@@ -274,27 +274,11 @@ pub(super) fn replay(
             Report::Finished { .. } => {}
             Report::Alert { rule: i, event: e } => {
                 let (rule, severity, cols) = (&pack[*i].0, &severities[*i], &columns[*i]);
-                let ents = entities(rule, cols, e.rows.first().map_or(&e.key[..], |r| &r[..]));
-                let shown: Vec<String> = ents
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                    .collect();
-                if let Some(f) = alerts_out.as_mut() {
-                    let record = AlertRecord {
-                        rule_id: &rule.id,
-                        rule: &rule.name,
-                        severity,
-                        tactics: &rule.tactics,
-                        techniques: &rule.relevant_techniques,
-                        status: e.status,
-                        tick: format_datetime_iso(e.tick as i64),
-                        entities: ents.clone(),
-                        rows: e.rows.iter().map(|r| row_json(cols, r)).collect(),
-                    };
-                    let line = serde_json::to_string(&record).unwrap_or_default();
-                    if let Err(err) = writeln!(f, "{line}") {
-                        out_failed.get_or_insert(err.to_string());
-                    }
+                let (ents, shown, line) = describe(rule, severity, cols, e);
+                if let Some(f) = alerts_out.as_mut()
+                    && let Err(err) = writeln!(f, "{line}")
+                {
+                    out_failed.get_or_insert(err.to_string());
                 }
                 if e.status != Status::Raised {
                     return;
@@ -310,7 +294,7 @@ pub(super) fn replay(
                         format_datetime_iso(e.tick as i64),
                         severity,
                         rule.name,
-                        shown.join("  ")
+                        shown
                     );
                     progress.suspend(|| println!("{line}"));
                 }
