@@ -1328,12 +1328,7 @@ impl<'a> Binder<'a> {
                         continue;
                     }
                     let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
-                    if it.names.len() > 1 {
-                        return Err(BindError::new(
-                            it.span,
-                            "not supported yet: assigning several columns at once `(A, B) = …`",
-                        ));
-                    }
+                    one_name(it)?;
                     let name = match it.names.first() {
                         Some(n) => n.name.clone(),
                         None => self.name_for(&it.expr, scope.cols.iter().map(|c| &*c.0)),
@@ -1348,12 +1343,7 @@ impl<'a> Binder<'a> {
                 let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
                 for it in items {
                     let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
-                    if it.names.len() > 1 {
-                        return Err(BindError::new(
-                            it.span,
-                            "not supported yet: assigning several columns at once `(A, B) = …`",
-                        ));
-                    }
+                    one_name(it)?;
                     let name = match it.names.first() {
                         Some(n) => n.name.clone(),
                         None => self.name_for(&it.expr, cols.iter().map(|c| &*c.0)),
@@ -1829,12 +1819,7 @@ impl<'a> Binder<'a> {
             }
             let mut spec = AggSpec::new(f.kind);
             let explicit = a.names.first().map(|n| n.name.clone());
-            if a.names.len() > 1 {
-                return Err(BindError::new(
-                    a.span,
-                    "not supported yet: assigning several columns at once `(A, B) = …`",
-                ));
-            }
+            one_name(a)?;
             let first_name = args.first().and_then(infer_name);
             match f.kind {
                 AggKind::ArgMax | AggKind::ArgMin | AggKind::TakeAny => {
@@ -2221,12 +2206,7 @@ impl<'a> Binder<'a> {
                     ),
                 ));
             };
-            if a.names.len() > 1 {
-                return Err(BindError::new(
-                    a.span,
-                    "not supported yet: assigning several columns at once `(A, B) = …`",
-                ));
-            }
+            one_name(a)?;
             let star_count = matches!(args.as_slice(), [x] if matches!(x.kind, ExprKind::Star));
             let nargs = if star_count { 0 } else { args.len() };
             if nargs < f.min_args || nargs > f.max_args {
@@ -2962,6 +2942,17 @@ fn order_key(p: &Plan) -> ScalarExpr {
         },
         None => row,
     }
+}
+
+/// Refuses a tuple assignment `(A, B) = …` where only one column can be assigned.
+fn one_name(item: &crate::kql::NamedExpr) -> Result<()> {
+    if item.names.len() > 1 {
+        return Err(BindError::new(
+            item.span,
+            "not supported yet: assigning several columns at once `(A, B) = …`",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
