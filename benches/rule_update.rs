@@ -125,13 +125,14 @@ fn serve(
             }
             // The watchlists, fed once at tick 0.
             let lists = HashMap::from([("NetworkAllowlist".to_string(), allowlist())]);
-            for (name, rows) in watchlist_sources(&program, &lists) {
+            for (name, changes) in watchlist_sources(&program, &lists) {
                 let (mut h, c) = scope.new_collection::<Row, isize>();
-                for r in rows {
-                    h.update(r, 1);
+                for (_, r, diff) in changes {
+                    h.update(r, diff);
                 }
-                // Kept open and advanced with the tables, as the runtime does (a watchlist
-                // input closed while the tables go on stalls the volume rule's dataflow).
+                // Kept outside this closure, as the runtime does: a session given data and
+                // dropped while the dataflow is being built never reports its messages, and the
+                // dataflow would stay at tick 0.
                 handles.insert(format!("watchlist {name}"), h);
                 sources.watchlists.insert(name, c);
             }

@@ -59,6 +59,7 @@ pub fn allowlist() -> Watchlist {
             vec!["192.0.2.44".into(), "scanner".into()],
             vec!["198.51.100.1-198.51.100.20".into(), "partner".into()],
         ],
+        updates: Vec::new(),
     }
 }
 

@@ -142,26 +142,29 @@ pub fn run(
     }
     let mut constant = Vec::new();
     for (_, p) in rules {
-        for (name, rows) in watchlist_sources(p, watchlists) {
+        for (name, changes) in watchlist_sources(p, watchlists) {
             if names.contains(&(true, name.clone())) {
                 continue;
             }
             let input = names.len();
             names.push((true, name));
-            constant.extend(rows.into_iter().map(|row| Event {
+            constant.extend(changes.into_iter().map(|(time, row, diff)| Event {
                 input,
-                time: 0,
+                time,
                 row,
+                diff,
             }));
         }
     }
     let mut events = Vec::new();
     for (name, rows) in tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
-            events.extend(
-                rows.into_iter()
-                    .map(|(time, row)| Event { input, time, row }),
-            );
+            events.extend(rows.into_iter().map(|(time, row)| Event {
+                input,
+                time,
+                row,
+                diff: 1,
+            }));
         }
     }
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();

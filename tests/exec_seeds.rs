@@ -204,7 +204,15 @@ fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
 
 /// Compares the engines at every tick; returns how many result rows the ticks held in all.
 fn check(name: &str, p: &Program, tenant: &Tenant, workers: usize) -> Result<usize, TestCaseError> {
-    let watchlists = HashMap::from([("NetworkAllowlist".to_string(), allowlist())]);
+    // The allowlist changes on the third day: 10.0.0.0/8 leaves it and 203.0.113.5 joins.
+    let mut allow = allowlist();
+    let mut third_day = allow.clone();
+    third_day.rows.retain(|r| r[0] != "10.0.0.0/8");
+    third_day
+        .rows
+        .push(vec!["203.0.113.5".into(), "new office".into()]);
+    allow.updates = vec![(T0 + 48 * H, third_day)];
+    let watchlists = HashMap::from([("NetworkAllowlist".to_string(), allow)]);
     let sources = watchlist_sources(p, &watchlists);
     let cluster = ClusterOptions {
         workers,

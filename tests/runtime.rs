@@ -21,6 +21,7 @@ fn events() -> Vec<Event> {
         input,
         time,
         row: vec![Value::str(key), Value::Long(time)],
+        diff: 1,
     };
     vec![
         ev(0, 15 * S / 10, "alice"),

@@ -27,14 +27,32 @@ pub struct CheckArgs {
 /// Options shared by the commands that bind queries.
 #[derive(Args, Debug, Clone, Default)]
 pub struct QueryOptions {
-    /// A watchlist's CSV file, as NAME=FILE.csv (repeatable). Without one, a watchlist's
-    /// columns are taken as strings from their use.
-    #[arg(long = "watchlist", value_name = "NAME=FILE.csv")]
+    /// A watchlist's CSV file, as NAME=FILE.csv (repeatable). NAME=FILE.csv@DATETIME is a
+    /// later version of the watchlist, which replaces its rows from that event time on.
+    /// Without one, a watchlist's columns are taken as strings from their use.
+    #[arg(long = "watchlist", value_name = "NAME=FILE.csv[@DATETIME]")]
     pub watchlists: Vec<String>,
     /// The query period ({{StartTimeISO}} is now() minus it) when a rule gives none, such as
     /// 1d or P14D (default 1d).
     #[arg(long, value_name = "DURATION")]
     pub period: Option<String>,
+}
+
+/// A watchlist's files: its first version and its later ones with the event time each takes
+/// effect from.
+#[derive(Clone, Debug, Default)]
+pub struct WatchlistFiles {
+    /// The first version, in effect from the start.
+    pub first: Option<PathBuf>,
+    /// Later versions, in time order.
+    pub later: Vec<(i64, PathBuf)>,
+}
+
+impl WatchlistFiles {
+    /// Every file, the first version first.
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.first.iter().chain(self.later.iter().map(|(_, p)| p))
+    }
 }
 
 /// A query read from a file: its text, and the rule it came from for YAML files.
@@ -50,14 +68,54 @@ pub struct Loaded {
 }
 
 impl QueryOptions {
-    /// The watchlist paths by name, or a usage error.
-    pub fn watchlist_paths(&self) -> Result<HashMap<String, PathBuf>, String> {
-        let mut out = HashMap::new();
+    /// The watchlist files by name, or a usage error: the first version (no time, from
+    /// the start), then the later ones in time order, each with the event time it takes
+    /// effect from (100 ns units since the epoch).
+    pub fn watchlist_paths(&self) -> Result<HashMap<String, WatchlistFiles>, String> {
+        let mut out: HashMap<String, WatchlistFiles> = HashMap::new();
         for w in &self.watchlists {
             let Some((name, file)) = w.split_once('=') else {
                 return Err(format!("--watchlist {w}: expected NAME=FILE.csv"));
             };
-            out.insert(name.trim().to_string(), PathBuf::from(file.trim()));
+            let (name, file) = (name.trim(), file.trim());
+            // FILE.csv@DATETIME, where the part after the last '@' is a datetime; a file name
+            // with an '@' of its own is left whole.
+            let (file, from) = match file.rsplit_once('@') {
+                Some((f, at)) if !f.is_empty() => match crate::model::parse_datetime(at.trim()) {
+                    Some(t) => (f, Some(t)),
+                    None => {
+                        return Err(format!(
+                            "--watchlist {w}: `{at}` after @ is not a datetime (such as 2024-05-01T00:00:00Z)"
+                        ));
+                    }
+                },
+                _ => (file, None),
+            };
+            let files = out.entry(name.to_string()).or_default();
+            match from {
+                None if files.first.is_some() => {
+                    return Err(format!(
+                        "--watchlist {name}: given twice without a time; a later version is NAME=FILE.csv@DATETIME"
+                    ));
+                }
+                None => files.first = Some(PathBuf::from(file)),
+                Some(t) => {
+                    if files.later.iter().any(|(at, _)| *at == t) {
+                        return Err(format!(
+                            "--watchlist {name}: two versions take effect at the same time"
+                        ));
+                    }
+                    files.later.push((t, PathBuf::from(file)));
+                }
+            }
+        }
+        for (name, files) in &mut out {
+            if files.first.is_none() {
+                return Err(format!(
+                    "--watchlist {name}: only later versions (@DATETIME) given; give the first as {name}=FILE.csv"
+                ));
+            }
+            files.later.sort_by_key(|(t, _)| *t);
         }
         Ok(out)
     }
@@ -75,9 +133,17 @@ impl QueryOptions {
         if let Some(p) = rule.and_then(|r| r.query_period) {
             opts.query_period = Some(p);
         }
-        for (name, path) in self.watchlist_paths()? {
-            opts.watchlists
-                .insert(name, plan::watchlist_columns(&path)?);
+        for (name, files) in self.watchlist_paths()? {
+            // Every version's columns, in the order first seen.
+            let mut columns: Vec<String> = Vec::new();
+            for path in files.paths() {
+                for c in plan::watchlist_columns(path)? {
+                    if !columns.contains(&c) {
+                        columns.push(c);
+                    }
+                }
+            }
+            opts.watchlists.insert(name, columns);
         }
         Ok(opts)
     }

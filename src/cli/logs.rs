@@ -10,14 +10,24 @@ use crate::ingest::{Ingest, Options, Projection, Report};
 use crate::model::{Row, Value};
 use crate::plan::Program;
 
-/// Reads the watchlist files named by `--watchlist NAME=FILE.csv`.
+/// Reads the watchlist files named by `--watchlist NAME=FILE.csv[@DATETIME]`, each with its
+/// later versions.
 pub fn load_watchlists(common: &QueryOptions) -> Result<HashMap<String, Watchlist>, String> {
-    let mut out = HashMap::new();
-    for (name, path) in common.watchlist_paths()? {
-        let w = std::fs::read_to_string(&path)
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|t| Watchlist::from_csv(&t))
-            .map_err(|e| format!("watchlist {}: {e}", path.display()))?;
+            .map_err(|e| format!("watchlist {}: {e}", path.display()))
+    };
+    let mut out = HashMap::new();
+    for (name, files) in common.watchlist_paths()? {
+        let Some(first) = &files.first else {
+            continue;
+        };
+        let mut w = read(first)?;
+        for (from, path) in &files.later {
+            w.updates.push((*from, read(path)?));
+        }
         out.insert(name, w);
     }
     Ok(out)

@@ -16,13 +16,17 @@ use crate::func::ops::{compare, is_true};
 use crate::model::{Column, Row, Type, Value};
 use crate::plan::{EvalCtx, JoinKind, Node, Plan, Program, SortKey, cast};
 
-/// A watchlist's contents: its CSV header and rows (all strings).
+/// A watchlist's contents: its CSV header and rows (all strings), and the versions that
+/// replace them later.
 #[derive(Clone, Debug, Default)]
 pub struct Watchlist {
     /// The column names.
     pub columns: Vec<String>,
     /// The rows, one value per column.
     pub rows: Vec<Vec<String>>,
+    /// Later versions, in time order: from each event time on (in 100 ns units since the
+    /// epoch), that version's rows replace the watchlist's.
+    pub updates: Vec<(i64, Watchlist)>,
 }
 
 impl Watchlist {
@@ -43,7 +47,34 @@ impl Watchlist {
             let r = r.map_err(|e| e.to_string())?;
             rows.push(r.iter().map(str::to_string).collect());
         }
-        Ok(Watchlist { columns, rows })
+        Ok(Watchlist {
+            columns,
+            rows,
+            updates: Vec::new(),
+        })
+    }
+
+    /// The version in effect at tick `now`: the last update from a time at or before `now`,
+    /// else the first version.
+    pub fn at(&self, now: i64) -> &Watchlist {
+        self.updates
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= now)
+            .map_or(self, |(_, w)| w)
+    }
+
+    /// Every column name of every version, in the order first seen.
+    pub fn all_columns(&self) -> Vec<String> {
+        let mut out = self.columns.clone();
+        for (_, w) in &self.updates {
+            for c in &w.columns {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -315,7 +346,7 @@ impl Evaluator<'_> {
                     .unwrap_or_default()
             }
             Node::Watchlist { name } => match self.data.watchlists.get(name) {
-                Some(w) => watchlist_rows(&p.schema, w),
+                Some(w) => watchlist_rows(&p.schema, w.at(self.ctx.now)),
                 None => Vec::new(),
             },
             Node::Constant { rows } => rows.clone(),

@@ -1,8 +1,8 @@
 //! `make-series`, in pieces both engines run: a row's bin and aggregate arguments
 //! ([`series_input`]), a group's aggregates per bin ([`series_bins`]), the bins the arrays
 //! cover ([`series_span`]) and a group's output row ([`series_row`]). The batch evaluator
-//! calls them over whole groups; the incremental engine calls [`series_bins`] in a keyed
-//! reduce and the rest after it, so the operator has one semantics.
+//! calls them over whole groups; the incremental engine keeps a [`BinState`] per group and
+//! calls the rest after it, so the operator has one semantics.
 //!
 //! Kusto's semantics: a row falls in bin `bin_at(axis, step, from)` (or `bin(axis, step)`
 //! without `from`) when `from <= axis < to`; the arrays cover the bins from `from` (else the
@@ -46,12 +46,28 @@ pub fn series_bins<'a>(
     aggs: &[AggCall],
     input: impl IntoIterator<Item = (&'a [Value], i64)>,
 ) -> SeriesBins {
-    let mut bins: BTreeMap<i64, Vec<Accumulator>> = BTreeMap::new();
+    let mut state = BinState::default();
     for (values, diff) in input {
+        state.add(aggs, values, diff);
+    }
+    state.bins()
+}
+
+/// A group's accumulators per bin, kept as rows come and go (the incremental engine's state
+/// of one make-series group).
+#[derive(Clone, Debug, Default)]
+pub struct BinState {
+    bins: BTreeMap<i64, Vec<Accumulator>>,
+}
+
+impl BinState {
+    /// Adds a row's [`series_input`] values `diff` times (a negative `diff` retracts).
+    pub fn add(&mut self, aggs: &[AggCall], values: &[Value], diff: i64) {
         let Some(Value::Long(bin)) = values.first() else {
-            continue;
+            return;
         };
-        let accs = bins
+        let accs = self
+            .bins
             .entry(*bin)
             .or_insert_with(|| aggs.iter().map(|a| Accumulator::new(a.spec)).collect());
         let mut at = 1;
@@ -62,10 +78,21 @@ pub fn series_bins<'a>(
             at += n;
         }
     }
-    bins.into_iter()
-        .filter(|(_, accs)| accs.first().is_none_or(|a| a.rows() != 0))
-        .map(|(bin, accs)| (bin, accs.iter().map(Accumulator::result).collect()))
-        .collect()
+
+    /// Drops the bins whose rows have all been retracted.
+    pub fn prune(&mut self) {
+        self.bins
+            .retain(|_, accs| accs.first().is_none_or(|a| a.rows() != 0));
+    }
+
+    /// The bins with rows and their aggregates' values, in ascending order.
+    pub fn bins(&self) -> SeriesBins {
+        self.bins
+            .iter()
+            .filter(|(_, accs)| accs.first().is_none_or(|a| a.rows() != 0))
+            .map(|(bin, accs)| (*bin, accs.iter().map(Accumulator::result).collect()))
+            .collect()
+    }
 }
 
 /// The least and greatest bins with data over `groups`' bins; `None` when there are none.

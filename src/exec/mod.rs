@@ -13,7 +13,9 @@
 //! Every scalar expression is evaluated by [`ScalarExpr::eval`] and every aggregate by
 //! `func::agg`, exactly as the batch evaluator does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+mod fold;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
@@ -445,39 +447,26 @@ impl<'scope> Renderer<'_, 'scope> {
                 (key, v)
             })
         });
-        let bin_aggs = aggs.clone();
-        let bins = keyed.reduce(
-            move |_key: &Row,
-                  input: &[(&Vec<Value>, isize)],
-                  output: &mut Vec<(series::SeriesBins, isize)>| {
-                let b = series::series_bins(
-                    &bin_aggs,
-                    input.iter().map(|(v, d)| (v.as_slice(), *d as i64)),
-                );
-                if !b.is_empty() {
-                    output.push((b, 1));
-                }
+        let bins = fold::fold_by_key(
+            keyed,
+            "MakeSeriesBins",
+            SeriesGroups {
+                aggs: aggs.to_vec(),
             },
-        );
+        )
+        .flat_map(|(k, b)| (!b.is_empty()).then_some((k, b)));
         let spanned = if axis.start.is_some() && axis.end.is_some() {
             let span = series::series_span(axis, None);
             bins.map(move |(k, b)| (k, (b, span)))
         } else {
             // The bins' bounds over every group: one record, joined onto each group.
-            let bounds = bins
-                .clone()
-                .flat_map(|(_, b)| series::data_bounds([&b]).map(|lh| ((), lh)))
-                .reduce(
-                    |_key: &(),
-                     input: &[(&(i64, i64), isize)],
-                     output: &mut Vec<((i64, i64), isize)>| {
-                        let lo = input.iter().map(|(b, _)| b.0).min();
-                        let hi = input.iter().map(|(b, _)| b.1).max();
-                        if let (Some(lo), Some(hi)) = (lo, hi) {
-                            output.push(((lo, hi), 1));
-                        }
-                    },
-                );
+            let bounds = fold::fold_by_key(
+                bins.clone()
+                    .flat_map(|(_, b)| series::data_bounds([&b]).map(|lh| (Vec::new(), lh))),
+                "MakeSeriesBounds",
+                Bounds,
+            )
+            .flat_map(|(_, lh)| lh.map(|lh| ((), lh)));
             let span_axis = axis.clone();
             bins.map(|(k, b)| ((), (k, b)))
                 .join(bounds)
@@ -550,15 +539,126 @@ impl<'scope> Renderer<'_, 'scope> {
         } else {
             keyed
         };
-        Ok(keyed
-            .reduce(
-                move |key: &Row,
-                      input: &[(&Option<Vec<Value>>, isize)],
-                      output: &mut Vec<(Row, isize)>| {
-                    output.push((aggregate_group(key, &aggs, input), 1));
-                },
-            )
-            .map(|(_, row)| row))
+        Ok(fold::fold_by_key(keyed, "Summarize", Summarize { aggs }).map(|(_, row)| row))
+    }
+}
+
+/// make-series' fold: each group's accumulators per bin.
+struct SeriesGroups {
+    aggs: Vec<AggCall>,
+}
+
+impl fold::Fold for SeriesGroups {
+    type Value = Vec<Value>;
+    type State = series::BinState;
+    type Out = series::SeriesBins;
+
+    fn init(&self) -> series::BinState {
+        series::BinState::default()
+    }
+
+    fn add(&self, state: &mut series::BinState, values: Vec<Value>, diff: isize) {
+        state.add(&self.aggs, &values, diff as i64);
+    }
+
+    fn settle(&self, state: &mut series::BinState) {
+        state.prune();
+    }
+
+    fn result(&self, _key: &Row, state: &series::BinState) -> series::SeriesBins {
+        state.bins()
+    }
+}
+
+/// The least and greatest bins with data over every make-series group: multisets of the
+/// groups' first and last bins.
+struct Bounds;
+
+impl fold::Fold for Bounds {
+    type Value = (i64, i64);
+    type State = (BTreeMap<i64, isize>, BTreeMap<i64, isize>);
+    type Out = Option<(i64, i64)>;
+
+    fn init(&self) -> Self::State {
+        (BTreeMap::new(), BTreeMap::new())
+    }
+
+    fn add(&self, state: &mut Self::State, (lo, hi): (i64, i64), diff: isize) {
+        *state.0.entry(lo).or_insert(0) += diff;
+        *state.1.entry(hi).or_insert(0) += diff;
+    }
+
+    fn settle(&self, state: &mut Self::State) {
+        state.0.retain(|_, n| *n != 0);
+        state.1.retain(|_, n| *n != 0);
+    }
+
+    fn result(&self, _key: &Row, state: &Self::State) -> Option<(i64, i64)> {
+        let lo = state.0.iter().find(|(_, n)| **n > 0).map(|(b, _)| *b)?;
+        let hi = state
+            .1
+            .iter()
+            .rev()
+            .find(|(_, n)| **n > 0)
+            .map(|(b, _)| *b)?;
+        Some((lo, hi))
+    }
+}
+
+/// The least row of each key (innerunique's left side).
+struct Least;
+
+impl fold::Fold for Least {
+    type Value = Row;
+    type State = BTreeMap<Row, isize>;
+    type Out = Row;
+
+    fn init(&self) -> Self::State {
+        BTreeMap::new()
+    }
+
+    fn add(&self, state: &mut Self::State, row: Row, diff: isize) {
+        *state.entry(row).or_insert(0) += diff;
+    }
+
+    fn settle(&self, state: &mut Self::State) {
+        state.retain(|_, n| *n != 0);
+    }
+
+    fn result(&self, _key: &Row, state: &Self::State) -> Row {
+        state
+            .iter()
+            .find(|(_, n)| **n > 0)
+            .map(|(r, _)| r.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// summarize's fold: each group's accumulators; `None` values are the sentinel that keeps a
+/// summarize without keys alive.
+struct Summarize {
+    aggs: Vec<AggCall>,
+}
+
+impl fold::Fold for Summarize {
+    type Value = Option<Vec<Value>>;
+    type State = Vec<Accumulator>;
+    type Out = Row;
+
+    fn init(&self) -> Vec<Accumulator> {
+        self.aggs.iter().map(|a| Accumulator::new(a.spec)).collect()
+    }
+
+    fn add(&self, accs: &mut Vec<Accumulator>, args: Option<Vec<Value>>, diff: isize) {
+        if let Some(args) = args {
+            add_args(accs, &self.aggs, &args, diff as i64);
+        }
+    }
+
+    fn result(&self, key: &Row, accs: &Vec<Accumulator>) -> Row {
+        let mut out = key.clone();
+        out.extend(accs.iter().map(Accumulator::result));
+        out
     }
 }
 
@@ -634,11 +734,7 @@ fn join<'scope>(
     let r = right.map(move |row| (rk(&row), row));
     let l = if kind == JoinKind::InnerUnique {
         // Per key, the least left row.
-        l.reduce(|_k, input, output| {
-            if let Some((row, _)) = input.first() {
-                output.push(((*row).clone(), 1isize));
-            }
-        })
+        fold::fold_by_key(l, "InnerUniqueLeft", Least)
     } else {
         l
     };
@@ -693,31 +789,31 @@ fn join<'scope>(
     }
 }
 
-/// The aggregates' results for one group, from its rows' argument values and multiplicities;
-/// the output row is the key followed by the aggregates.
-pub fn aggregate_group(key: &Row, aggs: &[AggCall], input: &[(&Option<Vec<Value>>, isize)]) -> Row {
-    let mut accs: Vec<Accumulator> = aggs.iter().map(|a| Accumulator::new(a.spec)).collect();
-    for (args, diff) in input {
-        let Some(args) = args else { continue };
-        let mut at = 0;
-        for (acc, a) in accs.iter_mut().zip(aggs) {
-            let n = a.args.len();
-            acc.add(&args[at..at + n], *diff as i64);
-            at += n;
+/// Adds one row's argument values (every aggregate's arguments, one after another) to the
+/// aggregates' accumulators `diff` times.
+fn add_args(accs: &mut [Accumulator], aggs: &[AggCall], args: &[Value], diff: i64) {
+    let mut at = 0;
+    for (acc, a) in accs.iter_mut().zip(aggs) {
+        let n = a.args.len();
+        if let Some(these) = args.get(at..at + n) {
+            acc.add(these, diff);
         }
+        at += n;
     }
-    let mut out = key.clone();
-    out.extend(accs.iter().map(Accumulator::result));
-    out
 }
 
-/// The watchlists `program` reads, each as rows in the columns its plan asks for (see
-/// [`crate::eval::watchlist_rows`]); watchlists the program reads but `watchlists` lacks are
-/// empty.
+/// A watchlist input's changes: (event time, row, +1 or −1). The first version's rows come at
+/// time 0; each later version retracts the rows it drops and inserts the rows it adds at the
+/// time it takes effect.
+pub type WatchlistChanges = Vec<(i64, Row, isize)>;
+
+/// The watchlists `program` reads, each as changes of rows in the columns its plan asks for
+/// (see [`crate::eval::watchlist_rows`]); watchlists the program reads but `watchlists` lacks
+/// are empty.
 pub fn watchlist_sources(
     program: &Program,
     watchlists: &HashMap<String, crate::eval::Watchlist>,
-) -> Vec<(String, Vec<Row>)> {
+) -> Vec<(String, WatchlistChanges)> {
     fn walk(p: &Plan, out: &mut Vec<(String, Vec<crate::model::Column>)>) {
         if let Node::Watchlist { name } = &p.node
             && !out.iter().any(|(n, _)| n == name)
@@ -736,13 +832,46 @@ pub fn watchlist_sources(
     found
         .into_iter()
         .map(|(name, schema)| {
-            let rows = watchlists
+            let changes = watchlists
                 .get(&name)
-                .map(|w| crate::eval::watchlist_rows(&schema, w))
+                .map(|w| watchlist_changes(&schema, w))
                 .unwrap_or_default();
-            (name, rows)
+            (name, changes)
         })
         .collect()
+}
+
+/// A watchlist's versions as changes of its rows in the columns `schema` asks for.
+fn watchlist_changes(
+    schema: &[crate::model::Column],
+    w: &crate::eval::Watchlist,
+) -> WatchlistChanges {
+    let count = |rows: Vec<Row>| {
+        let mut m: BTreeMap<Row, isize> = BTreeMap::new();
+        for r in rows {
+            *m.entry(r).or_insert(0) += 1;
+        }
+        m
+    };
+    let mut current = count(crate::eval::watchlist_rows(schema, w));
+    let mut out: WatchlistChanges = current.iter().map(|(r, n)| (0, r.clone(), *n)).collect();
+    for (from, version) in &w.updates {
+        let next = count(crate::eval::watchlist_rows(schema, version));
+        let mut diff: BTreeMap<&Row, isize> = BTreeMap::new();
+        for (r, n) in &next {
+            *diff.entry(r).or_insert(0) += n;
+        }
+        for (r, n) in &current {
+            *diff.entry(r).or_insert(0) -= n;
+        }
+        out.extend(
+            diff.into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|(r, n)| (*from, r.clone(), n)),
+        );
+        current = next;
+    }
+    out
 }
 
 /// Checks that every node of `program` can be rendered by the incremental engine; the message
@@ -775,13 +904,13 @@ pub fn check_supported(program: &Program) -> Result<(), String> {
 }
 
 /// Runs `program` incrementally over the given tables' records (table name → (event time,
-/// full-width row)) and watchlists (present from the start), on the workers `cluster`
-/// describes, and returns the result's change stream. `tables` are this process's records
-/// (with several processes, each passes its own share); the watchlists are fed once.
+/// full-width row)) and watchlists (their changes, from [`watchlist_sources`]), on the workers
+/// `cluster` describes, and returns the result's change stream. `tables` are this process's
+/// records (with several processes, each passes its own share); the watchlists are fed once.
 pub fn run_program(
     program: &Program,
     tables: &[(String, Vec<(i64, Row)>)],
-    watchlists: &[(String, Vec<Row>)],
+    watchlists: &[(String, WatchlistChanges)],
     cluster: &crate::runtime::ClusterOptions,
     tick: i64,
 ) -> Result<Vec<crate::runtime::Change>, String> {
@@ -794,7 +923,7 @@ pub fn run_program(
 pub fn run_program_noted(
     program: &Program,
     tables: &[(String, Vec<(i64, Row)>)],
-    watchlists: &[(String, Vec<Row>)],
+    watchlists: &[(String, WatchlistChanges)],
     cluster: &crate::runtime::ClusterOptions,
     tick: i64,
     note: Row,
@@ -813,6 +942,7 @@ pub fn run_program_noted(
             input,
             time: *t,
             row: row.clone(),
+            diff: 1,
         }));
     }
     // A table the program reads but the logs lack is an empty input, not an error.
@@ -822,13 +952,14 @@ pub fn run_program_noted(
         }
     }
     let mut constant = Vec::new();
-    for (name, rows) in watchlists {
+    for (name, changes) in watchlists {
         let input = names.len();
         names.push((true, name.clone()));
-        constant.extend(rows.iter().map(|row| Event {
+        constant.extend(changes.iter().map(|(time, row, diff)| Event {
             input,
-            time: 0,
+            time: *time,
             row: row.clone(),
+            diff: *diff,
         }));
     }
     let program = program.clone();

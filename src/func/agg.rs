@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::exact::ExactSum;
 use super::ops::{compare, is_true};
 use crate::model::{Str, Type, Value};
 
@@ -115,23 +116,27 @@ impl AggSpec {
 #[derive(Clone, Debug)]
 enum State {
     Count(i64),
-    /// Sum of longs (exact), of reals, of timespans; `n` non-null values.
+    /// Sum of longs, of reals, of timespans, all exact; `n` non-null values.
     Sum {
         n: i64,
         long: i128,
-        real: f64,
+        real: ExactSum,
         reals: i64,
         span: i128,
         spans: i64,
     },
-    /// Count, sum and sum of squares.
+    /// Count, sum and sum of squares, the sums exact.
     Moments {
         n: i64,
-        sum: f64,
-        sumsq: f64,
+        sum: ExactSum,
+        sumsq: ExactSum,
     },
-    /// A multiset of values (or rows) with their multiplicities.
-    Multiset(BTreeMap<Value, i64>),
+    /// A multiset of values (or rows) with their multiplicities, and how many distinct values
+    /// have a positive multiplicity.
+    Multiset {
+        values: BTreeMap<Value, i64>,
+        distinct: i64,
+    },
 }
 
 /// An accumulator for one group.
@@ -160,17 +165,20 @@ impl Accumulator {
             Sum | SumIf => State::Sum {
                 n: 0,
                 long: 0,
-                real: 0.0,
+                real: ExactSum::new(),
                 reals: 0,
                 span: 0,
                 spans: 0,
             },
             Avg | AvgIf | Stdev | Variance => State::Moments {
                 n: 0,
-                sum: 0.0,
-                sumsq: 0.0,
+                sum: ExactSum::new(),
+                sumsq: ExactSum::new(),
             },
-            _ => State::Multiset(BTreeMap::new()),
+            _ => State::Multiset {
+                values: BTreeMap::new(),
+                distinct: 0,
+            },
         };
         Accumulator {
             spec,
@@ -214,7 +222,7 @@ impl Accumulator {
                 }
                 Value::Real(v) => {
                     *n += diff;
-                    *real += v * diff as f64;
+                    real.add(*v, diff);
                     *reals += diff;
                 }
                 Value::TimeSpan(v) => {
@@ -227,11 +235,11 @@ impl Accumulator {
             State::Moments { n, sum, sumsq } => {
                 if let Some(v) = num(x) {
                     *n += diff;
-                    *sum += v * diff as f64;
-                    *sumsq += v * v * diff as f64;
+                    sum.add(v, diff);
+                    sumsq.add_square(v, diff);
                 }
             }
-            State::Multiset(m) => {
+            State::Multiset { values, distinct } => {
                 let key = match self.spec.kind {
                     ArgMax | ArgMin | TakeAny if args.len() > 1 => Value::array(args.to_vec()),
                     TakeAny => x.clone(),
@@ -249,10 +257,17 @@ impl Accumulator {
                 if skip_null && x.is_null() {
                     return;
                 }
-                let e = m.entry(key.clone()).or_insert(0);
+                let e = values.entry(key.clone()).or_insert(0);
+                let before = *e;
                 *e += diff;
-                if *e == 0 {
-                    m.remove(&key);
+                let after = *e;
+                if before <= 0 && after > 0 {
+                    *distinct += 1;
+                } else if before > 0 && after <= 0 {
+                    *distinct -= 1;
+                }
+                if after == 0 {
+                    values.remove(&key);
                 }
             }
         }
@@ -276,13 +291,16 @@ impl Accumulator {
                 } else if *spans > 0 && *reals == 0 {
                     i64::try_from(*span + *long).map_or(Value::Null, Value::TimeSpan)
                 } else if *reals > 0 {
-                    Value::Real(*real + *long as f64)
+                    let mut total = real.clone();
+                    total.add_i128(*long);
+                    Value::Real(total.value())
                 } else {
                     i64::try_from(*long).map_or(Value::Real(*long as f64), Value::Long)
                 }
             }
             State::Moments { n, sum, sumsq } => {
                 let n = *n as f64;
+                let (sum, sumsq) = (sum.value(), sumsq.value());
                 match self.spec.kind {
                     Avg | AvgIf if n > 0.0 => Value::Real(sum / n),
                     Stdev | Variance if n >= 1.0 => {
@@ -300,15 +318,15 @@ impl Accumulator {
                     _ => Value::Null,
                 }
             }
-            State::Multiset(m) => self.multiset_result(m),
+            State::Multiset { values, distinct } => self.multiset_result(values, *distinct),
         }
     }
 
-    fn multiset_result(&self, m: &BTreeMap<Value, i64>) -> Value {
+    fn multiset_result(&self, m: &BTreeMap<Value, i64>, distinct: i64) -> Value {
         use AggKind::*;
         let live = || m.iter().filter(|(_, c)| **c > 0).map(|(v, _)| v);
         match self.spec.kind {
-            DCount | DCountIf => Value::Long(live().count() as i64),
+            DCount | DCountIf => Value::Long(distinct),
             Min | MinIf => live().next().cloned().unwrap_or(Value::Null),
             Max | MaxIf => live().next_back().cloned().unwrap_or(Value::Null),
             MakeSet | MakeSetIf => {

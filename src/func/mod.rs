@@ -5,6 +5,7 @@
 //! names).
 
 pub mod agg;
+pub mod exact;
 pub mod ops;
 pub mod scalar;
 pub mod series;

@@ -76,8 +76,9 @@ type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
 pub struct Feed {
     /// This process's records (its share of the files), in any order.
     pub events: Vec<Event>,
-    /// Records fed once in the whole cluster at tick 0 (watchlists): pass the same on every
-    /// process; only process 0 feeds them.
+    /// Changes fed once in the whole cluster, each at its time (watchlists: their first
+    /// version at time 0, later versions' changes when they take effect): pass the same on
+    /// every process; only worker 0 of process 0 feeds them.
     pub constant: Vec<Event>,
     /// This process's note for worker 0 (its counts, its time range): the sink gets every
     /// process's note before the first change.
@@ -103,10 +104,11 @@ where
     let config = cluster.timely_config()?;
     let Feed {
         mut events,
-        constant,
+        mut constant,
         note,
     } = feed;
     events.sort_by_key(|e| e.time);
+    constant.sort_by_key(|e| e.time);
     let events = Arc::new(events);
     let constant = Arc::new(constant);
     let note = Arc::new(note);
@@ -207,12 +209,18 @@ where
             };
             // Tick 0: the constants, each process's note and any record of tick 0, then a
             // barrier, so that worker 0 has every note before the first change.
+            // Worker 0 feeds the constant changes, each at its tick: `c` is the next.
+            let mut c = 0;
             if index == 0 {
-                for e in constant.iter() {
+                while c < constant.len() && tick_of(constant[c].time, tick) == 0 {
+                    let e = &constant[c];
                     if let Some(h) = handles.get_mut(e.input) {
-                        h.update(e.row.clone(), 1);
+                        h.update(e.row.clone(), e.diff);
                     }
+                    c += 1;
                 }
+            } else {
+                c = constant.len();
             }
             if local == 0 {
                 note_input.update((*note).clone(), 1);
@@ -222,7 +230,7 @@ where
                 if i % local_workers.max(1) == local
                     && let Some(h) = handles.get_mut(events[i].input)
                 {
-                    h.update(events[i].row.clone(), 1);
+                    h.update(events[i].row.clone(), events[i].diff);
                 }
                 i += 1;
             }
@@ -252,8 +260,13 @@ where
             let mut pending: VecDeque<(Time, Instant, u64)> = VecDeque::new();
             let mut mine: u64 = 0;
             let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
-            while i < events.len() {
-                let t = tick_of(events[i].time, tick);
+            while i < events.len() || c < constant.len() {
+                let t = match (events.get(i), constant.get(c)) {
+                    (Some(e), Some(k)) => tick_of(e.time, tick).min(tick_of(k.time, tick)),
+                    (Some(e), None) => tick_of(e.time, tick),
+                    (None, Some(k)) => tick_of(k.time, tick),
+                    (None, None) => break,
+                };
                 if let Some(d) = deadline(t) {
                     // Wait for the tick's wall time, keeping the dataflow going meanwhile.
                     loop {
@@ -276,10 +289,17 @@ where
                     if j % local_workers.max(1) == local
                         && let Some(h) = handles.get_mut(events[j].input)
                     {
-                        h.update(events[j].row.clone(), 1);
+                        h.update(events[j].row.clone(), events[j].diff);
                         mine += 1;
                     }
                     j += 1;
+                }
+                while c < constant.len() && tick_of(constant[c].time, tick) == t {
+                    let e = &constant[c];
+                    if let Some(h) = handles.get_mut(e.input) {
+                        h.update(e.row.clone(), e.diff);
+                    }
+                    c += 1;
                 }
                 fed.fetch_add(mine, Ordering::Relaxed);
                 mine = 0;
@@ -298,7 +318,7 @@ where
                     // before the next, so that differential processes many ticks per step.
                     if batch_records >= MAX_BATCH_RECORDS
                         || batch_ticks >= MAX_BATCH_TICKS
-                        || i >= events.len()
+                        || (i >= events.len() && c >= constant.len())
                     {
                         worker.step_while(|| probe.less_equal(&t));
                         batch_records = 0;

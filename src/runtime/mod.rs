@@ -102,6 +102,8 @@ pub struct Event {
     pub time: i64,
     /// The row.
     pub row: Row,
+    /// +1 to insert the row, −1 to retract it (a watchlist version dropping it).
+    pub diff: isize,
 }
 
 /// One change of a dataflow's output: at `tick`, `row` was added (`diff` > 0) or removed.

@@ -1,0 +1,135 @@
+//! Per-key state folded over a collection's changes: the engine's summarize.
+//!
+//! Differential's `reduce` hands its logic every value of a group each time the group changes,
+//! so one change to a group of n rows costs O(n). Event time in kqlflow is totally ordered, so
+//! a group's state can instead be kept and folded forward: [`fold_by_key`] routes each change
+//! to the worker that owns its key, holds it until the input frontier has passed its tick,
+//! applies the tick's changes to each touched group's state in one go, and emits the group's
+//! old output row as a retraction and its new one as an insertion when they differ. A change
+//! then costs what its state's update costs: O(1) for count, sum, avg, stdev and variance,
+//! O(log n) for min, max, dcount and the other multiset aggregates (whose result may still
+//! take O(n) to build, as make_set's array does).
+
+use std::collections::{BTreeMap, HashMap};
+
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::model::Row;
+use crate::runtime::Time;
+
+/// Changes not yet applied, by tick, with a capability to emit at that tick.
+type Pending<V> = BTreeMap<Time, (Capability<Time>, Vec<(Row, V, isize)>)>;
+
+/// One group's state, its multiplicity (rows in the group) and its current output.
+struct Group<S, O> {
+    state: S,
+    rows: isize,
+    out: Option<O>,
+    touched: bool,
+}
+
+/// How a group's state is made, changed and read.
+pub trait Fold: 'static {
+    /// A change's value (its key is apart).
+    type Value: ExchangeData;
+    /// A group's state.
+    type State: 'static;
+    /// A group's output.
+    type Out: ExchangeData;
+    /// The state of a group with no rows.
+    fn init(&self) -> Self::State;
+    /// Applies one change: `value` with multiplicity `diff` (negative for a retraction).
+    /// Within a tick changes come in any order, so a state may pass through negative
+    /// multiplicities before the tick ends.
+    fn add(&self, state: &mut Self::State, value: Self::Value, diff: isize);
+    /// Called once a tick's changes are all applied: a place to drop parts of the state that
+    /// have become empty.
+    fn settle(&self, _state: &mut Self::State) {}
+    /// The group's output.
+    fn result(&self, key: &Row, state: &Self::State) -> Self::Out;
+}
+
+/// Folds the changes of `input`, a collection of (key, value), into per-key states as `fold`
+/// says, and returns the collection of (key, `fold.result(key, state)`) for every key whose
+/// group has rows: a group's row appears when its first row does, changes when its result
+/// changes, and disappears with its last row.
+pub fn fold_by_key<'scope, F: Fold>(
+    input: VecCollection<'scope, Time, (Row, F::Value), isize>,
+    name: &str,
+    fold: F,
+) -> VecCollection<'scope, Time, (Row, F::Out), isize> {
+    let exchange = Exchange::new(|update: &((Row, F::Value), Time, isize)| update.0.0.hashed());
+    input
+        .inner
+        .unary_frontier(exchange, name, move |_capability, _info| {
+            // Changes not yet applied, by tick, with a capability to emit at that tick.
+            let mut pending: Pending<F::Value> = BTreeMap::new();
+            let mut groups: HashMap<Row, Group<F::State, F::Out>> = HashMap::new();
+            let mut touched: Vec<Row> = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    for ((key, value), time, diff) in data.drain(..) {
+                        let at = match cap.least() {
+                            Some(least) => time.max(*least),
+                            None => time,
+                        };
+                        pending
+                            .entry(at)
+                            .or_insert_with(|| (cap.delayed(&at, 0), Vec::new()))
+                            .1
+                            .push((key, value, diff));
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    let time = *entry.key();
+                    if frontier.less_equal(&time) {
+                        break;
+                    }
+                    let (cap, changes) = entry.remove();
+                    for (key, value, diff) in changes {
+                        let group = match groups.get_mut(&key) {
+                            Some(g) => g,
+                            None => groups.entry(key.clone()).or_insert_with(|| Group {
+                                state: fold.init(),
+                                rows: 0,
+                                out: None,
+                                touched: false,
+                            }),
+                        };
+                        fold.add(&mut group.state, value, diff);
+                        group.rows += diff;
+                        if !group.touched {
+                            group.touched = true;
+                            touched.push(key);
+                        }
+                    }
+                    let mut session = output.session(&cap);
+                    for key in touched.drain(..) {
+                        let Some(group) = groups.get_mut(&key) else {
+                            continue;
+                        };
+                        group.touched = false;
+                        fold.settle(&mut group.state);
+                        let new = (group.rows > 0).then(|| fold.result(&key, &group.state));
+                        if new != group.out {
+                            if let Some(old) = group.out.take() {
+                                session.give(((key.clone(), old), time, -1));
+                            }
+                            if let Some(n) = &new {
+                                session.give(((key.clone(), n.clone()), time, 1));
+                            }
+                            group.out = new;
+                        }
+                        if group.rows == 0 {
+                            groups.remove(&key);
+                        }
+                    }
+                }
+            }
+        })
+        .as_collection()
+}
