@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crate::alerts::{AlertEvent, Tracker, tracker_for};
 use crate::eval::Watchlist;
-use crate::exec::{Sources, check_supported, columns_read, render, watchlist_sources};
+use crate::exec::{
+    SourceFilter, Sources, check_supported, columns_read, render, watchlist_sources,
+};
 use crate::model::Row;
 use crate::plan::Program;
 use crate::rules::Rule;
@@ -67,6 +69,9 @@ pub struct PackSummary {
     pub suppressed: Vec<u64>,
     /// Ticks reported.
     pub ticks: u64,
+    /// This process's records of the tables the rules read that no rule's filter on its
+    /// scans keeps: they cannot change any result and were not fed to the dataflow.
+    pub skipped: u64,
 }
 
 struct PackSink {
@@ -156,15 +161,24 @@ pub fn run(
             }));
         }
     }
+    // Records that no rule's filter on its scans keeps are not fed (predicate pushdown).
+    let filter = SourceFilter::of(rules.iter().map(|(_, p)| p));
     let mut events = Vec::new();
+    let mut skipped = 0u64;
     for (name, rows) in tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
-            events.extend(rows.into_iter().map(|(time, row)| Event {
-                input,
-                time,
-                row,
-                diff: 1,
-            }));
+            for (time, row) in rows {
+                if filter.keeps(&name, &row) {
+                    events.push(Event {
+                        input,
+                        time,
+                        row,
+                        diff: 1,
+                    });
+                } else {
+                    skipped += 1;
+                }
+            }
         }
     }
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
@@ -219,6 +233,7 @@ pub fn run(
         raised: vec![0; rules.len()],
         suppressed: vec![0; rules.len()],
         ticks: 0,
+        skipped,
     };
     for report in rx {
         match &report {

@@ -510,6 +510,13 @@ pub fn run(args: &HuntArgs) -> i32 {
         "  rejected lines: {}; records without event time: {}; late records: 0 (a hunt replays the records in event-time order)",
         counts.rejected, counts.timeless
     );
+    if summary.skipped > 0 {
+        let _ = writeln!(
+            err,
+            "  {} records kept by no rule's first filter were not fed to the dataflow",
+            summary.skipped
+        );
+    }
     let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
     for (name, sev, n, suppressed) in &per_rule {
         *by_severity.entry(sev.clone()).or_default() += n;

@@ -88,6 +88,9 @@ pub struct ReplayReport {
     pub records_per_table: std::collections::BTreeMap<String, u64>,
     /// Lines rejected by ingest.
     pub rejected: u64,
+    /// Records no rule's filter on its scans keeps, not fed to the dataflow (process 0's
+    /// share in a cluster).
+    pub skipped_at_source: u64,
     /// The event-time span replayed.
     pub from: Option<String>,
     /// The end of the event-time span.
@@ -352,6 +355,7 @@ pub(super) fn replay(
         records,
         records_per_table: counts.records.clone(),
         rejected: counts.rejected,
+        skipped_at_source: summary.skipped,
         from: counts.earliest.map(format_datetime_iso),
         to: counts.latest.map(format_datetime_iso),
         ingest_seconds,
@@ -392,6 +396,13 @@ pub(super) fn print_summary(r: &ReplayReport) {
         r.workers,
         r.processes
     );
+    if r.skipped_at_source > 0 {
+        let _ = writeln!(
+            err,
+            "  {} records kept by no rule's first filter were not fed to the dataflow",
+            r.skipped_at_source
+        );
+    }
     let _ = writeln!(
         err,
         "  ingest {:.2} s; replay {:.2} s: {:.0} records/s, {:.0}x real time",

@@ -934,16 +934,22 @@ pub fn run_program_noted(
     let mut names: Vec<(bool, String)> = Vec::new();
     let mut events = Vec::new();
     let read = columns_read(program);
-    // Only the tables the program reads become inputs: the others' rows are not copied.
+    // Only the tables the program reads become inputs, and only the records that the filters
+    // on its scans keep: the others' rows are not copied.
+    let filter = SourceFilter::of([program]);
     for (name, rows) in tables.iter().filter(|(name, _)| read.contains_key(name)) {
         let input = names.len();
         names.push((false, name.clone()));
-        events.extend(rows.iter().map(|(t, row)| Event {
-            input,
-            time: *t,
-            row: row.clone(),
-            diff: 1,
-        }));
+        events.extend(
+            rows.iter()
+                .filter(|(_, row)| filter.keeps(name, row))
+                .map(|(t, row)| Event {
+                    input,
+                    time: *t,
+                    row: row.clone(),
+                    diff: 1,
+                }),
+        );
     }
     // A table the program reads but the logs lack is an empty input, not an error.
     for table in read.into_keys() {
@@ -1058,4 +1064,83 @@ pub fn columns_read(
         walk(s, &mut out);
     }
     out
+}
+
+/// Which records can reach a set of programs' results, from the filters that sit directly on
+/// their scans: a record of a table is kept when some scan of the table is unfiltered, or
+/// when one of the filters directly on its scans accepts it. A record no filter accepts can
+/// change no result at any tick, so the runtime does not feed it to the dataflow (predicate
+/// pushdown to the sources). Temporal bounds are left out of the test (they keep a record for
+/// some ticks); a filter that reads a scalar sub-query counts as no filter.
+#[derive(Clone, Debug, Default)]
+pub struct SourceFilter {
+    /// Per table: `None` when some scan takes every record, else the filters' predicates.
+    tables: HashMap<String, Option<Vec<ScalarExpr>>>,
+}
+
+impl SourceFilter {
+    /// The filter for `programs` run together.
+    pub fn of<'a>(programs: impl IntoIterator<Item = &'a Program>) -> SourceFilter {
+        fn walk(p: &Plan, out: &mut HashMap<String, Option<Vec<ScalarExpr>>>) {
+            match &p.node {
+                Node::Filter {
+                    input, predicate, ..
+                } if matches!(input.node, Node::Scan { .. }) => {
+                    if let Node::Scan { table, .. } = &input.node {
+                        let entry = out.entry(table.clone()).or_insert_with(|| Some(Vec::new()));
+                        match entry {
+                            Some(preds) if !uses_scalars(predicate) => {
+                                preds.push(predicate.clone())
+                            }
+                            _ => *entry = None,
+                        }
+                    }
+                }
+                Node::Scan { table, .. } => {
+                    out.insert(table.clone(), None);
+                }
+                _ => {
+                    for i in p.inputs() {
+                        walk(i, out);
+                    }
+                }
+            }
+        }
+        let mut tables = HashMap::new();
+        for program in programs {
+            walk(&program.root, &mut tables);
+            for s in program.shared.iter().chain(&program.scalars) {
+                walk(s, &mut tables);
+            }
+        }
+        SourceFilter { tables }
+    }
+
+    /// Whether a record of `table` (a full-width row in the table's schema order) can reach a
+    /// result. Tables no program scans keep nothing.
+    pub fn keeps(&self, table: &str, row: &[Value]) -> bool {
+        match self.tables.get(table) {
+            None => false,
+            Some(None) => true,
+            Some(Some(preds)) => {
+                let ctx = EvalCtx::default();
+                preds
+                    .iter()
+                    .any(|p| crate::func::ops::is_true(&p.eval(row, &ctx)))
+            }
+        }
+    }
+
+    /// The tables whose records are tested (the others are kept whole or not read), for
+    /// `explain`.
+    pub fn filtered_tables(&self) -> Vec<&str> {
+        let mut t: Vec<&str> = self
+            .tables
+            .iter()
+            .filter(|(_, f)| f.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        t.sort();
+        t
+    }
 }
