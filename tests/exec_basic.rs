@@ -159,6 +159,14 @@ fn source_filters_keep_what_some_scan_can_use() {
     let f = SourceFilter::of([&failures]);
     assert!(f.keeps("SigninLogs", &failed));
     assert!(!f.keeps("SigninLogs", &ok));
+    // A chain of filters on a scan: every one of them must hold.
+    let chained = program(
+        "SigninLogs | where TimeGenerated > ago(1h) | where ResultType != \"0\" | where IPAddress startswith \"2.\"",
+    );
+    let c = SourceFilter::of([&chained]);
+    assert!(c.keeps("SigninLogs", &failed));
+    assert!(!c.keeps("SigninLogs", &ok));
+    assert!(!c.keeps("SigninLogs", &signin(T0, "bob", "1.1.1.1", "50126").1));
     // A table no program scans keeps nothing.
     assert!(!f.keeps("AuditLogs", &ok));
     assert_eq!(f.filtered_tables(), vec!["SigninLogs"]);

@@ -1068,38 +1068,52 @@ pub fn columns_read(
 
 /// Which records can reach a set of programs' results, from the filters that sit directly on
 /// their scans: a record of a table is kept when some scan of the table is unfiltered, or
-/// when one of the filters directly on its scans accepts it. A record no filter accepts can
-/// change no result at any tick, so the runtime does not feed it to the dataflow (predicate
-/// pushdown to the sources). Temporal bounds are left out of the test (they keep a record for
-/// some ticks); a filter that reads a scalar sub-query counts as no filter.
+/// when the chain of filters directly on one of its scans accepts it. A record no chain
+/// accepts can change no result at any tick, so the runtime does not feed it to the dataflow
+/// (predicate pushdown to the sources). Temporal bounds are left out of the test (they keep a
+/// record for some ticks); a filter that reads a scalar sub-query passes everything.
 #[derive(Clone, Debug, Default)]
 pub struct SourceFilter {
-    /// Per table: `None` when some scan takes every record, else the filters' predicates.
-    tables: HashMap<String, Option<Vec<ScalarExpr>>>,
+    /// Per table: `None` when some scan takes every record, else each filtered scan's chain
+    /// of predicates (a record is kept when every predicate of some chain holds).
+    tables: HashMap<String, Option<Vec<Vec<ScalarExpr>>>>,
 }
+
+type Chains = HashMap<String, Option<Vec<Vec<ScalarExpr>>>>;
 
 impl SourceFilter {
     /// The filter for `programs` run together.
     pub fn of<'a>(programs: impl IntoIterator<Item = &'a Program>) -> SourceFilter {
-        fn walk(p: &Plan, out: &mut HashMap<String, Option<Vec<ScalarExpr>>>) {
+        /// The scan at the bottom of a chain of filters from `p`, with the chain's predicates.
+        fn chain(p: &Plan) -> Option<(&str, Vec<ScalarExpr>)> {
             match &p.node {
+                Node::Scan { table, .. } => Some((table, Vec::new())),
                 Node::Filter {
                     input, predicate, ..
-                } if matches!(input.node, Node::Scan { .. }) => {
-                    if let Node::Scan { table, .. } = &input.node {
-                        let entry = out.entry(table.clone()).or_insert_with(|| Some(Vec::new()));
-                        match entry {
-                            Some(preds) if !uses_scalars(predicate) => {
-                                preds.push(predicate.clone())
-                            }
-                            _ => *entry = None,
-                        }
+                } => {
+                    let (table, mut preds) = chain(input)?;
+                    if !uses_scalars(predicate) {
+                        preds.push(predicate.clone());
+                    }
+                    Some((table, preds))
+                }
+                _ => None,
+            }
+        }
+        fn walk(p: &Plan, out: &mut Chains) {
+            match chain(p) {
+                Some((table, preds)) if !preds.is_empty() => {
+                    if let Some(chains) = out
+                        .entry(table.to_string())
+                        .or_insert_with(|| Some(Vec::new()))
+                    {
+                        chains.push(preds);
                     }
                 }
-                Node::Scan { table, .. } => {
-                    out.insert(table.clone(), None);
+                Some((table, _)) => {
+                    out.insert(table.to_string(), None);
                 }
-                _ => {
+                None => {
                     for i in p.inputs() {
                         walk(i, out);
                     }
@@ -1122,11 +1136,13 @@ impl SourceFilter {
         match self.tables.get(table) {
             None => false,
             Some(None) => true,
-            Some(Some(preds)) => {
+            Some(Some(chains)) => {
                 let ctx = EvalCtx::default();
-                preds
-                    .iter()
-                    .any(|p| crate::func::ops::is_true(&p.eval(row, &ctx)))
+                chains.iter().any(|preds| {
+                    preds
+                        .iter()
+                        .all(|p| crate::func::ops::is_true(&p.eval(row, &ctx)))
+                })
             }
         }
     }
