@@ -95,27 +95,46 @@ fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
 }
 
 fn check(query: &str, rows: &[(i64, Row)], workers: usize) -> Result<(), TestCaseError> {
-    let p = program(query);
+    let last = rows.iter().map(|(t, _)| *t).max().unwrap_or(T0);
+    compare(
+        query,
+        &program(query),
+        rows,
+        HashMap::new(),
+        last + 40 * MIN,
+        workers,
+    )
+}
+
+/// Runs `p` incrementally over `rows` and `watchlists` and checks its result against the batch
+/// evaluator's at every tick from just before T0 to `until`.
+fn compare(
+    query: &str,
+    p: &Program,
+    rows: &[(i64, Row)],
+    watchlists: HashMap<String, Watchlist>,
+    until: i64,
+    workers: usize,
+) -> Result<(), TestCaseError> {
     let tick = MIN;
     let cluster = ClusterOptions {
         workers,
         ..ClusterOptions::default()
     };
     let changes = run_program(
-        &p,
+        p,
         &[("SigninLogs".to_string(), rows.to_vec())],
-        &[],
+        &watchlist_sources(p, &watchlists),
         &cluster,
         tick,
     )
     .map_err(TestCaseError::fail)?;
     let data = Data {
         tables: HashMap::from([("SigninLogs".to_string(), rows.to_vec())]),
-        ..Data::default()
+        watchlists,
     };
-    let last = rows.iter().map(|(t, _)| *t).max().unwrap_or(T0);
     let mut t = T0 - tick;
-    while t <= last + 40 * MIN {
+    while t <= until {
         let mut inc = Vec::new();
         for (row, n) in snapshot(&changes, t as u64) {
             prop_assert!(n > 0, "negative multiplicity at {}: {:?}", t, row);
@@ -123,7 +142,7 @@ fn check(query: &str, rows: &[(i64, Row)], workers: usize) -> Result<(), TestCas
                 inc.push(row.clone());
             }
         }
-        let batch = evaluate(&p, &data, t);
+        let batch = evaluate(p, &data, t);
         prop_assert_eq!(
             sorted(inc),
             sorted(batch),
@@ -238,43 +257,14 @@ fn check_watchlist(
         .unwrap_or_else(|e| panic!("{}", e.render(query, "query")));
     p.root = strip_presentation(&p.root).clone();
     let watchlists = HashMap::from([("Vip".to_string(), vip.clone())]);
-    let tick = MIN;
-    let cluster = ClusterOptions {
-        workers,
-        ..ClusterOptions::default()
-    };
-    let changes = run_program(
+    compare(
+        query,
         &p,
-        &[("SigninLogs".to_string(), rows.to_vec())],
-        &watchlist_sources(&p, &watchlists),
-        &cluster,
-        tick,
-    )
-    .map_err(TestCaseError::fail)?;
-    let data = Data {
-        tables: HashMap::from([("SigninLogs".to_string(), rows.to_vec())]),
+        rows,
         watchlists,
-    };
-    let mut t = T0 - tick;
-    while t <= T0 + 100 * 37 * S + 2 * tick {
-        let mut inc = Vec::new();
-        for (row, n) in snapshot(&changes, t as u64) {
-            prop_assert!(n > 0, "negative multiplicity at {}: {:?}", t, row);
-            for _ in 0..n {
-                inc.push(row.clone());
-            }
-        }
-        prop_assert_eq!(
-            sorted(inc),
-            sorted(evaluate(&p, &data, t)),
-            "query {} at tick {} on {} workers",
-            query,
-            t,
-            workers
-        );
-        t += tick;
-    }
-    Ok(())
+        T0 + 100 * 37 * S + 2 * MIN,
+        workers,
+    )
 }
 
 proptest! {
