@@ -18,7 +18,7 @@ use timely::dataflow::operators::Probe;
 
 use kqlflow::catalog::Catalog;
 use kqlflow::demo::{RULES, allowlist, json, row};
-use kqlflow::exec::{Sources, columns_read, render, watchlist_sources};
+use kqlflow::exec::{Layouts, Sources, columns_read, render, watchlist_sources};
 use kqlflow::model::{Row, TICKS_PER_SECOND as S, Value};
 use kqlflow::plan::{BindOptions, Program};
 use kqlflow::rules::Rule;
@@ -111,12 +111,15 @@ fn serve(
     let requests = std::sync::Mutex::new(requests);
     timely::execute_directly(move |worker| {
         let tables: Vec<String> = columns_read(&program).into_keys().collect();
+        // Records hold only the columns the rule reads, as the runtime feeds them.
+        let layouts = Layouts::of([&program]);
         let probe = ProbeHandle::new();
         let mut handles = worker.dataflow::<u64, _, _>(|scope| {
             let mut handles = HashMap::new();
             let mut sources = Sources {
                 tables: HashMap::new(),
                 watchlists: HashMap::new(),
+                layouts: layouts.clone(),
             };
             for t in &tables {
                 let (h, c) = scope.new_collection::<Row, isize>();
@@ -142,7 +145,12 @@ fn serve(
         });
         let mut now = 0u64;
         type Handles = HashMap<String, differential_dataflow::input::InputSession<u64, Row, isize>>;
-        fn feed(handles: &mut Handles, now: &mut u64, rows: Vec<(String, (i64, Row))>) {
+        fn feed(
+            handles: &mut Handles,
+            layouts: &Layouts,
+            now: &mut u64,
+            rows: Vec<(String, (i64, Row))>,
+        ) {
             for (table, (t, r)) in rows {
                 let tick = kqlflow::runtime::tick_of(t, S);
                 if tick > *now {
@@ -152,7 +160,7 @@ fn serve(
                     *now = tick;
                 }
                 if let Some(h) = handles.get_mut(&table) {
-                    h.update(r, 1);
+                    h.update(layouts.narrow(&table, r), 1);
                 }
             }
         }
@@ -164,7 +172,7 @@ fn serve(
         let mut base = base.into_iter().peekable();
         while base.peek().is_some() {
             let chunk: Vec<_> = base.by_ref().take(256).collect();
-            feed(&mut handles, &mut now, chunk);
+            feed(&mut handles, &layouts, &mut now, chunk);
             for h in handles.values_mut() {
                 h.advance_to(now + 1);
                 h.flush();
@@ -180,7 +188,7 @@ fn serve(
             for _ in 0..n {
                 last += S;
                 k += 1;
-                feed(&mut handles, &mut now, vec![next(last, k)]);
+                feed(&mut handles, &layouts, &mut now, vec![next(last, k)]);
                 for h in handles.values_mut() {
                     h.advance_to(now + 1);
                     h.flush();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::alerts::{AlertEvent, Tracker, tracker_for};
 use crate::eval::Watchlist;
 use crate::exec::{
-    SourceFilter, Sources, check_supported, columns_read, render, watchlist_sources,
+    Layouts, SourceFilter, Sources, check_supported, columns_read, render_all, watchlist_sources,
 };
 use crate::model::Row;
 use crate::plan::Program;
@@ -163,6 +163,8 @@ pub fn run(
     }
     // Records that no rule's filter on its scans keeps are not fed (predicate pushdown).
     let filter = SourceFilter::of(rules.iter().map(|(_, p)| p));
+    // Records hold only the columns some rule reads.
+    let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let mut events = Vec::new();
     let mut skipped = 0u64;
     for (name, rows) in tables {
@@ -172,7 +174,7 @@ pub fn run(
                     events.push(Event {
                         input,
                         time,
-                        row,
+                        row: layouts.narrow(&name, row),
                         diff: 1,
                     });
                 } else {
@@ -204,6 +206,7 @@ pub fn run(
                 let mut sources = Sources {
                     tables: HashMap::new(),
                     watchlists: HashMap::new(),
+                    layouts: layouts.clone(),
                 };
                 let Some(any) = inputs.first().cloned() else {
                     return Vec::new();
@@ -216,14 +219,13 @@ pub fn run(
                         sources.tables.insert(name.clone(), c);
                     }
                 }
-                programs
-                    .iter()
-                    .map(|p| {
-                        // check() ran first, so rendering does not fail; were it to, that rule's
-                        // result is empty rather than a panic inside a worker.
-                        render(p, &sources, tick, worker)
-                            .unwrap_or_else(|_| any.clone().filter(|_| false))
-                    })
+                // Rules share the sub-plans and arrangements they compute alike. check() ran
+                // first, so rendering does not fail; were it to, that rule's result is empty
+                // rather than a panic inside a worker.
+                render_all(&programs, &sources, tick, worker)
+                    .0
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|_| any.clone().filter(|_| false)))
                     .collect()
             },
             sink,

@@ -194,3 +194,45 @@ fn source_filters_keep_what_some_scan_can_use() {
     let changes = run(&failures, rows, 1);
     assert_eq!(at(&changes, T0 + 2 * MIN), vec![vec![Value::str("bob")]]);
 }
+
+/// Rows cut to the columns a query reads at the scan (column projection) are widened back
+/// where they flow on whole: a filter's full rows, a join's left rows, `distinct` over all
+/// columns. Every column the query outputs keeps its value.
+#[test]
+fn whole_rows_survive_column_projection() {
+    let table = Catalog::builtin().table("SigninLogs").unwrap();
+    let location = table.schema.index_of("Location").unwrap();
+    let rows: Vec<(i64, Row)> = data()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, mut row))| {
+            row[location] = Value::str(format!("L{i}"));
+            (t, row)
+        })
+        .collect();
+    for src in [
+        "SigninLogs | where ResultType != \"0\"",
+        "SigninLogs | where ResultType != \"0\" | join kind=inner (SigninLogs | where ResultType == \"0\" | project UserPrincipalName, OkIP = IPAddress) on UserPrincipalName",
+        "SigninLogs | distinct *",
+    ] {
+        let p = program(src);
+        let one = run(&p, rows.clone(), 1);
+        let end = T0 + 2 * 60 * MIN;
+        let mut got = at(&one, end);
+        let data = kqlflow::eval::Data {
+            tables: [("SigninLogs".to_string(), rows.clone())].into(),
+            ..Default::default()
+        };
+        let mut want: Vec<Row> = kqlflow::eval::evaluate(&p, &data, end);
+        got.sort();
+        want.sort();
+        assert!(!want.is_empty(), "{src}");
+        assert_eq!(got, want, "{src}");
+        assert!(
+            got.iter()
+                .all(|r| matches!(&r[location], Value::String(s) if s.starts_with('L'))),
+            "{src}: Location lost"
+        );
+        assert_eq!(run(&p, rows.clone(), 3), one, "{src}");
+    }
+}

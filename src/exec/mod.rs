@@ -16,9 +16,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 mod fold;
+mod narrow;
+
+pub use narrow::Layouts;
+use narrow::Narrow;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
@@ -28,15 +34,18 @@ use crate::model::{Row, Type, Value};
 use crate::plan::ir::{
     AggCall, BoundOp, EvalCtx, JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound,
 };
-use crate::runtime::Rows;
 use crate::runtime::temporal::{TimeBound, presence};
+use crate::runtime::{Rows, Time};
 
 /// What a query needs as input: its tables' and watchlists' collections, keyed by name.
 pub struct Sources<'scope> {
-    /// Table name → the table's rows (full width, in schema order).
+    /// Table name → the table's rows (in schema order, cut to the columns `layouts` keeps).
     pub tables: HashMap<String, Rows<'scope>>,
     /// Watchlist name → its rows.
     pub watchlists: HashMap<String, Rows<'scope>>,
+    /// The columns each table's rows hold (see [`Layouts`]): the rows fed to `tables` must be
+    /// cut by [`Layouts::narrow`] of these same layouts.
+    pub layouts: Layouts,
 }
 
 /// Renders `program` over `sources` and returns the collection of its result rows (before
@@ -48,6 +57,38 @@ pub fn render<'scope>(
     tick: i64,
     worker: usize,
 ) -> Result<Rows<'scope>, String> {
+    let mut memo = Memo::default();
+    render_shared(program, 0, sources, tick, worker, &mut memo)
+}
+
+/// Renders `programs` into one dataflow, as [`render`] renders one, sharing what they have in
+/// common: a sub-plan that two rules (or two places of one rule) compute alike is rendered
+/// once and its rows used by both, and a join input arranged by the same key is arranged
+/// once. Returns each program's result, or why it could not be rendered, and how many
+/// sub-plans and arrangements were reused rather than rendered again.
+pub fn render_all<'scope>(
+    programs: &[Program],
+    sources: &Sources<'scope>,
+    tick: i64,
+    worker: usize,
+) -> (Vec<Result<Rows<'scope>, String>>, usize) {
+    let mut memo = Memo::default();
+    let out = programs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| render_shared(p, i, sources, tick, worker, &mut memo))
+        .collect();
+    (out, memo.reused)
+}
+
+fn render_shared<'scope>(
+    program: &Program,
+    index: usize,
+    sources: &Sources<'scope>,
+    tick: i64,
+    worker: usize,
+    memo: &mut Memo<'scope>,
+) -> Result<Rows<'scope>, String> {
     let any = sources
         .tables
         .values()
@@ -56,15 +97,76 @@ pub fn render<'scope>(
         .ok_or("the query reads no table")?;
     let mut r = Renderer {
         program,
+        index,
         sources,
         tick,
         worker,
         scope_of: any.clone(),
         shared: vec![None; program.shared.len()],
         scalars: None,
+        memo,
     };
     let root = strip_presentation(&program.root);
     r.plan(root)
+}
+
+/// Rows arranged by a key (the key columns' values).
+type ByKey<'scope> = Arranged<'scope, TraceAgent<ValSpine<Row, Row, Time, isize>>>;
+/// The distinct keys of a [`ByKey`], arranged.
+type KeySet<'scope> = Arranged<'scope, TraceAgent<KeySpine<Row, Time, isize>>>;
+
+/// What the plans rendered into one dataflow share, by the text of the plan that computes it
+/// (with its shared sub-plans written out, and the program's index when it reads the program's
+/// scalar sub-queries).
+#[derive(Default)]
+struct Memo<'scope> {
+    rows: HashMap<String, (Rows<'scope>, Option<Narrow>)>,
+    by_key: HashMap<(String, Vec<usize>), ByKey<'scope>>,
+    key_sets: HashMap<(String, Vec<usize>), KeySet<'scope>>,
+    reused: usize,
+}
+
+/// `p` with every [`Node::Shared`] replaced by the plan it names, so that equal computations
+/// in different programs are equal plans.
+fn inline_shared(p: &Plan, shared: &[Plan]) -> Plan {
+    fn walk(p: &mut Plan, shared: &[Plan]) {
+        if let Node::Shared(i) = p.node
+            && let Some(s) = shared.get(i)
+        {
+            let mut s = s.clone();
+            walk(&mut s, shared);
+            p.node = s.node;
+            return;
+        }
+        for input in inputs_mut(p) {
+            walk(input, shared);
+        }
+    }
+    let mut p = p.clone();
+    walk(&mut p, shared);
+    p
+}
+
+/// The direct inputs of a plan node, to change.
+fn inputs_mut(p: &mut Plan) -> Vec<&mut Plan> {
+    match &mut p.node {
+        Node::Scan { .. }
+        | Node::Watchlist { .. }
+        | Node::Constant { .. }
+        | Node::ApplyRows
+        | Node::Shared(_) => vec![],
+        Node::Filter { input, .. }
+        | Node::Map { input, .. }
+        | Node::Reduce { input, .. }
+        | Node::MakeSeries { input, .. }
+        | Node::MvExpand { input, .. }
+        | Node::Distinct { input }
+        | Node::Sort { input, .. }
+        | Node::Take { input, .. } => vec![input],
+        Node::MvApply { input, sub, .. } => vec![input, sub],
+        Node::Join { left, right, .. } => vec![left, right],
+        Node::Union { inputs, .. } => inputs.iter_mut().map(|i| &mut i.plan).collect(),
+    }
 }
 
 /// The plan under the presentation nodes (sort, top, take) at its top.
@@ -100,13 +202,17 @@ pub fn presentation(p: &Plan) -> Vec<&Plan> {
 
 struct Renderer<'a, 'scope> {
     program: &'a Program,
+    /// The program's index among those rendered together.
+    index: usize,
     sources: &'a Sources<'scope>,
     tick: i64,
     worker: usize,
     scope_of: Rows<'scope>,
-    shared: Vec<Option<Rows<'scope>>>,
+    shared: Vec<Option<(Rows<'scope>, Option<Narrow>)>>,
     /// One row holding every scalar sub-query's value, when the program has any.
     scalars: Option<Rows<'scope>>,
+    /// What this program shares with the others rendered into the dataflow.
+    memo: &'a mut Memo<'scope>,
 }
 
 fn default_of(ty: Type) -> Value {
@@ -233,21 +339,57 @@ impl<'scope> Renderer<'_, 'scope> {
         Ok((joined, Some(width)))
     }
 
+    /// The rows of `p`, full width.
     fn plan(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
+        let (rows, narrow) = self.plan_narrow(p)?;
+        Ok(match narrow {
+            Some(n) => n.widen(rows),
+            None => rows,
+        })
+    }
+
+    /// The rows of `p`, possibly cut to the columns its scan keeps (see [`narrow`]): a scan,
+    /// and filters on a scan, give narrow rows; maps and aggregates read them by rewritten
+    /// expressions; every other node has full rows.
+    fn plan_narrow(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>), String> {
+        if matches!(p.node, Node::Scan { .. } | Node::Watchlist { .. }) {
+            return self.plan_node(p);
+        }
+        let key = self.fingerprint(p);
+        if let Some(c) = self.memo.rows.get(&key) {
+            self.memo.reused += 1;
+            return Ok(c.clone());
+        }
+        let c = self.plan_node(p)?;
+        self.memo.rows.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// What identifies the computation of `p` among every program rendered together: the
+    /// plan's text with shared sub-plans written out, prefixed by the program's index when
+    /// it reads the program's scalar sub-queries.
+    fn fingerprint(&self, p: &Plan) -> String {
+        let inlined = inline_shared(p, &self.program.shared);
+        let text = format!("{inlined:?}");
+        if plan_uses_scalars(&inlined) {
+            format!("program {}: {text}", self.index)
+        } else {
+            text
+        }
+    }
+
+    /// [`Renderer::plan_narrow`] without the memo.
+    fn plan_node(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>), String> {
         match &p.node {
-            Node::Scan { table, .. } => self
-                .sources
-                .tables
-                .get(table)
-                .cloned()
-                .ok_or_else(|| format!("no input for table {table}")),
-            Node::Watchlist { name } => self
-                .sources
-                .watchlists
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("no input for watchlist {name}")),
-            Node::Constant { rows } => Ok(self.constant(rows.clone())),
+            Node::Scan { table, .. } => {
+                let rows = self
+                    .sources
+                    .tables
+                    .get(table)
+                    .cloned()
+                    .ok_or_else(|| format!("no input for table {table}"))?;
+                Ok((rows, self.sources.layouts.scan(table)))
+            }
             Node::Shared(i) => {
                 if let Some(Some(c)) = self.shared.get(*i) {
                     return Ok(c.clone());
@@ -257,7 +399,7 @@ impl<'scope> Renderer<'_, 'scope> {
                     .shared
                     .get(*i)
                     .ok_or_else(|| format!("no shared plan #{i}"))?;
-                let c = self.plan(plan)?;
+                let c = self.plan_narrow(plan)?;
                 self.shared[*i] = Some(c.clone());
                 Ok(c)
             }
@@ -266,13 +408,19 @@ impl<'scope> Renderer<'_, 'scope> {
                 predicate,
                 temporal,
             } => {
-                let rows = self.plan(input)?;
-                let width = input.schema.len();
-                let (rows, env) = self.with_scalars(rows, uses_scalars(predicate), width)?;
-                let pred = predicate.clone();
+                let (rows, narrow) = self.plan_narrow(input)?;
+                let (rows, narrow, predicate, temporal) = match narrow {
+                    Some(n) => match n.bounds(temporal) {
+                        Some(bounds) => (rows, Some(n.clone()), n.expr(predicate), bounds),
+                        None => (n.widen(rows), None, predicate.clone(), temporal.clone()),
+                    },
+                    None => (rows, None, predicate.clone(), temporal.clone()),
+                };
+                let width = narrow.as_ref().map_or(input.schema.len(), Narrow::width);
+                let (rows, env) = self.with_scalars(rows, uses_scalars(&predicate), width)?;
                 let mut out = rows.filter(move |row| {
                     let ctx = ctx_of(row, env);
-                    crate::func::ops::is_true(&pred.eval(row, &ctx))
+                    crate::func::ops::is_true(&predicate.eval(row, &ctx))
                 });
                 if let Some(w) = env {
                     out = out.map(move |mut r| {
@@ -280,37 +428,90 @@ impl<'scope> Renderer<'_, 'scope> {
                         r
                     });
                 }
-                if temporal.is_empty() {
-                    Ok(out)
-                } else {
-                    Ok(temporal_filter(out, temporal, self.tick))
+                if !temporal.is_empty() {
+                    out = temporal_filter(out, &temporal, self.tick);
                 }
+                Ok((out, narrow))
             }
             Node::Map { input, exprs } => {
-                let rows = self.plan(input)?;
-                let width = input.schema.len();
+                let (rows, narrow) = self.plan_narrow(input)?;
+                let (exprs, width) = match &narrow {
+                    Some(n) => (exprs.iter().map(|e| n.expr(e)).collect(), n.width()),
+                    None => (exprs.clone(), input.schema.len()),
+                };
                 let (rows, env) = self.with_scalars(rows, exprs.iter().any(uses_scalars), width)?;
-                let exprs = exprs.clone();
-                Ok(rows.map(move |row| {
-                    let ctx = ctx_of(&row, env);
-                    exprs.iter().map(|e| e.eval(&row, &ctx)).collect()
-                }))
+                let exprs: Vec<ScalarExpr> = exprs;
+                Ok((
+                    rows.map(move |row| {
+                        let ctx = ctx_of(&row, env);
+                        exprs.iter().map(|e| e.eval(&row, &ctx)).collect()
+                    }),
+                    None,
+                ))
             }
             Node::Reduce { input, keys, aggs } => {
-                let rows = self.plan(input)?;
-                let width = input.schema.len();
-                let needed = keys.iter().any(uses_scalars)
+                let (rows, narrow) = self.plan_narrow(input)?;
+                let (keys, aggs, width) = match &narrow {
+                    Some(n) => (
+                        keys.iter().map(|e| n.expr(e)).collect(),
+                        n.aggs(aggs),
+                        n.width(),
+                    ),
+                    None => (keys.clone(), aggs.clone(), input.schema.len()),
+                };
+                let needed: bool = keys.iter().any(uses_scalars)
                     || aggs.iter().any(|a| a.args.iter().any(uses_scalars));
                 let (rows, env) = self.with_scalars(rows, needed, width)?;
-                self.reduce(rows, env, keys.clone(), aggs.clone())
+                Ok((self.reduce(rows, env, keys, aggs)?, None))
             }
-            Node::MakeSeries { input, keys, .. } => {
-                let rows = self.plan(input)?;
-                let width = input.schema.len();
+            Node::MakeSeries {
+                input,
+                keys,
+                aggs,
+                defaults,
+                axis,
+                nonempty,
+            } => {
+                let (rows, narrow) = self.plan_narrow(input)?;
+                let width = narrow.as_ref().map_or(input.schema.len(), Narrow::width);
+                let node = match &narrow {
+                    Some(n) => Node::MakeSeries {
+                        input: input.clone(),
+                        keys: keys.iter().map(|e| n.expr(e)).collect(),
+                        aggs: n.aggs(aggs),
+                        defaults: defaults.clone(),
+                        axis: crate::plan::ir::SeriesAxis {
+                            expr: n.expr(&axis.expr),
+                            ..axis.clone()
+                        },
+                        nonempty: *nonempty,
+                    },
+                    None => p.node.clone(),
+                };
                 let (rows, env) = self.with_scalars(rows, plan_uses_scalars_here(p), width)?;
                 let no_keys = keys.is_empty();
-                self.make_series(rows, env, &p.node, no_keys)
+                Ok((self.make_series(rows, env, &node, no_keys)?, None))
             }
+            _ => Ok((self.plan_full(p)?, None)),
+        }
+    }
+
+    /// The rows of a node that [`Renderer::plan_narrow`] leaves to full rows.
+    fn plan_full(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
+        match &p.node {
+            Node::Scan { .. }
+            | Node::Shared(_)
+            | Node::Filter { .. }
+            | Node::Map { .. }
+            | Node::Reduce { .. }
+            | Node::MakeSeries { .. } => self.plan(p),
+            Node::Watchlist { name } => self
+                .sources
+                .watchlists
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no input for watchlist {name}")),
+            Node::Constant { rows } => Ok(self.constant(rows.clone())),
             Node::Distinct { input } => {
                 let rows = self.plan(input)?;
                 Ok(rows.distinct().map(|r| r))
@@ -357,29 +558,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 let limit = *limit;
                 Ok(rows.flat_map(move |row| crate::eval::mv_expand_row(&row, &columns, limit)))
             }
-            Node::Join {
-                kind,
-                left,
-                right,
-                left_keys,
-                right_keys,
-                right_output,
-            } => {
-                let l = self.plan(left)?;
-                let r = self.plan(right)?;
-                let left_types: Vec<Type> = left.schema.iter().map(|c| c.ty).collect();
-                let right_types: Vec<Type> = right.schema.iter().map(|c| c.ty).collect();
-                Ok(join(
-                    *kind,
-                    l,
-                    r,
-                    left_keys.clone(),
-                    right_keys.clone(),
-                    right_output.clone(),
-                    left_types,
-                    right_types,
-                ))
-            }
+            Node::Join { .. } => self.join(p),
             Node::Take {
                 count: 0, input, ..
             } => {
@@ -416,6 +595,151 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }
+    }
+
+    /// `input`'s rows arranged by the values of `keys` (with only the least row per key
+    /// when `least`, as innerunique's left side), shared with every other use of the same
+    /// input, keys and choice.
+    fn by_key(
+        &mut self,
+        input: &Plan,
+        keys: &[usize],
+        least: bool,
+    ) -> Result<ByKey<'scope>, String> {
+        let mut fp = self.fingerprint(input);
+        if least {
+            fp.insert_str(0, "least ");
+        }
+        let id = (fp, keys.to_vec());
+        if let Some(a) = self.memo.by_key.get(&id) {
+            self.memo.reused += 1;
+            return Ok(a.clone());
+        }
+        let rows = self.plan(input)?;
+        let keys = keys.to_vec();
+        let keyed = rows.map(move |row| {
+            let key: Row = keys
+                .iter()
+                .map(|&k| row.get(k).cloned().unwrap_or(Value::Null))
+                .collect();
+            (key, row)
+        });
+        let keyed = if least {
+            fold::fold_by_key(keyed, "InnerUniqueLeft", Least)
+        } else {
+            keyed
+        };
+        let a = keyed.arrange_by_key_named("JoinInput");
+        self.memo.by_key.insert(id, a.clone());
+        Ok(a)
+    }
+
+    /// The distinct keys of [`Renderer::by_key`]'s arrangement, arranged, shared likewise.
+    fn key_set(&mut self, input: &Plan, keys: &[usize]) -> Result<KeySet<'scope>, String> {
+        let id = (self.fingerprint(input), keys.to_vec());
+        if let Some(a) = self.memo.key_sets.get(&id) {
+            self.memo.reused += 1;
+            return Ok(a.clone());
+        }
+        let a = self
+            .by_key(input, keys, false)?
+            .as_collection(|k: &Row, _v: &Row| k.clone())
+            .distinct()
+            .arrange_by_self_named("JoinKeys");
+        self.memo.key_sets.insert(id, a.clone());
+        Ok(a)
+    }
+
+    /// An equi-join, over arranged inputs: inner kinds join the two arrangements; semi kinds
+    /// join one side's arrangement with the other's key set; anti kinds take the semi-join's
+    /// rows away from the side's rows; outer kinds add the anti-join's rows, padded with
+    /// empty values, to the inner join's.
+    fn join(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
+        let Node::Join {
+            kind,
+            left,
+            right,
+            left_keys,
+            right_keys,
+            right_output,
+        } = &p.node
+        else {
+            return Err("a join expected".into());
+        };
+        let kind = *kind;
+        let ro = right_output.clone();
+        let pair = move |lrow: &Row, rrow: &Row| -> Row {
+            let mut out = Vec::with_capacity(lrow.len() + ro.len());
+            out.extend(lrow.iter().cloned());
+            out.extend(
+                ro.iter()
+                    .map(|&i| rrow.get(i).cloned().unwrap_or(Value::Null)),
+            );
+            out
+        };
+        let semi = |a: ByKey<'scope>, keys: KeySet<'scope>| -> Rows<'scope> {
+            a.join_core(keys, |_k, row: &Row, _: &()| Some(row.clone()))
+        };
+        let rows_of = |a: ByKey<'scope>| a.as_collection(|_k: &Row, row: &Row| row.clone());
+        Ok(match kind {
+            JoinKind::Inner | JoinKind::InnerUnique => {
+                let l = self.by_key(left, left_keys, kind == JoinKind::InnerUnique)?;
+                let r = self.by_key(right, right_keys, false)?;
+                l.join_core(r, move |_k, a: &Row, b: &Row| Some(pair(a, b)))
+            }
+            JoinKind::LeftSemi => semi(
+                self.by_key(left, left_keys, false)?,
+                self.key_set(right, right_keys)?,
+            ),
+            JoinKind::RightSemi => semi(
+                self.by_key(right, right_keys, false)?,
+                self.key_set(left, left_keys)?,
+            ),
+            JoinKind::LeftAnti => {
+                let l = self.by_key(left, left_keys, false)?;
+                let matched = semi(l.clone(), self.key_set(right, right_keys)?);
+                rows_of(l).concat(matched.negate())
+            }
+            JoinKind::RightAnti => {
+                let r = self.by_key(right, right_keys, false)?;
+                let matched = semi(r.clone(), self.key_set(left, left_keys)?);
+                rows_of(r).concat(matched.negate())
+            }
+            JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter => {
+                let l = self.by_key(left, left_keys, false)?;
+                let r = self.by_key(right, right_keys, false)?;
+                let mut out = l
+                    .clone()
+                    .join_core(r.clone(), move |_k, a: &Row, b: &Row| Some(pair(a, b)));
+                if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
+                    let right_nulls: Row = right_output
+                        .iter()
+                        .map(|&i| default_of(right.schema.get(i).map_or(Type::Dynamic, |c| c.ty)))
+                        .collect();
+                    let matched = semi(l.clone(), self.key_set(right, right_keys)?);
+                    let unmatched = rows_of(l).concat(matched.negate()).map(move |mut row| {
+                        row.extend(right_nulls.iter().cloned());
+                        row
+                    });
+                    out = out.concat(unmatched);
+                }
+                if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
+                    let left_nulls: Row = left.schema.iter().map(|c| default_of(c.ty)).collect();
+                    let ro = right_output.clone();
+                    let matched = semi(r.clone(), self.key_set(left, left_keys)?);
+                    let unmatched = rows_of(r).concat(matched.negate()).map(move |row| {
+                        let mut out = left_nulls.clone();
+                        out.extend(
+                            ro.iter()
+                                .map(|&i| row.get(i).cloned().unwrap_or(Value::Null)),
+                        );
+                        out
+                    });
+                    out = out.concat(unmatched);
+                }
+                out
+            }
+        })
     }
 
     /// `make-series` as a keyed reduce of each group's bins, the arrays' span (from the bins
@@ -710,85 +1034,6 @@ fn temporal_filter<'scope>(
         .as_collection()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn join<'scope>(
-    kind: JoinKind,
-    left: Rows<'scope>,
-    right: Rows<'scope>,
-    left_keys: Vec<usize>,
-    right_keys: Vec<usize>,
-    right_output: Vec<usize>,
-    left_types: Vec<Type>,
-    right_types: Vec<Type>,
-) -> Rows<'scope> {
-    let key_of = |keys: Vec<usize>| {
-        move |row: &Row| -> Row {
-            keys.iter()
-                .map(|&k| row.get(k).cloned().unwrap_or(Value::Null))
-                .collect()
-        }
-    };
-    let lk = key_of(left_keys);
-    let rk = key_of(right_keys);
-    let l = left.map(move |row| (lk(&row), row));
-    let r = right.map(move |row| (rk(&row), row));
-    let l = if kind == JoinKind::InnerUnique {
-        // Per key, the least left row.
-        fold::fold_by_key(l, "InnerUniqueLeft", Least)
-    } else {
-        l
-    };
-    let ro = right_output.clone();
-    let pair = move |lrow: &Row, rrow: &Row| -> Row {
-        let mut out = lrow.clone();
-        out.extend(
-            ro.iter()
-                .map(|&i| rrow.get(i).cloned().unwrap_or(Value::Null)),
-        );
-        out
-    };
-    let right_nulls: Row = right_output
-        .iter()
-        .map(|&i| default_of(right_types.get(i).copied().unwrap_or(Type::Dynamic)))
-        .collect();
-    let left_nulls: Row = left_types.iter().map(|t| default_of(*t)).collect();
-    let left_key_set = l.clone().map(|(k, _)| k).distinct();
-    let right_key_set = r.clone().map(|(k, _)| k).distinct();
-    match kind {
-        JoinKind::Inner | JoinKind::InnerUnique => l.join_map(r, move |_k, a, b| pair(a, b)),
-        JoinKind::LeftSemi => l.semijoin(right_key_set).map(|(_, row)| row),
-        JoinKind::RightSemi => r.semijoin(left_key_set).map(|(_, row)| row),
-        JoinKind::LeftAnti => l.antijoin(right_key_set).map(|(_, row)| row),
-        JoinKind::RightAnti => r.antijoin(left_key_set).map(|(_, row)| row),
-        JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter => {
-            let matched = l.clone().join_map(r.clone(), move |_k, a, b| pair(a, b));
-            let mut out = matched;
-            if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
-                let rn = right_nulls.clone();
-                let unmatched = l.antijoin(right_key_set).map(move |(_, mut row)| {
-                    row.extend(rn.iter().cloned());
-                    row
-                });
-                out = out.concat(unmatched);
-            }
-            if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
-                let ln = left_nulls.clone();
-                let ro = right_output.clone();
-                let unmatched = r.antijoin(left_key_set).map(move |(_, row)| {
-                    let mut out = ln.clone();
-                    out.extend(
-                        ro.iter()
-                            .map(|&i| row.get(i).cloned().unwrap_or(Value::Null)),
-                    );
-                    out
-                });
-                out = out.concat(unmatched);
-            }
-            out
-        }
-    }
-}
-
 /// Adds one row's argument values (every aggregate's arguments, one after another) to the
 /// aggregates' accumulators `diff` times.
 fn add_args(accs: &mut [Accumulator], aggs: &[AggCall], args: &[Value], diff: i64) {
@@ -937,6 +1182,8 @@ pub fn run_program_noted(
     // Only the tables the program reads become inputs, and only the records that the filters
     // on its scans keep: the others' rows are not copied.
     let filter = SourceFilter::of([program]);
+    // Each record holds only the columns the program reads.
+    let layouts = Layouts::of([program]);
     for (name, rows) in tables.iter().filter(|(name, _)| read.contains_key(name)) {
         let input = names.len();
         names.push((false, name.clone()));
@@ -946,7 +1193,7 @@ pub fn run_program_noted(
                 .map(|(t, row)| Event {
                     input,
                     time: *t,
-                    row: row.clone(),
+                    row: layouts.narrow(name, row.clone()),
                     diff: 1,
                 }),
         );
@@ -986,6 +1233,7 @@ pub fn run_program_noted(
             let mut sources = Sources {
                 tables: HashMap::new(),
                 watchlists: HashMap::new(),
+                layouts: layouts.clone(),
             };
             let spare = inputs.pop();
             for ((is_watchlist, name), c) in names.iter().zip(inputs) {
