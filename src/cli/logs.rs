@@ -605,3 +605,106 @@ fn place_by_arrival(
 fn tick_time(tick: crate::runtime::Time) -> i64 {
     i64::try_from(tick).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND};
+
+    #[test]
+    fn arrival_options_from_arguments() {
+        let args = ArrivalArgs::default();
+        let a = args.arrival(TICKS_PER_SECOND).unwrap();
+        assert_eq!(a, Arrival::default());
+        assert_eq!(a.lateness, 5 * TICKS_PER_MINUTE);
+        assert_eq!(args.unused_note(), None);
+        let args = ArrivalArgs {
+            order: Order::Arrival,
+            allowed_lateness: Some("1h".into()),
+            late: Some(Late::Reject),
+            rejects: None,
+        };
+        let a = args.arrival(TICKS_PER_MINUTE).unwrap();
+        assert_eq!(
+            (a.order, a.lateness, a.late, a.tick),
+            (
+                Order::Arrival,
+                TICKS_PER_HOUR,
+                LatePolicy::Reject,
+                TICKS_PER_MINUTE
+            )
+        );
+        assert_eq!(args.unused_note(), None);
+        for bad in ["soon", "-1m", ""] {
+            let args = ArrivalArgs {
+                allowed_lateness: Some(bad.into()),
+                ..ArrivalArgs::default()
+            };
+            let e = args.arrival(TICKS_PER_SECOND).unwrap_err();
+            assert!(e.starts_with(&format!("--allowed-lateness {bad}:")), "{e}");
+            assert!(args.unused_note().is_some());
+        }
+    }
+
+    #[test]
+    fn each_process_of_a_cluster_has_its_own_rejects_file() {
+        let args = ArrivalArgs {
+            rejects: Some(PathBuf::from("out/rejects.jsonl")),
+            ..ArrivalArgs::default()
+        };
+        let one = ClusterOptions::default();
+        assert_eq!(
+            args.rejects_path(&one),
+            Some(PathBuf::from("out/rejects.jsonl"))
+        );
+        let second = ClusterOptions {
+            processes: 2,
+            process: 1,
+            ..ClusterOptions::default()
+        };
+        assert_eq!(
+            args.rejects_path(&second),
+            Some(PathBuf::from("out/rejects.jsonl.1"))
+        );
+        assert_eq!(ArrivalArgs::default().rejects_path(&second), None);
+    }
+
+    #[test]
+    fn late_counts_add_up_across_a_cluster() {
+        let note = |late: u64, rejected: u64, example: &str| ReadCounts {
+            rejected: rejected + 1,
+            late: LateCounts {
+                late,
+                accepted: late - rejected,
+                rejected,
+                examples: vec![example.to_string(); late as usize],
+            },
+            ..ReadCounts::default()
+        };
+        let merged = ReadCounts::merge(&[note(4, 1, "a:1").to_note(), note(3, 0, "b:2").to_note()]);
+        assert_eq!(
+            (merged.late.late, merged.late.accepted, merged.late.rejected),
+            (7, 6, 1)
+        );
+        assert_eq!(merged.rejected, 3);
+        assert_eq!(merged.ingest_rejected(), 2);
+        assert_eq!(merged.late.examples.len(), MAX_LATE_EXAMPLES);
+        assert_eq!(merged.late.examples[4], "b:2");
+        // A note from a process that counts no late records still reads.
+        let old = r#"{"records":{},"rejected":2,"timeless":0,"earliest":null,"latest":null}"#;
+        let merged = ReadCounts::merge(&[vec![Value::str(old)]]);
+        assert_eq!((merged.rejected, merged.late.late), (2, 0));
+    }
+
+    #[test]
+    fn late_summary_lines() {
+        assert_eq!(
+            late_summary("event", "5m", "accept", 0, 0, 0),
+            "late records: 0 (event-time order)"
+        );
+        assert_eq!(
+            late_summary("arrival", "10m", "reject", 3, 0, 3),
+            "late records: 3 (0 entered late, 3 rejected; arrival order, allowed lateness 10m, --late=reject)"
+        );
+    }
+}
