@@ -77,18 +77,15 @@ pub const DEFAULT_LATENESS: &str = "5m";
 /// rejects file.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ArrivalArgs {
-    /// The order records reach the rules in: `event` (merged by event time, so no record is
-    /// late) or `arrival` (each log file in its own line order, the files interleaved as a
-    /// live tail of them sees them: a record behind the watermark is late).
+    /// The order records reach the rules in.
     #[arg(long, value_enum, default_value_t = Order::Event)]
     pub order: Order,
     /// With --order arrival: how far the watermark trails the newest event time seen, such
     /// as 5m, 30s or 1h (default 5m); a record older than the watermark is late.
     #[arg(long, value_name = "TIMESPAN")]
     pub allowed_lateness: Option<String>,
-    /// With --order arrival: what a late record does: `accept` (the default: it enters at the
-    /// current tick, its TimeGenerated unchanged) or `reject` (it is not fed and goes to the
-    /// rejects). Either way it is counted and reported.
+    /// With --order arrival: what becomes of a late record (default: accept); either way it
+    /// is counted and reported.
     #[arg(long, value_enum, value_name = "accept|reject")]
     pub late: Option<Late>,
     /// Write every rejected line (ingest's rejects, and late records under --late=reject) to
