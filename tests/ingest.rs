@@ -603,3 +603,68 @@ fn csv_lines_are_exact_with_crlf_and_multiline_cells() {
         assert!(ex.starts_with("t.csv:5:"), "{eol:?}: {ex}");
     }
 }
+
+#[test]
+fn records_know_their_file_and_line() {
+    let a = format!("{SIGNIN_ROW}\n\nnot json\n{SIGNIN_ROW}\n");
+    let b = format!("[\n{SIGNIN_ROW},\n  {SIGNIN_ROW}\n]\n");
+    let run = run_with(
+        |ing, sink| {
+            ing.read_bytes("a.jsonl", a.as_bytes(), sink);
+            ing.read_bytes("b.json", b.as_bytes(), sink);
+        },
+        Projection::all(),
+        Options::default(),
+    );
+    let origins: Vec<(usize, u64)> = run
+        .records
+        .iter()
+        .map(|r| (r.origin.file, r.origin.line))
+        .collect();
+    assert_eq!(origins, vec![(0, 1), (0, 4), (1, 2), (1, 3)]);
+    assert_eq!(run.report.files[1].path, "b.json");
+}
+
+#[test]
+fn a_kept_row_rejected_later_moves_to_the_rejects() {
+    let out = SharedBuf::default();
+    let catalog = Catalog::builtin();
+    let mut ing = Ingest::new(catalog, &Projection::all(), Options::default());
+    ing.report.keep_rejects(Box::new(out.clone()));
+    let text = format!("{SIGNIN_ROW}\n{SIGNIN_ROW}\n");
+    ing.read_bytes("a.jsonl", text.as_bytes(), &mut |_| {});
+    ing.read_bytes("b.jsonl", text.as_bytes(), &mut |_| {});
+    ing.report
+        .reject_kept(0, 2, "SigninLogs", RejectReason::LateRecord, "behind");
+    ing.finish().unwrap();
+    let r = &ing.report;
+    assert_eq!(r.rejected(), 1);
+    assert_eq!(r.rows(), 3);
+    assert_eq!((r.files[0].rows, r.files[0].rejected), (1, 1));
+    assert_eq!((r.files[1].rows, r.files[1].rejected), (2, 0));
+    assert_eq!(
+        r.rejects[&RejectReason::LateRecord].examples,
+        vec!["a.jsonl:2: behind".to_string()]
+    );
+    assert_eq!(RejectReason::LateRecord.to_string(), "late record");
+    let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line: serde_json::Value = serde_json::from_str(written.trim()).unwrap();
+    assert_eq!(line["file"], "a.jsonl");
+    assert_eq!(line["line"], 2);
+    assert_eq!(line["reason"], "late record");
+    assert_eq!(line["detail"], "behind");
+}
+
+/// A writer whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

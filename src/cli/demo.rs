@@ -104,6 +104,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         alerts: None,
         quiet: false,
         table: None,
+        arrival: super::logs::ArrivalArgs::default(),
         common,
         cluster: ClusterArgs {
             workers: args.workers,

@@ -72,6 +72,8 @@ pub struct HuntArgs {
     #[arg(long)]
     table: Option<String>,
     #[command(flatten)]
+    arrival: super::logs::ArrivalArgs,
+    #[command(flatten)]
     common: QueryOptions,
 }
 
@@ -267,6 +269,13 @@ pub fn run(args: &HuntArgs) -> i32 {
             return 2;
         }
     };
+    let arrival = match args.arrival.arrival(tick) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let bound = |s: &Option<String>, name: &str| -> Result<Option<i64>, String> {
         match s {
             None => Ok(None),
@@ -309,7 +318,17 @@ pub fn run(args: &HuntArgs) -> i32 {
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
     // With several processes, each reads its share of the files; process 0 prints.
     let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
-    let mut read = match super::logs::read_logs(&programs, &files, args.table.clone()) {
+    if cluster.process == 0
+        && let Some(note) = args.arrival.unused_note()
+    {
+        eprintln!("{note}");
+    }
+    let log_options = super::logs::LogOptions {
+        table: args.table.clone(),
+        arrival: arrival.clone(),
+        rejects: args.arrival.rejects_path(&cluster),
+    };
+    let mut read = match super::logs::read_logs_with(&programs, &files, &log_options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -505,9 +524,17 @@ pub fn run(args: &HuntArgs) -> i32 {
     for (t, n) in &counts.records {
         let _ = writeln!(err, "  {t}: {n} records");
     }
+    let late = super::logs::late_summary(
+        arrival.order.name(),
+        args.arrival.lateness_text(),
+        super::logs::policy_name(arrival.late),
+        counts.late.late,
+        counts.late.accepted,
+        counts.late.rejected,
+    );
     let _ = writeln!(
         err,
-        "  rejected lines: {}; records without event time: {}; late records: 0 (a hunt replays the records in event-time order)",
+        "  rejected lines: {}; records without event time: {}; {late}",
         counts.rejected, counts.timeless
     );
     if summary.skipped > 0 {

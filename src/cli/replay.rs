@@ -60,6 +60,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub(super) table: Option<String>,
     #[command(flatten)]
+    pub(super) arrival: super::logs::ArrivalArgs,
+    #[command(flatten)]
     pub(super) common: QueryOptions,
     #[command(flatten)]
     pub(super) cluster: super::cluster::ClusterArgs,
@@ -86,8 +88,20 @@ pub struct ReplayReport {
     pub records: u64,
     /// Records per table.
     pub records_per_table: std::collections::BTreeMap<String, u64>,
-    /// Lines rejected by ingest.
+    /// Lines rejected: by ingest, and late records under `--late=reject`.
     pub rejected: u64,
+    /// The order records were fed in: `event` or `arrival`.
+    pub order: String,
+    /// The allowed lateness (`--allowed-lateness`; it matters in arrival order).
+    pub allowed_lateness: String,
+    /// What became of late records: `accept` or `reject`.
+    pub late_policy: String,
+    /// Records older than the watermark when they arrived (arrival order only).
+    pub late_records: u64,
+    /// Of the late records, those fed at the watermark's tick.
+    pub late_accepted: u64,
+    /// Of the late records, those rejected (also counted in `rejected`).
+    pub late_rejected: u64,
     /// Records no rule's filter on its scans keeps, not fed to the dataflow (process 0's
     /// share in a cluster).
     pub skipped_at_source: u64,
@@ -173,6 +187,7 @@ pub(super) fn replay(
         }
     };
     let speed = Speed::parse(&args.speed).map_err(usage)?;
+    let arrival = args.arrival.arrival(tick).map_err(usage)?;
     let (mut rules, mut failed) = if args.rules.is_empty() {
         super::hunt::builtin_rules(&args.common)?
     } else {
@@ -193,7 +208,15 @@ pub(super) fn replay(
     let started = Instant::now();
     let programs: Vec<&crate::plan::Program> = rules.iter().map(|(_, _, p)| p).collect();
     let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
-    let mut read = super::logs::read_logs(&programs, &files, args.table.clone()).map_err(|e| {
+    if leader && let Some(note) = args.arrival.unused_note() {
+        eprintln!("{note}");
+    }
+    let log_options = super::logs::LogOptions {
+        table: args.table.clone(),
+        arrival: arrival.clone(),
+        rejects: args.arrival.rejects_path(&cluster),
+    };
+    let mut read = super::logs::read_logs_with(&programs, &files, &log_options).map_err(|e| {
         eprintln!("error: {e}");
         1
     })?;
@@ -355,6 +378,12 @@ pub(super) fn replay(
         records,
         records_per_table: counts.records.clone(),
         rejected: counts.rejected,
+        order: arrival.order.name().to_string(),
+        allowed_lateness: args.arrival.lateness_text().to_string(),
+        late_policy: super::logs::policy_name(arrival.late).to_string(),
+        late_records: counts.late.late,
+        late_accepted: counts.late.accepted,
+        late_rejected: counts.late.rejected,
         skipped_at_source: summary.skipped,
         from: counts.earliest.map(format_datetime_iso),
         to: counts.latest.map(format_datetime_iso),
@@ -396,6 +425,15 @@ pub(super) fn print_summary(r: &ReplayReport) {
         r.workers,
         r.processes
     );
+    let late = super::logs::late_summary(
+        &r.order,
+        &r.allowed_lateness,
+        &r.late_policy,
+        r.late_records,
+        r.late_accepted,
+        r.late_rejected,
+    );
+    let _ = writeln!(err, "  {late}");
     if r.skipped_at_source > 0 {
         let _ = writeln!(
             err,

@@ -53,8 +53,8 @@ impl Default for Options {
 }
 
 /// One record read: its table (an id in the catalog), its event time in 100 ns ticks since the
-/// epoch (`TimeGenerated`, else a fallback column such as `CreatedDateTime`, else `None`), and
-/// the values of the table's projected columns in [`Layout`] order.
+/// epoch (`TimeGenerated`, else a fallback column such as `CreatedDateTime`, else `None`), the
+/// values of the table's projected columns in [`Layout`] order, and where it was read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// The table's id in the catalog.
@@ -63,6 +63,20 @@ pub struct Record {
     pub time: Option<i64>,
     /// The projected columns' values.
     pub row: Row,
+    /// Where it was read.
+    pub origin: Origin,
+}
+
+/// Where a record was read: its file, as an index into [`Report::files`] (one entry per file
+/// read, in the order read), and its line in the file, from 1 (the first line of a CSV row
+/// that spans several, the line a JSON document's element starts on; the records of one
+/// diagnostic envelope share its line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    /// The file's index in [`Report::files`].
+    pub file: usize,
+    /// The line, from 1.
+    pub line: u64,
 }
 
 /// Which columns of which tables to materialise.
@@ -420,10 +434,15 @@ impl<'c> Ingest<'c> {
                 .warn(file, line, WarningKind::NoTimeGenerated, detail);
         }
         if !self.readers[table].skip {
+            let origin = Origin {
+                file: self.report.files.len().saturating_sub(1),
+                line,
+            };
             sink(Record {
                 table,
                 time,
                 row: st.row,
+                origin,
             });
         }
     }

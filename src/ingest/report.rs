@@ -35,6 +35,9 @@ pub enum RejectReason {
     BadGzip,
     /// A file or directory that could not be opened or read.
     Unreadable,
+    /// A record older than the input watermark, under `--order arrival --late=reject`: read
+    /// and valid, but not fed.
+    LateRecord,
 }
 
 impl std::fmt::Display for RejectReason {
@@ -53,6 +56,7 @@ impl std::fmt::Display for RejectReason {
             RejectReason::MalformedCsv => "malformed CSV",
             RejectReason::BadGzip => "bad gzip data",
             RejectReason::Unreadable => "unreadable",
+            RejectReason::LateRecord => "late record",
         })
     }
 }
@@ -168,8 +172,49 @@ impl Report {
         self.rejects_out = Some(out);
     }
 
-    /// Records a rejection at `file:line` (line 0 for a whole file).
+    /// Records a rejection at `file:line` (line 0 for a whole file) of the file being read.
     pub fn reject(
+        &mut self,
+        file: &str,
+        line: u64,
+        reason: RejectReason,
+        detail: &str,
+        text: &[u8],
+    ) {
+        if let Some(f) = self.files.last_mut() {
+            f.rejected += 1;
+        }
+        self.tally_reject(file, line, reason, detail, text);
+    }
+
+    /// Records the rejection of a row that was read and kept, after its file was read: the
+    /// row of table `table` at line `line` of file `file` (an index into [`Report::files`], as
+    /// in [`Origin`](super::Origin)) is no longer counted as kept, and is counted as rejected
+    /// for `reason`, in the tallies and in its file's figures, and written to the rejects file
+    /// (with no text: the line is at file:line).
+    pub fn reject_kept(
+        &mut self,
+        file: usize,
+        line: u64,
+        table: &str,
+        reason: RejectReason,
+        detail: &str,
+    ) {
+        let name = match self.files.get_mut(file) {
+            Some(f) => {
+                f.rows = f.rows.saturating_sub(1);
+                f.rejected += 1;
+                f.path.clone()
+            }
+            None => String::new(),
+        };
+        if let Some(t) = self.tables.get_mut(table) {
+            t.rows = t.rows.saturating_sub(1);
+        }
+        self.tally_reject(&name, line, reason, detail, b"");
+    }
+
+    fn tally_reject(
         &mut self,
         file: &str,
         line: u64,
@@ -181,9 +226,6 @@ impl Report {
         tally.count += 1;
         if tally.examples.len() < self.max_examples {
             tally.examples.push(location(file, line, detail));
-        }
-        if let Some(f) = self.files.last_mut() {
-            f.rejected += 1;
         }
         if let Some(out) = self.rejects_out.as_mut() {
             let text = String::from_utf8_lossy(text);

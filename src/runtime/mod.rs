@@ -4,8 +4,10 @@
 //!
 //! Time in a dataflow is event time: a record with `TimeGenerated` t enters at the first tick
 //! at or after t (ticks are multiples of the tick length, in 100 ns units since the epoch), so
-//! that the output at tick T reflects every record with `TimeGenerated <= T`.
+//! that the output at tick T reflects every record with `TimeGenerated <= T`. In arrival order
+//! (see [`arrival`]) a late record enters at the watermark's tick instead, its row unchanged.
 
+pub mod arrival;
 pub mod live;
 pub mod temporal;
 
