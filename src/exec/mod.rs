@@ -348,8 +348,8 @@ impl<'scope> Renderer<'_, 'scope> {
         })
     }
 
-    /// The rows of `p`, possibly cut to the columns its scan keeps (see [`narrow`]): a scan,
-    /// and filters on a scan, give narrow rows; maps and aggregates read them by rewritten
+    /// The rows of `p`, possibly narrow (see [`narrow`]): scans, and filters, maps and
+    /// mv-applies over narrow rows, give narrow rows; aggregates read them by rewritten
     /// expressions; every other node has full rows.
     fn plan_narrow(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>), String> {
         if matches!(p.node, Node::Scan { .. } | Node::Watchlist { .. }) {
@@ -435,18 +435,74 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Node::Map { input, exprs } => {
                 let (rows, narrow) = self.plan_narrow(input)?;
-                let (exprs, width) = match &narrow {
-                    Some(n) => (exprs.iter().map(|e| n.expr(e)).collect(), n.width()),
-                    None => (exprs.clone(), input.schema.len()),
+                // Over narrow rows, the output is narrow too: the expressions that are
+                // constants there (unread columns passed on) are left out of the row.
+                let (exprs, width, out) = match &narrow {
+                    Some(n) => {
+                        let (exprs, out) = n.map(exprs);
+                        (exprs, n.width(), Some(out))
+                    }
+                    None => (exprs.clone(), input.schema.len(), None),
                 };
                 let (rows, env) = self.with_scalars(rows, exprs.iter().any(uses_scalars), width)?;
-                let exprs: Vec<ScalarExpr> = exprs;
                 Ok((
                     rows.map(move |row| {
                         let ctx = ctx_of(&row, env);
                         exprs.iter().map(|e| e.eval(&row, &ctx)).collect()
                     }),
-                    None,
+                    out,
+                ))
+            }
+            Node::MvApply {
+                input,
+                items,
+                sub,
+                keep,
+                ..
+            } => {
+                let (rows, narrow) = self.plan_narrow(input)?;
+                let width = narrow.as_ref().map_or(input.schema.len(), Narrow::width);
+                let needed = items.iter().any(|i| uses_scalars(&i.expr)) || plan_uses_scalars(sub);
+                let (rows, env) = self.with_scalars(rows, needed, width)?;
+                let program = std::sync::Arc::new(self.program.clone());
+                let node = p.node.clone();
+                // Narrow rows are widened for the sub-plan (which the batch evaluator runs on
+                // each row) and its output rows cut again.
+                let out = narrow
+                    .as_ref()
+                    .map(|n| n.keep_then(keep, p.schema.len().saturating_sub(keep.len())));
+                let layout = out.as_ref().map(|(o, _)| o.clone());
+                Ok((
+                    rows.flat_map(move |row| {
+                        let ctx = ctx_of(&row, env);
+                        let r: &[Value] = match env {
+                            Some(w) => &row[..w.min(row.len())],
+                            None => &row,
+                        };
+                        let full = match &narrow {
+                            Some(n) => n.widen_row(r),
+                            None => r.to_vec(),
+                        };
+                        let rows = match crate::eval::MvApply::of(&node) {
+                            Some(apply) => crate::eval::mv_apply_row(&program, &apply, &full, &ctx),
+                            None => Vec::new(),
+                        };
+                        match &out {
+                            Some((_, picks)) => rows
+                                .into_iter()
+                                .map(|mut r| {
+                                    picks
+                                        .iter()
+                                        .map(|&i| {
+                                            r.get_mut(i).map(std::mem::take).unwrap_or_default()
+                                        })
+                                        .collect()
+                                })
+                                .collect(),
+                            None => rows,
+                        }
+                    }),
+                    layout,
                 ))
             }
             Node::Reduce { input, keys, aggs } => {
@@ -504,7 +560,8 @@ impl<'scope> Renderer<'_, 'scope> {
             | Node::Filter { .. }
             | Node::Map { .. }
             | Node::Reduce { .. }
-            | Node::MakeSeries { .. } => self.plan(p),
+            | Node::MakeSeries { .. }
+            | Node::MvApply { .. } => self.plan(p),
             Node::Watchlist { name } => self
                 .sources
                 .watchlists
@@ -572,27 +629,6 @@ impl<'scope> Renderer<'_, 'scope> {
                 "take and top are only supported at the end of a query by the incremental engine"
                     .into(),
             ),
-            Node::MvApply {
-                input, items, sub, ..
-            } => {
-                let rows = self.plan(input)?;
-                let width = input.schema.len();
-                let needed = items.iter().any(|i| uses_scalars(&i.expr)) || plan_uses_scalars(sub);
-                let (rows, env) = self.with_scalars(rows, needed, width)?;
-                let program = std::sync::Arc::new(self.program.clone());
-                let node = p.node.clone();
-                Ok(rows.flat_map(move |row| {
-                    let ctx = ctx_of(&row, env);
-                    let r: Row = match env {
-                        Some(w) => row[..w.min(row.len())].to_vec(),
-                        None => row,
-                    };
-                    match crate::eval::MvApply::of(&node) {
-                        Some(apply) => crate::eval::mv_apply_row(&program, &apply, &r, &ctx),
-                        None => Vec::new(),
-                    }
-                }))
-            }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }
     }

@@ -7,10 +7,12 @@
 //! operator. Instead, [`Layouts`] gives each table the ascending list of the columns any query
 //! of the dataflow reads (the union over the queries, since queries share a table's input),
 //! records are cut to those columns before they are fed, and the renderer rewrites the
-//! expressions of the filters, maps and aggregates that sit on a scan to address the narrow
-//! row ([`Narrow`]). Where a scan's rows flow on unchanged into an operator that needs the
-//! full width (a join, a union, `distinct`), they are widened back, with every unread column
-//! holding its empty value, which is what ingest gives an unread column in the first place.
+//! expressions of the filters, maps, mv-applies and aggregates above a scan to address the
+//! narrow row ([`Narrow`]). A map over narrow rows gives narrow rows too: an output column
+//! that is a constant there (an unread column passed on, as `extend` and `project-away` do)
+//! stays out of the row. Where narrow rows flow on into an operator that needs the full width
+//! (a join, a union, `distinct`), they are widened back, with every unread column holding its
+//! empty value, which is what ingest gives an unread column in the first place.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -81,38 +83,68 @@ impl Layouts {
     pub(super) fn scan(&self, table: &str) -> Option<Narrow> {
         let kept = self.tables.get(table)?;
         let def = Catalog::builtin().table(table)?;
-        Some(Narrow {
-            kept: Arc::new(kept.clone()),
-            template: Arc::new(def.schema.empty_row()),
-        })
+        let mut slots: Vec<Slot> = def
+            .schema
+            .empty_row()
+            .into_iter()
+            .map(Slot::Const)
+            .collect();
+        for (p, &c) in kept.iter().enumerate() {
+            if let Some(s) = slots.get_mut(c) {
+                *s = Slot::At(p);
+            }
+        }
+        Some(Narrow::new(slots))
     }
 }
 
-/// Rows cut to some of their schema's columns: the positions kept, ascending, and the full
-/// row's empty values (what every other column holds).
+/// Where a column of a plan's schema is in its narrow rows.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Slot {
+    /// At this position of the narrow row (no two columns share one).
+    At(usize),
+    /// Not in the row: every row's value is this one.
+    Const(Value),
+}
+
+/// Rows that hold only some of their schema's columns: per column of the schema, its position
+/// in the row or the value it has in every row (an unread column's empty value, or a
+/// constant a map computed).
 #[derive(Clone, Debug)]
 pub(super) struct Narrow {
-    kept: Arc<Vec<usize>>,
-    template: Arc<Row>,
+    slots: Arc<Vec<Slot>>,
+    width: usize,
 }
 
 impl Narrow {
+    fn new(slots: Vec<Slot>) -> Narrow {
+        let width = slots.iter().filter(|s| matches!(s, Slot::At(_))).count();
+        Narrow {
+            slots: Arc::new(slots),
+            width,
+        }
+    }
+
     /// The narrow row's width.
     pub(super) fn width(&self) -> usize {
-        self.kept.len()
+        self.width
     }
 
     /// Where schema column `c` is in the narrow row.
     fn position(&self, c: usize) -> Option<usize> {
-        self.kept.binary_search(&c).ok()
+        match self.slots.get(c) {
+            Some(Slot::At(p)) => Some(*p),
+            _ => None,
+        }
     }
 
-    /// `e`, which reads full rows, rewritten to read narrow rows: a kept column moves to its
-    /// place and any other column is its empty value, as it would be in the full row.
+    /// `e`, which reads full rows, rewritten to read narrow rows: a column in the row moves
+    /// to its place and any other is its constant value, as it would be in the full row.
     pub(super) fn expr(&self, e: &ScalarExpr) -> ScalarExpr {
-        e.map_columns(&|c| match self.position(c) {
-            Some(p) => ScalarExpr::Column(p),
-            None => ScalarExpr::Literal(self.template.get(c).cloned().unwrap_or(Value::Null)),
+        e.map_columns(&|c| match self.slots.get(c) {
+            Some(Slot::At(p)) => ScalarExpr::Column(*p),
+            Some(Slot::Const(v)) => ScalarExpr::Literal(v.clone()),
+            None => ScalarExpr::Literal(Value::Null),
         })
     }
 
@@ -127,7 +159,7 @@ impl Narrow {
     }
 
     /// The temporal bounds rewritten to the narrow row, or `None` when one reads a column that
-    /// is not kept.
+    /// is not in it.
     pub(super) fn bounds(&self, bounds: &[TemporalBound]) -> Option<Vec<TemporalBound>> {
         bounds
             .iter()
@@ -140,17 +172,68 @@ impl Narrow {
             .collect()
     }
 
-    /// The full rows of the narrow `rows`.
-    pub(super) fn widen<'scope>(&self, rows: Rows<'scope>) -> Rows<'scope> {
-        let (kept, template) = (self.kept.clone(), self.template.clone());
-        rows.map(move |row| {
-            let mut out: Row = template.as_ref().clone();
-            for (&c, v) in kept.iter().zip(row) {
-                if let Some(cell) = out.get_mut(c) {
-                    *cell = v;
+    /// A map's output over narrow rows: each expression rewritten to read them, those that
+    /// are constants left out of the row. Returns the expressions to compute, in output row
+    /// order, and the output's layout.
+    pub(super) fn map(&self, exprs: &[ScalarExpr]) -> (Vec<ScalarExpr>, Narrow) {
+        let mut computed = Vec::new();
+        let mut slots = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            match self.expr(e) {
+                ScalarExpr::Literal(v) => slots.push(Slot::Const(v)),
+                other => {
+                    slots.push(Slot::At(computed.len()));
+                    computed.push(other);
                 }
             }
-            out
+        }
+        (computed, Narrow::new(slots))
+    }
+
+    /// The layout of rows made of this layout's columns `keep` followed by `more` computed
+    /// columns (mv-apply's output), and the positions in such a full row of the columns the
+    /// narrow row holds.
+    pub(super) fn keep_then(&self, keep: &[usize], more: usize) -> (Narrow, Vec<usize>) {
+        let mut slots = Vec::with_capacity(keep.len() + more);
+        let mut picks = Vec::new();
+        for (i, &k) in keep.iter().enumerate() {
+            match self.slots.get(k) {
+                Some(Slot::Const(v)) => slots.push(Slot::Const(v.clone())),
+                _ => {
+                    slots.push(Slot::At(picks.len()));
+                    picks.push(i);
+                }
+            }
+        }
+        for i in keep.len()..keep.len() + more {
+            slots.push(Slot::At(picks.len()));
+            picks.push(i);
+        }
+        (Narrow::new(slots), picks)
+    }
+
+    /// The full row of a narrow `row`.
+    pub(super) fn widen_row(&self, row: &[Value]) -> Row {
+        self.slots
+            .iter()
+            .map(|s| match s {
+                Slot::At(p) => row.get(*p).cloned().unwrap_or(Value::Null),
+                Slot::Const(v) => v.clone(),
+            })
+            .collect()
+    }
+
+    /// The full rows of the narrow `rows`.
+    pub(super) fn widen<'scope>(&self, rows: Rows<'scope>) -> Rows<'scope> {
+        let slots = self.slots.clone();
+        rows.map(move |mut row| {
+            slots
+                .iter()
+                .map(|s| match s {
+                    Slot::At(p) => row.get_mut(*p).map(std::mem::take).unwrap_or_default(),
+                    Slot::Const(v) => v.clone(),
+                })
+                .collect()
         })
     }
 }
@@ -200,15 +283,12 @@ mod tests {
 
     #[test]
     fn an_unkept_column_reads_as_its_empty_value() {
-        let n = Narrow {
-            kept: Arc::new(vec![1, 3]),
-            template: Arc::new(vec![
-                Value::empty_string(),
-                Value::Null,
-                Value::empty_string(),
-                Value::Null,
-            ]),
-        };
+        let n = Narrow::new(vec![
+            Slot::Const(Value::empty_string()),
+            Slot::At(0),
+            Slot::Const(Value::empty_string()),
+            Slot::At(1),
+        ]);
         let e = ScalarExpr::Binary(
             crate::func::ops::BinOp::Add,
             Box::new(ScalarExpr::Column(3)),
@@ -222,6 +302,46 @@ mod tests {
                 Box::new(ScalarExpr::Column(1)),
                 Box::new(ScalarExpr::Literal(Value::empty_string())),
             )
+        );
+    }
+
+    #[test]
+    fn a_map_leaves_its_constant_outputs_out_of_the_row() {
+        // Schema (a, b, c): b is not in the row, a at 0, c at 1.
+        let n = Narrow::new(vec![
+            Slot::At(0),
+            Slot::Const(Value::empty_string()),
+            Slot::At(1),
+        ]);
+        let (exprs, out) = n.map(&[
+            ScalarExpr::Column(2),
+            ScalarExpr::Column(1),
+            ScalarExpr::Literal(Value::Long(7)),
+            ScalarExpr::Column(0),
+        ]);
+        assert_eq!(exprs, vec![ScalarExpr::Column(1), ScalarExpr::Column(0)]);
+        assert_eq!(out.width(), 2);
+        let row = vec![Value::str("c"), Value::str("a")];
+        assert_eq!(
+            out.widen_row(&row),
+            vec![
+                Value::str("c"),
+                Value::empty_string(),
+                Value::Long(7),
+                Value::str("a"),
+            ]
+        );
+        // mv-apply's output: columns 2 and 1 kept, then two computed columns.
+        let (after, picks) = n.keep_then(&[2, 1], 2);
+        assert_eq!(picks, vec![0, 2, 3]);
+        assert_eq!(
+            after.widen_row(&[Value::str("c"), Value::Long(1), Value::Long(2)]),
+            vec![
+                Value::str("c"),
+                Value::empty_string(),
+                Value::Long(1),
+                Value::Long(2),
+            ]
         );
     }
 }
