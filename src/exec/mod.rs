@@ -138,35 +138,13 @@ fn inline_shared(p: &Plan, shared: &[Plan]) -> Plan {
             p.node = s.node;
             return;
         }
-        for input in inputs_mut(p) {
+        for input in p.inputs_mut() {
             walk(input, shared);
         }
     }
     let mut p = p.clone();
     walk(&mut p, shared);
     p
-}
-
-/// The direct inputs of a plan node, to change.
-fn inputs_mut(p: &mut Plan) -> Vec<&mut Plan> {
-    match &mut p.node {
-        Node::Scan { .. }
-        | Node::Watchlist { .. }
-        | Node::Constant { .. }
-        | Node::ApplyRows
-        | Node::Shared(_) => vec![],
-        Node::Filter { input, .. }
-        | Node::Map { input, .. }
-        | Node::Reduce { input, .. }
-        | Node::MakeSeries { input, .. }
-        | Node::MvExpand { input, .. }
-        | Node::Distinct { input }
-        | Node::Sort { input, .. }
-        | Node::Take { input, .. } => vec![input],
-        Node::MvApply { input, sub, .. } => vec![input, sub],
-        Node::Join { left, right, .. } => vec![left, right],
-        Node::Union { inputs, .. } => inputs.iter_mut().map(|i| &mut i.plan).collect(),
-    }
 }
 
 /// The plan under the presentation nodes (sort, top, take) at its top.

@@ -748,6 +748,28 @@ impl Plan {
         }
     }
 
+    /// The direct inputs of the node, to change.
+    pub fn inputs_mut(&mut self) -> Vec<&mut Plan> {
+        match &mut self.node {
+            Node::Scan { .. }
+            | Node::Watchlist { .. }
+            | Node::Constant { .. }
+            | Node::ApplyRows
+            | Node::Shared(_) => vec![],
+            Node::Filter { input, .. }
+            | Node::Map { input, .. }
+            | Node::Reduce { input, .. }
+            | Node::MakeSeries { input, .. }
+            | Node::MvExpand { input, .. }
+            | Node::Distinct { input }
+            | Node::Sort { input, .. }
+            | Node::Take { input, .. } => vec![input],
+            Node::MvApply { input, sub, .. } => vec![input, sub],
+            Node::Join { left, right, .. } => vec![left, right],
+            Node::Union { inputs, .. } => inputs.iter_mut().map(|i| &mut i.plan).collect(),
+        }
+    }
+
     /// The tables this plan scans (with those of the shared plans it refers to, given them).
     pub fn tables(&self, shared: &[Plan], out: &mut Vec<String>) {
         match &self.node {
