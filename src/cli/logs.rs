@@ -405,13 +405,7 @@ pub fn read_logs_with(
     options: &LogOptions,
 ) -> Result<ReadLogs, String> {
     let catalog = Catalog::builtin();
-    let mut read: std::collections::BTreeMap<String, std::collections::BTreeSet<usize>> =
-        Default::default();
-    for p in programs {
-        for (t, cols) in crate::exec::columns_read(p) {
-            read.entry(t).or_default().extend(cols);
-        }
-    }
+    let read = crate::exec::columns_read_by(programs.iter().copied());
     let wanted: Vec<(String, Vec<String>)> = read
         .iter()
         .filter_map(|(t, cols)| {

@@ -1328,6 +1328,20 @@ pub fn columns_read(
     out
 }
 
+/// The columns (schema positions) that any of `programs` reads from each table: the union
+/// of [`columns_read`] over them, for programs that share their table inputs.
+pub fn columns_read_by<'a>(
+    programs: impl IntoIterator<Item = &'a Program>,
+) -> BTreeMap<String, std::collections::BTreeSet<usize>> {
+    let mut read: BTreeMap<String, std::collections::BTreeSet<usize>> = BTreeMap::new();
+    for p in programs {
+        for (table, cols) in columns_read(p) {
+            read.entry(table).or_default().extend(cols);
+        }
+    }
+    read
+}
+
 /// Which records can reach a set of programs' results, from the filters that sit directly on
 /// their scans: a record of a table is kept when some scan of the table is unfiltered, or
 /// when the chain of filters directly on one of its scans accepts it. A record no chain

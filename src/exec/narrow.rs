@@ -14,7 +14,7 @@
 //! (a join, a union, `distinct`), they are widened back, with every unread column holding its
 //! empty value, which is what ingest gives an unread column in the first place.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
@@ -35,13 +35,7 @@ impl Layouts {
     /// keep their full rows.
     pub fn of<'a>(programs: impl IntoIterator<Item = &'a Program>) -> Layouts {
         let catalog = Catalog::builtin();
-        let mut read: HashMap<String, BTreeSet<usize>> = HashMap::new();
-        for p in programs {
-            for (table, cols) in super::columns_read(p) {
-                read.entry(table).or_default().extend(cols);
-            }
-        }
-        let tables = read
+        let tables = super::columns_read_by(programs)
             .into_iter()
             .filter_map(|(table, mut cols)| {
                 let def = catalog.table(&table)?;
