@@ -133,7 +133,33 @@ pub(super) fn describe(
     columns: &[String],
     e: &crate::alerts::AlertEvent,
 ) -> (BTreeMap<String, serde_json::Value>, String, String) {
-    let ents = entities(rule, columns, e.rows.first().map_or(&e.key[..], |r| &r[..]));
+    // A closed alert has no rows left: its entities come from its key, laid out as a row.
+    let from_key = || {
+        let entity_cols: Vec<String> = rule
+            .entity_mappings
+            .iter()
+            .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
+            .collect();
+        let mut row = vec![Value::Null; columns.len()];
+        for (i, v) in crate::alerts::key_columns(&entity_cols, columns)
+            .into_iter()
+            .zip(&e.key)
+        {
+            if let Some(cell) = row.get_mut(i) {
+                *cell = v.clone();
+            }
+        }
+        row
+    };
+    let keyed;
+    let row: &[Value] = match e.rows.first() {
+        Some(r) => r,
+        None => {
+            keyed = from_key();
+            &keyed
+        }
+    };
+    let ents = entities(rule, columns, row);
     let shown: Vec<String> = ents
         .iter()
         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))

@@ -405,25 +405,7 @@ pub fn read_logs_with(
     options: &LogOptions,
 ) -> Result<ReadLogs, String> {
     let catalog = Catalog::builtin();
-    let read = crate::exec::columns_read_by(programs.iter().copied());
-    let wanted: Vec<(String, Vec<String>)> = read
-        .iter()
-        .filter_map(|(t, cols)| {
-            let def = catalog.table(t)?;
-            let mut names: Vec<String> = cols
-                .iter()
-                .filter_map(|&c| def.schema.columns().get(c).map(|c| c.name.to_string()))
-                .collect();
-            names.push(def.schema.columns()[def.time_column].name.to_string());
-            Some((t.clone(), names))
-        })
-        .collect();
-    let refs: Vec<(&str, Vec<&str>)> = wanted
-        .iter()
-        .map(|(t, c)| (t.as_str(), c.iter().map(String::as_str).collect()))
-        .collect();
-    let slices: Vec<(&str, &[&str])> = refs.iter().map(|(t, c)| (*t, c.as_slice())).collect();
-    let projection = Projection::only(catalog, &slices)?;
+    let projection = projection_for(programs)?;
     let mut ing = Ingest::new(
         catalog,
         &projection,
@@ -440,9 +422,7 @@ pub fn read_logs_with(
     }
     let arrival = options.arrival.order == Order::Arrival;
     let mut pending: Vec<Pending> = Vec::new();
-    let layouts: Vec<Vec<usize>> = (0..catalog.tables().len())
-        .map(|t| ing.layout(t).map(|l| l.columns.clone()).unwrap_or_default())
-        .collect();
+    let layouts = layouts_of(&ing);
     let mut out = ReadLogs {
         tables: HashMap::new(),
         latest: None,
@@ -453,30 +433,20 @@ pub fn read_logs_with(
     };
     for p in logs {
         ing.read_path(p, &mut |rec| {
-            let Some(def) = catalog.by_id(rec.table) else {
-                return;
-            };
-            let Some(t) = rec.time else {
+            if rec.time.is_none() {
                 out.timeless += 1;
+                return;
+            }
+            let (table, origin) = (rec.table, rec.origin);
+            let Some((def, t, row)) = schema_row(catalog, &layouts, rec) else {
                 return;
             };
             out.latest = Some(out.latest.map_or(t, |l| l.max(t)));
             out.earliest = Some(out.earliest.map_or(t, |l| l.min(t)));
-            let mut row = def.schema.empty_row();
-            for (slot, v) in layouts[rec.table].iter().zip(rec.row) {
-                if let Some(cell) = row.get_mut(*slot) {
-                    *cell = v;
-                }
-            }
-            if let Some(v) = row.get_mut(def.time_column)
-                && v.is_null()
-            {
-                *v = Value::DateTime(t);
-            }
             if arrival {
                 pending.push(Pending {
-                    table: rec.table,
-                    origin: rec.origin,
+                    table,
+                    origin,
                     time: t,
                     row,
                 });
@@ -500,6 +470,63 @@ pub fn read_logs_with(
     ing.finish()?;
     out.report = std::mem::take(&mut ing.report);
     Ok(out)
+}
+
+/// The ingest projection for `programs`: of each table they read, the columns they read and
+/// the table's time column.
+pub(super) fn projection_for(programs: &[&Program]) -> Result<Projection, String> {
+    let catalog = Catalog::builtin();
+    let read = crate::exec::columns_read_by(programs.iter().copied());
+    let wanted: Vec<(String, Vec<String>)> = read
+        .iter()
+        .filter_map(|(t, cols)| {
+            let def = catalog.table(t)?;
+            let mut names: Vec<String> = cols
+                .iter()
+                .filter_map(|&c| def.schema.columns().get(c).map(|c| c.name.to_string()))
+                .collect();
+            names.push(def.schema.columns()[def.time_column].name.to_string());
+            Some((t.clone(), names))
+        })
+        .collect();
+    let refs: Vec<(&str, Vec<&str>)> = wanted
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.iter().map(String::as_str).collect()))
+        .collect();
+    let slices: Vec<(&str, &[&str])> = refs.iter().map(|(t, c)| (*t, c.as_slice())).collect();
+    Projection::only(catalog, &slices)
+}
+
+/// Each table's layout under `ing`'s projection: the schema position of each value of a
+/// record's row.
+pub(super) fn layouts_of(ing: &Ingest) -> Vec<Vec<usize>> {
+    (0..Catalog::builtin().tables().len())
+        .map(|t| ing.layout(t).map(|l| l.columns.clone()).unwrap_or_default())
+        .collect()
+}
+
+/// A record read under a projection whose table layouts are `layouts` (see [`layouts_of`]),
+/// as a row of its table in schema order (columns not read are empty, the time column holds
+/// the event time): its table, its event time and the row; `None` when it has no event time.
+pub(super) fn schema_row<'c>(
+    catalog: &'c Catalog,
+    layouts: &[Vec<usize>],
+    rec: crate::ingest::Record,
+) -> Option<(&'c crate::catalog::Table, i64, Row)> {
+    let def = catalog.by_id(rec.table)?;
+    let t = rec.time?;
+    let mut row = def.schema.empty_row();
+    for (slot, v) in layouts.get(rec.table)?.iter().zip(rec.row) {
+        if let Some(cell) = row.get_mut(*slot) {
+            *cell = v;
+        }
+    }
+    if let Some(v) = row.get_mut(def.time_column)
+        && v.is_null()
+    {
+        *v = Value::DateTime(t);
+    }
+    Some((def, t, row))
 }
 
 /// Walks `pending` (every record read, file after file, each file in line order) in arrival

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cluster;
 mod demo;
+mod detect;
 mod explain;
 mod generate;
 mod hunt;
@@ -40,6 +41,9 @@ enum Command {
     /// Retro-hunt: run every rule of a rule folder over the logs and print the alerts each
     /// would have raised, with when.
     Hunt(hunt::HuntArgs),
+    /// Live detection: run the rule pack over records as they arrive (standard input, or
+    /// files followed as they grow) and print each alert as soon as it is raised.
+    Detect(detect::DetectArgs),
     /// Replay logs through the rule pack as if live, at a chosen speed, and measure the
     /// latency of every tick (hdrhistogram percentiles, records/s, a JSON report).
     Replay(replay::ReplayArgs),
@@ -69,6 +73,7 @@ pub fn main() -> i32 {
         Command::Inspect(args) => inspect::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Hunt(args) => hunt::run(&args),
+        Command::Detect(args) => detect::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),

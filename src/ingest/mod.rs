@@ -18,10 +18,11 @@ mod csv;
 mod json;
 mod report;
 mod source;
+pub mod tail;
 
 pub use source::log_files;
 
-pub use report::{FileStats, RejectReason, Report, TableStats, Tally, WarningKind};
+pub use report::{FileStats, RejectEcho, RejectReason, Report, TableStats, Tally, WarningKind};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::HashMap as StdHashMap;
@@ -356,6 +357,19 @@ impl<'c> Ingest<'c> {
     /// Reads one in-memory file called `name` (for tests, fuzzing and standard input).
     pub fn read_bytes(&mut self, name: &str, bytes: &[u8], sink: &mut dyn FnMut(Record)) {
         source::read_stream(self, name, Box::new(bytes), bytes.len() as u64, sink)
+    }
+
+    /// Reads JSON Lines from `reader` (standard input, a followed file), called `name`, handing
+    /// each record to `sink` as soon as its line is complete; `path` names the table of
+    /// records that tell none, as a file's name does. Returns when `reader` ends.
+    pub fn read_live(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        reader: Box<dyn std::io::Read + '_>,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        source::read_live_lines(self, name, path, reader, sink)
     }
 
     /// Flushes the rejects file; see [`Report::finish`].

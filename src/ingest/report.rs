@@ -127,6 +127,9 @@ pub struct FileStats {
     pub rejected: u64,
 }
 
+/// What is told of each rejection as it happens: its reason and `file:line: detail`.
+pub type RejectEcho = Box<dyn FnMut(RejectReason, &str) + Send>;
+
 /// The whole report of an ingest run.
 #[derive(Default, Serialize)]
 pub struct Report {
@@ -145,6 +148,8 @@ pub struct Report {
     rejects_out: Option<Box<dyn Write + Send>>,
     #[serde(skip)]
     rejects_write_error: Option<String>,
+    #[serde(skip)]
+    rejects_echo: Option<RejectEcho>,
 }
 
 /// One line of the rejects file.
@@ -170,6 +175,12 @@ impl Report {
     /// `reason`, `detail` and `text` (the rejected text, lossily decoded when not UTF-8).
     pub fn keep_rejects(&mut self, out: Box<dyn Write + Send>) {
         self.rejects_out = Some(out);
+    }
+
+    /// Calls `echo` with every rejection as it is recorded: its reason and `file:line:
+    /// detail` (for a reader that runs on and on, whose report is read only at its end).
+    pub fn echo_rejects(&mut self, echo: RejectEcho) {
+        self.rejects_echo = Some(echo);
     }
 
     /// Records a rejection at `file:line` (line 0 for a whole file) of the file being read.
@@ -222,6 +233,9 @@ impl Report {
         detail: &str,
         text: &[u8],
     ) {
+        if let Some(echo) = self.rejects_echo.as_mut() {
+            echo(reason, &location(file, line, detail));
+        }
         let tally = self.rejects.entry(reason).or_default();
         tally.count += 1;
         if tally.examples.len() < self.max_examples {

@@ -140,6 +140,26 @@ pub(crate) fn read_stream(
     read_reader(ing, name, Some(Path::new(name)), reader, sink);
 }
 
+/// Reads JSON Lines from `reader`, called `name`, as they come: no look ahead to tell the
+/// format, so each record reaches `sink` as soon as its line is complete (a live tail, a
+/// pipe). Records of a file whose table nothing else tells take the table `path`'s name gives.
+pub(crate) fn read_live_lines(
+    ing: &mut Ingest,
+    name: &str,
+    path: Option<&Path>,
+    reader: Box<dyn Read + '_>,
+    sink: &mut dyn FnMut(Record),
+) {
+    ing.report.files.push(FileStats {
+        path: name.into(),
+        ..FileStats::default()
+    });
+    set_format(ing, "JSON Lines");
+    let hint = path.and_then(|p| ing.hint_for(p));
+    let stream: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 16, reader));
+    read_lines(ing, name, stream, hint, false, sink);
+}
+
 fn set_format(ing: &mut Ingest, format: &str) {
     if let Some(f) = ing.report.files.last_mut() {
         if f.format.is_empty() {

@@ -96,6 +96,12 @@ impl Watermark {
         self.newest
     }
 
+    /// Moves the watermark up as if a record with event time `t` had arrived (a clock
+    /// saying event time has reached `t`), without a record.
+    pub fn observe(&mut self, t: i64) {
+        self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
+    }
+
     /// Takes the next record to arrive, with event time `t`, and says where it enters: at
     /// the tick of `t` when `t` is not before the watermark (the watermark as it was before
     /// this record: a record never makes itself late), else at the watermark's tick, or

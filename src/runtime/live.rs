@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use differential_dataflow::input::Input;
+use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::ProbeHandle;
 use timely::dataflow::operators::{Exchange, Inspect, Probe};
 
@@ -69,7 +69,7 @@ pub const MAX_BATCH_RECORDS: usize = 4096;
 pub const MAX_BATCH_TICKS: usize = 256;
 
 /// The output changes worker 0 has received: (output, row, tick, diff).
-type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
+pub(super) type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
 
 /// What one process feeds a live dataflow.
 #[derive(Clone, Debug, Default)]
@@ -133,80 +133,10 @@ where
                 None
             };
             let captured: Captured = Rc::new(RefCell::new(Vec::new()));
-            let into = captured.clone();
             let notes: Rc<RefCell<Vec<Row>>> = Rc::new(RefCell::new(Vec::new()));
-            let notes_into = notes.clone();
-            let build = build.clone();
             let (mut handles, mut note_input, probe) =
-                worker.dataflow::<Time, _, _>(move |scope| {
-                    let mut handles = Vec::with_capacity(inputs);
-                    let mut collections = Vec::with_capacity(inputs);
-                    for _ in 0..inputs {
-                        let (handle, collection) = scope.new_collection::<Row, isize>();
-                        handles.push(handle);
-                        collections.push(collection);
-                    }
-                    // The probe watches the inputs too, so that a dataflow without outputs still
-                    // tells when a tick is through.
-                    let probe = ProbeHandle::<Time>::new();
-                    for c in &collections {
-                        c.inner.clone().probe_with(&probe);
-                    }
-                    let (note_input, note_stream) = scope.new_collection::<Row, isize>();
-                    note_stream
-                        .inner
-                        .exchange(|_| 0)
-                        .inspect(move |(row, _, _): &(Row, Time, isize)| {
-                            notes_into.borrow_mut().push(row.clone());
-                        })
-                        .probe_with(&probe);
-                    let outs = build(collections);
-                    for (i, out) in outs.into_iter().enumerate() {
-                        let into = into.clone();
-                        out.inner
-                            .exchange(|_| 0)
-                            .inspect(move |(row, t, diff): &(Row, Time, isize)| {
-                                into.borrow_mut().push((i, row.clone(), *t, *diff));
-                            })
-                            .probe_with(&probe);
-                    }
-                    (handles, note_input, probe)
-                });
-            // Changes up to `upto` are complete once the probe has passed it: hand them over
-            // in tick order.
-            let drain = |upto: Option<Time>, sink: &mut S| {
-                let mut ready: Vec<(Time, usize, Row, isize)> = Vec::new();
-                {
-                    let mut buf = captured.borrow_mut();
-                    let mut rest = Vec::new();
-                    for (i, row, t, d) in buf.drain(..) {
-                        if upto.is_none_or(|u| t <= u) {
-                            ready.push((t, i, row, d));
-                        } else {
-                            rest.push((i, row, t, d));
-                        }
-                    }
-                    *buf = rest;
-                }
-                ready.sort();
-                let mut k = 0;
-                while k < ready.len() {
-                    let t = ready[k].0;
-                    let mut out: Vec<(usize, Row, i64)> = Vec::new();
-                    while k < ready.len() && ready[k].0 == t {
-                        let (_, i, row, d) = &ready[k];
-                        match out.last_mut() {
-                            Some(last) if last.0 == *i && last.1 == *row => last.2 += *d as i64,
-                            _ => out.push((*i, row.clone(), *d as i64)),
-                        }
-                        k += 1;
-                    }
-                    out.retain(|c| c.2 != 0);
-                    if !out.is_empty() {
-                        sink.changes(t, out);
-                    }
-                }
-            };
+                build_dataflow(worker, inputs, &*build, &captured, &notes);
+            let drain = |upto: Option<Time>, sink: &mut S| drain(&captured, upto, sink);
             // Tick 0: the constants, each process's note and any record of tick 0, then a
             // barrier, so that worker 0 has every note before the first change.
             // Worker 0 feeds the constant changes, each at its tick: `c` is the next.
@@ -379,8 +309,104 @@ where
     Ok(())
 }
 
+/// A built dataflow: its input handles, its note input and its probe.
+pub(super) type Built = (
+    Vec<InputSession<Time, Row, isize>>,
+    InputSession<Time, Row, isize>,
+    ProbeHandle<Time>,
+);
+
+/// Builds the dataflow on `worker`: `inputs` input collections, the outputs `build` makes of
+/// them, each output's changes gathered into `captured` on worker 0 (output index, row, tick,
+/// diff), and a note input whose rows worker 0 gathers into `notes`. Returns the input
+/// handles, the note input and a probe that watches the inputs, the notes and every output.
+pub(super) fn build_dataflow<B>(
+    worker: &mut timely::worker::Worker,
+    inputs: usize,
+    build: &B,
+    captured: &Captured,
+    notes: &Rc<RefCell<Vec<Row>>>,
+) -> Built
+where
+    B: for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>>,
+{
+    let into = captured.clone();
+    let notes_into = notes.clone();
+    worker.dataflow::<Time, _, _>(move |scope| {
+        let mut handles = Vec::with_capacity(inputs);
+        let mut collections = Vec::with_capacity(inputs);
+        for _ in 0..inputs {
+            let (handle, collection) = scope.new_collection::<Row, isize>();
+            handles.push(handle);
+            collections.push(collection);
+        }
+        // The probe watches the inputs too, so that a dataflow without outputs still tells
+        // when a tick is through.
+        let probe = ProbeHandle::<Time>::new();
+        for c in &collections {
+            c.inner.clone().probe_with(&probe);
+        }
+        let (note_input, note_stream) = scope.new_collection::<Row, isize>();
+        note_stream
+            .inner
+            .exchange(|_| 0)
+            .inspect(move |(row, _, _): &(Row, Time, isize)| {
+                notes_into.borrow_mut().push(row.clone());
+            })
+            .probe_with(&probe);
+        let outs = build(collections);
+        for (i, out) in outs.into_iter().enumerate() {
+            let into = into.clone();
+            out.inner
+                .exchange(|_| 0)
+                .inspect(move |(row, t, diff): &(Row, Time, isize)| {
+                    into.borrow_mut().push((i, row.clone(), *t, *diff));
+                })
+                .probe_with(&probe);
+        }
+        (handles, note_input, probe)
+    })
+}
+
+/// Hands `sink` the changes in `captured` up to tick `upto` (all of them with `None`),
+/// consolidated, tick by tick in order; later changes stay. Changes up to a tick are complete
+/// once the probe has passed it.
+pub(super) fn drain<S: Sink>(captured: &Captured, upto: Option<Time>, sink: &mut S) {
+    let mut ready: Vec<(Time, usize, Row, isize)> = Vec::new();
+    {
+        let mut buf = captured.borrow_mut();
+        let mut rest = Vec::new();
+        for (i, row, t, d) in buf.drain(..) {
+            if upto.is_none_or(|u| t <= u) {
+                ready.push((t, i, row, d));
+            } else {
+                rest.push((i, row, t, d));
+            }
+        }
+        *buf = rest;
+    }
+    ready.sort();
+    let mut k = 0;
+    while k < ready.len() {
+        let t = ready[k].0;
+        let mut out: Vec<(usize, Row, i64)> = Vec::new();
+        while k < ready.len() && ready[k].0 == t {
+            let (_, i, row, d) = &ready[k];
+            match out.last_mut() {
+                Some(last) if last.0 == *i && last.1 == *row => last.2 += *d as i64,
+                _ => out.push((*i, row.clone(), *d as i64)),
+            }
+            k += 1;
+        }
+        out.retain(|c| c.2 != 0);
+        if !out.is_empty() {
+            sink.changes(t, out);
+        }
+    }
+}
+
 /// Reports every pending tick the probe has passed: its changes, then its latency.
-fn settle<S: Sink, D: Fn(Option<Time>, &mut S)>(
+pub(super) fn settle<S: Sink, D: Fn(Option<Time>, &mut S)>(
     pending: &mut VecDeque<(Time, Instant, u64)>,
     probe: &ProbeHandle<Time>,
     sink: &mut S,

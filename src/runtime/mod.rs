@@ -9,6 +9,7 @@
 
 pub mod arrival;
 pub mod live;
+pub mod stream;
 pub mod temporal;
 
 use std::path::PathBuf;

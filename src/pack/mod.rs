@@ -4,6 +4,8 @@
 //! while the dataflow runs. `kqlflow hunt` runs a pack as fast as it can; `kqlflow replay`
 //! paces it and measures it.
 
+pub mod stream;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -74,6 +76,24 @@ pub struct PackSummary {
     pub skipped: u64,
 }
 
+impl PackSummary {
+    /// Counts what `report` tells: a raised alert, a tick, the suppressed raises.
+    fn count(&mut self, report: &Report) {
+        match report {
+            Report::Alert { rule, event } => {
+                if event.status == crate::alerts::Status::Raised
+                    && let Some(n) = self.raised.get_mut(*rule)
+                {
+                    *n += 1;
+                }
+            }
+            Report::Tick { .. } => self.ticks += 1,
+            Report::Notes(_) => {}
+            Report::Finished { suppressed } => self.suppressed = suppressed.clone(),
+        }
+    }
+}
+
 struct PackSink {
     trackers: Vec<Tracker>,
     tx: mpsc::Sender<Report>,
@@ -114,6 +134,64 @@ impl Drop for PackSink {
     }
 }
 
+/// The inputs of a pack's dataflow, as (is a watchlist, name): every table some rule reads,
+/// then every watchlist some rule reads, each once.
+fn input_names(rules: &[(Rule, Program)]) -> Vec<(bool, String)> {
+    let mut names: Vec<(bool, String)> = Vec::new();
+    for (_, p) in rules {
+        for t in columns_read(p).into_keys() {
+            if !names.contains(&(false, t.clone())) {
+                names.push((false, t));
+            }
+        }
+    }
+    for (_, p) in rules {
+        for (name, _) in watchlist_sources(p, &HashMap::new()) {
+            if !names.contains(&(true, name.clone())) {
+                names.push((true, name));
+            }
+        }
+    }
+    names
+}
+
+/// The dataflow of a pack: each input collection named by `names` (see [`input_names`])
+/// becomes its table's or watchlist's source, and every program is rendered over them with
+/// the sub-plans they compute alike shared; one output per program.
+fn render_pack(
+    programs: Vec<Program>,
+    names: Vec<(bool, String)>,
+    layouts: Layouts,
+    tick: i64,
+) -> impl for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>> + Send + Sync + 'static {
+    move |inputs: Vec<Rows<'_>>| {
+        let mut sources = Sources {
+            tables: HashMap::new(),
+            watchlists: HashMap::new(),
+            layouts: layouts.clone(),
+        };
+        let Some(any) = inputs.first().cloned() else {
+            return Vec::new();
+        };
+        let worker = any.scope().index();
+        for ((is_watchlist, name), c) in names.iter().zip(inputs) {
+            if *is_watchlist {
+                sources.watchlists.insert(name.clone(), c);
+            } else {
+                sources.tables.insert(name.clone(), c);
+            }
+        }
+        // Rules share the sub-plans and arrangements they compute alike. check() ran first,
+        // so rendering does not fail; were it to, that rule's result is empty rather than a
+        // panic inside a worker.
+        render_all(&programs, &sources, tick, worker)
+            .0
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|_| any.clone().filter(|_| false)))
+            .collect()
+    }
+}
+
 /// Checks that each rule can run incrementally; the message of the first that cannot.
 pub fn check(rules: &[(Rule, Program)]) -> Result<(), String> {
     for (rule, program) in rules {
@@ -136,23 +214,16 @@ pub fn run(
     mut on: impl FnMut(&Report),
 ) -> Result<PackSummary, String> {
     check(rules)?;
-    // The inputs: every table some rule reads, then every watchlist.
-    let mut names: Vec<(bool, String)> = Vec::new();
-    for (_, p) in rules {
-        for t in columns_read(p).into_keys() {
-            if !names.contains(&(false, t.clone())) {
-                names.push((false, t));
-            }
-        }
-    }
+    let names = input_names(rules);
     let mut constant = Vec::new();
     for (_, p) in rules {
         for (name, changes) in watchlist_sources(p, watchlists) {
-            if names.contains(&(true, name.clone())) {
+            let Some(input) = names.iter().position(|n| *n == (true, name.clone())) else {
+                continue;
+            };
+            if constant.iter().any(|e: &Event| e.input == input) {
                 continue;
             }
-            let input = names.len();
-            names.push((true, name));
             constant.extend(changes.into_iter().map(|(time, row, diff)| Event {
                 input,
                 time,
@@ -202,32 +273,7 @@ pub fn run(
                 constant,
                 note,
             },
-            move |inputs: Vec<Rows<'_>>| {
-                let mut sources = Sources {
-                    tables: HashMap::new(),
-                    watchlists: HashMap::new(),
-                    layouts: layouts.clone(),
-                };
-                let Some(any) = inputs.first().cloned() else {
-                    return Vec::new();
-                };
-                let worker = any.scope().index();
-                for ((is_watchlist, name), c) in names.iter().zip(inputs) {
-                    if *is_watchlist {
-                        sources.watchlists.insert(name.clone(), c);
-                    } else {
-                        sources.tables.insert(name.clone(), c);
-                    }
-                }
-                // Rules share the sub-plans and arrangements they compute alike. check() ran
-                // first, so rendering does not fail; were it to, that rule's result is empty
-                // rather than a panic inside a worker.
-                render_all(&programs, &sources, tick, worker)
-                    .0
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|_| any.clone().filter(|_| false)))
-                    .collect()
-            },
+            render_pack(programs, names, layouts, tick),
             sink,
         )
     });
@@ -238,18 +284,7 @@ pub fn run(
         skipped,
     };
     for report in rx {
-        match &report {
-            Report::Alert { rule, event } => {
-                if event.status == crate::alerts::Status::Raised
-                    && let Some(n) = summary.raised.get_mut(*rule)
-                {
-                    *n += 1;
-                }
-            }
-            Report::Tick { .. } => summary.ticks += 1,
-            Report::Notes(_) => {}
-            Report::Finished { suppressed } => summary.suppressed = suppressed.clone(),
-        }
+        summary.count(&report);
         on(&report);
     }
     worker

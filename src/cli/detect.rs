@@ -1,0 +1,731 @@
+//! `kqlflow detect`: live detection. The rule pack runs over records as they arrive (standard
+//! input, or files followed as they grow), and each alert is printed the moment the record
+//! that raises it has been fed; watchlist files are re-read when they change on disk.
+
+use clap::{Args, ValueEnum};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::check::QueryOptions;
+use super::hunt::{AlertFormat, LoadedRule, colour, describe};
+use super::logs::{Late, layouts_of, projection_for, schema_row};
+use crate::alerts::{Status, tracker_for};
+use crate::catalog::Catalog;
+use crate::eval::Watchlist;
+use crate::ingest::tail::Tail;
+use crate::ingest::{Ingest, Options, Projection};
+use crate::model::{format_datetime_iso, parse_timespan};
+use crate::pack::Report;
+use crate::pack::stream::{Arrived, LateRecord, StreamOptions};
+use crate::plan::Program;
+use crate::rules::Rule;
+use crate::runtime::arrival::LatePolicy;
+
+/// What moves event time forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Clock {
+    /// Only the records: event time is the newest record's, so windows close as records come.
+    Event,
+    /// The records and the wall clock: event time is at least the time now, so windows close
+    /// (and alerts clear) when the logs are quiet too. For logs of the present.
+    Wall,
+}
+
+/// Arguments of `kqlflow detect`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+tail -F /var/log/entra/signins.jsonl | kqlflow detect --rules dataflows/\n  \
+kqlflow detect --rules dataflows/ --logs exports/ --follow --watchlist NetworkAllowlist=allow.csv\n  \
+kqlflow detect --logs today.jsonl --format jsonl --out alerts.jsonl   (the built-in rule pack)")]
+pub struct DetectArgs {
+    /// Rule files (.yaml) or folders of them (default: the built-in rule pack).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Log files or directories to read, `-` for standard input (the default). Records are
+    /// taken as they arrive, each file in its own line order; standard input and followed
+    /// files are read as JSON Lines (one record, or one {"records":[…]} envelope, per line).
+    #[arg(long, num_args = 1.., value_name = "PATH", default_value = "-")]
+    logs: Vec<PathBuf>,
+    /// Keep reading until interrupted (Ctrl-C): files as they grow (rotated or truncated
+    /// files from their start) and new log files in the directories.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// How often watchlist files and log directories are looked at for changes, and the wall
+    /// clock read under --clock wall.
+    #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
+    poll: String,
+    /// How far the watermark trails the newest event time. With 0s an alert comes out as soon
+    /// as the record that raises it is fed; a larger lateness lets records that arrive out of
+    /// order by up to that much keep their own tick, and holds alerts back by as much.
+    #[arg(long, default_value = "0s", value_name = "TIMESPAN")]
+    allowed_lateness: String,
+    /// What becomes of a record older than the watermark: it enters at the current tick, or
+    /// is rejected. Either way it is reported and counted.
+    #[arg(long, value_enum, default_value_t = Late::Accept, value_name = "accept|reject")]
+    late: Late,
+    /// What moves event time forward.
+    #[arg(long, value_enum, default_value_t = Clock::Event)]
+    clock: Clock,
+    /// Write every rejected line (unreadable lines, late records under --late=reject) to
+    /// FILE as JSON Lines (file, line, reason, detail, text).
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// How to print the alerts.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
+    format: AlertFormat,
+    /// Also write every lifecycle event as JSON Lines to FILE, as it happens.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// No colours in the table, even on a terminal.
+    #[arg(long)]
+    no_color: bool,
+    /// The event-time step of the dataflows.
+    #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
+    tick: String,
+    /// Worker threads.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    workers: usize,
+    /// The table of records whose table nothing else tells.
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    common: QueryOptions,
+}
+
+/// How many records may wait between the readers and the dataflow.
+const QUEUE: usize = 1 << 14;
+
+/// A timespan argument, or the usage error's message.
+fn timespan(name: &str, text: &str, zero_ok: bool) -> Result<i64, String> {
+    match parse_timespan(text) {
+        Some(t) if t > 0 || (zero_ok && t == 0) => Ok(t),
+        _ => Err(format!(
+            "--{name} {text}: not a {} timespan (such as 0s, 500ms, 5m)",
+            if zero_ok {
+                "zero or positive"
+            } else {
+                "positive"
+            }
+        )),
+    }
+}
+
+/// What the readers counted, shared between their threads.
+#[derive(Default)]
+struct Counts {
+    records: Mutex<BTreeMap<String, u64>>,
+    rejected: AtomicU64,
+    timeless: AtomicU64,
+    watchlist_reloads: AtomicU64,
+    watchlist_errors: AtomicU64,
+}
+
+/// The rejects file, shared by the readers.
+#[derive(Clone)]
+struct SharedWriter(Arc<Mutex<std::io::BufWriter<std::fs::File>>>);
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut w) => w.write(buf),
+            Err(_) => Err(std::io::Error::other("the rejects file's lock is poisoned")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut w) => w.flush(),
+            Err(_) => Err(std::io::Error::other("the rejects file's lock is poisoned")),
+        }
+    }
+}
+
+/// What every reader thread needs.
+#[derive(Clone)]
+struct ReaderCtx {
+    projection: Arc<Projection>,
+    table: Option<String>,
+    rejects: Option<SharedWriter>,
+    counts: Arc<Counts>,
+    tx: SyncSender<Arrived>,
+    stop: Arc<AtomicBool>,
+    /// Readers still running.
+    running: Arc<AtomicUsize>,
+}
+
+impl ReaderCtx {
+    /// Reads `path` (`-` for standard input) on a thread of its own: as JSON Lines as they
+    /// come when `live` (standard input, followed files), else whole in any format; each
+    /// record goes to the pack as it is read.
+    fn spawn(&self, path: PathBuf, live: bool, wait: Duration) {
+        let ctx = self.clone();
+        ctx.running.fetch_add(1, Ordering::AcqRel);
+        std::thread::spawn(move || {
+            ctx.read(&path, live, wait);
+            ctx.running.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+
+    fn read(&self, path: &Path, live: bool, wait: Duration) {
+        let catalog = Catalog::builtin();
+        let mut ing = Ingest::new(
+            catalog,
+            &self.projection,
+            Options {
+                table: self.table.clone(),
+                ..Options::default()
+            },
+        );
+        if let Some(w) = &self.rejects {
+            ing.report.keep_rejects(Box::new(w.clone()));
+        }
+        let counts = self.counts.clone();
+        ing.report.echo_rejects(Box::new(move |reason, at| {
+            counts.rejected.fetch_add(1, Ordering::Relaxed);
+            eprintln!("warning: rejected {at} ({reason})");
+        }));
+        let layouts = layouts_of(&ing);
+        let tx = self.tx.clone();
+        let counts = self.counts.clone();
+        let shown = if path.as_os_str() == "-" {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let mut sink = |rec: crate::ingest::Record| {
+            if rec.time.is_none() {
+                counts.timeless.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let origin = rec.origin;
+            let Some((def, time, row)) = schema_row(catalog, &layouts, rec) else {
+                return;
+            };
+            if let Ok(mut r) = counts.records.lock() {
+                *r.entry(def.name.to_string()).or_default() += 1;
+            }
+            let _ = tx.send(Arrived::Record {
+                table: def.name.to_string(),
+                time,
+                row,
+                origin: format!("{shown}:{}", origin.line),
+            });
+        };
+        let name = shown.clone();
+        if path.as_os_str() == "-" {
+            ing.read_live(&name, None, Box::new(std::io::stdin().lock()), &mut sink);
+        } else if live {
+            let tail = Tail::new(path, self.stop.clone(), wait);
+            ing.read_live(&name, Some(path), Box::new(tail), &mut sink);
+        } else {
+            ing.read_path(path, &mut sink);
+        }
+        if let Err(e) = ing.finish() {
+            eprintln!("error: {e}");
+        }
+    }
+}
+
+/// A watched watchlist file: its name, path, and what it looked like when last read.
+struct Watched {
+    name: String,
+    path: PathBuf,
+    seen: Option<(SystemTime, u64)>,
+}
+
+/// The modification time and length of `path`.
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Runs `kqlflow detect`: 0 when every rule ran, 1 when a rule could not be read, bound or
+/// run, 2 for a usage error.
+pub fn run(args: &DetectArgs) -> i32 {
+    let start = Instant::now();
+    let parsed = (|| -> Result<(i64, i64, i64), String> {
+        Ok((
+            timespan("tick", &args.tick, false)?,
+            timespan("allowed-lateness", &args.allowed_lateness, true)?,
+            timespan("poll", &args.poll, false)?,
+        ))
+    })();
+    let (tick, lateness, poll) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if args.workers == 0 {
+        eprintln!("error: -w must be at least 1");
+        return 2;
+    }
+    let poll = Duration::from_micros((poll / 10).max(1) as u64);
+    // Watchlists: one file each, watched for changes.
+    if let Some(w) = args.common.watchlists.iter().find(|w| {
+        w.split_once('=')
+            .and_then(|(_, f)| f.rsplit_once('@'))
+            .is_some_and(|(f, at)| {
+                !f.is_empty() && crate::model::parse_datetime(at.trim()).is_some()
+            })
+    }) {
+        eprintln!(
+            "error: --watchlist {w}: detect re-reads a watchlist's file when it changes; a version dated with @ is for hunt and replay"
+        );
+        return 2;
+    }
+    let paths = match args.common.watchlist_paths() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut watched: Vec<Watched> = Vec::new();
+    let mut watchlists: HashMap<String, Watchlist> = HashMap::new();
+    for (name, files) in paths {
+        if !files.later.is_empty() {
+            eprintln!(
+                "error: --watchlist {name}: detect re-reads a watchlist's file when it changes; a version dated with @ is for hunt and replay"
+            );
+            return 2;
+        }
+        let Some(path) = files.first else { continue };
+        let seen = stamp(&path);
+        match read_watchlist(&path) {
+            Ok(w) => {
+                watchlists.insert(name.clone(), w);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+        watched.push(Watched { name, path, seen });
+    }
+    let loaded = if args.rules.is_empty() {
+        super::hunt::builtin_rules(&args.common)
+    } else {
+        super::hunt::load_rules(&args.rules, &args.common)
+    };
+    let (mut rules, mut failed): (Vec<LoadedRule>, bool) = match loaded {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    rules.retain(|(path, rule, program)| {
+        match crate::pack::check(&[(rule.clone(), program.clone())]) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{}: error: {e}", path.display());
+                failed = true;
+                false
+            }
+        }
+    });
+    let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
+    let projection = match projection_for(&programs) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let rejects = match &args.rejects {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(SharedWriter(Arc::new(Mutex::new(std::io::BufWriter::new(
+                f,
+            ))))),
+            Err(e) => {
+                eprintln!("error: cannot create the rejects file {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let mut out_file = match &args.out {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot create {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // The first Ctrl-C ends the run with its summary; a second ends it at once.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::AcqRel) {
+                std::process::exit(130);
+            }
+        });
+    }
+    // Readers, the watchlist watcher and the clock send into `tx`; a relay forwards to the
+    // pack until every reader is done (or the run is stopped), then lets the pack finish.
+    // Bounded: a reader waits while the dataflow is behind, rather than piling records up.
+    let (tx, rx) = mpsc::sync_channel::<Arrived>(QUEUE);
+    let counts = Arc::new(Counts::default());
+    let ctx = ReaderCtx {
+        projection,
+        table: args.table.clone(),
+        rejects: rejects.clone(),
+        counts: counts.clone(),
+        tx: tx.clone(),
+        stop: stop.clone(),
+        running: Arc::new(AtomicUsize::new(0)),
+    };
+    let tail_wait = Duration::from_millis(10);
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut started: Vec<PathBuf> = Vec::new();
+    for p in &args.logs {
+        if p.as_os_str() != "-" && p.is_dir() {
+            dirs.push(p.clone());
+            for f in crate::ingest::log_files(std::slice::from_ref(p)) {
+                ctx.spawn(f.clone(), args.follow, tail_wait);
+                started.push(f);
+            }
+        } else {
+            ctx.spawn(p.clone(), args.follow, tail_wait);
+            started.push(p.clone());
+        }
+    }
+    // With --follow: new log files in the directories, changed watchlist files, the clock.
+    let watcher = {
+        let ctx = ctx.clone();
+        let follow = args.follow;
+        let wall = args.clock == Clock::Wall;
+        let counts = counts.clone();
+        std::thread::spawn(move || {
+            let mut last = Instant::now()
+                .checked_sub(poll)
+                .unwrap_or_else(Instant::now);
+            while !ctx.stop.load(Ordering::Acquire)
+                && (follow || ctx.running.load(Ordering::Acquire) > 0)
+            {
+                std::thread::sleep(Duration::from_millis(10).min(poll));
+                if last.elapsed() < poll {
+                    continue;
+                }
+                last = Instant::now();
+                if follow {
+                    for f in crate::ingest::log_files(&dirs) {
+                        if !started.contains(&f) {
+                            eprintln!("note: following the new file {}", f.display());
+                            ctx.spawn(f.clone(), true, tail_wait);
+                            started.push(f);
+                        }
+                    }
+                }
+                for w in watched.iter_mut() {
+                    let now = stamp(&w.path);
+                    if now.is_none() || now == w.seen {
+                        continue;
+                    }
+                    w.seen = now;
+                    match read_watchlist(&w.path) {
+                        Ok(version) => {
+                            counts.watchlist_reloads.fetch_add(1, Ordering::Relaxed);
+                            eprintln!(
+                                "note: watchlist {} changed: {} rows from now on",
+                                w.name,
+                                version.rows.len()
+                            );
+                            let _ = ctx.tx.send(Arrived::Watchlist {
+                                name: w.name.clone(),
+                                version,
+                            });
+                        }
+                        Err(e) => {
+                            counts.watchlist_errors.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("warning: {e}; the watchlist's rows stay as they were");
+                        }
+                    }
+                }
+                if wall {
+                    let _ = ctx.tx.send(Arrived::Clock(wall_now()));
+                }
+            }
+        })
+    };
+    let (pack_tx, pack_rx) = mpsc::sync_channel::<Arrived>(QUEUE);
+    let relay = {
+        let stop = stop.clone();
+        let running = ctx.running.clone();
+        drop(tx);
+        drop(ctx);
+        std::thread::spawn(move || {
+            loop {
+                match rx.recv_timeout(Duration::from_millis(20)) {
+                    Ok(a) => {
+                        if pack_tx.send(a).is_err() {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if stop.load(Ordering::Acquire) || running.load(Ordering::Acquire) == 0 {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+            }
+        })
+    };
+    let pack: Vec<(Rule, Program)> = rules
+        .iter()
+        .map(|(_, r, p)| (r.clone(), p.clone()))
+        .collect();
+    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
+    let severities: Vec<String> = pack
+        .iter()
+        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
+        .collect();
+    let options = StreamOptions {
+        workers: args.workers,
+        tick,
+        lateness,
+        late: match args.late {
+            Late::Accept => LatePolicy::Accept,
+            Late::Reject => LatePolicy::Reject,
+        },
+    };
+    let colours =
+        args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
+    let mut csv_out = csv::Writer::from_writer(std::io::stdout());
+    if args.format == AlertFormat::Csv {
+        let _ = csv_out.write_record(["tick", "severity", "rule", "rule_id", "entities", "rows"]);
+        let _ = csv_out.flush();
+    }
+    let mut latency = kqlflow_replay::latency::LatencyRecorder::new().ok();
+    let mut late_seen: u64 = 0;
+    let mut late_accepted: u64 = 0;
+    let mut write_error: Option<String> = None;
+    let mut raised = vec![0u64; pack.len()];
+    let result = crate::pack::stream::run(
+        &pack,
+        &watchlists,
+        pack_rx,
+        &options,
+        |report| match report {
+            Report::Alert { rule: order, event } => {
+                let (rule, severity, cols) =
+                    (&pack[*order].0, &severities[*order], &columns[*order]);
+                let (_, shown, line) = describe(rule, severity, cols, event);
+                if event.status == Status::Raised {
+                    raised[*order] += 1;
+                }
+                if let Some(f) = out_file.as_mut()
+                    && let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush())
+                    && write_error.is_none()
+                {
+                    write_error = Some(e.to_string());
+                }
+                print_alert(
+                    args.format,
+                    colours,
+                    &mut csv_out,
+                    event.status,
+                    event.tick,
+                    severity,
+                    &rule.name,
+                    &shown,
+                    &line,
+                );
+            }
+            Report::Tick { latency: l, .. } => {
+                if let Some(h) = latency.as_mut() {
+                    h.record(*l);
+                }
+            }
+            Report::Notes(_) | Report::Finished { .. } => {}
+        },
+        |late: &LateRecord| {
+            late_seen += 1;
+            let what = match late.entered {
+                Some(t) => {
+                    late_accepted += 1;
+                    format!("entered at {}", format_datetime_iso(t as i64))
+                }
+                None => {
+                    if let Some(w) = &rejects {
+                        let mut w = w.clone();
+                        let line = serde_json::json!({
+                            "file": late.origin.rsplit_once(':').map_or("", |(f, _)| f),
+                            "line": late.origin.rsplit_once(':').and_then(|(_, l)| l.parse::<u64>().ok()).unwrap_or(0),
+                            "reason": crate::ingest::RejectReason::LateRecord.to_string(),
+                            "detail": format!("event time {} is before the watermark {}", format_datetime_iso(late.time), format_datetime_iso(late.watermark)),
+                            "text": "",
+                        });
+                        let _ = writeln!(w, "{line}");
+                    }
+                    "rejected".to_string()
+                }
+            };
+            eprintln!(
+                "warning: late record {}: event time {} is before the watermark {}; {what}",
+                late.origin,
+                format_datetime_iso(late.time),
+                format_datetime_iso(late.watermark)
+            );
+        },
+    );
+    let _ = relay.join();
+    stop.store(true, Ordering::Release);
+    let _ = watcher.join();
+    if let Some(w) = &rejects {
+        let mut w = w.clone();
+        let _ = w.flush();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    if let Some(e) = write_error {
+        eprintln!(
+            "error: writing {}: {e}",
+            args.out.as_deref().unwrap_or(Path::new("")).display()
+        );
+        failed = true;
+    }
+    // The summary.
+    let secs = start.elapsed().as_secs_f64();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\nsummary:");
+    let records = counts.records.lock().map(|r| r.clone()).unwrap_or_default();
+    for (t, n) in &records {
+        let _ = writeln!(err, "  {t}: {n} records");
+    }
+    let _ = writeln!(
+        err,
+        "  rejected lines: {}; records without event time: {}; late records: {late_seen} ({late_accepted} entered late, {} rejected; allowed lateness {}, --late={})",
+        counts.rejected.load(Ordering::Relaxed),
+        counts.timeless.load(Ordering::Relaxed),
+        late_seen - late_accepted,
+        args.allowed_lateness,
+        super::logs::policy_name(options.late),
+    );
+    if summary.skipped > 0 {
+        let _ = writeln!(
+            err,
+            "  {} records kept by no rule's first filter were not fed to the dataflow",
+            summary.skipped
+        );
+    }
+    let (reloads, reload_errors) = (
+        counts.watchlist_reloads.load(Ordering::Relaxed),
+        counts.watchlist_errors.load(Ordering::Relaxed),
+    );
+    if reloads + reload_errors > 0 {
+        let _ = writeln!(
+            err,
+            "  watchlist changes: {reloads} taken, {reload_errors} unreadable (kept the rows before)"
+        );
+    }
+    for (i, (rule, _)) in pack.iter().enumerate() {
+        let held = match summary.suppressed.get(i) {
+            Some(&n) if n > 0 => format!(" ({n} suppressed)"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            err,
+            "  [{}] {}: {} alert(s){held}",
+            severities[i], rule.name, raised[i]
+        );
+    }
+    if let Some(p) = latency.map(|h| h.percentiles())
+        && p.count > 0
+    {
+        let _ = writeln!(
+            err,
+            "  latency from a tick's close to its alerts, over {} ticks: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p.count, p.p50_ms, p.p99_ms, p.max_ms
+        );
+    }
+    let total: u64 = records.values().sum();
+    let _ = writeln!(
+        err,
+        "  {} rule(s), {total} records in {secs:.2} s",
+        pack.len()
+    );
+    i32::from(failed)
+}
+
+/// The wall clock now, in 100 ns units since the epoch.
+fn wall_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| (d.as_nanos() / 100).min(i64::MAX as u128) as i64)
+        .unwrap_or(0)
+}
+
+/// Reads a watchlist's CSV file.
+fn read_watchlist(path: &Path) -> Result<Watchlist, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Watchlist::from_csv(&t))
+        .map_err(|e| format!("watchlist {}: {e}", path.display()))
+}
+
+/// Prints one alert event on standard output, as `format` says, and flushes it.
+#[allow(clippy::too_many_arguments)]
+fn print_alert(
+    format: AlertFormat,
+    colours: bool,
+    csv_out: &mut csv::Writer<std::io::Stdout>,
+    status: Status,
+    tick: crate::runtime::Time,
+    severity: &str,
+    name: &str,
+    shown: &str,
+    line: &str,
+) {
+    let mut lock = std::io::stdout().lock();
+    let _ = match format {
+        AlertFormat::Jsonl => writeln!(lock, "{line}"),
+        AlertFormat::Table if status == Status::Raised => {
+            let (on, off) = if colours {
+                (colour(severity), "\x1b[0m")
+            } else {
+                ("", "")
+            };
+            writeln!(
+                lock,
+                "{}  {on}{:<13}{off} {}  {}",
+                format_datetime_iso(tick as i64),
+                severity,
+                name,
+                shown
+            )
+        }
+        AlertFormat::Csv if status == Status::Raised => {
+            drop(lock);
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
+            let _ = csv_out.write_record([
+                format_datetime_iso(tick as i64),
+                severity.to_string(),
+                name.to_string(),
+                v["rule_id"].as_str().unwrap_or("").to_string(),
+                shown.replace("  ", "; "),
+                v["rows"].to_string(),
+            ]);
+            let _ = csv_out.flush();
+            return;
+        }
+        AlertFormat::Table | AlertFormat::Csv => Ok(()),
+    };
+    let _ = lock.flush();
+}
