@@ -44,6 +44,9 @@ fn queries() -> Vec<(String, bool)> {
         ("SigninLogs | sort by TimeGenerated asc | where UserPrincipalName == \"alice\"", true),
         // A shared plan keeps its rows; a filter inside it moves within it.
         ("let s = SigninLogs | extend k = 1 | where ResultType == \"0\"; s | where UserPrincipalName == \"alice\" | union (s | where UserPrincipalName == \"bob\")", true),
+        // lets read once are written out, and filters move into them.
+        ("let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join kind=inner s on UserPrincipalName | where FIP != SIP and SIP == \"1.1.1.1\" and UserPrincipalName != \"bob\"", true),
+        ("let f = SigninLogs | project UserPrincipalName, FIP = IPAddress; f | join kind=leftanti (f | where FIP == \"2.2.2.2\") on UserPrincipalName | where FIP != \"1.1.1.1\"", true),
         // toscalar values read by a moved filter.
         ("let n = toscalar(SigninLogs | summarize count()); SigninLogs | extend k = 1 | where strlen(IPAddress) + n > 10 and UserPrincipalName != \"carol\"", true),
         // Joins after aggregates, lookups (the right keys left out).

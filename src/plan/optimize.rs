@@ -26,8 +26,9 @@
 //!   `Reduce` and `MakeSeries` only with keys, and for `MakeSeries` only when the axis has both
 //!   bounds (else the arrays' span depends on every group).
 //! - `MvExpand`: when no expanded column is read; `MvApply`: when only kept input columns are
-//!   read; `Sort`: always. Nothing moves through `Take`, into a shared plan (other uses would
-//!   lose rows) or past the leaves.
+//!   read; `Sort`: always. Nothing moves through `Take`, into a shared plan used in several
+//!   places (the other uses would lose rows) or past the leaves. A shared plan used in one
+//!   place only (a `let` read once) is first written out there, and filters move into it.
 //!
 //! Adjacent filters merge, a filter that keeps everything disappears, and the temporal bounds
 //! of one filter all read one column (as the renderer requires): bounds on several columns
@@ -44,12 +45,84 @@ use super::ir::{JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound};
 /// shared plan and each scalar sub-query optimised on its own. At every tick `now`, the
 /// batch evaluator gives the same rows for the result as for `program`.
 pub fn optimize(program: &Program) -> Program {
+    let program = inline_single_use(program);
     Program {
         root: optimize_plan(&program.root),
         shared: program.shared.iter().map(optimize_plan).collect(),
         scalars: program.scalars.iter().map(optimize_plan).collect(),
-        notes: program.notes.clone(),
+        notes: program.notes,
     }
+}
+
+/// The program with each shared plan that is referred to exactly once written out in its
+/// place (it is computed once either way), so that filters can move into it; the other
+/// shared plans are kept, renumbered in their order.
+fn inline_single_use(program: &Program) -> Program {
+    fn count(p: &Plan, uses: &mut [usize]) {
+        if let Node::Shared(i) = p.node
+            && let Some(u) = uses.get_mut(i)
+        {
+            *u += 1;
+        }
+        for i in p.inputs() {
+            count(i, uses);
+        }
+    }
+    /// `p` with single-use shared plans written out and the others' indices renumbered.
+    fn rewrite(p: &mut Plan, shared: &[Plan], index: &[Option<usize>]) {
+        if let Node::Shared(i) = p.node {
+            match index.get(i) {
+                Some(None) => {
+                    if let Some(s) = shared.get(i) {
+                        let mut s = s.clone();
+                        rewrite(&mut s, shared, index);
+                        p.node = s.node;
+                    }
+                }
+                Some(Some(j)) => p.node = Node::Shared(*j),
+                None => {}
+            }
+            return;
+        }
+        for c in p.inputs_mut() {
+            rewrite(c, shared, index);
+        }
+    }
+    let mut uses = vec![0; program.shared.len()];
+    for p in std::iter::once(&program.root)
+        .chain(&program.shared)
+        .chain(&program.scalars)
+    {
+        count(p, &mut uses);
+    }
+    // The new index of each kept plan; `None` for the plans written out.
+    let mut next = 0;
+    let index: Vec<Option<usize>> = uses
+        .iter()
+        .map(|u| {
+            (*u != 1).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect();
+    let mut out = program.clone();
+    rewrite(&mut out.root, &program.shared, &index);
+    for s in &mut out.scalars {
+        rewrite(s, &program.shared, &index);
+    }
+    out.shared = program
+        .shared
+        .iter()
+        .zip(&index)
+        .filter(|(_, i)| i.is_some())
+        .map(|(s, _)| {
+            let mut s = s.clone();
+            rewrite(&mut s, &program.shared, &index);
+            s
+        })
+        .collect();
+    out
 }
 
 /// `plan` with its filters pushed down (see [`optimize`]).
@@ -701,6 +774,23 @@ mod tests {
             ),
             "Filter(MakeSeries(Scan))"
         );
+    }
+
+    #[test]
+    fn a_let_read_once_is_written_out_and_filters_move_into_it() {
+        let p = optimize(&program(
+            "let s = SigninLogs | extend k = 1; let t = s | where ResultType == \"0\"; let u = SigninLogs | project IPAddress; t | where UserPrincipalName == \"a\" | join kind=inner u on IPAddress | join kind=inner u on IPAddress",
+        ));
+        // s and t are written out, u (read twice) is kept, renumbered.
+        assert_eq!(p.shared.len(), 1, "{}", p.explain());
+        assert_eq!(shape(&p.shared[0]), "Map(Scan)");
+        assert_eq!(
+            shape(&p.root),
+            "Join(Join(Map(Filter(Scan)), Shared), Shared)",
+            "{}",
+            p.explain()
+        );
+        assert!(matches!(p.root.inputs()[1].node, Node::Shared(0)));
     }
 
     #[test]
