@@ -194,7 +194,9 @@ fn explain_prints_the_plan_after_pushdown() {
     .unwrap();
     let (code, out, _) = kqlflow(&["explain", s(&q)]);
     assert_eq!(code, 0, "{out}");
-    let (written, pushed) = out.split_once("after pushdown:\n").expect(&out);
+    let (written, pushed) = out
+        .split_once("after pushdown:\n")
+        .unwrap_or_else(|| panic!("{out}"));
     fn order(text: &str) -> Vec<&str> {
         text.lines()
             .filter_map(|l| l.split_whitespace().next())
