@@ -52,7 +52,7 @@ pub struct Sources<'scope> {
 
 /// Renders `program` over `sources` and returns the collection of its result rows (before
 /// presentation: see [`presentation`]). The plan rendered is `program`'s with its filters
-/// pushed down ([`optimize`]). `tick` is the tick length in 100 ns units; `worker` is this
+/// pushed down ([`optimize()`]). `tick` is the tick length in 100 ns units; `worker` is this
 /// worker's index (constant rows are introduced by worker 0 only).
 pub fn render<'scope>(
     program: &Program,
@@ -1349,7 +1349,7 @@ pub fn columns_read_by<'a>(
 }
 
 /// Which records can reach a set of programs' results, from the filters that sit directly on
-/// their scans once pushed down ([`optimize`], as the dataflow runs them): a record of a table
+/// their scans once pushed down ([`optimize()`], as the dataflow runs them): a record of a table
 /// is kept when some scan of the table is unfiltered, or when the chain of filters directly on
 /// one of its scans accepts it. A record no chain
 /// accepts can change no result at any tick, so the runtime does not feed it to the dataflow

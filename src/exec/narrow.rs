@@ -33,7 +33,7 @@ pub struct Layouts {
 impl Layouts {
     /// The layouts for `programs` rendered together: per table of the built-in catalog, every
     /// column any of them reads (with the event-time column), in the plans the dataflow runs
-    /// (filters pushed down by [`optimize`], which moves no column read). Tables the catalog
+    /// (filters pushed down by [`optimize()`], which moves no column read). Tables the catalog
     /// does not know keep their full rows.
     pub fn of<'a>(programs: impl IntoIterator<Item = &'a Program>) -> Layouts {
         let catalog = Catalog::builtin();
