@@ -180,3 +180,34 @@ fn check_of_the_whole_seed_folder() {
     assert!(out.contains("README.md: skipped"), "{out}");
     assert_eq!(out.matches(": OK").count(), 5, "{out}");
 }
+
+/// `explain` prints the plan as written, then the plan the incremental engine runs, with the
+/// filter written after the extend moved onto the scan.
+#[test]
+fn explain_prints_the_plan_after_pushdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.kql");
+    std::fs::write(
+        &q,
+        "SigninLogs | extend x = 1 | where UserPrincipalName == 'a'\n",
+    )
+    .unwrap();
+    let (code, out, _) = kqlflow(&["explain", s(&q)]);
+    assert_eq!(code, 0, "{out}");
+    let (written, pushed) = out
+        .split_once("after pushdown:\n")
+        .unwrap_or_else(|| panic!("{out}"));
+    fn order(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| ["Filter", "Map", "Scan"].contains(w))
+            .collect()
+    }
+    assert_eq!(order(written), ["Filter", "Map", "Scan"], "{out}");
+    assert_eq!(order(pushed), ["Map", "Filter", "Scan"], "{out}");
+    let q = dir.path().join("same.kql");
+    std::fs::write(&q, "SigninLogs | where UserPrincipalName == 'a'\n").unwrap();
+    let (code, out, _) = kqlflow(&["explain", s(&q)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("after pushdown: unchanged"), "{out}");
+}

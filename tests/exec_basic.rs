@@ -195,6 +195,52 @@ fn source_filters_keep_what_some_scan_can_use() {
     assert_eq!(at(&changes, T0 + 2 * MIN), vec![vec![Value::str("bob")]]);
 }
 
+/// Filters written after an extend, a project or into a join's input are pushed down onto
+/// the scans, so the source filter sees them and leaves out the records none keeps; the
+/// result is still the batch evaluator's.
+#[test]
+fn source_filters_see_filters_pushed_below_extends_and_joins() {
+    let ok = signin(T0, "alice", "1.1.1.1", "0").1;
+    let failed = signin(T0, "bob", "2.2.2.2", "50126").1;
+    let extended = program(
+        "SigninLogs | extend Host = strcat(\"h-\", IPAddress) | project UserPrincipalName, Host, ResultType | where ResultType != \"0\"",
+    );
+    let f = SourceFilter::of([&extended]);
+    assert!(f.keeps("SigninLogs", &failed));
+    assert!(!f.keeps("SigninLogs", &ok));
+    assert_eq!(f.filtered_tables(), vec!["SigninLogs"]);
+    // A filter on the computed column cannot move: every record is kept.
+    let computed = program(
+        "SigninLogs | extend Host = strcat(\"h-\", IPAddress) | where Host == \"h-2.2.2.2\"",
+    );
+    assert!(SourceFilter::of([&computed]).keeps("SigninLogs", &ok));
+    // Both inputs of an inner join get the filter on the key.
+    let joined = program(
+        "SigninLogs | project UserPrincipalName, IPAddress | join kind=inner (SigninLogs | where ResultType != \"0\" | project UserPrincipalName) on UserPrincipalName | where IPAddress startswith \"2.\"",
+    );
+    let j = SourceFilter::of([&joined]);
+    assert!(j.keeps("SigninLogs", &failed));
+    assert!(!j.keeps("SigninLogs", &ok));
+    let rows = vec![
+        signin(T0, "alice", "1.1.1.1", "0"),
+        signin(T0 + MIN, "bob", "2.2.2.2", "50126"),
+        signin(T0 + 2 * MIN, "bob", "1.1.1.1", "0"),
+    ];
+    let data = kqlflow::eval::Data {
+        tables: [("SigninLogs".to_string(), rows.clone())].into(),
+        ..Default::default()
+    };
+    for p in [&extended, &computed, &joined] {
+        let changes = run(p, rows.clone(), 1);
+        let mut got = at(&changes, T0 + 3 * MIN);
+        let mut want = kqlflow::eval::evaluate(p, &data, T0 + 3 * MIN);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(!want.is_empty());
+    }
+}
+
 /// Rows cut to the columns a query reads at the scan (column projection) are widened back
 /// where they flow on whole: a filter's full rows, a join's left rows, `distinct` over all
 /// columns. Every column the query outputs keeps its value.

@@ -1,4 +1,5 @@
-//! `kqlflow explain`: print a query's bound plan.
+//! `kqlflow explain`: print a query's bound plan, and the plan the incremental engine runs
+//! (filters pushed down).
 
 use clap::Args;
 use std::path::PathBuf;
@@ -47,6 +48,16 @@ pub fn run(args: &ExplainArgs) -> i32 {
                 }
             } else {
                 print!("{}", p.explain());
+                // The plan the incremental engine runs: filters pushed down.
+                let pushed = crate::plan::optimize(&p);
+                if pushed == p {
+                    println!("after pushdown: unchanged");
+                } else {
+                    println!("after pushdown:");
+                    for line in pushed.explain().lines() {
+                        println!("  {line}");
+                    }
+                }
                 for n in &p.notes {
                     println!("note: {n}");
                 }

@@ -8,7 +8,8 @@
 //! union a `concat`, an mv-expand a `flat_map`. Shared sub-plans are rendered once. Scalar
 //! sub-queries (`toscalar`) become one-row collections joined onto the rows that use them.
 //! Sort, top and take at the end of a query shape the printed snapshot and are left to the
-//! caller ([`presentation`]).
+//! caller ([`presentation`]). What is rendered is the plan with its filters pushed down
+//! ([`crate::plan::optimize()`]); [`SourceFilter`] and [`Layouts`] read that plan too.
 //!
 //! Every scalar expression is evaluated by [`ScalarExpr::eval`] and every aggregate by
 //! `func::agg`, exactly as the batch evaluator does.
@@ -34,6 +35,7 @@ use crate::model::{Row, Type, Value};
 use crate::plan::ir::{
     AggCall, BoundOp, EvalCtx, JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound,
 };
+use crate::plan::optimize;
 use crate::runtime::temporal::{TimeBound, presence};
 use crate::runtime::{Rows, Time};
 
@@ -49,8 +51,9 @@ pub struct Sources<'scope> {
 }
 
 /// Renders `program` over `sources` and returns the collection of its result rows (before
-/// presentation: see [`presentation`]). `tick` is the tick length in 100 ns units; `worker`
-/// is this worker's index (constant rows are introduced by worker 0 only).
+/// presentation: see [`presentation`]). The plan rendered is `program`'s with its filters
+/// pushed down ([`optimize()`]). `tick` is the tick length in 100 ns units; `worker` is this
+/// worker's index (constant rows are introduced by worker 0 only).
 pub fn render<'scope>(
     program: &Program,
     sources: &Sources<'scope>,
@@ -95,6 +98,9 @@ fn render_shared<'scope>(
         .chain(sources.watchlists.values())
         .next()
         .ok_or("the query reads no table")?;
+    // The dataflow runs the plan with its filters pushed down (the batch evaluator runs it as
+    // written; both give the same rows).
+    let program = &optimize(program);
     let mut r = Renderer {
         program,
         index,
@@ -1343,8 +1349,9 @@ pub fn columns_read_by<'a>(
 }
 
 /// Which records can reach a set of programs' results, from the filters that sit directly on
-/// their scans: a record of a table is kept when some scan of the table is unfiltered, or
-/// when the chain of filters directly on one of its scans accepts it. A record no chain
+/// their scans once pushed down ([`optimize()`], as the dataflow runs them): a record of a table
+/// is kept when some scan of the table is unfiltered, or when the chain of filters directly on
+/// one of its scans accepts it. A record no chain
 /// accepts can change no result at any tick, so the runtime does not feed it to the dataflow
 /// (predicate pushdown to the sources). Temporal bounds are left out of the test (they keep a
 /// record for some ticks); a filter that reads a scalar sub-query passes everything.
@@ -1398,6 +1405,8 @@ impl SourceFilter {
         }
         let mut tables = HashMap::new();
         for program in programs {
+            // The chains of the plan the dataflow runs, filters pushed down.
+            let program = optimize(program);
             walk(&program.root, &mut tables);
             for s in program.shared.iter().chain(&program.scalars) {
                 walk(s, &mut tables);

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::catalog::Catalog;
 use crate::model::{Row, Value};
 use crate::plan::ir::{AggCall, Program, ScalarExpr, TemporalBound};
+use crate::plan::optimize;
 use crate::runtime::Rows;
 
 /// The columns each table's records hold in the dataflow.
@@ -31,11 +32,13 @@ pub struct Layouts {
 
 impl Layouts {
     /// The layouts for `programs` rendered together: per table of the built-in catalog, every
-    /// column any of them reads (with the event-time column). Tables the catalog does not know
-    /// keep their full rows.
+    /// column any of them reads (with the event-time column), in the plans the dataflow runs
+    /// (filters pushed down by [`optimize()`], which moves no column read). Tables the catalog
+    /// does not know keep their full rows.
     pub fn of<'a>(programs: impl IntoIterator<Item = &'a Program>) -> Layouts {
         let catalog = Catalog::builtin();
-        let tables = super::columns_read_by(programs)
+        let optimized: Vec<Program> = programs.into_iter().map(optimize).collect();
+        let tables = super::columns_read_by(&optimized)
             .into_iter()
             .filter_map(|(table, mut cols)| {
                 let def = catalog.table(&table)?;

@@ -1,7 +1,9 @@
 //! Planning: name resolution, types, constant folding, `let`s and functions, template times,
 //! temporal analysis, and the typed relational IR ([`ir`]) that both evaluators run.
 //!
-//! [`bind()`] turns a parsed query into a [`Program`]; [`Program::explain`] prints it.
+//! [`bind()`] turns a parsed query into a [`Program`]; [`Program::explain`] prints it;
+//! [`optimize()`] moves its filters down the plan (predicate pushdown) for the incremental
+//! engine.
 //!
 //! ```
 //! use kqlflow::{catalog::Catalog, kql, plan};
@@ -15,9 +17,11 @@
 
 pub mod bind;
 pub mod ir;
+pub mod optimize;
 
 pub use bind::{BindError, BindOptions, Folded, bind, fold, infer_name, watchlist_columns};
 pub use ir::{
     AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SeriesAxis,
     SortKey, TemporalBound, UnionInput, cast,
 };
+pub use optimize::optimize;
