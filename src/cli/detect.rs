@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::check::QueryOptions;
 use super::hunt::{AlertFormat, LoadedRule, colour, describe};
 use super::logs::{Late, layouts_of, projection_for, schema_row};
-use crate::alerts::{Status, tracker_for};
+use crate::alerts::Status;
 use crate::catalog::Catalog;
 use crate::eval::Watchlist;
 use crate::ingest::tail::Tail;
@@ -23,7 +23,6 @@ use crate::model::{format_datetime_iso, parse_timespan};
 use crate::pack::Report;
 use crate::pack::stream::{Arrived, LateRecord, StreamOptions};
 use crate::plan::Program;
-use crate::rules::Rule;
 use crate::runtime::arrival::LatePolicy;
 
 /// What moves event time forward.
@@ -317,16 +316,7 @@ pub fn run(args: &DetectArgs) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    rules.retain(|(path, rule, program)| {
-        match crate::pack::check(&[(rule.clone(), program.clone())]) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!("{}: error: {e}", path.display());
-                failed = true;
-                false
-            }
-        }
-    });
+    failed |= super::hunt::keep_runnable(&mut rules, true);
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
     let projection = match projection_for(&programs) {
         Ok(p) => Arc::new(p),
@@ -481,15 +471,7 @@ pub fn run(args: &DetectArgs) -> i32 {
             }
         })
     };
-    let pack: Vec<(Rule, Program)> = rules
-        .iter()
-        .map(|(_, r, p)| (r.clone(), p.clone()))
-        .collect();
-    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
-    let severities: Vec<String> = pack
-        .iter()
-        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
-        .collect();
+    let (pack, columns, severities) = super::hunt::pack_parts(&rules);
     let options = StreamOptions {
         workers: args.workers,
         tick,

@@ -208,6 +208,43 @@ pub(super) fn colour(severity: &str) -> &'static str {
 /// A rule read from its file and bound: (file, rule, plan).
 pub(super) type LoadedRule = (PathBuf, Rule, Program);
 
+/// Drops from `rules` each rule that cannot run incrementally, telling why on standard error
+/// when `tell`; whether any was dropped.
+pub(super) fn keep_runnable(rules: &mut Vec<LoadedRule>, tell: bool) -> bool {
+    let mut dropped = false;
+    rules.retain(|(path, rule, program)| {
+        match crate::pack::check(&[(rule.clone(), program.clone())]) {
+            Ok(()) => true,
+            Err(e) => {
+                if tell {
+                    eprintln!("{}: error: {e}", path.display());
+                }
+                dropped = true;
+                false
+            }
+        }
+    });
+    dropped
+}
+
+/// A pack's rules as the pack runs them, with each rule's result columns and severity.
+pub(super) type PackParts = (Vec<(Rule, Program)>, Vec<Vec<String>>, Vec<String>);
+
+/// The pack of `rules`: (rule, plan) pairs, each rule's result columns, each rule's severity
+/// (Informational when it gives none).
+pub(super) fn pack_parts(rules: &[LoadedRule]) -> PackParts {
+    let pack: Vec<(Rule, Program)> = rules
+        .iter()
+        .map(|(_, r, p)| (r.clone(), p.clone()))
+        .collect();
+    let columns = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
+    let severities = pack
+        .iter()
+        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
+        .collect();
+    (pack, columns, severities)
+}
+
 /// Reads and binds the rule files (.yaml) of `paths` (files or folders): the rules that bind,
 /// and whether any could not be read or bound (each told on standard error); or the exit
 /// code of a usage error.
@@ -329,18 +366,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         Err(code) => return code,
     };
     let cluster = args.cluster.options();
-    rules.retain(|(path, rule, program)| {
-        match crate::pack::check(&[(rule.clone(), program.clone())]) {
-            Ok(()) => true,
-            Err(e) => {
-                if cluster.process == 0 {
-                    eprintln!("{}: error: {e}", path.display());
-                }
-                failed = true;
-                false
-            }
-        }
-    });
+    failed |= keep_runnable(&mut rules, cluster.process == 0);
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
     // With several processes, each reads its share of the files; process 0 prints.
     let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
@@ -392,15 +418,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     } else {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let pack: Vec<(Rule, Program)> = rules
-        .iter()
-        .map(|(_, r, p)| (r.clone(), p.clone()))
-        .collect();
-    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
-    let severities: Vec<String> = pack
-        .iter()
-        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
-        .collect();
+    let (pack, columns, severities) = pack_parts(&rules);
     let mut counts = mine.clone();
     let mut raised_in_range = vec![0usize; pack.len()];
     let options = PackOptions {

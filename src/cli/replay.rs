@@ -194,16 +194,7 @@ pub(super) fn replay(
         super::hunt::load_rules(&args.rules, &args.common)?
     };
     let cluster = args.cluster.options();
-    rules.retain(|(path, rule, program)| {
-        match crate::pack::check(&[(rule.clone(), program.clone())]) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!("{}: error: {e}", path.display());
-                failed = true;
-                false
-            }
-        }
-    });
+    failed |= super::hunt::keep_runnable(&mut rules, true);
     let leader = cluster.process == 0;
     let started = Instant::now();
     let programs: Vec<&crate::plan::Program> = rules.iter().map(|(_, _, p)| p).collect();
