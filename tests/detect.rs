@@ -237,8 +237,8 @@ fn detect_follows_a_growing_file_and_a_changing_watchlist() {
         ]
     );
     // Ctrl-C ends the run with its summary.
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
