@@ -558,21 +558,6 @@ fn presentation_safe(op: &Operator) -> bool {
     )
 }
 
-/// A filter node over `input`.
-fn filter_plan(input: Plan, predicate: ScalarExpr, temporal: Vec<TemporalBound>) -> Plan {
-    let schema = input.schema.clone();
-    let event_time = input.event_time;
-    Plan {
-        node: Node::Filter {
-            input: Box::new(input),
-            predicate,
-            temporal,
-        },
-        schema,
-        event_time,
-    }
-}
-
 fn map_plan(input: Plan, cols: Vec<(Str, Type, ScalarExpr)>) -> Plan {
     let event_time = input.event_time.and_then(|t| {
         cols.iter()
@@ -1703,9 +1688,9 @@ impl<'a> Binder<'a> {
             groups[..=i].rotate_right(1);
         }
         let mut groups = groups.into_iter();
-        let mut plan = filter_plan(p, predicate, groups.next().unwrap_or_default());
+        let mut plan = Plan::filter(p, predicate, groups.next().unwrap_or_default());
         for g in groups {
-            plan = filter_plan(plan, ScalarExpr::Literal(Value::Bool(true)), g);
+            plan = Plan::filter(plan, ScalarExpr::Literal(Value::Bool(true)), g);
         }
         Ok(plan)
     }

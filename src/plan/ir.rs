@@ -721,6 +721,22 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A filter over `input`: its rows for which `predicate` is true and every temporal bound
+    /// holds, with `input`'s schema and event-time column.
+    pub fn filter(input: Plan, predicate: ScalarExpr, temporal: Vec<TemporalBound>) -> Plan {
+        let schema = input.schema.clone();
+        let event_time = input.event_time;
+        Plan {
+            node: Node::Filter {
+                input: Box::new(input),
+                predicate,
+                temporal,
+            },
+            schema,
+            event_time,
+        }
+    }
+
     /// The position of the column named `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.schema.iter().position(|c| &*c.name == name)

@@ -565,25 +565,11 @@ fn wrap(plan: Plan, pending: Pending) -> Plan {
         _ => ScalarExpr::And(preds),
     };
     let mut groups = groups.into_iter();
-    let mut out = filter(plan, predicate, groups.next().unwrap_or_default());
+    let mut out = Plan::filter(plan, predicate, groups.next().unwrap_or_default());
     for g in groups {
-        out = filter(out, ScalarExpr::Literal(Value::Bool(true)), g);
+        out = Plan::filter(out, ScalarExpr::Literal(Value::Bool(true)), g);
     }
     out
-}
-
-fn filter(input: Plan, predicate: ScalarExpr, temporal: Vec<TemporalBound>) -> Plan {
-    let schema = input.schema.clone();
-    let event_time = input.event_time;
-    Plan {
-        node: Node::Filter {
-            input: Box::new(input),
-            predicate,
-            temporal,
-        },
-        schema,
-        event_time,
-    }
 }
 
 #[cfg(test)]
@@ -801,7 +787,7 @@ mod tests {
         assert_eq!(shape(&p.shared[0]), "Map(Filter(Scan))");
         assert!(shape(&p.root).contains("Filter(Shared)"), "{}", p.explain());
         let mut q = program("SigninLogs | project UserPrincipalName");
-        q.root = filter(q.root, ScalarExpr::Literal(Value::Bool(true)), Vec::new());
+        q.root = Plan::filter(q.root, ScalarExpr::Literal(Value::Bool(true)), Vec::new());
         assert_eq!(shape(&optimize(&q).root), "Map(Scan)");
     }
 }
