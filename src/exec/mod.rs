@@ -1016,9 +1016,20 @@ fn ctx_of(row: &[Value], env: Option<usize>) -> EvalCtx {
     }
 }
 
+/// How many held updates a temporal filter releases per activation once its input has ended,
+/// so that the retractions due after the last record flow out in bounded chunks rather than
+/// all at once.
+const RELEASE_CHUNK: usize = 16 * 1024;
+
 /// Moves every update of `rows` to the interval of ticks during which its row passes the
 /// temporal bounds: an insertion at the first tick it is in the window, a retraction at the
 /// first tick it is out.
+///
+/// Updates due at a later tick (a window's retraction, or an insertion that waits for a
+/// `<= ago(x)` bound) are held here, by tick, under one capability at the earliest of them, and
+/// let out once the input frontier reaches their tick. Downstream arrangements then never hold
+/// (and re-sort at every step) the window's future; once the input has ended, what is held is
+/// let out tick by tick in chunks of [`RELEASE_CHUNK`].
 fn temporal_filter<'scope>(
     rows: Rows<'scope>,
     bounds: &[TemporalBound],
@@ -1026,29 +1037,74 @@ fn temporal_filter<'scope>(
 ) -> Rows<'scope> {
     let column = bounds.first().map_or(0, |b| b.column);
     let tb: Vec<TimeBound> = bounds.iter().map(time_bound).collect();
+    let scope = rows.inner.scope();
     rows.inner
-        .unary(Pipeline, "TemporalFilter", move |_, _| {
-            move |input, output| {
-                input.for_each(|cap, data| {
+        .unary_frontier(Pipeline, "TemporalFilter", move |_, info| {
+            let activator = scope.activator_for(info.address);
+            // Updates due later, by tick, and a capability at the earliest of those ticks.
+            let mut held: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
+            let mut cap: Option<timely::dataflow::operators::Capability<Time>> = None;
+            move |(input, frontier), output| {
+                input.for_each(|in_cap, data| {
+                    let Some(&now) = in_cap.least() else {
+                        return;
+                    };
+                    let mut session = output.session(&in_cap);
                     for (row, t, diff) in data.drain(..) {
-                        let Some(Value::DateTime(value)) = row.get(column).cloned() else {
+                        let Some(Value::DateTime(value)) = row.get(column) else {
                             continue;
                         };
-                        let Some((start, end)) = presence(t as i64, value, &tb, tick) else {
+                        let Some((start, end)) = presence(t as i64, *value, &tb, tick) else {
                             continue;
                         };
                         let start = start.max(t);
-                        if let Some(e) = end {
-                            if e <= start {
-                                continue;
-                            }
-                            let c = cap.delayed(&e, 0);
-                            output.session(&c).give((row.clone(), e, -diff));
+                        if end.is_some_and(|e| e <= start) {
+                            continue;
                         }
-                        let c = cap.delayed(&start, 0);
-                        output.session(&c).give((row, start, diff));
+                        match end {
+                            Some(e) if start <= now => {
+                                held.entry(e).or_default().push((row.clone(), -diff));
+                                session.give((row, start, diff));
+                            }
+                            Some(e) => {
+                                held.entry(e).or_default().push((row.clone(), -diff));
+                                held.entry(start).or_default().push((row, diff));
+                            }
+                            None if start <= now => session.give((row, start, diff)),
+                            None => held.entry(start).or_default().push((row, diff)),
+                        }
+                    }
+                    drop(session);
+                    if let Some(&first) = held.keys().next()
+                        && cap.as_ref().is_none_or(|c| *c.time() > first)
+                    {
+                        cap = Some(in_cap.delayed(&first, 0));
                     }
                 });
+                // Let out what the input frontier has reached (all of it, in chunks, once the
+                // input has ended).
+                let upto = frontier.frontier().first().copied();
+                let mut released = 0;
+                while let Some(entry) = held.first_entry() {
+                    let t = *entry.key();
+                    if upto.is_some_and(|f| t > f) {
+                        break;
+                    }
+                    if upto.is_none() && released >= RELEASE_CHUNK {
+                        activator.activate();
+                        break;
+                    }
+                    let Some(c) = cap.as_ref() else { break };
+                    let updates = entry.remove();
+                    released += updates.len();
+                    output
+                        .session(c)
+                        .give_iterator(updates.into_iter().map(|(row, d)| (row, t, d)));
+                }
+                match (held.keys().next(), cap.as_mut()) {
+                    (Some(&first), Some(c)) => c.downgrade(&first),
+                    _ => cap = None,
+                }
             }
         })
         .as_collection()

@@ -23,4 +23,4 @@ pub use time::{
     format_datetime_iso, format_timespan, parse_datetime, parse_timespan, parse_timespan_literal,
 };
 pub use types::Type;
-pub use value::{Str, Value};
+pub use value::{Interner, Str, Value};

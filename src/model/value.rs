@@ -163,8 +163,13 @@ impl Ord for Value {
             (Real(a), Real(b)) => canonical(*a).total_cmp(&canonical(*b)),
             (DateTime(a), DateTime(b)) => a.cmp(b),
             (TimeSpan(a), TimeSpan(b)) => a.cmp(b),
+            // Interned strings (see [`Interner`]) and clones share their allocation: equal
+            // pointers are equal values without reading the bytes.
+            (String(a), String(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
             (String(a), String(b)) => a.cmp(b),
+            (Array(a), Array(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
             (Array(a), Array(b)) => a.iter().cmp(b.iter()),
+            (Object(a), Object(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
             (Object(a), Object(b)) => a.iter().cmp(b.iter()),
             _ => self.rank().cmp(&other.rank()),
         }
@@ -197,6 +202,65 @@ impl Hash for Value {
             Value::Array(items) => items.hash(state),
             Value::Object(pairs) => pairs.hash(state),
         }
+    }
+}
+
+/// Makes equal strings share one allocation: rows whose strings are interned take less memory,
+/// and their equal strings compare by pointer (see [`Value`]'s order) rather than byte by byte.
+///
+/// The interner keeps at most `limit` distinct strings; past that it forgets them all and
+/// starts again (strings already handed out stay valid), so a long-running reader's memory
+/// stays bounded.
+#[derive(Debug)]
+pub struct Interner {
+    strings: rustc_hash::FxHashSet<Str>,
+    limit: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner::with_limit(1 << 20)
+    }
+}
+
+impl Interner {
+    /// An interner that keeps at most `limit` distinct strings at a time.
+    pub fn with_limit(limit: usize) -> Interner {
+        Interner {
+            strings: rustc_hash::FxHashSet::default(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// `s`, or the equal string interned before it.
+    pub fn intern(&mut self, s: &Str) -> Str {
+        if let Some(known) = self.strings.get(&**s) {
+            return known.clone();
+        }
+        if self.strings.len() >= self.limit {
+            self.strings.clear();
+        }
+        self.strings.insert(s.clone());
+        s.clone()
+    }
+
+    /// Replaces every string cell of `row` (at the top level) by its interned equal.
+    pub fn intern_row(&mut self, row: &mut [Value]) {
+        for v in row {
+            if let Value::String(s) = v {
+                *s = self.intern(s);
+            }
+        }
+    }
+
+    /// How many distinct strings are held.
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// True when no string is held.
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
     }
 }
 
@@ -308,6 +372,35 @@ mod tests {
             (Value::String(x), Value::String(y)) => assert!(Arc::ptr_eq(x, y)),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn interned_strings_share_one_allocation() {
+        let mut i = Interner::default();
+        let mut a = vec![Value::str("app"), Value::Long(1), Value::str("x")];
+        let mut b = vec![Value::str("app"), Value::str("y")];
+        i.intern_row(&mut a);
+        i.intern_row(&mut b);
+        match (&a[0], &b[0]) {
+            (Value::String(x), Value::String(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => unreachable!(),
+        }
+        assert_eq!(a[0], b[0]);
+        assert_ne!(a[2], b[1]);
+        assert_eq!(i.len(), 3);
+        // Equal strings in different allocations still compare equal.
+        assert_eq!(Value::str("app").cmp(&a[0]), Ordering::Equal);
+    }
+
+    #[test]
+    fn interner_forgets_past_its_limit() {
+        let mut i = Interner::with_limit(2);
+        for s in ["a", "b", "c"] {
+            i.intern(&Str::from(s));
+        }
+        assert_eq!(i.len(), 1);
+        let c = Str::from("c");
+        assert_eq!(&*i.intern(&c), "c");
     }
 
     #[test]

@@ -238,14 +238,18 @@ pub fn run(
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let mut events = Vec::new();
     let mut skipped = 0u64;
+    // Equal strings of the records fed share one allocation (and compare by pointer).
+    let mut interner = crate::model::Interner::default();
     for (name, rows) in tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
             for (time, row) in rows {
                 if filter.keeps(&name, &row) {
+                    let mut row = layouts.narrow(&name, row);
+                    interner.intern_row(&mut row);
                     events.push(Event {
                         input,
                         time,
-                        row: layouts.narrow(&name, row),
+                        row,
                         diff: 1,
                     });
                 } else {
@@ -254,6 +258,7 @@ pub fn run(
             }
         }
     }
+    drop(interner);
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
     let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
     let (tx, rx) = mpsc::channel();

@@ -87,6 +87,8 @@ pub struct Feeder {
     programs: Vec<Program>,
     filter: SourceFilter,
     layouts: Layouts,
+    /// Equal strings of the records fed share one allocation (bounded: see [`Interner`]).
+    interner: crate::model::Interner,
     watermark: Watermark,
     tick: i64,
     /// The first tick not closed yet.
@@ -110,6 +112,7 @@ impl Feeder {
             names: input_names(rules),
             filter: SourceFilter::of(&programs),
             layouts: Layouts::of(&programs),
+            interner: crate::model::Interner::with_limit(1 << 16),
             programs,
             watermark: Watermark::new(options.lateness, options.tick, options.late),
             tick: options.tick.max(1),
@@ -160,10 +163,12 @@ impl Feeder {
                     return;
                 }
                 self.fed += 1;
+                let mut row = self.layouts.narrow(&table, row);
+                self.interner.intern_row(&mut row);
                 self.out.push(Msg::Update {
                     input,
                     tick: tick.max(self.open),
-                    row: self.layouts.narrow(&table, row),
+                    row,
                     diff: 1,
                 });
             }
