@@ -10,7 +10,9 @@
 //! O(log n) for min, max, dcount and the other multiset aggregates (whose result may still
 //! take O(n) to build, as make_set's array does).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
@@ -21,8 +23,8 @@ use timely::dataflow::operators::generic::Operator;
 use crate::model::Row;
 use crate::runtime::Time;
 
-/// Changes not yet applied, by tick, with a capability to emit at that tick.
-type Pending<V> = BTreeMap<Time, (Capability<Time>, Vec<(Row, V, isize)>)>;
+/// Changes not yet applied, by tick.
+type Pending<V> = BTreeMap<Time, Vec<(Row, V, isize)>>;
 
 /// One group's state, its multiplicity (rows in the group) and its current output.
 struct Group<S, O> {
@@ -66,30 +68,38 @@ pub fn fold_by_key<'scope, F: Fold>(
     input
         .inner
         .unary_frontier(exchange, name, move |_capability, _info| {
-            // Changes not yet applied, by tick, with a capability to emit at that tick.
+            // Changes not yet applied, by tick, and one capability at the earliest of those
+            // ticks: every tick's output goes out under it, so a batch of ticks is one message
+            // rather than one per tick.
             let mut pending: Pending<F::Value> = BTreeMap::new();
-            let mut groups: HashMap<Row, Group<F::State, F::Out>> = HashMap::new();
+            let mut cap: Option<Capability<Time>> = None;
+            let mut groups: FxHashMap<Row, Group<F::State, F::Out>> = FxHashMap::default();
             let mut touched: Vec<Row> = Vec::new();
             move |(input, frontier), output| {
-                input.for_each(|cap, data| {
+                input.for_each(|in_cap, data| {
+                    let Some(&least) = in_cap.least() else {
+                        return;
+                    };
+                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
+                        cap = Some(in_cap.delayed(&least, 0));
+                    }
                     for ((key, value), time, diff) in data.drain(..) {
-                        let at = match cap.least() {
-                            Some(least) => time.max(*least),
-                            None => time,
-                        };
                         pending
-                            .entry(at)
-                            .or_insert_with(|| (cap.delayed(&at, 0), Vec::new()))
-                            .1
+                            .entry(time.max(least))
+                            .or_default()
                             .push((key, value, diff));
                     }
                 });
+                let Some(c) = cap.as_ref() else {
+                    return;
+                };
+                let mut session = output.session(c);
                 while let Some(entry) = pending.first_entry() {
                     let time = *entry.key();
                     if frontier.less_equal(&time) {
                         break;
                     }
-                    let (cap, changes) = entry.remove();
+                    let changes = entry.remove();
                     for (key, value, diff) in changes {
                         let group = match groups.get_mut(&key) {
                             Some(g) => g,
@@ -107,7 +117,6 @@ pub fn fold_by_key<'scope, F: Fold>(
                             touched.push(key);
                         }
                     }
-                    let mut session = output.session(&cap);
                     for key in touched.drain(..) {
                         let Some(group) = groups.get_mut(&key) else {
                             continue;
@@ -128,6 +137,11 @@ pub fn fold_by_key<'scope, F: Fold>(
                             groups.remove(&key);
                         }
                     }
+                }
+                drop(session);
+                match (pending.keys().next(), cap.as_mut()) {
+                    (Some(&first), Some(c)) => c.downgrade(&first),
+                    _ => cap = None,
                 }
             }
         })

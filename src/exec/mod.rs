@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+mod env;
 mod fold;
 mod narrow;
 
@@ -313,14 +314,7 @@ impl<'scope> Renderer<'_, 'scope> {
             return Ok((rows, None));
         }
         let env = self.scalar_env()?;
-        let joined = rows
-            .map(|r| ((), r))
-            .join(env.map(|e| ((), e)))
-            .map(|((), (mut r, e))| {
-                r.extend(e);
-                r
-            });
-        Ok((joined, Some(width)))
+        Ok((env::with_env(rows, env), Some(width)))
     }
 
     /// The rows of `p`, full width.

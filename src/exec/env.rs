@@ -1,0 +1,130 @@
+//! Rows paired with a query's scalar environment (the values of its `toscalar` sub-queries).
+//!
+//! The environment is a collection of (normally) one row. Pairing every row with it as a
+//! differential `join` on the unit key would send every row to the one worker that owns the
+//! unit key and arrange them all there. [`with_env`] instead broadcasts the environment to
+//! every worker and leaves the rows where they are: each worker keeps the multiset of its
+//! current rows in a hash map, pairs each row change with the current environment as its tick
+//! completes, and when the environment changes re-pairs the rows it holds (retracting their
+//! pairs with the old environment). The result is the join's, update for update.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use differential_dataflow::AsCollection;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Broadcast;
+
+use crate::model::Row;
+use crate::runtime::{Rows, Time};
+
+/// Changes not yet applied, by tick: the row changes and the environment changes.
+type Pending = BTreeMap<Time, (Vec<(Row, isize)>, Vec<(Row, isize)>)>;
+
+/// Each row of `rows` extended by each row of `env` (normally one), with multiplicities
+/// multiplied: the join of the two on the unit key, without exchanging the rows.
+pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
+    let env = env.inner.broadcast();
+    rows.inner
+        .binary_frontier(env, Pipeline, Pipeline, "WithScalars", |_, _| {
+            let mut pending: Pending = BTreeMap::new();
+            // One capability, at the earliest pending tick: every tick's output is sent under
+            // it, so a batch of ticks is one message rather than one per tick.
+            let mut cap: Option<Capability<Time>> = None;
+            // The rows held (net multiplicity, never zero) and the current environment.
+            let mut held: FxHashMap<Row, isize> = FxHashMap::default();
+            let mut current: BTreeMap<Row, isize> = BTreeMap::new();
+            move |(rows_in, rows_frontier), (env_in, env_frontier), output| {
+                rows_in.for_each(|in_cap, data| {
+                    let Some(&least) = in_cap.least() else {
+                        return;
+                    };
+                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
+                        cap = Some(in_cap.delayed(&least, 0));
+                    }
+                    for (row, t, diff) in data.drain(..) {
+                        pending.entry(t.max(least)).or_default().0.push((row, diff));
+                    }
+                });
+                env_in.for_each(|in_cap, data| {
+                    let Some(&least) = in_cap.least() else {
+                        return;
+                    };
+                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
+                        cap = Some(in_cap.delayed(&least, 0));
+                    }
+                    for (row, t, diff) in data.drain(..) {
+                        pending.entry(t.max(least)).or_default().1.push((row, diff));
+                    }
+                });
+                let Some(c) = cap.as_ref() else {
+                    return;
+                };
+                let mut session = output.session(c);
+                while let Some(entry) = pending.first_entry() {
+                    let t = *entry.key();
+                    if rows_frontier.less_equal(&t) || env_frontier.less_equal(&t) {
+                        break;
+                    }
+                    let (row_changes, env_changes) = entry.remove();
+                    if !env_changes.is_empty() {
+                        let old: Vec<(Row, isize)> =
+                            current.iter().map(|(e, n)| (e.clone(), *n)).collect();
+                        for (e, d) in env_changes {
+                            let n = current.entry(e.clone()).or_insert(0);
+                            *n += d;
+                            if *n == 0 {
+                                current.remove(&e);
+                            }
+                        }
+                        let new: Vec<(Row, isize)> =
+                            current.iter().map(|(e, n)| (e.clone(), *n)).collect();
+                        if old != new {
+                            for (r, n) in &held {
+                                for (e, m) in &old {
+                                    session.give((joined(r, e), t, -n * m));
+                                }
+                                for (e, m) in &new {
+                                    session.give((joined(r, e), t, n * m));
+                                }
+                            }
+                        }
+                    }
+                    for (r, d) in row_changes {
+                        for (e, m) in &current {
+                            session.give((joined(&r, e), t, d * m));
+                        }
+                        match held.get_mut(&r) {
+                            Some(n) => {
+                                *n += d;
+                                if *n == 0 {
+                                    held.remove(&r);
+                                }
+                            }
+                            None if d != 0 => {
+                                held.insert(r, d);
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                drop(session);
+                match (pending.keys().next(), cap.as_mut()) {
+                    (Some(&first), Some(c)) => c.downgrade(&first),
+                    _ => cap = None,
+                }
+            }
+        })
+        .as_collection()
+}
+
+/// `row` followed by `env`'s values.
+fn joined(row: &[crate::model::Value], env: &[crate::model::Value]) -> Row {
+    let mut out = Vec::with_capacity(row.len() + env.len());
+    out.extend_from_slice(row);
+    out.extend_from_slice(env);
+    out
+}
