@@ -380,7 +380,12 @@ pub fn run(args: &HuntArgs) -> i32 {
         arrival: arrival.clone(),
         rejects: args.arrival.rejects_path(&cluster),
     };
-    let mut read = match super::logs::read_logs_with(&programs, &files, &log_options) {
+    let mut read = match super::logs::read_logs_for_pack(
+        &programs,
+        &files,
+        &log_options,
+        crate::pack::Shape::of_programs(programs.iter().copied()),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -388,7 +393,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         }
     };
     let mine = read.counts();
-    let tables = std::mem::take(&mut read.tables);
+    let fed = std::mem::take(&mut read.fed);
     let mut out_file = match &args.out {
         Some(p) if cluster.process == 0 => match std::fs::File::create(p) {
             Ok(f) => Some(std::io::BufWriter::new(f)),
@@ -426,9 +431,9 @@ pub fn run(args: &HuntArgs) -> i32 {
         tick,
         speed: Speed::Max,
     };
-    let summary = crate::pack::run(
+    let summary = crate::pack::run_fed(
         &pack,
-        tables,
+        fed,
         &watchlists,
         &options,
         mine.to_note(),

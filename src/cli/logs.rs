@@ -249,6 +249,13 @@ pub struct ReadLogs {
     pub late: LateCounts,
     /// The ingest report (rows per table, rejects).
     pub report: Report,
+    /// With [`read_logs_for_pack`]: the records as the pack is fed them (cut, filtered,
+    /// interned as they are read), in place of `tables`.
+    pub fed: crate::pack::FedTables,
+    /// The pack's shape, when records are prepared for it as they are read.
+    shape: Option<crate::pack::Shape>,
+    /// Records kept per table (in `tables` or offered to the shape).
+    kept: std::collections::BTreeMap<String, u64>,
 }
 
 /// What one process of a cluster read, sent to process 0 for the run's summary (as one JSON
@@ -345,14 +352,33 @@ impl ReadCounts {
 }
 
 impl ReadLogs {
+    /// Keeps a record of `table` entering at `time`: in `tables` as it is, or, shaped for a
+    /// pack, in `fed`.
+    fn keep(&mut self, table: &str, time: i64, row: Row) {
+        match self.kept.get_mut(table) {
+            Some(n) => *n += 1,
+            None => {
+                self.kept.insert(table.to_string(), 1);
+            }
+        }
+        match self.shape.as_mut() {
+            Some(shape) => {
+                let prepared = shape.prepare(table, row);
+                self.fed.add(prepared, table, time);
+            }
+            None => match self.tables.get_mut(table) {
+                Some(rows) => rows.push((time, row)),
+                None => {
+                    self.tables.insert(table.to_string(), vec![(time, row)]);
+                }
+            },
+        }
+    }
+
     /// What was read, as counts.
     pub fn counts(&self) -> ReadCounts {
         ReadCounts {
-            records: self
-                .tables
-                .iter()
-                .map(|(t, rows)| (t.clone(), rows.len() as u64))
-                .collect(),
+            records: self.kept.clone(),
             rejected: self.report.rejected(),
             timeless: self.timeless,
             earliest: self.earliest,
@@ -404,6 +430,29 @@ pub fn read_logs_with(
     logs: &[PathBuf],
     options: &LogOptions,
 ) -> Result<ReadLogs, String> {
+    read_logs_shaped(programs, logs, options, None)
+}
+
+/// Reads `logs` for a pack as [`read_logs_with`] does, but keeps each record only as the pack
+/// is fed it (`shape`: cut to the columns the rules read, dropped when no rule's scan filter
+/// keeps it, strings interned), in [`ReadLogs::fed`], as it is read: a run never holds the
+/// full-width rows of every record at once. In arrival order records wait full-width until the
+/// watermark places them.
+pub fn read_logs_for_pack(
+    programs: &[&Program],
+    logs: &[PathBuf],
+    options: &LogOptions,
+    shape: crate::pack::Shape,
+) -> Result<ReadLogs, String> {
+    read_logs_shaped(programs, logs, options, Some(shape))
+}
+
+fn read_logs_shaped(
+    programs: &[&Program],
+    logs: &[PathBuf],
+    options: &LogOptions,
+    shape: Option<crate::pack::Shape>,
+) -> Result<ReadLogs, String> {
     let catalog = Catalog::builtin();
     let projection = projection_for(programs)?;
     let mut ing = Ingest::new(
@@ -430,6 +479,9 @@ pub fn read_logs_with(
         timeless: 0,
         late: LateCounts::default(),
         report: Report::default(),
+        fed: crate::pack::FedTables::default(),
+        shape,
+        kept: Default::default(),
     };
     for p in logs {
         ing.read_path(p, &mut |rec| {
@@ -451,10 +503,7 @@ pub fn read_logs_with(
                     row,
                 });
             } else {
-                out.tables
-                    .entry(def.name.to_string())
-                    .or_default()
-                    .push((t, row));
+                out.keep(&def.name, t, row);
             }
         });
     }
@@ -469,6 +518,7 @@ pub fn read_logs_with(
     }
     ing.finish()?;
     out.report = std::mem::take(&mut ing.report);
+    out.shape = None;
     Ok(out)
 }
 
@@ -610,10 +660,7 @@ fn place_by_arrival(
             }
         }
         if let Some(tick) = entry.tick() {
-            out.tables
-                .entry(def.name.to_string())
-                .or_default()
-                .push((tick_time(tick), std::mem::take(&mut p.row)));
+            out.keep(&def.name, tick_time(tick), std::mem::take(&mut p.row));
         }
     }
 }

@@ -207,13 +207,19 @@ pub(super) fn replay(
         arrival: arrival.clone(),
         rejects: args.arrival.rejects_path(&cluster),
     };
-    let mut read = super::logs::read_logs_with(&programs, &files, &log_options).map_err(|e| {
+    let mut read = super::logs::read_logs_for_pack(
+        &programs,
+        &files,
+        &log_options,
+        crate::pack::Shape::of_programs(programs.iter().copied()),
+    )
+    .map_err(|e| {
         eprintln!("error: {e}");
         1
     })?;
     let ingest_seconds = started.elapsed().as_secs_f64();
     let mine = read.counts();
-    let tables = std::mem::take(&mut read.tables);
+    let fed = std::mem::take(&mut read.fed);
     let mut alerts_out = match &args.alerts {
         Some(p) if leader => match std::fs::File::create(p) {
             Ok(f) => Some(std::io::BufWriter::new(f)),
@@ -268,9 +274,9 @@ pub(super) fn replay(
         speed,
     };
     let replay_start = Instant::now();
-    let summary = crate::pack::run(
+    let summary = crate::pack::run_fed(
         &pack,
-        tables,
+        fed,
         watchlists,
         &options,
         mine.to_note(),

@@ -102,10 +102,16 @@ fn render_shared<'scope>(
     // The dataflow runs the plan with its filters pushed down (the batch evaluator runs it as
     // written; both give the same rows).
     let program = &optimize(program);
+    let own = if sources.layouts.is_full() {
+        Layouts::full()
+    } else {
+        Layouts::of([program])
+    };
     let mut r = Renderer {
         program,
         index,
         sources,
+        own,
         tick,
         worker,
         scope_of: any.clone(),
@@ -154,6 +160,31 @@ fn inline_shared(p: &Plan, shared: &[Plan]) -> Plan {
     p
 }
 
+/// The tables `p` scans.
+fn scanned_tables(p: &Plan) -> Vec<String> {
+    fn walk(p: &Plan, out: &mut Vec<String>) {
+        if let Node::Scan { table, .. } = &p.node
+            && !out.contains(table)
+        {
+            out.push(table.clone());
+        }
+        for input in p.inputs() {
+            walk(input, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(p, &mut out);
+    out
+}
+
+/// A filter node's temporal bounds, as written (over its input's full schema).
+fn full_bounds(p: &Plan) -> Vec<TemporalBound> {
+    match &p.node {
+        Node::Filter { temporal, .. } => temporal.clone(),
+        _ => Vec::new(),
+    }
+}
+
 /// The plan under the presentation nodes (sort, top, take) at its top.
 pub fn strip_presentation(p: &Plan) -> &Plan {
     match &p.node {
@@ -190,6 +221,10 @@ struct Renderer<'a, 'scope> {
     /// The program's index among those rendered together.
     index: usize,
     sources: &'a Sources<'scope>,
+    /// The columns this program itself reads of each table: its rows are cut to these right
+    /// after its scan (and the scan's filter), narrower than the dataflow's shared inputs
+    /// when other programs read more.
+    own: Layouts,
     tick: i64,
     worker: usize,
     scope_of: Rows<'scope>,
@@ -317,6 +352,38 @@ impl<'scope> Renderer<'_, 'scope> {
         Ok((env::with_env(rows, env), Some(width)))
     }
 
+    /// A table's input as the dataflow feeds it, with its layout.
+    fn scan_shared(&self, table: &str) -> Result<(Rows<'scope>, Option<Narrow>), String> {
+        let rows = self
+            .sources
+            .tables
+            .get(table)
+            .cloned()
+            .ok_or_else(|| format!("no input for table {table}"))?;
+        Ok((rows, self.sources.layouts.scan(table)))
+    }
+
+    /// `rows` of `table` in the dataflow's shared layout `narrow`, cut to the columns this
+    /// program reads when it reads fewer, with their layout.
+    fn project_own(
+        &self,
+        table: &str,
+        rows: Rows<'scope>,
+        narrow: Option<Narrow>,
+    ) -> (Rows<'scope>, Option<Narrow>) {
+        let Some(picks) = self.sources.layouts.projection_to(&self.own, table) else {
+            return (rows, narrow);
+        };
+        let own = self.own.scan(table);
+        let rows = rows.map(move |mut row| {
+            picks
+                .iter()
+                .map(|&i| row.get_mut(i).map(std::mem::take).unwrap_or_default())
+                .collect()
+        });
+        (rows, own)
+    }
+
     /// The rows of `p`, full width.
     fn plan(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
         let (rows, narrow) = self.plan_narrow(p)?;
@@ -348,7 +415,18 @@ impl<'scope> Renderer<'_, 'scope> {
     /// it reads the program's scalar sub-queries.
     fn fingerprint(&self, p: &Plan) -> String {
         let inlined = inline_shared(p, &self.program.shared);
-        let text = format!("{inlined:?}");
+        let mut text = format!("{inlined:?}");
+        // Rows cut to this program's own columns differ from another program's cut.
+        for table in scanned_tables(&inlined) {
+            if self
+                .sources
+                .layouts
+                .projection_to(&self.own, &table)
+                .is_some()
+            {
+                text = format!("{table} as {:?}; {text}", self.own.kept(&table));
+            }
+        }
         if plan_uses_scalars(&inlined) {
             format!("program {}: {text}", self.index)
         } else {
@@ -360,13 +438,8 @@ impl<'scope> Renderer<'_, 'scope> {
     fn plan_node(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>), String> {
         match &p.node {
             Node::Scan { table, .. } => {
-                let rows = self
-                    .sources
-                    .tables
-                    .get(table)
-                    .cloned()
-                    .ok_or_else(|| format!("no input for table {table}"))?;
-                Ok((rows, self.sources.layouts.scan(table)))
+                let (rows, narrow) = self.scan_shared(table)?;
+                Ok(self.project_own(table, rows, narrow))
             }
             Node::Shared(i) => {
                 if let Some(Some(c)) = self.shared.get(*i) {
@@ -386,7 +459,18 @@ impl<'scope> Renderer<'_, 'scope> {
                 predicate,
                 temporal,
             } => {
-                let (rows, narrow) = self.plan_narrow(input)?;
+                // A filter on a scan reads the dataflow's shared rows, and its output is cut
+                // to this program's own columns.
+                let (rows, narrow, own_table) = match &input.node {
+                    Node::Scan { table, .. } => {
+                        let (rows, narrow) = self.scan_shared(table)?;
+                        (rows, narrow, Some(table.clone()))
+                    }
+                    _ => {
+                        let (rows, narrow) = self.plan_narrow(input)?;
+                        (rows, narrow, None)
+                    }
+                };
                 let (rows, narrow, predicate, temporal) = match narrow {
                     Some(n) => match n.bounds(temporal) {
                         Some(bounds) => (rows, Some(n.clone()), n.expr(predicate), bounds),
@@ -406,6 +490,24 @@ impl<'scope> Renderer<'_, 'scope> {
                         r
                     });
                 }
+                // Cut to this program's own columns (the temporal bounds read the time
+                // column, which every layout keeps).
+                let own_bounds = own_table.as_ref().and_then(|table| {
+                    let n = self.own.scan(table)?;
+                    n.bounds(&full_bounds(p))?;
+                    Some(table.clone())
+                });
+                let (mut out, narrow, temporal) = match own_bounds {
+                    Some(table) if narrow.is_some() => {
+                        let (out, own) = self.project_own(&table, out, narrow);
+                        let temporal = own
+                            .as_ref()
+                            .and_then(|n| n.bounds(&full_bounds(p)))
+                            .unwrap_or_default();
+                        (out, own, temporal)
+                    }
+                    _ => (out, narrow, temporal),
+                };
                 if !temporal.is_empty() {
                     out = temporal_filter(out, &temporal, self.tick);
                 }

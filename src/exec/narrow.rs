@@ -56,9 +56,29 @@ impl Layouts {
         Layouts::default()
     }
 
+    /// True when no table's rows are cut.
+    pub fn is_full(&self) -> bool {
+        self.tables.is_empty()
+    }
+
     /// The columns `table`'s records keep, when they are cut.
     pub fn kept(&self, table: &str) -> Option<&[usize]> {
         self.tables.get(table).map(Vec::as_slice)
+    }
+
+    /// Where each column `own` keeps of `table` is in this layout's rows, when `own` keeps
+    /// fewer of them (and every one it keeps is here): the projection from this layout's rows
+    /// to `own`'s. `None` when the two keep the same columns, or cannot be projected.
+    pub(super) fn projection_to(&self, own: &Layouts, table: &str) -> Option<Vec<usize>> {
+        let here = self.tables.get(table)?;
+        let there = own.tables.get(table)?;
+        if there.len() >= here.len() {
+            return None;
+        }
+        there
+            .iter()
+            .map(|c| here.iter().position(|h| h == c))
+            .collect()
     }
 
     /// `row`, a full-width record of `table`, cut to the columns its layout keeps.

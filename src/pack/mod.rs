@@ -211,10 +211,130 @@ pub fn run(
     watchlists: &HashMap<String, Watchlist>,
     options: &PackOptions,
     note: Row,
-    mut on: impl FnMut(&Report),
+    on: impl FnMut(&Report),
+) -> Result<PackSummary, String> {
+    let fed = Shape::of(rules).prepare_all(tables);
+    run_fed(rules, fed, watchlists, options, note, on)
+}
+
+/// What becomes of a record offered to a pack ([`Shape::prepare`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prepared {
+    /// No rule reads its table.
+    Unread,
+    /// Its table is read, but no rule's filter on its scans keeps it: it cannot change any
+    /// result and is not fed (predicate pushdown).
+    Skipped,
+    /// Fed, as this row: cut to the columns some rule reads, strings interned.
+    Fed(Row),
+}
+
+/// How a pack's records are cut before they are fed: the rules' scan filters, the columns
+/// they read, and one string interner. Records can be shaped as they are read (so that a run
+/// holds only the narrow rows), or all at once by [`run`].
+pub struct Shape {
+    names: Vec<(bool, String)>,
+    filter: SourceFilter,
+    layouts: Layouts,
+    interner: crate::model::Interner,
+}
+
+impl Shape {
+    /// The shape of the records `rules` read.
+    pub fn of(rules: &[(Rule, Program)]) -> Shape {
+        Shape::of_programs(rules.iter().map(|(_, p)| p))
+    }
+
+    /// The shape of the records the rules with these `programs` read.
+    pub fn of_programs<'a>(programs: impl IntoIterator<Item = &'a Program> + Clone) -> Shape {
+        let mut names: Vec<(bool, String)> = Vec::new();
+        for p in programs.clone() {
+            for t in columns_read(p).into_keys() {
+                if !names.contains(&(false, t.clone())) {
+                    names.push((false, t));
+                }
+            }
+        }
+        Shape {
+            names,
+            filter: SourceFilter::of(programs.clone()),
+            layouts: Layouts::of(programs),
+            interner: crate::model::Interner::default(),
+        }
+    }
+
+    /// What becomes of `row`, a full-width record of `table`.
+    pub fn prepare(&mut self, table: &str, row: Row) -> Prepared {
+        if !self.names.iter().any(|(w, n)| !*w && n == table) {
+            return Prepared::Unread;
+        }
+        if !self.filter.keeps(table, &row) {
+            return Prepared::Skipped;
+        }
+        let mut row = self.layouts.narrow(table, row);
+        self.interner.intern_row(&mut row);
+        Prepared::Fed(row)
+    }
+
+    /// Every record of `tables` (name → (time, full-width row)) prepared.
+    pub fn prepare_all(&mut self, tables: HashMap<String, Vec<(i64, Row)>>) -> FedTables {
+        let mut out = FedTables::default();
+        for (name, rows) in tables {
+            for (time, row) in rows {
+                out.add(self.prepare(&name, row), &name, time);
+            }
+        }
+        out
+    }
+}
+
+/// A pack's records as they are fed: per table, (time, row as [`Shape::prepare`] made it),
+/// and how many were skipped.
+#[derive(Clone, Debug, Default)]
+pub struct FedTables {
+    /// Table name → its fed records.
+    pub tables: HashMap<String, Vec<(i64, Row)>>,
+    /// Records of the tables the rules read that no rule's scan filter keeps.
+    pub skipped: u64,
+}
+
+impl FedTables {
+    /// Keeps a record of `table` at `time` as `prepared` says.
+    pub fn add(&mut self, prepared: Prepared, table: &str, time: i64) {
+        match prepared {
+            Prepared::Fed(row) => match self.tables.get_mut(table) {
+                Some(rows) => rows.push((time, row)),
+                None => {
+                    self.tables.insert(table.to_string(), vec![(time, row)]);
+                }
+            },
+            Prepared::Skipped => self.skipped += 1,
+            Prepared::Unread => {}
+        }
+    }
+}
+
+/// [`run`] over records already prepared by the pack's [`Shape`].
+pub fn run_fed(
+    rules: &[(Rule, Program)],
+    fed: FedTables,
+    watchlists: &HashMap<String, Watchlist>,
+    options: &PackOptions,
+    note: Row,
+    on: impl FnMut(&Report),
 ) -> Result<PackSummary, String> {
     check(rules)?;
     let names = input_names(rules);
+    let constant = constants(rules, &names, watchlists);
+    run_prepared(rules, fed, options, note, on, constant, names)
+}
+
+/// Every watchlist's changes, as events of its input.
+fn constants(
+    rules: &[(Rule, Program)],
+    names: &[(bool, String)],
+    watchlists: &HashMap<String, Watchlist>,
+) -> Vec<Event> {
     let mut constant = Vec::new();
     for (_, p) in rules {
         for (name, changes) in watchlist_sources(p, watchlists) {
@@ -232,33 +352,34 @@ pub fn run(
             }));
         }
     }
-    // Records that no rule's filter on its scans keeps are not fed (predicate pushdown).
-    let filter = SourceFilter::of(rules.iter().map(|(_, p)| p));
-    // Records hold only the columns some rule reads.
+    constant
+}
+
+/// The pack's dataflow run over the fed records and the watchlists' changes (`constant`).
+fn run_prepared(
+    rules: &[(Rule, Program)],
+    fed: FedTables,
+    options: &PackOptions,
+    note: Row,
+    mut on: impl FnMut(&Report),
+    constant: Vec<Event>,
+    names: Vec<(bool, String)>,
+) -> Result<PackSummary, String> {
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
+    let skipped = fed.skipped;
     let mut events = Vec::new();
-    let mut skipped = 0u64;
-    // Equal strings of the records fed share one allocation (and compare by pointer).
-    let mut interner = crate::model::Interner::default();
-    for (name, rows) in tables {
+    for (name, rows) in fed.tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
             for (time, row) in rows {
-                if filter.keeps(&name, &row) {
-                    let mut row = layouts.narrow(&name, row);
-                    interner.intern_row(&mut row);
-                    events.push(Event {
-                        input,
-                        time,
-                        row,
-                        diff: 1,
-                    });
-                } else {
-                    skipped += 1;
-                }
+                events.push(Event {
+                    input,
+                    time,
+                    row,
+                    diff: 1,
+                });
             }
         }
     }
-    drop(interner);
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
     let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
     let (tx, rx) = mpsc::channel();
