@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 mod env;
 mod fold;
+mod held;
 mod narrow;
 
 pub use narrow::Layouts;
@@ -1138,7 +1139,7 @@ fn temporal_filter<'scope>(
         .unary_frontier(Pipeline, "TemporalFilter", move |_, info| {
             let activator = scope.activator_for(info.address);
             // Updates due later, by tick, and a capability at the earliest of those ticks.
-            let mut held: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
+            let mut held = held::Held::default();
             let mut cap: Option<timely::dataflow::operators::Capability<Time>> = None;
             move |(input, frontier), output| {
                 input.for_each(|in_cap, data| {
@@ -1159,19 +1160,19 @@ fn temporal_filter<'scope>(
                         }
                         match end {
                             Some(e) if start <= now => {
-                                held.entry(e).or_default().push((row.clone(), -diff));
+                                held.push(e, row.clone(), -diff);
                                 session.give((row, start, diff));
                             }
                             Some(e) => {
-                                held.entry(e).or_default().push((row.clone(), -diff));
-                                held.entry(start).or_default().push((row, diff));
+                                held.push(e, row.clone(), -diff);
+                                held.push(start, row, diff);
                             }
                             None if start <= now => session.give((row, start, diff)),
-                            None => held.entry(start).or_default().push((row, diff)),
+                            None => held.push(start, row, diff),
                         }
                     }
                     drop(session);
-                    if let Some(&first) = held.keys().next()
+                    if let Some(first) = held.first()
                         && cap.as_ref().is_none_or(|c| *c.time() > first)
                     {
                         cap = Some(in_cap.delayed(&first, 0));
@@ -1180,25 +1181,22 @@ fn temporal_filter<'scope>(
                 // Let out what the input frontier has reached (all of it, in chunks, once the
                 // input has ended).
                 let upto = frontier.frontier().first().copied();
-                let mut released = 0;
-                while let Some(entry) = held.first_entry() {
-                    let t = *entry.key();
-                    if upto.is_some_and(|f| t > f) {
-                        break;
+                if let Some(c) = cap.as_ref() {
+                    let mut session = output.session(c);
+                    let mut released = 0;
+                    while upto.is_some() || released < RELEASE_CHUNK {
+                        let Some((t, row, d)) = held.pop_due(upto) else {
+                            break;
+                        };
+                        session.give((row, t, d));
+                        released += 1;
                     }
-                    if upto.is_none() && released >= RELEASE_CHUNK {
-                        activator.activate();
-                        break;
-                    }
-                    let Some(c) = cap.as_ref() else { break };
-                    let updates = entry.remove();
-                    released += updates.len();
-                    output
-                        .session(c)
-                        .give_iterator(updates.into_iter().map(|(row, d)| (row, t, d)));
                 }
-                match (held.keys().next(), cap.as_mut()) {
-                    (Some(&first), Some(c)) => c.downgrade(&first),
+                if upto.is_none() && !held.is_empty() {
+                    activator.activate();
+                }
+                match (held.first(), cap.as_mut()) {
+                    (Some(first), Some(c)) => c.downgrade(&first),
                     _ => cap = None,
                 }
             }

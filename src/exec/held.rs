@@ -1,0 +1,123 @@
+//! Updates held until a later tick, as a temporal filter holds a window's future: a queue that
+//! is cheap when updates come in tick order (as a window's retractions do, each a fixed span
+//! after its record) and still right when they do not.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::model::Row;
+use crate::runtime::Time;
+
+/// One held update: the row, its multiplicity change, and the tick it is due at.
+struct Update {
+    at: Time,
+    row: Row,
+    diff: isize,
+}
+
+impl PartialEq for Update {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Update {}
+
+impl PartialOrd for Update {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Update {
+    /// By due tick only: the order updates of one tick come out in does not matter.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+/// Updates by the tick they are due at, least first. An update due no earlier than the last
+/// one pushed in order is appended to a queue (O(1), no per-tick container); any other goes to
+/// a heap (O(log n)).
+#[derive(Default)]
+pub(super) struct Held {
+    in_order: VecDeque<Update>,
+    out_of_order: BinaryHeap<Reverse<Update>>,
+}
+
+impl Held {
+    /// Holds `row` with `diff` until tick `at`.
+    pub(super) fn push(&mut self, at: Time, row: Row, diff: isize) {
+        let update = Update { at, row, diff };
+        match self.in_order.back() {
+            Some(last) if last.at > at => self.out_of_order.push(Reverse(update)),
+            _ => self.in_order.push_back(update),
+        }
+    }
+
+    /// The earliest tick an update is due at.
+    pub(super) fn first(&self) -> Option<Time> {
+        match (self.in_order.front(), self.out_of_order.peek()) {
+            (Some(a), Some(Reverse(b))) => Some(a.at.min(b.at)),
+            (Some(a), None) => Some(a.at),
+            (None, Some(Reverse(b))) => Some(b.at),
+            (None, None) => None,
+        }
+    }
+
+    /// Takes the earliest update when it is due at or before `upto` (any, with `None`).
+    pub(super) fn pop_due(&mut self, upto: Option<Time>) -> Option<(Time, Row, isize)> {
+        let first = self.first()?;
+        if upto.is_some_and(|u| first > u) {
+            return None;
+        }
+        let from_queue = self.in_order.front().is_some_and(|a| a.at == first);
+        let u = if from_queue {
+            self.in_order.pop_front()?
+        } else {
+            self.out_of_order.pop()?.0
+        };
+        Some((u.at, u.row, u.diff))
+    }
+
+    /// True when nothing is held.
+    pub(super) fn is_empty(&self) -> bool {
+        self.in_order.is_empty() && self.out_of_order.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Updates come out in due order, each once, whatever order they went in, and only
+        /// once due.
+        #[test]
+        fn comes_out_in_due_order(ats in prop::collection::vec(0u64..50, 0..60), cut in 0u64..60) {
+            let mut held = Held::default();
+            for (i, &at) in ats.iter().enumerate() {
+                held.push(at, vec![Value::Long(i as i64)], 1);
+            }
+            let mut out = Vec::new();
+            while let Some((at, row, _)) = held.pop_due(Some(cut)) {
+                out.push((at, row));
+            }
+            prop_assert!(out.iter().all(|(at, _)| *at <= cut));
+            prop_assert!(held.first().is_none_or(|f| f > cut));
+            while let Some((at, row, _)) = held.pop_due(None) {
+                out.push((at, row));
+            }
+            prop_assert!(held.is_empty());
+            prop_assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
+            let mut got: Vec<i64> = out
+                .iter()
+                .map(|(_, r)| match r[0] { Value::Long(i) => i, _ => -1 })
+                .collect();
+            got.sort();
+            prop_assert_eq!(got, (0..ats.len() as i64).collect::<Vec<_>>());
+        }
+    }
+}
