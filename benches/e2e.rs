@@ -7,7 +7,14 @@
 //! cargo bench --bench e2e                                  # 200 users, 7 days
 //! cargo bench --bench e2e -- --users 2000 --days 14       # the issue's size
 //! cargo bench --bench e2e -- --users 2000 --days 14 --only workers
+//! cargo bench --bench e2e -- --users 400 --service-principals 12 --days 14 --seed 2 --only ddlimit
 //! ```
+//!
+//! `--only ddlimit` compares kqlflow with `../shared/bench/ddlimit` (three of the pack's rules
+//! written by hand as differential dataflows), when that folder is there: it builds the
+//! reference, runs it and `kqlflow replay` with the same three rules alternately three times,
+//! and prints the median records/s and peak memory of each, their ratios, and whether both
+//! raised and closed the same alerts at the same ticks.
 //! Figures go to standard output and, as JSON, to `target/e2e-report.json`.
 
 use std::path::{Path, PathBuf};
@@ -185,6 +192,142 @@ fn line(name: &str, r: &serde_json::Value) -> String {
     )
 }
 
+/// The three rules `../shared/bench/ddlimit` computes.
+const DDLIMIT_RULES: [&str; 3] = [
+    "provisioning_failures_by_job_error.yaml",
+    "sp_signin_failures.yaml",
+    "sp_signin_volume_anomaly.yaml",
+];
+
+/// Builds the hand-written reference, when its source is there; its binary.
+fn build_ddlimit() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = root.join("../shared/bench/ddlimit");
+    if !src.join("Cargo.toml").is_file() {
+        println!(
+            "ddlimit: {} is not there; no comparison with the reference",
+            src.display()
+        );
+        return None;
+    }
+    let target = root.join("target/ddlimit");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(src.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!("ddlimit: the reference did not build; no comparison");
+        return None;
+    }
+    Some(target.join("release/ddlimit"))
+}
+
+/// The raised and closed alerts of an alerts file (rule, status, tick, entities), sorted.
+fn alert_keys(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut keys: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|a| a["status"] == "raised" || a["status"] == "closed")
+        .map(|a| {
+            format!(
+                "{} {} {} {}",
+                a["rule"], a["status"], a["tick"], a["entities"]
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// A number after `label` in `text` (such as `records/s` or `peak memory:`).
+fn figure(text: &str, before: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let at = l.find(before)?;
+        let head = &l[..at];
+        let word = head.split_whitespace().last()?;
+        word.parse().ok()
+    })
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// kqlflow against the reference on the same tenant, alternately, three runs each.
+fn compare_ddlimit(dir: &Path) {
+    let Some(ddlimit) = build_ddlimit() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let logs = dir.join("logs");
+    let allow = format!(
+        "NetworkAllowlist={}",
+        dir.join("NetworkAllowlist.csv").display()
+    );
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut our_peak, mut their_peak) = (Vec::new(), Vec::new());
+    let (ours_alerts, theirs_alerts) = (
+        dir.join("alerts-kqlflow.jsonl"),
+        dir.join("alerts-ddlimit.jsonl"),
+    );
+    for _ in 0..3 {
+        let mut rules: Vec<String> = Vec::new();
+        for r in DDLIMIT_RULES {
+            rules.push("--rules".into());
+            rules.push(root.join("dataflows").join(r).display().to_string());
+        }
+        let alerts = ours_alerts.display().to_string();
+        let mut extra: Vec<&str> = rules.iter().map(String::as_str).collect();
+        extra.extend(["--alerts", &alerts, "-w", "1"]);
+        if let Some(r) = replay(dir, "ddlimit-kqlflow", &extra) {
+            ours.push(r["records_per_second"].as_f64().unwrap_or(0.0));
+            our_peak.push(r["peak_memory_bytes"].as_f64().unwrap_or(0.0) / 1048576.0);
+        }
+        let out = Command::new(&ddlimit)
+            .args([
+                "--logs",
+                logs.to_str().unwrap_or("."),
+                "--watchlist",
+                &allow,
+                "-w",
+                "1",
+            ])
+            .arg("--alerts")
+            .arg(&theirs_alerts)
+            .output();
+        if let Ok(out) = out {
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            if let Some(x) = figure(&text, "records/s") {
+                theirs.push(x);
+            }
+            if let Some(x) = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("peak memory: "))
+                .and_then(|l| l.trim_end_matches(" MiB").parse::<f64>().ok())
+            {
+                their_peak.push(x);
+            }
+        }
+    }
+    if ours.is_empty() || theirs.is_empty() {
+        println!("ddlimit: a run failed; no comparison");
+        return;
+    }
+    let (a, b) = (median(ours), median(theirs));
+    let (pa, pb) = (median(our_peak), median(their_peak));
+    let same = alert_keys(&ours_alerts) == alert_keys(&theirs_alerts);
+    println!(
+        "ddlimit, 3 rules, -w 1   kqlflow {a:>8.0} rec/s {pa:>6.0} MiB   reference {b:>8.0} rec/s {pb:>6.0} MiB   \
+         reference/kqlflow: {:.1}x records/s, {:.1}x memory   same alerts: {same}",
+        b / a.max(1e-9),
+        pa / pb.max(1e-9),
+    );
+}
+
 fn main() {
     let o = options();
     let dir = tenant(&o);
@@ -227,6 +370,12 @@ fn main() {
                 results.push((name, r));
             }
         }
+    }
+    if wanted("ddlimit") {
+        compare_ddlimit(&dir);
+    }
+    if results.is_empty() {
+        return;
     }
     let first = results.first().map(|(_, r)| r.clone()).unwrap_or_default();
     println!(
