@@ -109,7 +109,9 @@ where
     } = feed;
     events.sort_by_key(|e| e.time);
     constant.sort_by_key(|e| e.time);
-    let events = Arc::new(events);
+    // Each record is fed by exactly one worker, which takes its row out (rather than cloning
+    // it), so a record's memory is freed once the dataflow is done with it.
+    let events: Arc<Vec<Fed>> = Arc::new(events.into_iter().map(Fed::from).collect());
     let constant = Arc::new(constant);
     let note = Arc::new(note);
     let local_workers = cluster.workers;
@@ -160,7 +162,7 @@ where
                 if i % local_workers.max(1) == local
                     && let Some(h) = handles.get_mut(events[i].input)
                 {
-                    h.update(events[i].row.clone(), events[i].diff);
+                    h.update(events[i].take_row(), events[i].diff);
                 }
                 i += 1;
             }
@@ -219,7 +221,7 @@ where
                     if j % local_workers.max(1) == local
                         && let Some(h) = handles.get_mut(events[j].input)
                     {
-                        h.update(events[j].row.clone(), events[j].diff);
+                        h.update(events[j].take_row(), events[j].diff);
                         mine += 1;
                     }
                     j += 1;
@@ -307,6 +309,35 @@ where
         r.map_err(|e| format!("a worker failed: {e}"))?;
     }
     Ok(())
+}
+
+/// A record waiting to be fed: its row is taken by the one worker that feeds it.
+struct Fed {
+    input: usize,
+    time: i64,
+    diff: isize,
+    row: Mutex<Row>,
+}
+
+impl From<Event> for Fed {
+    fn from(e: Event) -> Fed {
+        Fed {
+            input: e.input,
+            time: e.time,
+            diff: e.diff,
+            row: Mutex::new(e.row),
+        }
+    }
+}
+
+impl Fed {
+    /// The row, taken out (an empty row if it was taken before or its lock is poisoned).
+    fn take_row(&self) -> Row {
+        self.row
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
 }
 
 /// A built dataflow: its input handles, its note input and its probe.
