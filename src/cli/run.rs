@@ -253,13 +253,18 @@ pub fn run(args: &RunArgs) -> i32 {
             let tables: Vec<(String, Vec<(i64, Row)>)> =
                 std::mem::take(&mut data.tables).into_iter().collect();
             let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
-            let (changes, notes) = match crate::exec::run_program_noted(
+            // Only the result at one tick is wanted (not the change stream): when that tick is
+            // known before the run, the dataflow computes just that tick.
+            let only =
+                (!args.changes && (at.is_some() || cluster.processes == 1)).then(|| now_of(latest));
+            let (changes, notes) = match crate::exec::run_program_at(
                 &program,
                 &tables,
                 &watchlists,
                 &cluster,
                 tick,
                 note,
+                only,
             ) {
                 Ok(c) => c,
                 Err(e) => {
