@@ -6,7 +6,9 @@
 //! every worker and leaves the rows where they are: each worker keeps the multiset of its
 //! current rows in a hash map, pairs each row change with the current environment as its tick
 //! completes, and when the environment changes re-pairs the rows it holds (retracting their
-//! pairs with the old environment). The result is the join's, update for update.
+//! pairs with the old environment). The result is the join's, update for update. Once the
+//! environment's input has ended (a watchlist with no later version: the runtime closes such
+//! an input after its last change), rows are no longer kept.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +39,8 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
             // The rows held (net multiplicity, never zero) and the current environment.
             let mut held: FxHashMap<Row, isize> = FxHashMap::default();
             let mut current: BTreeMap<Row, isize> = BTreeMap::new();
+            // Environment changes received and not yet applied.
+            let mut env_pending: usize = 0;
             move |(rows_in, rows_frontier), (env_in, env_frontier), output| {
                 rows_in.for_each(|in_cap, data| {
                     let Some(&least) = in_cap.least() else {
@@ -58,6 +62,7 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
                     }
                     for (row, t, diff) in data.drain(..) {
                         pending.entry(t.max(least)).or_default().1.push((row, diff));
+                        env_pending += 1;
                     }
                 });
                 let Some(c) = cap.as_ref() else {
@@ -70,6 +75,7 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
                         break;
                     }
                     let (row_changes, env_changes) = entry.remove();
+                    env_pending -= env_changes.len();
                     if !env_changes.is_empty() {
                         let old: Vec<(Row, isize)> =
                             current.iter().map(|(e, n)| (e.clone(), *n)).collect();
@@ -93,9 +99,18 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
                             }
                         }
                     }
+                    // Once the environment can no longer change (its input has ended and every
+                    // change of it is applied), rows need not be kept to be paired again.
+                    let settled = env_frontier.is_empty() && env_pending == 0;
+                    if settled && !held.is_empty() {
+                        held = FxHashMap::default();
+                    }
                     for (r, d) in row_changes {
                         for (e, m) in &current {
                             session.give((joined(&r, e), t, d * m));
+                        }
+                        if settled {
+                            continue;
                         }
                         match held.get_mut(&r) {
                             Some(n) => {

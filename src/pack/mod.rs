@@ -97,10 +97,37 @@ impl PackSummary {
 struct PackSink {
     trackers: Vec<Tracker>,
     tx: mpsc::Sender<Report>,
+    /// Tick reports not sent yet: a run as fast as possible sends them in batches of up to
+    /// [`TICK_BATCH`] (each send would wake the receiving thread), always before any other
+    /// report so the order holds. Live detection sends each at once (`TICK_BATCH` of 1).
+    ticks: Vec<Report>,
+    tick_batch: usize,
+}
+
+/// How many tick reports [`PackSink`] gathers before sending them, when it batches.
+const TICK_BATCH: usize = 256;
+
+impl PackSink {
+    fn new(trackers: Vec<Tracker>, tx: mpsc::Sender<Report>, batch_ticks: bool) -> PackSink {
+        PackSink {
+            trackers,
+            tx,
+            ticks: Vec::new(),
+            tick_batch: if batch_ticks { TICK_BATCH } else { 1 },
+        }
+    }
+
+    /// Sends the tick reports gathered so far.
+    fn flush_ticks(&mut self) {
+        for t in self.ticks.drain(..) {
+            let _ = self.tx.send(t);
+        }
+    }
 }
 
 impl Sink for PackSink {
     fn notes(&mut self, notes: Vec<Row>) {
+        self.flush_ticks();
         let _ = self.tx.send(Report::Notes(notes));
     }
 
@@ -112,6 +139,7 @@ impl Sink for PackSink {
         for (rule, rows) in by_rule {
             if let Some(t) = self.trackers.get_mut(rule) {
                 for event in t.apply(tick, rows) {
+                    self.flush_ticks();
                     let _ = self.tx.send(Report::Alert { rule, event });
                 }
             }
@@ -119,16 +147,20 @@ impl Sink for PackSink {
     }
 
     fn tick_done(&mut self, tick: Time, records: u64, latency: Duration) {
-        let _ = self.tx.send(Report::Tick {
+        self.ticks.push(Report::Tick {
             tick,
             records,
             latency,
         });
+        if self.ticks.len() >= self.tick_batch {
+            self.flush_ticks();
+        }
     }
 }
 
 impl Drop for PackSink {
     fn drop(&mut self) {
+        self.flush_ticks();
         let suppressed = self.trackers.iter().map(Tracker::suppressed).collect();
         let _ = self.tx.send(Report::Finished { suppressed });
     }
@@ -383,7 +415,7 @@ fn run_prepared(
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
     let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
     let (tx, rx) = mpsc::channel();
-    let sink = PackSink { trackers, tx };
+    let sink = PackSink::new(trackers, tx, options.speed == Speed::Max);
     let tick = options.tick;
     let n = names.len();
     let cluster = options.cluster.clone();

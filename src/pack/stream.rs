@@ -297,10 +297,7 @@ pub fn run(
     // The dataflow's thread.
     let tick = options.tick;
     let workers = options.workers;
-    let sink = PackSink {
-        trackers,
-        tx: report_tx,
-    };
+    let sink = PackSink::new(trackers, report_tx, false);
     let dataflow = std::thread::spawn(move || {
         run_stream(
             workers,

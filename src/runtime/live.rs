@@ -112,6 +112,18 @@ where
     // Each record is fed by exactly one worker, which takes its row out (rather than cloning
     // it), so a record's memory is freed once the dataflow is done with it.
     let events: Arc<Vec<Fed>> = Arc::new(events.into_iter().map(Fed::from).collect());
+    // The inputs fed only constant changes (watchlists), each with the index of its last
+    // change: an input is closed once its last change is fed (at once on the workers that feed
+    // none), so that what reads it knows it will not change again.
+    let mut last_constant: Vec<(usize, usize)> = Vec::new();
+    for (k, e) in constant.iter().enumerate() {
+        match last_constant.iter_mut().find(|(i, _)| *i == e.input) {
+            Some(l) => l.1 = k,
+            None => last_constant.push((e.input, k)),
+        }
+    }
+    last_constant.retain(|(i, _)| !events.iter().any(|e| e.input == *i));
+    let last_constant = Arc::new(last_constant);
     let constant = Arc::new(constant);
     let note = Arc::new(note);
     let local_workers = cluster.workers;
@@ -136,8 +148,10 @@ where
             };
             let captured: Captured = Rc::new(RefCell::new(Vec::new()));
             let notes: Rc<RefCell<Vec<Row>>> = Rc::new(RefCell::new(Vec::new()));
-            let (mut handles, mut note_input, probe) =
+            let (handles, mut note_input, probe) =
                 build_dataflow(worker, inputs, &*build, &captured, &notes);
+            let mut handles: Vec<Option<InputSession<Time, Row, isize>>> =
+                handles.into_iter().map(Some).collect();
             let drain = |upto: Option<Time>, sink: &mut S| drain(&captured, upto, sink);
             // Tick 0: the constants, each process's note and any record of tick 0, then a
             // barrier, so that worker 0 has every note before the first change.
@@ -146,7 +160,7 @@ where
             if index == 0 {
                 while c < constant.len() && tick_of(constant[c].time, tick) == 0 {
                     let e = &constant[c];
-                    if let Some(h) = handles.get_mut(e.input) {
+                    if let Some(h) = handles.get_mut(e.input).and_then(Option::as_mut) {
                         h.update(e.row.clone(), e.diff);
                     }
                     c += 1;
@@ -160,16 +174,21 @@ where
             let mut i = 0;
             while i < events.len() && tick_of(events[i].time, tick) == 0 {
                 if i % local_workers.max(1) == local
-                    && let Some(h) = handles.get_mut(events[i].input)
+                    && let Some(h) = handles.get_mut(events[i].input).and_then(Option::as_mut)
                 {
                     h.update(events[i].take_row(), events[i].diff);
                 }
                 i += 1;
             }
-            for h in handles.iter_mut() {
+            for h in handles.iter_mut().flatten() {
                 h.advance_to(1);
                 h.flush();
             }
+            close_constants(
+                &mut handles,
+                &last_constant,
+                if index == 0 { c } else { usize::MAX },
+            );
             drop(note_input);
             worker.step_while(|| probe.less_equal(&0));
             if let Some(s) = sink.as_mut() {
@@ -212,14 +231,14 @@ where
                         }
                     }
                 }
-                for h in handles.iter_mut() {
+                for h in handles.iter_mut().flatten() {
                     h.advance_to(t);
                 }
                 let first = i;
                 let mut j = i;
                 while j < events.len() && tick_of(events[j].time, tick) == t {
                     if j % local_workers.max(1) == local
-                        && let Some(h) = handles.get_mut(events[j].input)
+                        && let Some(h) = handles.get_mut(events[j].input).and_then(Option::as_mut)
                     {
                         h.update(events[j].take_row(), events[j].diff);
                         mine += 1;
@@ -228,7 +247,7 @@ where
                 }
                 while c < constant.len() && tick_of(constant[c].time, tick) == t {
                     let e = &constant[c];
-                    if let Some(h) = handles.get_mut(e.input) {
+                    if let Some(h) = handles.get_mut(e.input).and_then(Option::as_mut) {
                         h.update(e.row.clone(), e.diff);
                     }
                     c += 1;
@@ -236,9 +255,12 @@ where
                 fed.fetch_add(mine, Ordering::Relaxed);
                 mine = 0;
                 i = j;
-                for h in handles.iter_mut() {
+                for h in handles.iter_mut().flatten() {
                     h.advance_to(t + 1);
                     h.flush();
+                }
+                if index == 0 {
+                    close_constants(&mut handles, &last_constant, c);
                 }
                 if sink.is_some() {
                     pending.push_back((t, Instant::now(), fed.load(Ordering::Relaxed)));
@@ -309,6 +331,22 @@ where
         r.map_err(|e| format!("a worker failed: {e}"))?;
     }
     Ok(())
+}
+
+/// Closes each constant input (input, index of its last change) whose last change is before
+/// `fed` (the index of the next constant change to feed).
+fn close_constants(
+    handles: &mut [Option<InputSession<Time, Row, isize>>],
+    last_constant: &[(usize, usize)],
+    fed: usize,
+) {
+    for &(input, last) in last_constant {
+        if last < fed
+            && let Some(h) = handles.get_mut(input)
+        {
+            *h = None;
+        }
+    }
 }
 
 /// A record waiting to be fed: its row is taken by the one worker that feeds it.
