@@ -16,10 +16,11 @@ use rustc_hash::FxHashMap;
 
 use differential_dataflow::AsCollection;
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Capability, InputCapability};
 
+use super::held::{hold_at, hold_from};
 use crate::model::Row;
 use crate::runtime::{Rows, Time};
 
@@ -43,27 +44,10 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
             let mut env_pending: usize = 0;
             move |(rows_in, rows_frontier), (env_in, env_frontier), output| {
                 rows_in.for_each(|in_cap, data| {
-                    let Some(&least) = in_cap.least() else {
-                        return;
-                    };
-                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
-                        cap = Some(in_cap.delayed(&least, 0));
-                    }
-                    for (row, t, diff) in data.drain(..) {
-                        pending.entry(t.max(least)).or_default().0.push((row, diff));
-                    }
+                    stash(&mut cap, &mut pending, &in_cap, data, false);
                 });
                 env_in.for_each(|in_cap, data| {
-                    let Some(&least) = in_cap.least() else {
-                        return;
-                    };
-                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
-                        cap = Some(in_cap.delayed(&least, 0));
-                    }
-                    for (row, t, diff) in data.drain(..) {
-                        pending.entry(t.max(least)).or_default().1.push((row, diff));
-                        env_pending += 1;
-                    }
+                    env_pending += stash(&mut cap, &mut pending, &in_cap, data, true);
                 });
                 let Some(c) = cap.as_ref() else {
                     return;
@@ -127,13 +111,36 @@ pub fn with_env<'scope>(rows: Rows<'scope>, env: Rows<'scope>) -> Rows<'scope> {
                     }
                 }
                 drop(session);
-                match (pending.keys().next(), cap.as_mut()) {
-                    (Some(&first), Some(c)) => c.downgrade(&first),
-                    _ => cap = None,
-                }
+                hold_at(&mut cap, pending.keys().next().copied());
             }
         })
         .as_collection()
+}
+
+/// Puts a message's updates in `pending` by tick, as row changes or (`env`) environment
+/// changes, and keeps `cap` at or before them; returns how many it put. A message without a
+/// time is dropped.
+fn stash(
+    cap: &mut Option<Capability<Time>>,
+    pending: &mut Pending,
+    in_cap: &InputCapability<Time>,
+    data: &mut Vec<(Row, Time, isize)>,
+    env: bool,
+) -> usize {
+    let Some(&least) = in_cap.least() else {
+        return 0;
+    };
+    hold_from(cap, in_cap, least);
+    let n = data.len();
+    for (row, t, diff) in data.drain(..) {
+        let entry = pending.entry(t.max(least)).or_default();
+        if env {
+            entry.1.push((row, diff));
+        } else {
+            entry.0.push((row, diff));
+        }
+    }
+    n
 }
 
 /// `row` followed by `env`'s values.

@@ -80,9 +80,7 @@ pub fn fold_by_key<'scope, F: Fold>(
                     let Some(&least) = in_cap.least() else {
                         return;
                     };
-                    if cap.as_ref().is_none_or(|c| *c.time() > least) {
-                        cap = Some(in_cap.delayed(&least, 0));
-                    }
+                    super::held::hold_from(&mut cap, &in_cap, least);
                     for ((key, value), time, diff) in data.drain(..) {
                         pending
                             .entry(time.max(least))
@@ -139,10 +137,7 @@ pub fn fold_by_key<'scope, F: Fold>(
                     }
                 }
                 drop(session);
-                match (pending.keys().next(), cap.as_mut()) {
-                    (Some(&first), Some(c)) => c.downgrade(&first),
-                    _ => cap = None,
-                }
+                super::held::hold_at(&mut cap, pending.keys().next().copied());
             }
         })
         .as_collection()

@@ -5,8 +5,31 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
+use timely::dataflow::operators::{Capability, InputCapability};
+
 use crate::model::Row;
 use crate::runtime::Time;
+
+/// Makes sure `cap`, the one capability an operator holds for its pending output, is at or
+/// before `at`, taking a new one from `from` (the capability of a message whose updates are
+/// due no earlier than `at`) when it is not.
+pub(super) fn hold_from(
+    cap: &mut Option<Capability<Time>>,
+    from: &InputCapability<Time>,
+    at: Time,
+) {
+    if cap.as_ref().is_none_or(|c| *c.time() > at) {
+        *cap = Some(from.delayed(&at, 0));
+    }
+}
+
+/// Moves `cap` to `first`, the earliest tick still pending, or drops it when nothing is.
+pub(super) fn hold_at(cap: &mut Option<Capability<Time>>, first: Option<Time>) {
+    match (first, cap.as_mut()) {
+        (Some(first), Some(c)) => c.downgrade(&first),
+        _ => *cap = None,
+    }
+}
 
 /// One held update: the row, its multiplicity change, and the tick it is due at.
 struct Update {

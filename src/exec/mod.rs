@@ -492,22 +492,17 @@ impl<'scope> Renderer<'_, 'scope> {
                     });
                 }
                 // Cut to this program's own columns (the temporal bounds read the time
-                // column, which every layout keeps).
-                let own_bounds = own_table.as_ref().and_then(|table| {
-                    let n = self.own.scan(table)?;
-                    n.bounds(&full_bounds(p))?;
-                    Some(table.clone())
+                // column, which every layout keeps), when the bounds can be read there.
+                let own = own_table.filter(|_| narrow.is_some()).and_then(|table| {
+                    let bounds = self.own.scan(&table)?.bounds(&full_bounds(p))?;
+                    Some((table, bounds))
                 });
-                let (mut out, narrow, temporal) = match own_bounds {
-                    Some(table) if narrow.is_some() => {
+                let (mut out, narrow, temporal) = match own {
+                    Some((table, bounds)) => {
                         let (out, own) = self.project_own(&table, out, narrow);
-                        let temporal = own
-                            .as_ref()
-                            .and_then(|n| n.bounds(&full_bounds(p)))
-                            .unwrap_or_default();
-                        (out, own, temporal)
+                        (out, own, bounds)
                     }
-                    _ => (out, narrow, temporal),
+                    None => (out, narrow, temporal),
                 };
                 if !temporal.is_empty() {
                     out = temporal_filter(out, &temporal, self.tick);
@@ -1172,10 +1167,8 @@ fn temporal_filter<'scope>(
                         }
                     }
                     drop(session);
-                    if let Some(first) = held.first()
-                        && cap.as_ref().is_none_or(|c| *c.time() > first)
-                    {
-                        cap = Some(in_cap.delayed(&first, 0));
+                    if let Some(first) = held.first() {
+                        held::hold_from(&mut cap, &in_cap, first);
                     }
                 });
                 // Let out what the input frontier has reached (all of it, in chunks, once the
@@ -1195,10 +1188,7 @@ fn temporal_filter<'scope>(
                 if upto.is_none() && !held.is_empty() {
                     activator.activate();
                 }
-                match (held.first(), cap.as_mut()) {
-                    (Some(first), Some(c)) => c.downgrade(&first),
-                    _ => cap = None,
-                }
+                held::hold_at(&mut cap, held.first());
             }
         })
         .as_collection()
@@ -1329,24 +1319,12 @@ pub fn run_program(
     cluster: &crate::runtime::ClusterOptions,
     tick: i64,
 ) -> Result<Vec<crate::runtime::Change>, String> {
-    run_program_noted(program, tables, watchlists, cluster, tick, Vec::new()).map(|(c, _)| c)
+    run_program_at(program, tables, watchlists, cluster, tick, Vec::new(), None).map(|(c, _)| c)
 }
 
 /// [`run_program`], with this process's `note` (see [`crate::runtime::live::Feed::note`]):
 /// returns the change stream and every process's note, ordered (both empty on processes other
-/// than 0).
-pub fn run_program_noted(
-    program: &Program,
-    tables: &[(String, Vec<(i64, Row)>)],
-    watchlists: &[(String, WatchlistChanges)],
-    cluster: &crate::runtime::ClusterOptions,
-    tick: i64,
-    note: Row,
-) -> Result<(Vec<crate::runtime::Change>, Vec<Row>), String> {
-    run_program_at(program, tables, watchlists, cluster, tick, note, None)
-}
-
-/// [`run_program_noted`]; with `at`, only the result at tick `at` is wanted: every record and
+/// than 0). With `at`, only the result at tick `at` is wanted: every record and
 /// watchlist change up to `at` enters at `at` itself and later ones are left out, so the
 /// dataflow runs one tick instead of stepping through every tick before it. The changes then
 /// all fall at `at`, and their snapshot there is the result at `at` (a temporal filter keeps

@@ -168,16 +168,16 @@ impl Drop for PackSink {
 
 /// The inputs of a pack's dataflow, as (is a watchlist, name): every table some rule reads,
 /// then every watchlist some rule reads, each once.
-fn input_names(rules: &[(Rule, Program)]) -> Vec<(bool, String)> {
+fn input_names<'a>(programs: impl IntoIterator<Item = &'a Program> + Clone) -> Vec<(bool, String)> {
     let mut names: Vec<(bool, String)> = Vec::new();
-    for (_, p) in rules {
+    for p in programs.clone() {
         for t in columns_read(p).into_keys() {
             if !names.contains(&(false, t.clone())) {
                 names.push((false, t));
             }
         }
     }
-    for (_, p) in rules {
+    for p in programs {
         for (name, _) in watchlist_sources(p, &HashMap::new()) {
             if !names.contains(&(true, name.clone())) {
                 names.push((true, name));
@@ -279,16 +279,8 @@ impl Shape {
 
     /// The shape of the records the rules with these `programs` read.
     pub fn of_programs<'a>(programs: impl IntoIterator<Item = &'a Program> + Clone) -> Shape {
-        let mut names: Vec<(bool, String)> = Vec::new();
-        for p in programs.clone() {
-            for t in columns_read(p).into_keys() {
-                if !names.contains(&(false, t.clone())) {
-                    names.push((false, t));
-                }
-            }
-        }
         Shape {
-            names,
+            names: input_names(programs.clone()),
             filter: SourceFilter::of(programs.clone()),
             layouts: Layouts::of(programs),
             interner: crate::model::Interner::default(),
@@ -346,21 +338,6 @@ impl FedTables {
     }
 }
 
-/// [`run`] over records already prepared by the pack's [`Shape`].
-pub fn run_fed(
-    rules: &[(Rule, Program)],
-    fed: FedTables,
-    watchlists: &HashMap<String, Watchlist>,
-    options: &PackOptions,
-    note: Row,
-    on: impl FnMut(&Report),
-) -> Result<PackSummary, String> {
-    check(rules)?;
-    let names = input_names(rules);
-    let constant = constants(rules, &names, watchlists);
-    run_prepared(rules, fed, options, note, on, constant, names)
-}
-
 /// Every watchlist's changes, as events of its input.
 fn constants(
     rules: &[(Rule, Program)],
@@ -387,16 +364,18 @@ fn constants(
     constant
 }
 
-/// The pack's dataflow run over the fed records and the watchlists' changes (`constant`).
-fn run_prepared(
+/// [`run`] over records already prepared by the pack's [`Shape`].
+pub fn run_fed(
     rules: &[(Rule, Program)],
     fed: FedTables,
+    watchlists: &HashMap<String, Watchlist>,
     options: &PackOptions,
     note: Row,
     mut on: impl FnMut(&Report),
-    constant: Vec<Event>,
-    names: Vec<(bool, String)>,
 ) -> Result<PackSummary, String> {
+    check(rules)?;
+    let names = input_names(rules.iter().map(|(_, p)| p));
+    let constant = constants(rules, &names, watchlists);
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let skipped = fed.skipped;
     let mut events = Vec::new();

@@ -109,7 +109,7 @@ impl Feeder {
     pub fn new(rules: &[(Rule, Program)], options: &StreamOptions) -> Feeder {
         let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
         Feeder {
-            names: input_names(rules),
+            names: input_names(rules.iter().map(|(_, p)| p)),
             filter: SourceFilter::of(&programs),
             layouts: Layouts::of(&programs),
             interner: crate::model::Interner::with_limit(1 << 16),

@@ -122,7 +122,8 @@ where
             None => last_constant.push((e.input, k)),
         }
     }
-    last_constant.retain(|(i, _)| !events.iter().any(|e| e.input == *i));
+    let fed_inputs: std::collections::HashSet<usize> = events.iter().map(|e| e.input).collect();
+    last_constant.retain(|(i, _)| !fed_inputs.contains(i));
     let last_constant = Arc::new(last_constant);
     let constant = Arc::new(constant);
     let note = Arc::new(note);
