@@ -133,6 +133,7 @@ fn run_follows_a_watchlist_that_changes() {
     }
     let q = p("q.kql");
     let l = p("SigninLogs.jsonl");
+    // `--period all`: the query reads every record, with no look-back window.
     let common = [
         q.as_str(),
         "--logs",
@@ -141,6 +142,8 @@ fn run_follows_a_watchlist_that_changes() {
         v1.as_str(),
         "--watchlist",
         v2.as_str(),
+        "--period",
+        "all",
     ];
     // The change stream: alice leaves the watchlist at 10:30, so her three sign-ins so far
     // enter the anti-join then, and the fourth when it comes.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::kql::{LineCol, LineIndex, Span};
-use crate::plan::{self, BindOptions, Program};
+use crate::plan::{self, BindOptions, PeriodWindow, Program, WindowScope};
 use crate::rules::{self, Rule};
 
 /// Arguments of `kqlflow check`.
@@ -32,8 +32,11 @@ pub struct QueryOptions {
     /// Without one, a watchlist's columns are taken as strings from their use.
     #[arg(long = "watchlist", value_name = "NAME=FILE.csv[@DATETIME]")]
     pub watchlists: Vec<String>,
-    /// The query period ({{StartTimeISO}} is now() minus it) when a rule gives none, such as
-    /// 1d or P14D (default 1d).
+    /// The query period when a rule gives none, such as 1d or P14D (default 1d): the
+    /// look-back window of hunting queries, .kql files and scheduled rules without a
+    /// queryPeriod, and what {{StartTimeISO}} is now() minus. A hunting query or .kql file
+    /// that filters a table by time itself reads that table as it says. `all` removes the
+    /// window of those queries ({{StartTimeISO}} stays 1d back).
     #[arg(long, value_name = "DURATION")]
     pub period: Option<String>,
 }
@@ -124,15 +127,29 @@ impl QueryOptions {
     /// usage error.
     pub fn bind_options(&self, rule: Option<&Rule>) -> Result<BindOptions, String> {
         let mut opts = BindOptions::default();
-        if let Some(p) = &self.period {
-            opts.query_period = Some(
-                rules::parse_duration(p)
-                    .ok_or_else(|| format!("--period {p}: not a duration (such as 1d or P14D)"))?,
-            );
+        let mut windowed = true;
+        match self.period.as_deref().map(str::trim) {
+            Some(p) if p.eq_ignore_ascii_case("all") => windowed = false,
+            Some(p) => {
+                opts.query_period = Some(rules::parse_duration(p).ok_or_else(|| {
+                    format!("--period {p}: not a duration (such as 1d or P14D) nor `all`")
+                })?);
+            }
+            None => {}
         }
         if let Some(p) = rule.and_then(|r| r.query_period) {
             opts.query_period = Some(p);
+            windowed = true;
         }
+        let scope = if rule.is_some_and(Rule::is_scheduled) {
+            WindowScope::EveryScan
+        } else {
+            WindowScope::ScansWithoutTimeFilter
+        };
+        opts.window = windowed.then_some(PeriodWindow {
+            period: opts.query_period.unwrap_or(crate::model::TICKS_PER_DAY),
+            scope,
+        });
         for (name, files) in self.watchlist_paths()? {
             // Every version's columns, in the order first seen.
             let mut columns: Vec<String> = Vec::new();
@@ -221,6 +238,21 @@ impl Loaded {
         }
     }
 
+    /// The program's warnings, each rendered at its place in the file as `check` prints them.
+    pub fn warnings(&self, program: &Program) -> Vec<String> {
+        program
+            .warnings
+            .iter()
+            .map(|w| {
+                self.render(Span::new(w.start, w.end), &w.message).replacen(
+                    ": error: ",
+                    ": warning: ",
+                    1,
+                )
+            })
+            .collect()
+    }
+
     /// Parses and binds the query; on failure the rendered diagnostics (every syntax error
     /// the parser recovered from, one after another, or the binding error).
     pub fn bind(&self, opts: &BindOptions) -> Result<Program, String> {
@@ -285,6 +317,12 @@ pub fn run(args: &CheckArgs) -> i32 {
                 }
                 for n in &p.notes {
                     println!("  note: {n}");
+                }
+                if let Some(rule) = &loaded.rule {
+                    println!("  {}", rules::honoured_summary(rule));
+                }
+                for w in loaded.warnings(&p) {
+                    println!("{w}");
                 }
             }
             Err(e) => {

@@ -1459,6 +1459,7 @@ pub fn snapshot_rows(program: &Program, changes: &[crate::runtime::Change], now:
         shared: Vec::new(),
         scalars: Vec::new(),
         notes: Vec::new(),
+        warnings: Vec::new(),
     };
     crate::eval::evaluate(&shown, &crate::eval::Data::default(), now)
 }

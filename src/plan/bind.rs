@@ -68,6 +68,33 @@ pub struct BindOptions {
     /// Watchlist columns by watchlist name (the CSV header); a watchlist not listed is open:
     /// the columns the query uses are taken as strings.
     pub watchlists: HashMap<String, Vec<String>>,
+    /// The look-back window applied to the query's table scans, if any (see
+    /// [`PeriodWindow`]).
+    pub window: Option<PeriodWindow>,
+}
+
+/// The look-back window of a rule: its table scans see only the records with
+/// `TimeGenerated > now() - period` (Sentinel's `queryPeriod`), as a temporal filter directly
+/// on each scan. Watchlists and constant rows (`datatable`, `print`) are not windowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeriodWindow {
+    /// The period in 100 ns ticks.
+    pub period: i64,
+    /// Which scans the window applies to.
+    pub scope: WindowScope,
+}
+
+/// Which table scans a [`PeriodWindow`] applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowScope {
+    /// Every scan: a scheduled or NRT rule sees only its query period, whatever the query
+    /// says.
+    EveryScan,
+    /// The scans whose rows no filter of the query bounds below by time (such as
+    /// `where TimeGenerated > ago(1h)` or `between (ago(14d) .. now())`, directly or through
+    /// row-wise operators): the window of a hunting query or a bare query, which, as Log
+    /// Analytics' "set in query", gives way to a time filter the query writes itself.
+    ScansWithoutTimeFilter,
 }
 
 /// Reads a watchlist CSV file's header: its column names.
@@ -101,6 +128,7 @@ pub fn bind(
         notes: Vec::new(),
         depth: 0,
         open_names: Vec::new(),
+        warnings: Vec::new(),
     };
     let body = b.bind_lets(&query.statements)?;
     let Some(body) = body else {
@@ -115,7 +143,11 @@ pub fn bind(
         shared: b.shared,
         scalars: b.scalars,
         notes: b.notes,
+        warnings: b.warnings,
     };
+    if let Some(w) = opts.window {
+        super::window::apply(&mut program, w);
+    }
     program.compute_columns_read();
     Ok(program)
 }
@@ -287,6 +319,7 @@ struct Binder<'a> {
     notes: Vec<String>,
     depth: usize,
     open_names: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 fn did_you_mean(names: &[Str]) -> String {
@@ -1654,7 +1687,10 @@ impl<'a> Binder<'a> {
             let (x, _) = self.bind_scalar(c, &scope)?;
             if x.uses_now() {
                 match temporal_bounds(&x, &is_time) {
-                    Some(b) => temporal.extend(b),
+                    Some(b) => {
+                        self.check_reach(&b, p.event_time, c);
+                        temporal.extend(b);
+                    }
                     None => {
                         return Err(BindError::new(
                             self.now_span(c).unwrap_or(c.span),
@@ -1693,6 +1729,39 @@ impl<'a> Binder<'a> {
             plan = Plan::filter(plan, ScalarExpr::Literal(Value::Bool(true)), g);
         }
         Ok(plan)
+    }
+
+    /// Warns when a rule windowed on every scan bounds its event time below further back
+    /// than its period: the records before the period are not there to read.
+    fn check_reach(&mut self, bounds: &[TemporalBound], event_time: Option<usize>, c: &Expr) {
+        let Some(PeriodWindow {
+            period,
+            scope: WindowScope::EveryScan,
+        }) = self.opts.window
+        else {
+            return;
+        };
+        let reach = bounds
+            .iter()
+            .filter(|b| Some(b.column) == event_time && matches!(b.op, BoundOp::Gt | BoundOp::Ge))
+            .map(|b| b.offset_ticks)
+            .min();
+        if let Some(r) = reach
+            && r < -period
+        {
+            self.warnings.push(Warning {
+                start: c.span.start,
+                end: c.span.end,
+                message: format!(
+                    "this filter reads back to now() - {}, but the rule's queryPeriod is {}: \
+                     the rule sees only the records of its period (as in Sentinel); raise \
+                     queryPeriod to at least {}",
+                    super::window::human_duration(-r),
+                    super::window::human_duration(period),
+                    super::window::human_duration(-r),
+                ),
+            });
+        }
     }
 
     /// Where in `e` now() is read: a `now()`/`ago()` call, a template time, or a `let` name

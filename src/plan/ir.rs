@@ -815,6 +815,21 @@ pub struct Program {
     pub scalars: Vec<Plan>,
     /// Things worth telling the user (an open watchlist, an operand skipped by `isfuzzy`).
     pub notes: Vec<String>,
+    /// Things in the query that are likely mistakes, at their place in the query text.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+}
+
+/// A likely mistake in a query that does not stop it from running: a byte range of the query
+/// text and what is wrong.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The first byte of the range.
+    pub start: usize,
+    /// The byte after the range.
+    pub end: usize,
+    /// What is wrong and what to do.
+    pub message: String,
 }
 
 impl Program {

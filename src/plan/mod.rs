@@ -18,10 +18,14 @@
 pub mod bind;
 pub mod ir;
 pub mod optimize;
+pub mod window;
 
-pub use bind::{BindError, BindOptions, Folded, bind, fold, infer_name, watchlist_columns};
+pub use bind::{
+    BindError, BindOptions, Folded, PeriodWindow, WindowScope, bind, fold, infer_name,
+    watchlist_columns,
+};
 pub use ir::{
     AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SeriesAxis,
-    SortKey, TemporalBound, UnionInput, cast,
+    SortKey, TemporalBound, UnionInput, Warning, cast,
 };
 pub use optimize::optimize;

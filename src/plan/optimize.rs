@@ -51,6 +51,7 @@ pub fn optimize(program: &Program) -> Program {
         shared: program.shared.iter().map(optimize_plan).collect(),
         scalars: program.scalars.iter().map(optimize_plan).collect(),
         notes: program.notes,
+        warnings: program.warnings,
     }
 }
 

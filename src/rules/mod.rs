@@ -53,6 +53,20 @@ pub struct EventGroupingSettings {
     pub aggregation_kind: Option<String>,
 }
 
+/// `alertDetailsOverride`: an alert's name, description, severity and tactics taken from its
+/// result row. The formats hold `{{Column}}` placeholders.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertDetailsOverride {
+    /// `alertDisplayNameFormat`.
+    pub display_name_format: Option<String>,
+    /// `alertDescriptionFormat`.
+    pub description_format: Option<String>,
+    /// `alertSeverityColumnName`: the column holding the alert's severity.
+    pub severity_column: Option<String>,
+    /// `alertTacticsColumnName`: the column holding the alert's tactics.
+    pub tactics_column: Option<String>,
+}
+
 /// Where a rule's query text sits in its YAML file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueryLocation {
@@ -99,6 +113,10 @@ pub struct Rule {
     pub entity_mappings: Vec<EntityMapping>,
     /// `eventGroupingSettings`.
     pub event_grouping_settings: Option<EventGroupingSettings>,
+    /// `alertDetailsOverride`.
+    pub alert_details: Option<AlertDetailsOverride>,
+    /// `customDetails`: detail names and the result columns that hold them, in file order.
+    pub custom_details: Vec<(String, String)>,
     /// `suppressionDuration` in 100 ns ticks.
     pub suppression_duration: Option<i64>,
     /// `suppressionEnabled`.
@@ -172,7 +190,110 @@ const KNOWN: &[&str] = &[
     "suppressionEnabled",
     "version",
     "kind",
+    "alertDetailsOverride",
+    "customDetails",
 ];
+
+/// The rule keys kqlflow acts on, with what it does with each.
+pub const HONOURED: &[(&str, &str)] = &[
+    ("id", "names the rule in alerts and filters"),
+    ("name", "names the rule in alerts and filters"),
+    (
+        "description",
+        "describes the alert when no alertDescriptionFormat is given",
+    ),
+    ("severity", "the alert's severity"),
+    ("tactics", "the alert's tactics"),
+    ("relevantTechniques", "the alert's techniques"),
+    ("query", "the query"),
+    (
+        "kind",
+        "Scheduled and NRT rules raise alerts; others are hunting queries",
+    ),
+    (
+        "queryFrequency",
+        "makes a rule without `kind` a scheduled rule; the result is kept current at every tick instead of every run",
+    ),
+    (
+        "queryPeriod",
+        "the look-back window of every table scan, and {{StartTimeISO}}",
+    ),
+    (
+        "triggerOperator",
+        "alerts only while the result's row count passes the threshold",
+    ),
+    (
+        "triggerThreshold",
+        "alerts only while the result's row count passes the threshold",
+    ),
+    ("entityMappings", "the alert's entities and its key"),
+    ("eventGroupingSettings", "SingleAlert or AlertPerResult"),
+    (
+        "suppressionDuration",
+        "holds back a re-raise of the same key",
+    ),
+    ("suppressionEnabled", "turns suppressionDuration on or off"),
+    (
+        "alertDetailsOverride",
+        "the alert's name, description, severity and tactics from its row",
+    ),
+    (
+        "customDetails",
+        "named values of the alert's row shown with it",
+    ),
+];
+
+/// One line saying which of `rule`'s keys kqlflow honours and which it ignores.
+pub fn honoured_summary(rule: &Rule) -> String {
+    let mut present: Vec<&str> = HONOURED
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| match *k {
+            "id" | "name" | "query" => true,
+            "description" => !rule.description.is_empty(),
+            "severity" => rule.severity.is_some(),
+            "tactics" => !rule.tactics.is_empty(),
+            "relevantTechniques" => !rule.relevant_techniques.is_empty(),
+            "kind" => rule.kind.is_some(),
+            "queryFrequency" => rule.query_frequency.is_some(),
+            "queryPeriod" => rule.query_period.is_some(),
+            "triggerOperator" => rule.trigger_operator.is_some(),
+            "triggerThreshold" => rule.trigger_threshold.is_some(),
+            "entityMappings" => !rule.entity_mappings.is_empty(),
+            "eventGroupingSettings" => rule.event_grouping_settings.is_some(),
+            "suppressionDuration" => rule.suppression_duration.is_some(),
+            "suppressionEnabled" => rule.suppression_enabled.is_some(),
+            "alertDetailsOverride" => rule.alert_details.is_some(),
+            "customDetails" => !rule.custom_details.is_empty(),
+            _ => false,
+        })
+        .collect();
+    present.dedup();
+    let mut ignored: Vec<String> = ["status", "version", "requiredDataConnectors"]
+        .iter()
+        .filter(|k| match **k {
+            "status" => rule.status.is_some(),
+            "version" => rule.version.is_some(),
+            _ => !rule.required_data_connectors.is_empty(),
+        })
+        .map(|k| k.to_string())
+        .collect();
+    ignored.extend(rule.extra.keys().cloned());
+    let kind = if rule.is_scheduled() {
+        "scheduled rule (raises alerts)"
+    } else {
+        "hunting query (gives results)"
+    };
+    format!(
+        "{kind}; honoured: {}; ignored: {}",
+        present.join(", "),
+        if ignored.is_empty() {
+            "none".to_string()
+        } else {
+            ignored.join(", ")
+        }
+    )
+}
 
 /// Reads one rule's fields from the YAML document, with errors located at the key's line.
 struct Reader<'t> {
@@ -366,6 +487,46 @@ impl<'t> Reader<'t> {
         Ok(out)
     }
 
+    fn alert_details(&self) -> Result<Option<AlertDetailsOverride>, RuleError> {
+        const KEY: &str = "alertDetailsOverride";
+        match self.get(KEY) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(Yaml::Mapping(m)) => {
+                let get = |k: &str| {
+                    m.get(k)
+                        .and_then(scalar_string)
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                };
+                Ok(Some(AlertDetailsOverride {
+                    display_name_format: get("alertDisplayNameFormat"),
+                    description_format: get("alertDescriptionFormat"),
+                    severity_column: get("alertSeverityColumnName"),
+                    tactics_column: get("alertTacticsColumnName"),
+                }))
+            }
+            Some(_) => Err(self.err(KEY, format!("`{KEY}` must be a mapping"))),
+        }
+    }
+
+    fn custom_details(&self) -> Result<Vec<(String, String)>, RuleError> {
+        const KEY: &str = "customDetails";
+        match self.get(KEY) {
+            None | Some(Yaml::Null) => Ok(Vec::new()),
+            Some(Yaml::Mapping(m)) => m
+                .iter()
+                .map(|(k, v)| match (scalar_string(k), scalar_string(v)) {
+                    (Some(k), Some(v)) => Ok((k, v.trim().to_string())),
+                    _ => Err(self.err(
+                        KEY,
+                        format!("`{KEY}` maps detail names to result column names"),
+                    )),
+                })
+                .collect(),
+            Some(_) => Err(self.err(KEY, format!("`{KEY}` must be a mapping"))),
+        }
+    }
+
     fn grouping(&self) -> Result<Option<EventGroupingSettings>, RuleError> {
         const KEY: &str = "eventGroupingSettings";
         match self.get(KEY) {
@@ -518,6 +679,8 @@ impl Rule {
             relevant_techniques: r.strings("relevantTechniques")?,
             entity_mappings: r.entity_mappings()?,
             event_grouping_settings: r.grouping()?,
+            alert_details: r.alert_details()?,
+            custom_details: r.custom_details()?,
             suppression_duration: r.duration("suppressionDuration")?,
             suppression_enabled: r.bool("suppressionEnabled")?,
             version: r.string("version")?,
@@ -535,6 +698,16 @@ impl Rule {
             query,
         };
         Ok(rule)
+    }
+
+    /// True for an analytic rule that Sentinel runs on a schedule: `kind` `Scheduled` or
+    /// `NRT`, or a `queryFrequency` without a kind. Such a rule sees only its query period
+    /// and raises alerts; any other rule is a hunting query, whose rows are results.
+    pub fn is_scheduled(&self) -> bool {
+        match self.kind.as_deref() {
+            Some(k) => k.eq_ignore_ascii_case("Scheduled") || k.eq_ignore_ascii_case("NRT"),
+            None => self.query_frequency.is_some(),
+        }
     }
 
     /// The value of a top-level key that [`Rule`] does not interpret (`tags`, `metadata`, …).
