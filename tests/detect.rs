@@ -127,6 +127,9 @@ fn detect_on_standard_input_raises_what_hunt_raises() {
 const RULE: &str = r#"id: 6f0c5a8e-1d2b-4c3a-9e8f-000000000003
 name: Sign-in from a blocked address
 severity: High
+kind: Scheduled
+queryFrequency: 5m
+queryPeriod: 1h
 query: |
   let blocked = _GetWatchlist('Blocked') | project IPAddress = tostring(IP);
   SigninLogs

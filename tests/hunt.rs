@@ -120,12 +120,42 @@ fn hunt_raises_each_rules_alerts_once_with_their_time() {
     assert_eq!(v["severity"], "Medium");
     assert_eq!(v["tactics"][0], "Discovery");
     assert_eq!(v["rows"][0]["CurrentSignins"], 50);
-    assert!(events.iter().any(
-        |e| e["status"] == "updated" && e["rule"] == "Service principal sign-in volume anomaly"
-    ));
+    assert_eq!(v["title"], "Service principal sign-in volume anomaly");
+    assert_eq!(v["kind"], "alert");
+    assert_eq!(v["count"], 1);
+    // Raised and closed by default; updates only on request.
+    assert!(!events.iter().any(|e| e["status"] == "updated"));
     assert!(events.iter().any(
         |e| e["status"] == "closed" && e["rule"] == "Service principal sign-in volume anomaly"
     ));
+    let (code, out, err) = kqlflow(&[
+        "hunt",
+        "--rules",
+        &rules_dir(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--watchlist",
+        &allowlist(dir.path()),
+        "--format",
+        "jsonl",
+        "--updates",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let updates: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| {
+            e["status"] == "updated" && e["rule"] == "Service principal sign-in volume anomaly"
+        })
+        .collect();
+    // The count grows by one sign-in at a time: each update replaces the key's one row, and
+    // carries the row added and the row removed, not the key's whole history.
+    assert!(!updates.is_empty());
+    let first = &updates[0];
+    assert_eq!(first["rows"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first["removed"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first["rows"][0]["CurrentSignins"], 51, "{first}");
+    assert_eq!(first["removed"][0]["CurrentSignins"], 50, "{first}");
 }
 
 #[test]
@@ -178,7 +208,9 @@ fn alerts_as_csv() {
     let mut rdr = csv::Reader::from_reader(out.as_bytes());
     assert_eq!(
         rdr.headers().unwrap().iter().collect::<Vec<_>>(),
-        vec!["tick", "severity", "rule", "rule_id", "entities", "rows"]
+        vec![
+            "tick", "severity", "rule", "rule_id", "title", "entities", "rows"
+        ]
     );
     let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(recs.len(), 11);
@@ -187,7 +219,8 @@ fn alerts_as_csv() {
         .find(|r| &r[2] == "Service principal sign-in volume anomaly")
         .unwrap();
     assert_eq!(&volume[0], "2024-05-05T04:24:30Z");
-    assert_eq!(&volume[4], "Account.AadUserId=sp-a-id; Account.Name=sp-a");
-    let rows: serde_json::Value = serde_json::from_str(&volume[5]).unwrap();
+    assert_eq!(&volume[4], "Service principal sign-in volume anomaly");
+    assert_eq!(&volume[5], "Account.AadUserId=sp-a-id; Account.Name=sp-a");
+    let rows: serde_json::Value = serde_json::from_str(&volume[6]).unwrap();
     assert_eq!(rows[0]["CurrentSignins"], 50);
 }

@@ -160,3 +160,207 @@ fn check_warns_about_a_query_that_reads_past_its_period() {
     assert!(out.contains("scheduled rule (raises alerts)"), "{out}");
     assert!(out.contains("ignored: tags"), "{out}");
 }
+
+const HUNTING: &str = "id: 00000000-0000-0000-0000-0000000000a1
+name: Every update of a user
+description: 'Hunting: who changed users.'
+query: |
+  AuditLogs
+  | where OperationName == 'Update user'
+  | project TimeGenerated, OperationName, CorrelationId
+";
+
+const DETECTION: &str = "id: 00000000-0000-0000-0000-0000000000a2
+name: Credential added
+severity: High
+kind: Scheduled
+queryFrequency: 1h
+queryPeriod: 1d
+triggerOperator: gt
+triggerThreshold: 1
+query: |
+  AuditLogs
+  | where OperationName has 'Certificates and secrets'
+  | project TimeGenerated, OperationName, CorrelationId
+alertDetailsOverride:
+  alertDisplayNameFormat: 'Credential change {{CorrelationId}}'
+customDetails:
+  Operation: OperationName
+";
+
+/// Writes the two rules and a log with `n` credential events and two user updates; returns
+/// (rules folder, log file).
+fn pack_and_log(dir: &Path, n: usize) -> (String, String) {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("hunting.yaml"), HUNTING).unwrap();
+    std::fs::write(rules.join("detection.yaml"), DETECTION).unwrap();
+    let mut log = String::new();
+    log.push_str(&other_audit("2024-05-01T09:00:00Z"));
+    log.push('\n');
+    for i in 0..n {
+        log.push_str(
+            &credential_added(&format!("2024-05-01T10:{:02}:00Z", i))
+                .replace("\"c-1\"", &format!("\"c-{i}\"")),
+        );
+        log.push('\n');
+    }
+    log.push_str(&other_audit("2024-05-01T11:00:00Z"));
+    log.push('\n');
+    let logs = dir.join("AuditLogs.jsonl");
+    std::fs::write(&logs, log).unwrap();
+    (
+        rules.to_str().unwrap().to_string(),
+        logs.to_str().unwrap().to_string(),
+    )
+}
+
+/// Hunting queries' rows are results, not alerts: off the alert stream, counted in the
+/// summary, shown with --include-hunting and written to --hunting-out. A scheduled rule's
+/// trigger threshold (more than 1 row) holds its alerts back until the second row; its title
+/// comes from alertDisplayNameFormat and its custom details from customDetails.
+#[test]
+fn hunting_results_apart_thresholds_and_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, logs) = pack_and_log(dir.path(), 2);
+    let base = [
+        "hunt", "--rules", &rules, "--logs", &logs, "--format", "jsonl",
+    ];
+    let (code, out, err) = kqlflow(&base);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["kind"] == "alert"), "{out}");
+    // Two credential rows: both alerts raise at the second (the threshold is > 1 row).
+    let raised: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["status"] == "raised")
+        .map(|e| (e["tick"].as_str().unwrap(), e["title"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        raised,
+        vec![
+            ("2024-05-01T10:01:00Z", "Credential change c-0"),
+            ("2024-05-01T10:01:00Z", "Credential change c-1"),
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        events[0]["custom_details"]["Operation"],
+        "Update application - Certificates and secrets management"
+    );
+    assert!(err.contains("hunting results"), "{err}");
+    assert!(err.contains("Every update of a user: 2 result(s)"), "{err}");
+    // With --include-hunting they are in the stream, marked as hunting results.
+    let hunting_file = dir.path().join("hunting.jsonl");
+    let (code, out, err) = kqlflow(
+        &[
+            &base[..],
+            &[
+                "--include-hunting",
+                "--hunting-out",
+                hunting_file.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let hunting = out
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"hunting\""))
+        .count();
+    assert_eq!(hunting, 4, "{out}"); // two raised, two closed a day later
+    let written = std::fs::read_to_string(&hunting_file).unwrap();
+    assert_eq!(written.lines().count(), 4, "{written}");
+    // --min-severity high keeps the High alerts; critical is not a severity.
+    let (code, out, _) = kqlflow(&[&base[..], &["--min-severity", "high"]].concat());
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let (code, _, err) = kqlflow(&[&base[..], &["--min-severity", "critical"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("expected informational, low, medium or high"),
+        "{err}"
+    );
+}
+
+/// One alert gathering many rows writes output linear in its changes: with --updates, each of
+/// 50 rows entering is one update holding that row, not the key's rows so far.
+#[test]
+fn the_jsonl_of_a_run_is_linear_in_its_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("single.yaml");
+    std::fs::write(
+        &rule,
+        DETECTION.replace(
+            "customDetails:",
+            "eventGroupingSettings:\n  aggregationKind: SingleAlert\ncustomDetails:",
+        ),
+    )
+    .unwrap();
+    let (_, logs) = pack_and_log(dir.path(), 50);
+    let (code, out, err) = kqlflow(&[
+        "hunt",
+        "--rules",
+        rule.to_str().unwrap(),
+        "--logs",
+        &logs,
+        "--format",
+        "jsonl",
+        "--updates",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rows: usize = events
+        .iter()
+        .map(|e| e["rows"].as_array().map_or(0, Vec::len))
+        .sum();
+    let removed: usize = events
+        .iter()
+        .map(|e| e["removed"].as_array().map_or(0, Vec::len))
+        .sum();
+    // One raise with the first two rows, 48 updates adding one row each, 48 removing one
+    // each as the rows leave the 1-day period, one close: no more rows than changes.
+    assert_eq!(events[0]["status"], "raised");
+    assert_eq!(events[0]["count"], 2);
+    assert_eq!(
+        events.iter().filter(|e| e["status"] == "updated").count(),
+        96
+    );
+    assert_eq!((rows, removed), (50, 48), "{out}");
+    assert_eq!(events.last().unwrap()["status"], "closed");
+}
+
+/// `hunt --out f | head -1`: the file is complete and the exit code says stdout closed.
+#[test]
+fn a_closed_stdout_leaves_the_out_file_complete() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, logs) = pack_and_log(dir.path(), 40);
+    let out_file = dir.path().join("alerts.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+        .args([
+            "hunt", "--rules", &rules, "--logs", &logs, "--format", "jsonl",
+        ])
+        .arg("--out")
+        .arg(&out_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    // 40 raised and 40 closed.
+    assert_eq!(written.lines().count(), 80, "{written}");
+    assert!(!status.success());
+}

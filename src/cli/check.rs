@@ -320,6 +320,9 @@ pub fn run(args: &CheckArgs) -> i32 {
                 }
                 if let Some(rule) = &loaded.rule {
                     println!("  {}", rules::honoured_summary(rule));
+                    for w in crate::alerts::check_rule(rule) {
+                        println!("{}: warning: {w}", path.display());
+                    }
                 }
                 for w in loaded.warnings(&p) {
                     println!("{w}");

@@ -4,7 +4,7 @@
 
 use clap::{Args, ValueEnum};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::check::QueryOptions;
-use super::hunt::{AlertFormat, LoadedRule, colour, describe};
+use super::hunt::{AlertFormat, LoadedRule, describe};
 use super::logs::{Late, layouts_of, projection_for, schema_row};
-use crate::alerts::Status;
 use crate::catalog::Catalog;
 use crate::eval::Watchlist;
 use crate::ingest::tail::Tail;
@@ -92,6 +91,8 @@ pub struct DetectArgs {
     /// The table of records whose table nothing else tells.
     #[arg(long)]
     table: Option<String>,
+    #[command(flatten)]
+    show: super::output::ShowArgs,
     #[command(flatten)]
     common: QueryOptions,
 }
@@ -245,6 +246,10 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 /// Runs `kqlflow detect`: 0 when every rule ran, 1 when a rule could not be read, bound or
 /// run, 2 for a usage error.
 pub fn run(args: &DetectArgs) -> i32 {
+    if let Err(e) = args.show.min_rank() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let start = Instant::now();
     let parsed = (|| -> Result<(i64, i64, i64), String> {
         Ok((
@@ -337,16 +342,20 @@ pub fn run(args: &DetectArgs) -> i32 {
         },
         None => None,
     };
-    let mut out_file = match &args.out {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Some(std::io::BufWriter::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot create {}: {e}", p.display());
-                return 1;
-            }
-        },
-        None => None,
+    let mut printer = match super::output::AlertPrinter::new(
+        args.format,
+        args.no_color,
+        &args.show,
+        args.out.as_deref(),
+        rules.len(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
     };
+    printer.live = true;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -481,17 +490,9 @@ pub fn run(args: &DetectArgs) -> i32 {
             Late::Reject => LatePolicy::Reject,
         },
     };
-    let colours =
-        args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
-    let mut csv_out = csv::Writer::from_writer(std::io::stdout());
-    if args.format == AlertFormat::Csv {
-        let _ = csv_out.write_record(["tick", "severity", "rule", "rule_id", "entities", "rows"]);
-        let _ = csv_out.flush();
-    }
     let mut latency = kqlflow_replay::latency::LatencyRecorder::new().ok();
     let mut late_seen: u64 = 0;
     let mut late_accepted: u64 = 0;
-    let mut write_error: Option<String> = None;
     let mut raised = vec![0u64; pack.len()];
     let result = crate::pack::stream::run(
         &pack,
@@ -500,29 +501,11 @@ pub fn run(args: &DetectArgs) -> i32 {
         &options,
         |report| match report {
             Report::Alert { rule: order, event } => {
-                let (rule, severity, cols) =
-                    (&pack[*order].0, &severities[*order], &columns[*order]);
-                let (_, shown, line) = describe(rule, severity, cols, event);
-                if event.status == Status::Raised {
+                let (rule, cols) = (&pack[*order].0, &columns[*order]);
+                let d = describe(rule, cols, event);
+                if printer.event(*order, rule, &d, event) {
                     raised[*order] += 1;
                 }
-                if let Some(f) = out_file.as_mut()
-                    && let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush())
-                    && write_error.is_none()
-                {
-                    write_error = Some(e.to_string());
-                }
-                print_alert(
-                    args.format,
-                    colours,
-                    &mut csv_out,
-                    event.status,
-                    event.tick,
-                    severity,
-                    &rule.name,
-                    &shown,
-                    &line,
-                );
             }
             Report::Tick { latency: l, .. } => {
                 if let Some(h) = latency.as_mut() {
@@ -575,11 +558,8 @@ pub fn run(args: &DetectArgs) -> i32 {
             return 1;
         }
     };
-    if let Some(e) = write_error {
-        eprintln!(
-            "error: writing {}: {e}",
-            args.out.as_deref().unwrap_or(Path::new("")).display()
-        );
+    if let Err(e) = printer.finish() {
+        eprintln!("error: {e}");
         failed = true;
     }
     // The summary.
@@ -659,55 +639,4 @@ fn read_watchlist(path: &Path) -> Result<Watchlist, String> {
         .map_err(|e| e.to_string())
         .and_then(|t| Watchlist::from_csv(&t))
         .map_err(|e| format!("watchlist {}: {e}", path.display()))
-}
-
-/// Prints one alert event on standard output, as `format` says, and flushes it.
-#[allow(clippy::too_many_arguments)]
-fn print_alert(
-    format: AlertFormat,
-    colours: bool,
-    csv_out: &mut csv::Writer<std::io::Stdout>,
-    status: Status,
-    tick: crate::runtime::Time,
-    severity: &str,
-    name: &str,
-    shown: &str,
-    line: &str,
-) {
-    let mut lock = std::io::stdout().lock();
-    let _ = match format {
-        AlertFormat::Jsonl => writeln!(lock, "{line}"),
-        AlertFormat::Table if status == Status::Raised => {
-            let (on, off) = if colours {
-                (colour(severity), "\x1b[0m")
-            } else {
-                ("", "")
-            };
-            writeln!(
-                lock,
-                "{}  {on}{:<13}{off} {}  {}",
-                format_datetime_iso(tick as i64),
-                severity,
-                name,
-                shown
-            )
-        }
-        AlertFormat::Csv if status == Status::Raised => {
-            drop(lock);
-            let v: serde_json::Value =
-                serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
-            let _ = csv_out.write_record([
-                format_datetime_iso(tick as i64),
-                severity.to_string(),
-                name.to_string(),
-                v["rule_id"].as_str().unwrap_or("").to_string(),
-                shown.replace("  ", "; "),
-                v["rows"].to_string(),
-            ]);
-            let _ = csv_out.flush();
-            return;
-        }
-        AlertFormat::Table | AlertFormat::Csv => Ok(()),
-    };
-    let _ = lock.flush();
 }

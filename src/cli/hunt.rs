@@ -74,6 +74,8 @@ pub struct HuntArgs {
     #[command(flatten)]
     arrival: super::logs::ArrivalArgs,
     #[command(flatten)]
+    show: super::output::ShowArgs,
+    #[command(flatten)]
     common: QueryOptions,
 }
 
@@ -95,18 +97,30 @@ fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// One alert's line in the JSON Lines output.
+/// One alert event's line in the JSON Lines output.
 #[derive(serde::Serialize)]
 struct AlertRecord<'a> {
     rule_id: &'a str,
     rule: &'a str,
+    /// `alert` for a scheduled rule, `hunting` for a hunting query's result.
+    kind: &'static str,
+    title: &'a str,
+    description: &'a str,
     severity: &'a str,
     tactics: &'a [String],
     techniques: &'a [String],
     status: Status,
     tick: String,
     entities: BTreeMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    custom_details: BTreeMap<&'a str, &'a str>,
+    /// The key's rows in the result after the event.
+    count: usize,
+    /// Raised: the key's rows; updated: the rows added.
     rows: Vec<serde_json::Value>,
+    /// Updated: the rows removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<serde_json::Value>,
 }
 
 fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
@@ -125,23 +139,28 @@ fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, 
     out
 }
 
-/// An alert event of `rule` (of severity `severity`, whose result has `columns`): its entities
-/// (`EntityType.identifier` → value), the same as `k=v` text, and its JSON Lines record.
+/// An alert event as it is shown.
+pub(super) struct Described {
+    /// Its entities: `EntityType.identifier` → value.
+    pub entities: BTreeMap<String, serde_json::Value>,
+    /// The entities as `k=v` text.
+    pub shown: String,
+    /// What the alert says about itself (title, description, severity, …).
+    pub details: crate::alerts::Details,
+    /// Its JSON Lines record.
+    pub line: String,
+}
+
+/// An alert event `e` of `rule` (whose result has `columns`) as it is shown.
 pub(super) fn describe(
     rule: &Rule,
-    severity: &str,
     columns: &[String],
     e: &crate::alerts::AlertEvent,
-) -> (BTreeMap<String, serde_json::Value>, String, String) {
+) -> Described {
     // A closed alert has no rows left: its entities come from its key, laid out as a row.
     let from_key = || {
-        let entity_cols: Vec<String> = rule
-            .entity_mappings
-            .iter()
-            .flat_map(|m| m.field_mappings.iter().map(|f| f.column_name.clone()))
-            .collect();
         let mut row = vec![Value::Null; columns.len()];
-        for (i, v) in crate::alerts::key_columns(&entity_cols, columns)
+        for (i, v) in crate::alerts::alert_key(rule, columns)
             .into_iter()
             .zip(&e.key)
         {
@@ -152,7 +171,7 @@ pub(super) fn describe(
         row
     };
     let keyed;
-    let row: &[Value] = match e.rows.first() {
+    let row: &[Value] = match e.rows.first().or(e.removed.first()) {
         Some(r) => r,
         None => {
             keyed = from_key();
@@ -160,6 +179,7 @@ pub(super) fn describe(
         }
     };
     let ents = entities(rule, columns, row);
+    let details = crate::alerts::details(rule, columns, row);
     let shown: Vec<String> = ents
         .iter()
         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
@@ -167,16 +187,35 @@ pub(super) fn describe(
     let record = AlertRecord {
         rule_id: &rule.id,
         rule: &rule.name,
-        severity,
-        tactics: &rule.tactics,
+        kind: if rule.is_scheduled() {
+            "alert"
+        } else {
+            "hunting"
+        },
+        title: &details.title,
+        description: &details.description,
+        severity: &details.severity,
+        tactics: &details.tactics,
         techniques: &rule.relevant_techniques,
         status: e.status,
         tick: format_datetime_iso(e.tick as i64),
         entities: ents.clone(),
+        custom_details: details
+            .custom
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        count: e.count,
         rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
+        removed: e.removed.iter().map(|r| row_json(columns, r)).collect(),
     };
     let line = serde_json::to_string(&record).unwrap_or_default();
-    (ents, shown.join("  "), line)
+    Described {
+        entities: ents,
+        shown: shown.join("  "),
+        details,
+        line,
+    }
 }
 
 fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
@@ -308,7 +347,15 @@ fn bind_rules(
             }
         };
         match loaded.bind(&opts) {
-            Ok(p) => rules.push((f, rule, p)),
+            Ok(p) => {
+                for w in loaded.warnings(&p) {
+                    eprintln!("{w}");
+                }
+                for w in crate::alerts::check_rule(&rule) {
+                    eprintln!("{}: warning: {w}", f.display());
+                }
+                rules.push((f, rule, p));
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed = true;
@@ -321,6 +368,10 @@ fn bind_rules(
 /// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,
 /// 2 for a usage error.
 pub fn run(args: &HuntArgs) -> i32 {
+    if let Err(e) = args.show.min_rank() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let start = Instant::now();
     let tick = match parse_timespan(&args.tick) {
         Some(t) if t > 0 => t,
@@ -394,23 +445,21 @@ pub fn run(args: &HuntArgs) -> i32 {
     };
     let mine = read.counts();
     let fed = std::mem::take(&mut read.fed);
-    let mut out_file = match &args.out {
-        Some(p) if cluster.process == 0 => match std::fs::File::create(p) {
-            Ok(f) => Some(std::io::BufWriter::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot create {}: {e}", p.display());
-                return 1;
-            }
-        },
-        _ => None,
+    let mut printer = match super::output::AlertPrinter::new(
+        args.format,
+        args.no_color,
+        &args.show,
+        args.out.as_deref().filter(|_| cluster.process == 0),
+        rules.len(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
     };
-    let colours =
-        args.format == AlertFormat::Table && !args.no_color && std::io::stdout().is_terminal();
     let mut top_entities: BTreeMap<String, usize> = BTreeMap::new();
     let in_range = |t: Time| from.is_none_or(|f| t as i64 >= f) && to.is_none_or(|x| t as i64 <= x);
-    // Every lifecycle event of every rule, printed in time order: (tick, rule order, status,
-    // severity, rule name, entities as text, JSON line).
-    let mut all: Vec<(Time, usize, Status, String, String, String, String)> = Vec::new();
     let total: u64 = mine.records.values().sum();
     let progress = indicatif::ProgressBar::new(total);
     if std::io::stderr().is_terminal() && cluster.process == 0 {
@@ -445,29 +494,20 @@ pub fn run(args: &HuntArgs) -> i32 {
                 rule: order,
                 event: e,
             } => {
-                let (rule, severity, columns) =
-                    (&pack[*order].0, &severities[*order], &columns[*order]);
+                let (rule, columns) = (&pack[*order].0, &columns[*order]);
                 if !in_range(e.tick) {
                     return;
                 }
-                let (ents, shown, line) = describe(rule, severity, columns, e);
-                if e.status == Status::Raised {
+                let d = describe(rule, columns, e);
+                let shown = progress.suspend(|| printer.event(*order, rule, &d, e));
+                if shown {
                     raised_in_range[*order] += 1;
-                    for v in ents.values() {
+                    for v in d.entities.values() {
                         *top_entities
                             .entry(v.as_str().unwrap_or("").to_string())
                             .or_default() += 1;
                     }
                 }
-                all.push((
-                    e.tick,
-                    *order,
-                    e.status,
-                    severity.clone(),
-                    rule.name.clone(),
-                    shown,
-                    line,
-                ));
             }
         },
     );
@@ -475,6 +515,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         Ok(s) => s,
         Err(e) => {
             progress.finish_and_clear();
+            let _ = printer.finish();
             eprintln!("error: {e}");
             return 1;
         }
@@ -488,8 +529,13 @@ pub fn run(args: &HuntArgs) -> i32 {
         );
         return i32::from(failed);
     }
+    progress.finish_and_clear();
+    if let Err(e) = printer.finish() {
+        eprintln!("error: {e}");
+        return 1;
+    }
     counts.warn();
-    let per_rule: Vec<(String, String, usize, u64)> = pack
+    let per_rule: Vec<(String, String, usize, u64, bool)> = pack
         .iter()
         .enumerate()
         .map(|(i, (r, _))| {
@@ -498,75 +544,10 @@ pub fn run(args: &HuntArgs) -> i32 {
                 severities[i].clone(),
                 raised_in_range[i],
                 summary.suppressed.get(i).copied().unwrap_or(0),
+                !r.is_scheduled(),
             )
         })
         .collect();
-    progress.finish_and_clear();
-    all.sort_by_key(|a| (a.0, a.1));
-    let mut lock = std::io::stdout().lock();
-    let mut csv_out = csv::Writer::from_writer(Vec::new());
-    if args.format == AlertFormat::Csv {
-        let _ = csv_out.write_record(["tick", "severity", "rule", "rule_id", "entities", "rows"]);
-    }
-    for (tick, _, status, severity, name, shown, line) in &all {
-        if let Some(f) = out_file.as_mut()
-            && let Err(err) = writeln!(f, "{line}")
-        {
-            eprintln!(
-                "error: writing {}: {err}",
-                args.out.as_deref().unwrap_or(Path::new("")).display()
-            );
-            return 1;
-        }
-        let printed = match args.format {
-            AlertFormat::Jsonl => writeln!(lock, "{line}"),
-            AlertFormat::Table if *status == Status::Raised => {
-                let (on, off) = if colours {
-                    (colour(severity), "\x1b[0m")
-                } else {
-                    ("", "")
-                };
-                writeln!(
-                    lock,
-                    "{}  {on}{:<13}{off} {}  {}",
-                    format_datetime_iso(*tick as i64),
-                    severity,
-                    name,
-                    shown
-                )
-            }
-            AlertFormat::Csv if *status == Status::Raised => {
-                let v: serde_json::Value =
-                    serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
-                let _ = csv_out.write_record([
-                    format_datetime_iso(*tick as i64),
-                    severity.clone(),
-                    name.clone(),
-                    v["rule_id"].as_str().unwrap_or("").to_string(),
-                    shown.replace("  ", "; "),
-                    v["rows"].to_string(),
-                ]);
-                Ok(())
-            }
-            AlertFormat::Table | AlertFormat::Csv => Ok(()),
-        };
-        if printed.is_err() {
-            return 0;
-        }
-    }
-    if args.format == AlertFormat::Csv {
-        let bytes = csv_out.into_inner().unwrap_or_default();
-        if lock.write_all(&bytes).is_err() {
-            return 0;
-        }
-    }
-    drop(lock);
-    if let Some(mut f) = out_file
-        && let Err(e) = f.flush()
-    {
-        eprintln!("error: writing the alerts file: {e}");
-        return 1;
-    }
     let secs = start.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nsummary:");
@@ -593,19 +574,52 @@ pub fn run(args: &HuntArgs) -> i32 {
             summary.skipped
         );
     }
-    let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, sev, n, suppressed) in &per_rule {
-        *by_severity.entry(sev.clone()).or_default() += n;
+    let mut by_severity: BTreeMap<usize, (String, usize)> = BTreeMap::new();
+    // Detections by severity, highest first, then hunting queries apart.
+    let mut order: Vec<usize> = (0..per_rule.len()).collect();
+    order.sort_by_key(|&i| {
+        let (_, sev, _, _, hunting) = &per_rule[i];
+        (
+            *hunting,
+            std::cmp::Reverse(crate::alerts::severity_rank(sev).unwrap_or(0)),
+            i,
+        )
+    });
+    let mut hunting_heading = false;
+    for i in order {
+        let (name, sev, n, suppressed, hunting) = &per_rule[i];
         let held = if *suppressed > 0 {
             format!(" ({suppressed} suppressed)")
         } else {
             String::new()
         };
+        if *hunting {
+            if !hunting_heading {
+                hunting_heading = true;
+                let _ = writeln!(
+                    err,
+                    "  hunting results ({}):",
+                    if args.show.include_hunting {
+                        "shown with the alerts"
+                    } else {
+                        "not alerts; --include-hunting shows them, --hunting-out writes them"
+                    }
+                );
+            }
+            let results = printer.hunting_results.get(i).copied().unwrap_or(0);
+            let _ = writeln!(err, "    {name}: {results} result(s)");
+            continue;
+        }
+        let e = by_severity
+            .entry(crate::alerts::severity_rank(sev).unwrap_or(0))
+            .or_insert_with(|| (sev.clone(), 0));
+        e.1 += n;
         let _ = writeln!(err, "  [{sev}] {name}: {n} alert(s){held}");
     }
+    let by_severity: Vec<(String, usize)> = by_severity.into_values().rev().collect();
     let sev: Vec<String> = by_severity
         .iter()
-        .filter(|(_, n)| **n > 0)
+        .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
     let _ = writeln!(
@@ -639,5 +653,17 @@ pub fn run(args: &HuntArgs) -> i32 {
         "  {} rule(s), {records} records in {secs:.2} s ({rate:.0} records/s)",
         rules.len()
     );
+    if printer.stdout_closed {
+        let _ = writeln!(
+            err,
+            "error: standard output was closed before every alert was printed{}",
+            if args.out.is_some() {
+                "; the --out file holds them all"
+            } else {
+                ""
+            }
+        );
+        return 1;
+    }
     i32::from(failed)
 }

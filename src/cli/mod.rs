@@ -10,6 +10,7 @@ mod generate;
 mod hunt;
 mod inspect;
 mod logs;
+mod output;
 mod replay;
 mod run;
 

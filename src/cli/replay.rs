@@ -297,7 +297,8 @@ pub(super) fn replay(
             Report::Finished { .. } => {}
             Report::Alert { rule: i, event: e } => {
                 let (rule, severity, cols) = (&pack[*i].0, &severities[*i], &columns[*i]);
-                let (ents, shown, line) = describe(rule, severity, cols, e);
+                let d = describe(rule, cols, e);
+                let (ents, shown, line) = (d.entities, d.shown, d.line);
                 if let Some(f) = alerts_out.as_mut()
                     && let Err(err) = writeln!(f, "{line}")
                 {
