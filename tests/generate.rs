@@ -151,6 +151,8 @@ fn hunt(dir: &Path) -> Vec<Alert> {
         ),
         "--format".into(),
         "jsonl".into(),
+        // The labels cover the hunting queries' results too.
+        "--include-hunting".into(),
         // Hourly evaluation (the rules' own frequency is 1h or 1d) keeps a debug build fast.
         "--tick".into(),
         "1h".into(),

@@ -41,6 +41,7 @@ fn hunt_raises_each_rules_alerts_once_with_their_time() {
         logs.to_str().unwrap(),
         "--watchlist",
         &allowlist(dir.path()),
+        "--include-hunting",
         "--out",
         out_file.to_str().unwrap(),
     ]);
@@ -201,6 +202,7 @@ fn alerts_as_csv() {
         logs.to_str().unwrap(),
         "--watchlist",
         &allowlist(dir.path()),
+        "--include-hunting",
         "--format",
         "csv",
     ]);
@@ -223,4 +225,81 @@ fn alerts_as_csv() {
     assert_eq!(&volume[5], "Account.AadUserId=sp-a-id; Account.Name=sp-a");
     let rows: serde_json::Value = serde_json::from_str(&volume[6]).unwrap();
     assert_eq!(rows[0]["CurrentSignins"], 50);
+}
+
+/// `hunt` without --rules runs the built-in pack; its summary lists incidents first (alice's
+/// two alerts an hour apart are one incident, as are sp-a's credential and volume alerts) and
+/// --incidents-out writes them; --only-rule and --tactic choose the rules run.
+#[test]
+fn incidents_and_rule_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let incidents = dir.path().join("incidents.jsonl");
+    let allow = allowlist(dir.path());
+    let base = [
+        "hunt",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--watchlist",
+        &allow,
+    ];
+    let (code, out, err) =
+        kqlflow(&[&base[..], &["--incidents-out", incidents.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 7, "{out}");
+    let summary = err.split("summary:").nth(1).unwrap();
+    assert!(
+        summary
+            .trim_start()
+            .starts_with("incidents: 5 (Medium 3, Low 2)"),
+        "{err}"
+    );
+    let written: Vec<serde_json::Value> = std::fs::read_to_string(&incidents)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(written.len(), 5);
+    let alice = written
+        .iter()
+        .find(|i| {
+            i["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "alice@contoso.com")
+        })
+        .unwrap();
+    assert_eq!(alice["alerts"], 2, "{alice}");
+    assert_eq!(alice["severity"], "Medium");
+    assert_eq!(
+        alice["title"],
+        "Failed sign-ins with the user's recent audit changes"
+    );
+    // Highest severity first, then time.
+    assert_eq!(written[0]["severity"], "Medium");
+    assert_eq!(written[4]["severity"], "Low");
+    // Per rule, nothing groups.
+    let (_, _, err) = kqlflow(&[&base[..], &["--incidents", "per-rule"]].concat());
+    assert!(err.contains("incidents: 7"), "{err}");
+    // One rule by name; rules by technique (T1110, brute force: the failed sign-ins and the
+    // service principal sign-in failures rules).
+    let (code, out, err) = kqlflow(&[&base[..], &["--only-rule", "volume anomaly"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(err.contains("1 rule(s)"), "{err}");
+    let (code, out, err) = kqlflow(&[&base[..], &["--tactic", "T1110"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.lines().all(
+            |l| l.contains("Failed sign-ins with the user's recent audit changes")
+                || l.contains("Service principal sign-in failures")
+        ),
+        "{out}"
+    );
+    let (code, _, err) = kqlflow(&[&base[..], &["--only-rule", "no such rule"]].concat());
+    assert_eq!(code, 2, "{err}");
 }

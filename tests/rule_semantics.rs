@@ -200,12 +200,12 @@ fn pack_and_log(dir: &Path, n: usize) -> (String, String) {
     log.push('\n');
     for i in 0..n {
         log.push_str(
-            &credential_added(&format!("2024-05-01T10:{:02}:00Z", i))
+            &credential_added(&format!("2024-05-01T{:02}:{:02}:00Z", 10 + i / 60, i % 60))
                 .replace("\"c-1\"", &format!("\"c-{i}\"")),
         );
         log.push('\n');
     }
-    log.push_str(&other_audit("2024-05-01T11:00:00Z"));
+    log.push_str(&other_audit("2024-05-01T23:00:00Z"));
     log.push('\n');
     let logs = dir.join("AuditLogs.jsonl");
     std::fs::write(&logs, log).unwrap();
@@ -341,7 +341,8 @@ fn the_jsonl_of_a_run_is_linear_in_its_changes() {
 fn a_closed_stdout_leaves_the_out_file_complete() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let (rules, logs) = pack_and_log(dir.path(), 40);
+    // More output than a pipe holds, so the writer meets the closed pipe.
+    let (rules, logs) = pack_and_log(dir.path(), 400);
     let out_file = dir.path().join("alerts.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
         .args([
@@ -360,7 +361,7 @@ fn a_closed_stdout_leaves_the_out_file_complete() {
     drop(stdout);
     let status = child.wait().unwrap();
     let written = std::fs::read_to_string(&out_file).unwrap();
-    // 40 raised and 40 closed.
-    assert_eq!(written.lines().count(), 80, "{written}");
+    // 400 raised and 400 closed.
+    assert_eq!(written.lines().count(), 800);
     assert!(!status.success());
 }

@@ -6,6 +6,8 @@
 //! `suppressionDuration` of the key's previous raise is suppressed (counted, not reported).
 //! One alert per key, not one per event.
 
+pub mod incidents;
+
 use std::collections::BTreeMap;
 
 use crate::model::{Row, Value};

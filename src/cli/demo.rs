@@ -105,6 +105,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         quiet: false,
         table: None,
         arrival: super::logs::ArrivalArgs::default(),
+        show: super::output::ShowArgs::default(),
         common,
         cluster: ClusterArgs {
             workers: args.workers,
@@ -118,7 +119,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    super::replay::print_summary(&outcome.report);
+    super::replay::print_summary(&outcome.report, &outcome.printer);
     // The labels are the ground truth: each attack instance should be alerted by its rule,
     // with its entities, between its first record and an hour after its last.
     let hour = 3600 * TICKS_PER_SECOND;
@@ -142,7 +143,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         .filter(|a| !summary.labels.iter().any(|l| matches(a, l)))
         .count();
     eprintln!(
-        "\nrecall: {} of {} labelled attacks alerted by the rule meant for them; {unexplained} alert(s) no label explains",
+        "\nrecall: {} of {} labelled attacks alerted (or, for a hunting query, found) by the rule meant for them; {unexplained} alert(s) or result(s) no label explains",
         summary.labels.len() - missed.len(),
         summary.labels.len()
     );

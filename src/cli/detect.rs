@@ -246,7 +246,7 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 /// Runs `kqlflow detect`: 0 when every rule ran, 1 when a rule could not be read, bound or
 /// run, 2 for a usage error.
 pub fn run(args: &DetectArgs) -> i32 {
-    if let Err(e) = args.show.min_rank() {
+    if let Err(e) = args.show.validate() {
         eprintln!("error: {e}");
         return 2;
     }
@@ -321,6 +321,10 @@ pub fn run(args: &DetectArgs) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Err(e) = args.show.select(&mut rules, |(_, r, _)| r) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     failed |= super::hunt::keep_runnable(&mut rules, true);
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
     let projection = match projection_for(&programs) {
@@ -347,7 +351,7 @@ pub fn run(args: &DetectArgs) -> i32 {
         args.no_color,
         &args.show,
         args.out.as_deref(),
-        rules.len(),
+        rules.iter().map(|(_, r, _)| r.name.clone()).collect(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -566,6 +570,7 @@ pub fn run(args: &DetectArgs) -> i32 {
     let secs = start.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nsummary:");
+    super::output::summarise_incidents(&mut err, &printer.incidents, &printer.rule_names, 20);
     let records = counts.records.lock().map(|r| r.clone()).unwrap_or_default();
     for (t, n) in &records {
         let _ = writeln!(err, "  {t}: {n} records");

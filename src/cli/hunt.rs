@@ -42,8 +42,9 @@ pub struct HuntArgs {
     /// Print help (`-h` is the hostfile, as in timely).
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// Rule files (.yaml) or folders of them.
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
+    /// `dataflows/` folder).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Log files or directories to read.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
@@ -368,7 +369,7 @@ fn bind_rules(
 /// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,
 /// 2 for a usage error.
 pub fn run(args: &HuntArgs) -> i32 {
-    if let Err(e) = args.show.min_rank() {
+    if let Err(e) = args.show.validate() {
         eprintln!("error: {e}");
         return 2;
     }
@@ -412,10 +413,19 @@ pub fn run(args: &HuntArgs) -> i32 {
             return 2;
         }
     };
-    let (mut rules, mut failed) = match load_rules(&args.rules, &args.common) {
+    let loaded = if args.rules.is_empty() {
+        builtin_rules(&args.common)
+    } else {
+        load_rules(&args.rules, &args.common)
+    };
+    let (mut rules, mut failed) = match loaded {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Err(e) = args.show.select(&mut rules, |(_, r, _)| r) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let cluster = args.cluster.options();
     failed |= keep_runnable(&mut rules, cluster.process == 0);
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
@@ -450,7 +460,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         args.no_color,
         &args.show,
         args.out.as_deref().filter(|_| cluster.process == 0),
-        rules.len(),
+        rules.iter().map(|(_, r, _)| r.name.clone()).collect(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -551,6 +561,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     let secs = start.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nsummary:");
+    super::output::summarise_incidents(&mut err, &printer.incidents, &printer.rule_names, 20);
     for (t, n) in &counts.records {
         let _ = writeln!(err, "  {t}: {n} records");
     }

@@ -10,12 +10,13 @@ use std::io::Write;
 use clap::Args;
 
 use super::hunt::{AlertFormat, Described, colour};
-use crate::alerts::{AlertEvent, Status, severity_rank};
+use crate::alerts::incidents::{Grouper, Incident, Matching, Member, Options, Scope};
+use crate::alerts::{AlertEvent, SEVERITIES, Status, severity_rank};
 use crate::model::format_datetime_iso;
 use crate::rules::Rule;
 
 /// Which alert events to show.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct ShowArgs {
     /// Only alerts of this severity or higher: informational, low, medium or high.
     #[arg(long, value_name = "SEVERITY")]
@@ -31,6 +32,52 @@ pub struct ShowArgs {
     /// Write hunting queries' results as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub hunting_out: Option<std::path::PathBuf>,
+    /// How alerts are grouped into incidents: alerts of any rule sharing an entity
+    /// (across-rules), of the same rule (per-rule), or not at all (none).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "across-rules",
+        value_name = "GROUPING"
+    )]
+    pub incidents: Scope,
+    /// Which entities an alert must share with an incident to join it: any one, or all of
+    /// its own.
+    #[arg(long, value_enum, default_value = "any", value_name = "any|all")]
+    pub incident_match: Matching,
+    /// An alert joins an incident whose last alert is at most this long before it.
+    #[arg(long, default_value = "1d", value_name = "TIMESPAN")]
+    pub incident_window: String,
+    /// Write the incidents (each with its alerts) as JSON Lines to FILE at the end.
+    #[arg(long, value_name = "FILE")]
+    pub incidents_out: Option<std::path::PathBuf>,
+    /// Run only the rules whose id is this, or whose name contains it (case-insensitive;
+    /// repeatable).
+    #[arg(long = "only-rule", value_name = "ID|NAME")]
+    pub only_rule: Vec<String>,
+    /// Run only the rules with this tactic or technique, such as Persistence or T1098
+    /// (repeatable).
+    #[arg(long = "tactic", value_name = "TACTIC|TECHNIQUE")]
+    pub tactic: Vec<String>,
+}
+
+impl Default for ShowArgs {
+    /// The defaults of the command line: every severity, raises and closes, hunting results
+    /// apart, incidents across rules on any shared entity within a day.
+    fn default() -> ShowArgs {
+        ShowArgs {
+            min_severity: None,
+            updates: false,
+            include_hunting: false,
+            hunting_out: None,
+            incidents: Scope::AcrossRules,
+            incident_match: Matching::Any,
+            incident_window: "1d".into(),
+            incidents_out: None,
+            only_rule: Vec::new(),
+            tactic: Vec::new(),
+        }
+    }
 }
 
 impl ShowArgs {
@@ -42,6 +89,66 @@ impl ShowArgs {
                 format!("--min-severity {s}: expected informational, low, medium or high")
             }),
         }
+    }
+
+    /// The incident grouping options, or a usage error.
+    pub fn incident_options(&self) -> Result<Options, String> {
+        let window = match crate::model::parse_timespan(&self.incident_window) {
+            Some(w) if w > 0 => w,
+            _ => {
+                return Err(format!(
+                    "--incident-window {}: not a positive timespan (such as 5h or 1d)",
+                    self.incident_window
+                ));
+            }
+        };
+        Ok(Options {
+            scope: self.incidents,
+            matching: self.incident_match,
+            window,
+        })
+    }
+
+    /// Whether `rule` is selected by `--only-rule` and `--tactic`.
+    pub fn selects(&self, rule: &Rule) -> bool {
+        let by_rule = self.only_rule.is_empty()
+            || self.only_rule.iter().any(|r| {
+                let r = r.trim().to_lowercase();
+                rule.id.eq_ignore_ascii_case(&r) || rule.name.to_lowercase().contains(&r)
+            });
+        let by_tactic = self.tactic.is_empty()
+            || self.tactic.iter().any(|t| {
+                let t = t.trim();
+                rule.tactics
+                    .iter()
+                    .chain(&rule.relevant_techniques)
+                    .any(|x| {
+                        x.eq_ignore_ascii_case(t)
+                            || x.to_lowercase()
+                                .starts_with(&format!("{}.", t.to_lowercase()))
+                    })
+            });
+        by_rule && by_tactic
+    }
+
+    /// Keeps the rules `--only-rule` and `--tactic` select; a usage error when they select
+    /// none.
+    pub fn select<T>(&self, rules: &mut Vec<T>, rule: impl Fn(&T) -> &Rule) -> Result<(), String> {
+        if self.only_rule.is_empty() && self.tactic.is_empty() {
+            return Ok(());
+        }
+        rules.retain(|r| self.selects(rule(r)));
+        if rules.is_empty() {
+            return Err("--only-rule/--tactic select no rule".to_string());
+        }
+        Ok(())
+    }
+
+    /// Checks every option: a usage error names the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        self.min_rank()?;
+        self.incident_options()?;
+        Ok(())
     }
 }
 
@@ -65,6 +172,13 @@ pub struct AlertPrinter {
     pub hunting_results: Vec<u64>,
     /// Flush the files after every event (live detection).
     pub live: bool,
+    /// Print nothing on standard output (the files are still written).
+    pub quiet: bool,
+    /// The incidents of the alerts shown.
+    pub incidents: Grouper,
+    incidents_out: Option<std::path::PathBuf>,
+    /// The rules' names, by index.
+    pub rule_names: Vec<String>,
 }
 
 fn create(p: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, String> {
@@ -80,8 +194,9 @@ impl AlertPrinter {
         no_color: bool,
         show: &ShowArgs,
         out: Option<&std::path::Path>,
-        rules: usize,
+        rule_names: Vec<String>,
     ) -> Result<AlertPrinter, String> {
+        let rules = rule_names.len();
         use std::io::IsTerminal;
         let terminal = std::io::stdout().is_terminal();
         let width = terminal
@@ -111,6 +226,10 @@ impl AlertPrinter {
             file_error: None,
             hunting_results: vec![0; rules],
             live: false,
+            quiet: false,
+            incidents: Grouper::new(show.incident_options()?),
+            incidents_out: show.incidents_out.clone(),
+            rule_names,
         })
     }
 
@@ -152,9 +271,21 @@ impl AlertPrinter {
             if !self.include_hunting {
                 return false;
             }
+        } else if e.status == Status::Raised {
+            self.incidents.add(Member {
+                rule: index,
+                tick: e.tick,
+                severity: severity_rank(&d.details.severity).unwrap_or(0),
+                title: d.details.title.clone(),
+                entities: d
+                    .entities
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect(),
+            });
         }
         write(&mut self.out, &mut self.file_error);
-        if !self.stdout_closed {
+        if !self.stdout_closed && !self.quiet {
             let text = self.render(d, e);
             if let Some(text) = text {
                 let mut lock = std::io::stdout().lock();
@@ -247,6 +378,12 @@ impl AlertPrinter {
                 self.stdout_closed = true;
             }
         }
+        if let Some(path) = &self.incidents_out
+            && let Err(e) = write_incidents(path, &self.incidents.incidents(), &self.rule_names)
+            && self.file_error.is_none()
+        {
+            self.file_error = Some(e);
+        }
         for (path, f) in self.out.iter_mut().chain(self.hunting_out.iter_mut()) {
             if let Err(e) = f.flush()
                 && self.file_error.is_none()
@@ -266,5 +403,133 @@ fn split_chars(s: &str, n: usize) -> (&str, &str) {
     match s.char_indices().nth(n) {
         Some((i, _)) => s.split_at(i),
         None => (s, ""),
+    }
+}
+
+/// One incident's line in `--incidents-out`.
+#[derive(serde::Serialize)]
+struct IncidentRecord<'a> {
+    incident: usize,
+    severity: &'static str,
+    title: &'a str,
+    first: String,
+    last: String,
+    alerts: usize,
+    rules: Vec<&'a str>,
+    entities: Vec<&'a str>,
+    members: Vec<MemberRecord<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct MemberRecord<'a> {
+    rule: &'a str,
+    tick: String,
+    severity: &'static str,
+    title: &'a str,
+    entities: &'a [String],
+}
+
+fn severity_name(rank: usize) -> &'static str {
+    SEVERITIES.get(rank).copied().unwrap_or("Informational")
+}
+
+/// The title of an incident: its most severe alert's, earliest first.
+pub fn incident_title(i: &Incident) -> &str {
+    i.members
+        .iter()
+        .max_by_key(|m| (m.severity, std::cmp::Reverse(m.tick)))
+        .map_or("", |m| m.title.as_str())
+}
+
+fn write_incidents(
+    path: &std::path::Path,
+    incidents: &[&Incident],
+    names: &[String],
+) -> Result<(), String> {
+    let mut f = create(path)?;
+    let name = |r: usize| names.get(r).map_or("", String::as_str);
+    for (n, i) in incidents.iter().enumerate() {
+        let record = IncidentRecord {
+            incident: n + 1,
+            severity: severity_name(i.severity),
+            title: incident_title(i),
+            first: format_datetime_iso(i.first as i64),
+            last: format_datetime_iso(i.last as i64),
+            alerts: i.alerts,
+            rules: i.rules.iter().map(|&r| name(r)).collect(),
+            entities: i.entities.iter().map(String::as_str).collect(),
+            members: i
+                .members
+                .iter()
+                .map(|m| MemberRecord {
+                    rule: name(m.rule),
+                    tick: format_datetime_iso(m.tick as i64),
+                    severity: severity_name(m.severity),
+                    title: &m.title,
+                    entities: &m.entities,
+                })
+                .collect(),
+        };
+        let line = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        writeln!(f, "{line}").map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    f.flush()
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Writes the incidents section of a summary: how many per severity, then the first `shown`
+/// incidents (severity, first tick, alerts, rules, title, entities), one line each.
+pub fn summarise_incidents(
+    out: &mut impl Write,
+    grouper: &Grouper,
+    names: &[String],
+    shown: usize,
+) {
+    let incidents = grouper.incidents();
+    let by: Vec<String> = grouper
+        .by_severity()
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{} {n}", severity_name(*s)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  incidents: {}{}",
+        incidents.len(),
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        }
+    );
+    for i in incidents.iter().take(shown) {
+        let rules: Vec<&str> = i
+            .rules
+            .iter()
+            .map(|&r| names.get(r).map_or("", String::as_str))
+            .collect();
+        let entities: Vec<&str> = i.entities.iter().take(4).map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "    [{}] {}  {}  {} alert(s) from {} rule(s){}  {}",
+            severity_name(i.severity),
+            format_datetime_iso(i.first as i64),
+            incident_title(i),
+            i.alerts,
+            rules.len(),
+            if rules.len() > 1 {
+                format!(" ({})", rules.join("; "))
+            } else {
+                String::new()
+            },
+            entities.join(", ")
+        );
+    }
+    if incidents.len() > shown {
+        let _ = writeln!(
+            out,
+            "    … and {} more (--incidents-out FILE writes them all)",
+            incidents.len() - shown
+        );
     }
 }

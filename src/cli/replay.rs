@@ -13,7 +13,7 @@ use std::time::Instant;
 use kqlflow_replay::latency::{LatencyRecorder, Percentiles, machine, peak_memory_bytes};
 
 use super::check::QueryOptions;
-use super::hunt::{colour, describe};
+use super::hunt::describe;
 use super::logs::ReadCounts;
 use crate::alerts::{Status, tracker_for};
 use crate::eval::Watchlist;
@@ -61,6 +61,8 @@ pub struct ReplayArgs {
     pub(super) table: Option<String>,
     #[command(flatten)]
     pub(super) arrival: super::logs::ArrivalArgs,
+    #[command(flatten)]
+    pub(super) show: super::output::ShowArgs,
     #[command(flatten)]
     pub(super) common: QueryOptions,
     #[command(flatten)]
@@ -119,10 +121,14 @@ pub struct ReplayReport {
     pub speedup: f64,
     /// Per-tick latency (ticks at which records were handed).
     pub latency: Percentiles,
-    /// Raised alerts per rule (file name → count).
+    /// Raised alerts per scheduled rule (file name → count).
     pub alerts: std::collections::BTreeMap<String, u64>,
-    /// Raised alerts in all.
+    /// Raised alerts in all (scheduled rules).
     pub alerts_total: u64,
+    /// Results raised per hunting query (file name → count): not alerts.
+    pub hunting_results: std::collections::BTreeMap<String, u64>,
+    /// The incidents the alerts group into.
+    pub incidents: usize,
     /// Peak resident memory of this process, in bytes.
     pub peak_memory_bytes: Option<u64>,
 }
@@ -131,7 +137,10 @@ pub struct ReplayReport {
 /// file name, entities as `EntityType.identifier` → value).
 pub(super) struct Outcome {
     pub(super) report: ReplayReport,
+    /// Every raise, of detections and hunting queries alike.
     pub(super) raised: Vec<RaisedAlert>,
+    /// The detections' alerts grouped into incidents, and the rules' names.
+    pub(super) printer: super::output::AlertPrinter,
 }
 
 /// A raised alert: (tick, rule file name, entities).
@@ -152,7 +161,7 @@ pub fn run(args: &ReplayArgs) -> i32 {
             if args.cluster.process != 0 {
                 return i32::from(failed);
             }
-            print_summary(&outcome.report);
+            print_summary(&outcome.report, &outcome.printer);
             let text = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
             if let Err(e) = std::fs::write(&args.report, text + "\n") {
                 eprintln!("error: writing {}: {e}", args.report.display());
@@ -193,6 +202,7 @@ pub(super) fn replay(
     } else {
         super::hunt::load_rules(&args.rules, &args.common)?
     };
+    args.show.select(&mut rules, |(_, r, _)| r).map_err(usage)?;
     let cluster = args.cluster.options();
     failed |= super::hunt::keep_runnable(&mut rules, true);
     let leader = cluster.process == 0;
@@ -220,16 +230,6 @@ pub(super) fn replay(
     let ingest_seconds = started.elapsed().as_secs_f64();
     let mine = read.counts();
     let fed = std::mem::take(&mut read.fed);
-    let mut alerts_out = match &args.alerts {
-        Some(p) if leader => match std::fs::File::create(p) {
-            Ok(f) => Some(std::io::BufWriter::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot create {}: {e}", p.display());
-                return Err(1);
-            }
-        },
-        _ => None,
-    };
     let pack: Vec<(crate::rules::Rule, crate::plan::Program)> = rules
         .iter()
         .map(|(_, r, p)| (r.clone(), p.clone()))
@@ -243,10 +243,17 @@ pub(super) fn replay(
         })
         .collect();
     let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
-    let severities: Vec<String> = pack
-        .iter()
-        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
-        .collect();
+    let mut printer = super::output::AlertPrinter::new(
+        super::hunt::AlertFormat::Table,
+        false,
+        &args.show,
+        args.alerts.as_deref().filter(|_| leader),
+        pack.iter().map(|(r, _)| r.name.clone()).collect(),
+    )
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })?;
     let total: u64 = mine.records.values().sum();
     let progress = indicatif::ProgressBar::new(total);
     if std::io::stderr().is_terminal() && leader {
@@ -259,15 +266,13 @@ pub(super) fn replay(
     } else {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let colours = std::io::stdout().is_terminal();
     let mut latencies = LatencyRecorder::new().map_err(|e| {
         eprintln!("error: {e}");
         1
     })?;
     let mut counts = mine.clone();
     let mut raised: Vec<RaisedAlert> = Vec::new();
-    let mut out_failed = None;
-    let show = print && !args.quiet;
+    printer.quiet = !(print && !args.quiet && leader);
     let options = PackOptions {
         cluster: cluster.clone(),
         tick,
@@ -296,33 +301,14 @@ pub(super) fn replay(
             }
             Report::Finished { .. } => {}
             Report::Alert { rule: i, event: e } => {
-                let (rule, severity, cols) = (&pack[*i].0, &severities[*i], &columns[*i]);
+                let (rule, cols) = (&pack[*i].0, &columns[*i]);
                 let d = describe(rule, cols, e);
-                let (ents, shown, line) = (d.entities, d.shown, d.line);
-                if let Some(f) = alerts_out.as_mut()
-                    && let Err(err) = writeln!(f, "{line}")
-                {
-                    out_failed.get_or_insert(err.to_string());
-                }
+                progress.suspend(|| printer.event(*i, rule, &d, e));
                 if e.status != Status::Raised {
                     return;
                 }
-                if show {
-                    let (on, off) = if colours {
-                        (colour(severity), "\x1b[0m")
-                    } else {
-                        ("", "")
-                    };
-                    let line = format!(
-                        "{}  {on}{:<13}{off} {}  {}",
-                        format_datetime_iso(e.tick as i64),
-                        severity,
-                        rule.name,
-                        shown
-                    );
-                    progress.suspend(|| println!("{line}"));
-                }
-                let ents = ents
+                let ents = d
+                    .entities
                     .iter()
                     .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                     .collect();
@@ -336,14 +322,8 @@ pub(super) fn replay(
         eprintln!("error: {e}");
         1
     })?;
-    if let Some(e) = out_failed {
-        eprintln!("error: writing the alerts file: {e}");
-        failed = true;
-    }
-    if let Some(mut f) = alerts_out
-        && let Err(e) = f.flush()
-    {
-        eprintln!("error: writing the alerts file: {e}");
+    if let Err(e) = printer.finish() {
+        eprintln!("error: {e}");
         failed = true;
     }
     if !leader {
@@ -362,8 +342,14 @@ pub(super) fn replay(
         _ => 0.0,
     };
     let mut alerts = std::collections::BTreeMap::new();
+    let mut hunting = std::collections::BTreeMap::new();
     for (i, n) in summary.raised.iter().enumerate() {
-        *alerts.entry(names[i].clone()).or_insert(0) += *n;
+        let into = if pack[i].0.is_scheduled() {
+            &mut alerts
+        } else {
+            &mut hunting
+        };
+        *into.entry(names[i].clone()).or_insert(0) += *n;
     }
     let report = ReplayReport {
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -398,18 +384,28 @@ pub(super) fn replay(
             0.0
         },
         latency: latencies.percentiles(),
-        alerts_total: summary.raised.iter().sum(),
+        alerts_total: alerts.values().sum(),
         alerts,
+        hunting_results: hunting,
+        incidents: printer.incidents.incidents().len(),
         peak_memory_bytes: peak_memory_bytes(),
     };
     raised.sort();
-    Ok((Outcome { report, raised }, failed))
+    Ok((
+        Outcome {
+            report,
+            raised,
+            printer,
+        },
+        failed,
+    ))
 }
 
-/// Prints a replay's figures on standard error.
-pub(super) fn print_summary(r: &ReplayReport) {
+/// Prints a replay's summary on standard error: its incidents first, then its figures.
+pub(super) fn print_summary(r: &ReplayReport, printer: &super::output::AlertPrinter) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nreplay summary:");
+    super::output::summarise_incidents(&mut err, &printer.incidents, &printer.rule_names, 20);
     let _ = writeln!(
         err,
         "  {} records ({} rejected lines) from {} to {}, {} rule(s), speed {}, tick {}, {} worker(s) x {} process(es)",
@@ -454,6 +450,15 @@ pub(super) fn print_summary(r: &ReplayReport) {
         let _ = writeln!(err, "  {rule}: {n} alert(s)");
     }
     let _ = writeln!(err, "  alerts: {}", r.alerts_total);
+    if !r.hunting_results.is_empty() {
+        let _ = writeln!(
+            err,
+            "  hunting results (not alerts; --include-hunting shows them, --hunting-out writes them):"
+        );
+        for (rule, n) in &r.hunting_results {
+            let _ = writeln!(err, "    {rule}: {n} result(s)");
+        }
+    }
     if let Some(b) = r.peak_memory_bytes {
         let _ = writeln!(err, "  peak memory: {:.1} MiB", b as f64 / 1048576.0);
     }
