@@ -188,7 +188,8 @@ customDetails:
   Operation: OperationName
 ";
 
-/// Writes the two rules and a log with `n` credential events and two user updates; returns
+/// Writes the two rules and a log with `n` credential events (10 s apart from 10:00) and two
+/// user updates; returns
 /// (rules folder, log file).
 fn pack_and_log(dir: &Path, n: usize) -> (String, String) {
     let rules = dir.join("rules");
@@ -200,8 +201,13 @@ fn pack_and_log(dir: &Path, n: usize) -> (String, String) {
     log.push('\n');
     for i in 0..n {
         log.push_str(
-            &credential_added(&format!("2024-05-01T{:02}:{:02}:00Z", 10 + i / 60, i % 60))
-                .replace("\"c-1\"", &format!("\"c-{i}\"")),
+            &credential_added(&format!(
+                "2024-05-01T{:02}:{:02}:{:02}Z",
+                10 + i * 10 / 3600,
+                i * 10 / 60 % 60,
+                i * 10 % 60
+            ))
+            .replace("\"c-1\"", &format!("\"c-{i}\"")),
         );
         log.push('\n');
     }
@@ -242,8 +248,8 @@ fn hunting_results_apart_thresholds_and_details() {
     assert_eq!(
         raised,
         vec![
-            ("2024-05-01T10:01:00Z", "Credential change c-0"),
-            ("2024-05-01T10:01:00Z", "Credential change c-1"),
+            ("2024-05-01T10:00:10Z", "Credential change c-0"),
+            ("2024-05-01T10:00:10Z", "Credential change c-1"),
         ],
         "{out}"
     );
@@ -286,8 +292,8 @@ fn hunting_results_apart_thresholds_and_details() {
     );
 }
 
-/// One alert gathering many rows writes output linear in its changes: with --updates, each of
-/// 50 rows entering is one update holding that row, not the key's rows so far.
+/// One alert gathering thousands of rows writes output linear in its changes: with --updates,
+/// each of 2 000 rows entering is one update holding that row, not the key's rows so far.
 #[test]
 fn the_jsonl_of_a_run_is_linear_in_its_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,7 +306,7 @@ fn the_jsonl_of_a_run_is_linear_in_its_changes() {
         ),
     )
     .unwrap();
-    let (_, logs) = pack_and_log(dir.path(), 50);
+    let (_, logs) = pack_and_log(dir.path(), 2000);
     let (code, out, err) = kqlflow(&[
         "hunt",
         "--rules",
@@ -324,15 +330,17 @@ fn the_jsonl_of_a_run_is_linear_in_its_changes() {
         .iter()
         .map(|e| e["removed"].as_array().map_or(0, Vec::len))
         .sum();
-    // One raise with the first two rows, 48 updates adding one row each, 48 removing one
-    // each as the rows leave the 1-day period, one close: no more rows than changes.
+    // One raise with the first two rows, 1 998 updates adding one row each, 1 998 removing
+    // one each as the rows leave the 1-day period, one close: no more rows than changes, and
+    // a few hundred bytes per change.
     assert_eq!(events[0]["status"], "raised");
     assert_eq!(events[0]["count"], 2);
     assert_eq!(
         events.iter().filter(|e| e["status"] == "updated").count(),
-        96
+        2 * 1998
     );
-    assert_eq!((rows, removed), (50, 48), "{out}");
+    assert_eq!((rows, removed), (2000, 1998));
+    assert!(out.len() < 2000 * 2000, "{} bytes", out.len());
     assert_eq!(events.last().unwrap()["status"], "closed");
 }
 

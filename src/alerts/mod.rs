@@ -210,8 +210,14 @@ pub struct Tracker {
     trigger: Trigger,
     /// The rows of each key currently in the result, with multiplicities.
     current: BTreeMap<Row, BTreeMap<Row, i64>>,
+    /// When each key was last raised, while a re-raise would still be suppressed (kept only
+    /// with a suppression duration, and pruned as the window passes).
     last_raised: BTreeMap<Row, Time>,
-    open: BTreeMap<Row, bool>,
+    /// The size of `last_raised` after its last pruning.
+    pruned_at: usize,
+    /// The keys whose alert is open. A closed key keeps nothing, so memory follows the open
+    /// alerts and the rules' results, not the alerts so far.
+    open: std::collections::BTreeSet<Row>,
     suppressed: u64,
     /// The result's row count (with multiplicities).
     total: i64,
@@ -235,7 +241,8 @@ impl Tracker {
             trigger,
             current: BTreeMap::new(),
             last_raised: BTreeMap::new(),
-            open: BTreeMap::new(),
+            pruned_at: 0,
+            open: std::collections::BTreeSet::new(),
             suppressed: 0,
             total: 0,
             passing: trigger.passes(0),
@@ -247,9 +254,15 @@ impl Tracker {
         self.suppressed
     }
 
+    /// How many keys the tracker holds anything for (rows, an open alert, a recent raise):
+    /// what its memory follows.
+    pub fn kept(&self) -> usize {
+        self.current.len() + self.open.len() + self.last_raised.len()
+    }
+
     /// How many alerts are open (their key is in the result).
     pub fn open(&self) -> usize {
-        self.open.values().filter(|o| **o).count()
+        self.open.len()
     }
 
     /// Applies the result's changes at `tick` (rows with their diffs; the ticks must come in
@@ -283,7 +296,7 @@ impl Tracker {
             let keys: Vec<Row> = self
                 .current
                 .keys()
-                .chain(self.open.iter().filter(|(_, o)| **o).map(|(k, _)| k))
+                .chain(self.open.iter())
                 .cloned()
                 .collect();
             for k in keys {
@@ -300,17 +313,25 @@ impl Tracker {
             } else {
                 0
             };
-            let was_open = self.open.get(&k).copied().unwrap_or(false);
+            let was_open = self.open.contains(&k);
             match (was_open, count == 0) {
                 (false, false) => {
                     let held = self.last_raised.get(&k).is_some_and(|&t| {
                         self.suppression > 0 && (tick as i64) < t as i64 + self.suppression
                     });
-                    self.open.insert(k.clone(), true);
+                    self.open.insert(k.clone());
                     if held {
                         self.suppressed += 1;
                     } else {
-                        self.last_raised.insert(k.clone(), tick);
+                        if self.suppression > 0 {
+                            self.last_raised.insert(k.clone(), tick);
+                            if self.last_raised.len() > 2 * self.pruned_at.max(1024) {
+                                let (window, now) = (self.suppression, tick as i64);
+                                self.last_raised
+                                    .retain(|_, t| (*t as i64).saturating_add(window) > now);
+                                self.pruned_at = self.last_raised.len();
+                            }
+                        }
                         let rows = live
                             .map(|m| {
                                 m.iter()
@@ -353,7 +374,7 @@ impl Tracker {
                     }
                 }
                 (true, true) => {
-                    self.open.insert(k.clone(), false);
+                    self.open.remove(&k);
                     events.push(AlertEvent {
                         tick,
                         status: Status::Closed,
@@ -653,6 +674,24 @@ mod tests {
         assert_eq!(e[0].removed, vec![vec![Value::str("k"), Value::Long(5)]]);
         assert!(e[0].rows.is_empty());
         assert_eq!(e[0].count, 999);
+    }
+
+    #[test]
+    fn closed_alerts_leave_nothing_behind() {
+        // 10 000 alerts raised and closed: the tracker keeps nothing of them, nor of the
+        // raises past their suppression window.
+        for suppression in [0, 50] {
+            let mut t = Tracker::new(vec![0], suppression);
+            for i in 0..10_000u64 {
+                let row = vec![Value::Long(i as i64)];
+                t.apply(2 * i, [(row.clone(), 1)]);
+                t.apply(2 * i + 1, [(row, -1)]);
+            }
+            assert!(t.kept() <= 2048 + 25, "{suppression}: {}", t.kept());
+            if suppression == 0 {
+                assert_eq!(t.kept(), 0);
+            }
+        }
     }
 
     #[test]

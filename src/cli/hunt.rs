@@ -241,6 +241,7 @@ pub(super) fn colour(severity: &str) -> &'static str {
         "high" => "\x1b[31m",
         "medium" => "\x1b[33m",
         "low" => "\x1b[36m",
+        "informational" => "\x1b[34m",
         _ => "",
     }
 }
