@@ -313,6 +313,8 @@ pub struct Ingest<'c> {
     options: Options,
     readers: Vec<TableReader>,
     key_caches: Vec<json::KeyCache>,
+    /// The files read so far, by identity (device and inode): each is read once.
+    seen_files: std::collections::HashMap<source::FileId, String>,
     /// What has been read so far.
     pub report: Report,
 }
@@ -338,6 +340,7 @@ impl<'c> Ingest<'c> {
             options,
             readers,
             key_caches,
+            seen_files: std::collections::HashMap::new(),
             report,
         }
     }

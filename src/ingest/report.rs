@@ -75,6 +75,11 @@ pub enum WarningKind {
     /// A row whose `Type` names no table, read as the table of the rest of its file because its
     /// columns are that table's (a query result that overwrote `Type`).
     TypeNotATable,
+    /// A file reached again by another path (a symlink, an overlapping `--logs` argument):
+    /// read once only.
+    DuplicateFile,
+    /// A directory reached again inside itself (a symlink loop): not walked again.
+    DirectoryLoop,
 }
 
 impl std::fmt::Display for WarningKind {
@@ -84,6 +89,8 @@ impl std::fmt::Display for WarningKind {
             WarningKind::NoTimeGenerated => "no TimeGenerated",
             WarningKind::EmptyFile => "empty file",
             WarningKind::TypeNotATable => "Type names no table; read as the file's table",
+            WarningKind::DuplicateFile => "file already read by another path; skipped",
+            WarningKind::DirectoryLoop => "directory loop; not walked again",
         })
     }
 }

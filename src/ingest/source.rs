@@ -31,10 +31,9 @@ pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Reco
                 .reject(&shown, 0, RejectReason::Unreadable, &e.to_string(), b"");
         }
         Ok(m) if m.is_dir() => {
-            let mut files = Vec::new();
-            let mut errors = Vec::new();
-            walk(path, &mut files, &mut errors);
-            for (p, e) in errors {
+            let mut w = Walk::default();
+            w.walk(path);
+            for (p, e) in w.errors {
                 let shown = p.display().to_string();
                 ing.report.files.push(FileStats {
                     path: shown.clone(),
@@ -43,7 +42,15 @@ pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Reco
                 ing.report
                     .reject(&shown, 0, RejectReason::Unreadable, &e, b"");
             }
-            for f in files {
+            for p in w.loops {
+                ing.report.warn(
+                    &p.display().to_string(),
+                    0,
+                    WarningKind::DirectoryLoop,
+                    "this directory is one of its own parents (a symlink loop)",
+                );
+            }
+            for f in w.files {
                 read_file(ing, &f, sink);
             }
         }
@@ -51,16 +58,52 @@ pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Reco
     }
 }
 
+/// A file's identity: device and inode where the platform has them, else its canonical path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum FileId {
+    /// Device and inode.
+    #[cfg(unix)]
+    Inode(u64, u64),
+    /// The canonical path.
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+impl FileId {
+    /// The identity of the file `m` describes, at `path`.
+    fn of(path: &Path, m: &std::fs::Metadata) -> FileId {
+        #[cfg(unix)]
+        {
+            let _ = path;
+            use std::os::unix::fs::MetadataExt;
+            FileId::Inode(m.dev(), m.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = m;
+            FileId::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+        }
+    }
+}
+
+/// Whether `m` describes something other than a regular file or a directory (a FIFO, a
+/// socket, a device): reading it could block forever or never end.
+fn is_special(m: &std::fs::Metadata) -> bool {
+    !m.is_file() && !m.is_dir()
+}
+
 /// The files `paths` name: directories expanded into the log files under them (sorted by path,
-/// hidden entries skipped), other paths (files, `-` for standard input) kept as given. A
-/// directory that cannot be listed is kept as given, so that reading it reports why.
+/// hidden entries skipped, each file once however many paths reach it, symlink loops not
+/// followed), other paths (files, `-` for standard input) kept as given. A directory that
+/// cannot be listed is kept as given, so that reading it reports why.
 pub fn log_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    let mut w = Walk::default();
     for p in paths {
         if p.as_os_str() != "-" && p.is_dir() {
-            let mut errors = Vec::new();
-            walk(p, &mut out, &mut errors);
-            out.extend(errors.into_iter().map(|(p, _)| p));
+            w.walk(p);
+            out.append(&mut w.files);
+            out.extend(w.errors.drain(..).map(|(p, _)| p));
         } else {
             out.push(p.clone());
         }
@@ -68,41 +111,103 @@ pub fn log_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// Every log file under `dir`, sorted by path; hidden entries are skipped.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push((dir.to_path_buf(), e.to_string()));
+/// A walk over directory trees: the log files found (each file once, by identity), the
+/// directories that could not be listed, and the symlink loops not followed.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    errors: Vec<(PathBuf, String)>,
+    loops: Vec<PathBuf>,
+    /// The directories on the current path from the root, by identity.
+    parents: Vec<FileId>,
+    /// Every file found so far, by identity.
+    seen: std::collections::HashSet<FileId>,
+}
+
+impl Walk {
+    /// Adds every log file under `dir`, sorted by path; hidden entries are skipped.
+    fn walk(&mut self, dir: &Path) {
+        let id = match std::fs::metadata(dir) {
+            Ok(m) => FileId::of(dir, &m),
+            Err(e) => {
+                self.errors.push((dir.to_path_buf(), e.to_string()));
+                return;
+            }
+        };
+        if self.parents.contains(&id) {
+            self.loops.push(dir.to_path_buf());
             return;
         }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let hidden = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, files, errors);
-        } else {
-            let ext = p
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            if ext.is_some_and(|e| LOG_EXTENSIONS.contains(&e.as_str())) {
-                files.push(p);
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.errors.push((dir.to_path_buf(), e.to_string()));
+                return;
+            }
+        };
+        self.parents.push(id);
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                self.walk(&p);
+            } else {
+                let ext = p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
+                if !ext.is_some_and(|e| LOG_EXTENSIONS.contains(&e.as_str())) {
+                    continue;
+                }
+                // A file reached twice (through a symlink) is listed once; a special file is
+                // listed, so that reading it reports why it is skipped.
+                let first = std::fs::metadata(&p)
+                    .map(|m| is_special(&m) || self.seen.insert(FileId::of(&p, &m)))
+                    .unwrap_or(true);
+                if first {
+                    self.files.push(p);
+                }
             }
         }
+        self.parents.pop();
     }
 }
 
 fn read_file(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
     let shown = path.display().to_string();
+    // Special files (a FIFO would block forever, a device never end) are skipped; a file read
+    // already by another path is read once.
+    if let Ok(m) = std::fs::metadata(path) {
+        if is_special(&m) {
+            ing.report.files.push(FileStats {
+                path: shown.clone(),
+                ..FileStats::default()
+            });
+            ing.report.reject(
+                &shown,
+                0,
+                RejectReason::Unreadable,
+                "not a regular file (a FIFO, socket or device): skipped",
+                b"",
+            );
+            return;
+        }
+        let id = FileId::of(path, &m);
+        if let Some(first) = ing.seen_files.get(&id) {
+            let detail = format!("the same file as {first}");
+            ing.report
+                .warn(&shown, 0, WarningKind::DuplicateFile, &detail);
+            return;
+        }
+        ing.seen_files.insert(id, shown.clone());
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
