@@ -355,3 +355,44 @@ fn detect_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dated with @"));
 }
+
+/// SIGTERM (a service manager stopping detection) ends `detect` as Ctrl-C does: with its
+/// summary, and exit code 0.
+#[cfg(unix)]
+#[test]
+fn sigterm_ends_detect_with_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("blocked.yaml"), RULE).unwrap();
+    let blocked = dir.path().join("blocked.csv");
+    std::fs::write(&blocked, "IP\n192.0.2.1\n").unwrap();
+    let mut child = Command::new(bin())
+        .args(["detect", "--rules"])
+        .arg(&rules)
+        .args(["--format", "jsonl", "--watchlist"])
+        .arg(format!("Blocked={}", blocked.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A record, then standard input stays open: detection waits for more.
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", signin(0, "alice", "192.0.2.1")).unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"status\":\"raised\""), "{first}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {err}", out.status);
+    assert!(err.contains("summary:"), "{err}");
+    drop(stdin);
+}
