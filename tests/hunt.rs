@@ -303,3 +303,56 @@ fn incidents_and_rule_filters() {
     let (code, _, err) = kqlflow(&[&base[..], &["--only-rule", "no such rule"]].concat());
     assert_eq!(code, 2, "{err}");
 }
+
+/// A rule reading a watchlist that is not given, or given without the column it reads, is
+/// run with a note on standard error (as `check` says); `--strict` refuses to run it. Two
+/// rules with one id are an error.
+#[test]
+fn watchlist_notes_strict_and_duplicate_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let logs = logs.to_str().unwrap();
+    let volume = format!("{}/sp_signin_volume_anomaly.yaml", rules_dir());
+    let no_column = dir.path().join("allow.csv");
+    std::fs::write(&no_column, "Range,Comment\n10.0.0.0/8,lab\n").unwrap();
+    let wrong = format!("NetworkAllowlist={}", no_column.display());
+    let (code, _, err) = kqlflow(&[
+        "hunt",
+        "--rules",
+        &volume,
+        "--logs",
+        logs,
+        "--watchlist",
+        &wrong,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("sp_signin_volume_anomaly.yaml: note: union isfuzzy=true skips"),
+        "{err}"
+    );
+    assert!(err.contains("unknown column 'IPOrRange'"), "{err}");
+    let (code, _, err) = kqlflow(&["hunt", "--rules", &volume, "--logs", logs]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("note: watchlist 'NetworkAllowlist' has no file"),
+        "{err}"
+    );
+    let (code, out, err) = kqlflow(&["hunt", "--rules", &volume, "--logs", logs, "--strict"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("error: --strict: not run"), "{err}");
+    let (code, _, err) = kqlflow(&["check", &volume, "--watchlist", &wrong, "--strict"]);
+    assert_eq!(code, 1, "{err}");
+    // The same rule twice under two names.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let text = std::fs::read_to_string(&volume).unwrap();
+    std::fs::write(rules.join("a.yaml"), &text).unwrap();
+    std::fs::write(rules.join("b.yaml"), &text).unwrap();
+    let (code, _, err) = kqlflow(&["hunt", "--rules", rules.to_str().unwrap(), "--logs", logs]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("b.yaml: error: rule id"), "{err}");
+    assert!(err.contains("is also the id of"), "{err}");
+}

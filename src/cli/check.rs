@@ -39,6 +39,11 @@ pub struct QueryOptions {
     /// window of those queries ({{StartTimeISO}} stays 1d back).
     #[arg(long, value_name = "DURATION")]
     pub period: Option<String>,
+    /// Fail a query or rule that has any note or warning (a watchlist without its file or
+    /// without a column the query reads, a union leg skipped, a filter reaching past the
+    /// rule's period, a trigger kqlflow cannot honour) instead of running it with the note.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// A watchlist's files: its first version and its later ones with the event time each takes
@@ -318,14 +323,24 @@ pub fn run(args: &CheckArgs) -> i32 {
                 for n in &p.notes {
                     println!("  note: {n}");
                 }
+                let mut warned = !p.notes.is_empty();
                 if let Some(rule) = &loaded.rule {
                     println!("  {}", rules::honoured_summary(rule));
                     for w in crate::alerts::check_rule(rule) {
                         println!("{}: warning: {w}", path.display());
+                        warned = true;
                     }
                 }
                 for w in loaded.warnings(&p) {
                     println!("{w}");
+                    warned = true;
+                }
+                if warned && args.common.strict {
+                    println!(
+                        "{}: error: --strict: the notes and warnings above",
+                        path.display()
+                    );
+                    failed = true;
                 }
             }
             Err(e) => {

@@ -86,6 +86,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
     let common = QueryOptions {
         watchlists: vec![allow.clone()],
         period: None,
+        strict: false,
     };
     let watchlists = match super::logs::load_watchlists(&common) {
         Ok(w) => w,

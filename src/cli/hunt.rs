@@ -350,11 +350,38 @@ fn bind_rules(
         };
         match loaded.bind(&opts) {
             Ok(p) => {
+                // What check says of the rule, said here too: a note (a watchlist without its
+                // file or a column, a union leg skipped) changes what the rule can find.
+                let mut told = 0;
+                for n in &p.notes {
+                    eprintln!("{}: note: {n}", f.display());
+                    told += 1;
+                }
                 for w in loaded.warnings(&p) {
                     eprintln!("{w}");
+                    told += 1;
                 }
                 for w in crate::alerts::check_rule(&rule) {
                     eprintln!("{}: warning: {w}", f.display());
+                    told += 1;
+                }
+                if let Some((first, _, _)) = rules.iter().find(|(_, r, _)| r.id == rule.id) {
+                    eprintln!(
+                        "{}: error: rule id {} is also the id of {}: each rule needs its own id",
+                        f.display(),
+                        rule.id,
+                        first.display()
+                    );
+                    failed = true;
+                    continue;
+                }
+                if told > 0 && common.strict {
+                    eprintln!(
+                        "{}: error: --strict: not run because of the notes and warnings above",
+                        f.display()
+                    );
+                    failed = true;
+                    continue;
                 }
                 rules.push((f, rule, p));
             }

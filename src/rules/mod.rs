@@ -129,6 +129,10 @@ pub struct Rule {
     pub extra: BTreeMap<String, Yaml>,
     /// Where the query is in the file.
     pub query_location: QueryLocation,
+    /// For a query that is not a literal block (quoted, plain or folded, whose lines YAML
+    /// joins and unescapes), the file line and column of each byte of [`Rule::query`]; empty
+    /// for a literal block, whose lines map one to one.
+    pub query_map: Vec<LineCol>,
     /// The file the rule was read from (the origin given to [`Rule::from_yaml`]).
     pub path: Option<PathBuf>,
     /// Things accepted but worth telling the user, such as text ignored after a duration.
@@ -620,6 +624,61 @@ fn locate_query(text: &str) -> QueryLocation {
     }
 }
 
+/// The file line and column of each byte of `query`, a YAML value that starts at `loc` in the
+/// file `text` but is not a literal block: YAML folds its line breaks and indentation into
+/// spaces and unescapes quotes, so the query's characters are matched to the file's in order,
+/// a file character the query lacks (indentation, a line break folded away, an escape or
+/// quote character) skipped.
+fn align_query(query: &str, text: &str, loc: QueryLocation) -> Vec<LineCol> {
+    let mut out = Vec::with_capacity(query.len());
+    // The file's characters from the value's start, each with its position.
+    let mut file = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(loc.line.saturating_sub(1)) {
+        let skip = if i + 1 == loc.line {
+            loc.column_offset
+        } else {
+            0
+        };
+        for (c, ch) in line.chars().enumerate().skip(skip) {
+            file.push((
+                ch,
+                LineCol {
+                    line: i + 1,
+                    column: c + 1,
+                },
+            ));
+        }
+        file.push((
+            '\n',
+            LineCol {
+                line: i + 1,
+                column: line.chars().count() + 1,
+            },
+        ));
+    }
+    let mut j = 0;
+    let mut last = LineCol {
+        line: loc.line,
+        column: loc.column_offset + 1,
+    };
+    for q in query.chars() {
+        while j < file.len() {
+            let (f, at) = file[j];
+            if f == q || (q.is_whitespace() && f.is_whitespace()) {
+                last = at;
+                j += 1;
+                break;
+            }
+            // A character YAML leaves out of the value: skip it.
+            j += 1;
+        }
+        for _ in 0..q.len_utf8() {
+            out.push(last);
+        }
+    }
+    out
+}
+
 impl Rule {
     /// Reads a rule from YAML text; `origin` names the text in errors (usually its file).
     pub fn from_yaml(text: &str, origin: impl AsRef<Path>) -> Result<Rule, RuleError> {
@@ -693,10 +752,15 @@ impl Rule {
                 })
                 .collect(),
             query_location: locate_query(text),
+            query_map: Vec::new(),
             path: Some(origin.to_path_buf()),
             warnings: std::mem::take(&mut r.warnings),
             query,
         };
+        let mut rule = rule;
+        if !rule.query_location.exact {
+            rule.query_map = align_query(&rule.query, text, rule.query_location);
+        }
         Ok(rule)
     }
 
@@ -722,6 +786,18 @@ impl Rule {
 
     /// The 1-based file line and column of byte `offset` of [`Rule::query`].
     pub fn query_position(&self, offset: usize) -> LineCol {
+        if !self.query_map.is_empty() {
+            return match self.query_map.get(offset) {
+                Some(at) => *at,
+                None => {
+                    let last = self.query_map[self.query_map.len() - 1];
+                    LineCol {
+                        line: last.line,
+                        column: last.column + 1,
+                    }
+                }
+            };
+        }
         let at = LineIndex::new(&self.query).line_col(&self.query, offset);
         let loc = self.query_location;
         if at.line == 1 || loc.exact {
@@ -887,6 +963,37 @@ kind: Scheduled
         .unwrap();
         assert_eq!(r.query_period, Some(7 * TICKS_PER_DAY));
         assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn errors_in_quoted_and_folded_queries_point_at_their_file_line() {
+        for (text, line) in [
+            (
+                "id: x\nname: r\nquery: 'SigninLogs\n  | where A == \"a''b\"\n  | where Nope == 1'\n",
+                5,
+            ),
+            (
+                "id: x\nname: r\nquery: \"SigninLogs\n  | where A == \\\"a\\\"\n\n  | where Nope == 1\"\n",
+                6,
+            ),
+            (
+                "id: x\nname: r\nquery: >\n  SigninLogs\n  | where A == 'a'\n  | where Nope == 1\n",
+                6,
+            ),
+            (
+                "id: x\nname: r\nquery: SigninLogs\n  | where Nope == 1\n",
+                4,
+            ),
+        ] {
+            let r = Rule::from_yaml(text, "r.yaml").unwrap();
+            let at = r.query.find("Nope").unwrap();
+            assert_eq!(
+                r.query_position(at),
+                LineCol { line, column: 11 },
+                "{text:?} -> {:?}",
+                r.query
+            );
+        }
     }
 
     #[test]
