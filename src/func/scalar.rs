@@ -115,7 +115,7 @@ pub fn f_substring(a: &[Value]) -> Value {
     let start = start.clamp(0, n);
     let end = match a.get(2) {
         Some(_) => match long_arg(a, 2) {
-            Some(len) => (start + len.max(0)).min(n),
+            Some(len) => start.saturating_add(len.max(0)).min(n),
             None => return Value::empty_string(),
         },
         None => n,
@@ -433,13 +433,20 @@ fn extreme(a: &[Value], want: Ordering) -> Value {
 /// timespans. A size that is not positive gives null.
 pub fn f_bin(a: &[Value]) -> Value {
     let (x, size) = (arg(a, 0), arg(a, 1));
+    // Values whose bin falls outside the type's range give null, as Kusto's do.
+    let floor = |v: i64, s: i64| v.div_euclid(s).checked_mul(s);
     match (x, size) {
-        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => {
-            let net = t + DOTNET_EPOCH_TICKS;
-            Value::DateTime(net.div_euclid(*s) * s - DOTNET_EPOCH_TICKS)
+        (Value::DateTime(t), Value::TimeSpan(s)) if *s > 0 => t
+            .checked_add(DOTNET_EPOCH_TICKS)
+            .and_then(|net| floor(net, *s))
+            .and_then(|b| b.checked_sub(DOTNET_EPOCH_TICKS))
+            .map_or(Value::Null, Value::DateTime),
+        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => {
+            floor(*t, *s).map_or(Value::Null, Value::TimeSpan)
         }
-        (Value::TimeSpan(t), Value::TimeSpan(s)) if *s > 0 => Value::TimeSpan(t.div_euclid(*s) * s),
-        (Value::Long(v), Value::Long(s)) if *s > 0 => Value::Long(v.div_euclid(*s) * s),
+        (Value::Long(v), Value::Long(s)) if *s > 0 => {
+            floor(*v, *s).map_or(Value::Null, Value::Long)
+        }
         (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => {
             match (real_arg(a, 0), real_arg(a, 1)) {
                 (Some(v), Some(s)) if s > 0.0 => Value::Real((v / s).floor() * s),
@@ -460,12 +467,21 @@ pub fn f_startofday(a: &[Value]) -> Value {
     } else {
         0
     };
-    Value::DateTime(t.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY + offset * TICKS_PER_DAY)
+    offset
+        .checked_mul(TICKS_PER_DAY)
+        .and_then(|o| {
+            t.div_euclid(TICKS_PER_DAY)
+                .checked_mul(TICKS_PER_DAY)?
+                .checked_add(o)
+        })
+        .map_or(Value::Null, Value::DateTime)
 }
 /// `endofday(dt[, offset])`: the last tick of the day.
 pub fn f_endofday(a: &[Value]) -> Value {
     match f_startofday(a) {
-        Value::DateTime(t) => Value::DateTime(t + TICKS_PER_DAY - 1),
+        Value::DateTime(t) => t
+            .checked_add(TICKS_PER_DAY - 1)
+            .map_or(Value::Null, Value::DateTime),
         v => v,
     }
 }
@@ -482,7 +498,11 @@ pub fn f_startofweek(a: &[Value]) -> Value {
     let days = t.div_euclid(TICKS_PER_DAY);
     // 1970-01-01 was a Thursday: day 0 is 4 days after a Sunday.
     let sunday = days - (days + 4).rem_euclid(7);
-    Value::DateTime((sunday + 7 * offset) * TICKS_PER_DAY)
+    offset
+        .checked_mul(7)
+        .and_then(|o| sunday.checked_add(o))
+        .and_then(|d| d.checked_mul(TICKS_PER_DAY))
+        .map_or(Value::Null, Value::DateTime)
 }
 /// `startofmonth(dt[, offset])`.
 pub fn f_startofmonth(a: &[Value]) -> Value {
@@ -495,17 +515,18 @@ pub fn f_startofmonth(a: &[Value]) -> Value {
         0
     };
     let (y, m, _) = civil(*t);
-    let months = y * 12 + (m - 1) + offset;
+    let Some(months) = (y * 12 + (m - 1)).checked_add(offset) else {
+        return Value::Null;
+    };
     date_ticks(months.div_euclid(12), months.rem_euclid(12) + 1, 1)
         .map_or(Value::Null, Value::DateTime)
 }
 
 fn civil(t: i64) -> (i64, i64, i64) {
     let text = format_datetime_iso(t);
-    let y = text[..4].parse().unwrap_or(1970);
-    let m = text[5..7].parse().unwrap_or(1);
-    let d = text[8..10].parse().unwrap_or(1);
-    (y, m, d)
+    let part =
+        |r: std::ops::Range<usize>, or: i64| text.get(r).and_then(|p| p.parse().ok()).unwrap_or(or);
+    (part(0..4, 1970), part(5..7, 1), part(8..10, 1))
 }
 
 fn date_ticks(y: i64, m: i64, d: i64) -> Option<i64> {
