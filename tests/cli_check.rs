@@ -217,3 +217,55 @@ fn explain_prints_the_plan_after_pushdown() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("after pushdown: unchanged"), "{out}");
 }
+
+/// A query too deep to run is refused with its position, whatever its length (20 000 chained
+/// `where`s used to overflow the stack); one just under the limit runs on both engines.
+#[test]
+fn a_query_deeper_than_the_limit_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.kql");
+    let chain = |n: usize| {
+        let mut q = String::from("SigninLogs");
+        for i in 0..n {
+            q.push_str(&format!(" | where UserPrincipalName != \"u{i}\""));
+        }
+        q
+    };
+    std::fs::write(&deep, chain(20_000)).unwrap();
+    let (code, out, _) = kqlflow(&["check", s(&deep)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("more than 256 operators deep"), "{out}");
+    let logs = dir.path().join("SigninLogs.jsonl");
+    std::fs::write(
+        &logs,
+        "{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"a\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = kqlflow(&["run", s(&deep), "--logs", s(&logs)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("more than 256 operators deep"), "{err}");
+    // 127 wheres and 127 extends: a plan 256 deep.
+    let mut q = String::from("SigninLogs");
+    for i in 0..127 {
+        q.push_str(&format!(
+            " | where UserPrincipalName != \"u{i}\" | extend c{i} = {i}"
+        ));
+    }
+    q.push_str(" | project UserPrincipalName, c126");
+    let ok = dir.path().join("ok.kql");
+    std::fs::write(&ok, q).unwrap();
+    for engine in ["incremental", "batch"] {
+        let (code, out, err) = kqlflow(&[
+            "run",
+            s(&ok),
+            "--logs",
+            s(&logs),
+            "--engine",
+            engine,
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(code, 0, "{engine}: {err}");
+        assert_eq!(out.lines().nth(1), Some("a,126"), "{engine}: {out}");
+    }
+}

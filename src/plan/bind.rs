@@ -322,6 +322,24 @@ struct Binder<'a> {
     warnings: Vec<Warning>,
 }
 
+/// The greatest depth of a bound plan: deeper plans are refused at bind time, so that no
+/// recursive pass over them (optimising, rendering, evaluating, dropping) can overflow a
+/// worker's stack.
+pub const MAX_PLAN_HEIGHT: usize = 256;
+
+/// The height of `p` (a leaf is 1), counted without recursion.
+pub fn plan_height(p: &Plan) -> usize {
+    let mut best = 0;
+    let mut stack = vec![(p, 1usize)];
+    while let Some((q, h)) = stack.pop() {
+        best = best.max(h);
+        for i in q.inputs() {
+            stack.push((i, h + 1));
+        }
+    }
+    best
+}
+
 fn did_you_mean(names: &[Str]) -> String {
     if names.is_empty() {
         String::new()
@@ -862,6 +880,16 @@ impl<'a> Binder<'a> {
         for (i, op) in ops.iter().enumerate() {
             let tail_ok = root && ops[i + 1..].iter().all(presentation_safe);
             p = self.bind_op(p?, op, tail_ok, false);
+            if let Ok(plan) = &p
+                && plan_height(plan) > MAX_PLAN_HEIGHT
+            {
+                return Err(BindError::new(
+                    op.span,
+                    format!(
+                        "the query is too deep here: its plan is more than {MAX_PLAN_HEIGHT} operators deep, kqlflow's limit (merge consecutive `where`s and `extend`s into one)"
+                    ),
+                ));
+            }
         }
         p
     }
