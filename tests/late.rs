@@ -373,3 +373,80 @@ fn files_interleave_as_a_live_tail_sees_them() {
         .count();
     assert_eq!(late, 2);
 }
+
+/// One record stamped years ahead (a bad clock) is rejected as a future record, counted and
+/// written to the rejects; the records after it are not made late, and the attack still
+/// raises its alert, in an arrival-order hunt and in live detection.
+#[test]
+fn a_record_from_the_future_does_not_blind_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, logs) = tenant(dir.path());
+    // a.jsonl again, with a 2030 record before mallory's failure.
+    let future = r#"{"TimeGenerated":"2030-01-01T00:00:00Z","Type":"SigninLogs","UserPrincipalName":"clock@contoso.com","IPAddress":"203.0.113.8","ResultType":"0"}"#;
+    let a = [
+        signin("10:00", "alice", "0"),
+        signin("10:05", "bob", "0"),
+        future.to_string(),
+        signin("10:12", "carol", "0"),
+        signin("10:13", "mallory", "50126"),
+        signin("10:20", "dave", "0"),
+    ];
+    std::fs::write(Path::new(&logs).join("a.jsonl"), a.join("\n") + "\n").unwrap();
+    let rejects = dir.path().join("rejects.jsonl");
+    let (code, out, err) = hunt(
+        &rules,
+        &logs,
+        &["--order", "arrival", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let events = lifecycle(&out);
+    assert_eq!(
+        events[0],
+        ("raised".to_string(), "2024-05-01T10:13:00Z".to_string()),
+        "{out}"
+    );
+    assert!(err.contains("late records: 0"), "{err}");
+    let written = std::fs::read_to_string(&rejects).unwrap();
+    assert!(
+        written.contains("\"reason\":\"future record\""),
+        "{written}"
+    );
+    assert!(written.contains("a.jsonl"), "{written}");
+    // Event order: the record is rejected too (it would stretch the run to 2030).
+    let (code, out, err) = hunt(&rules, &logs, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lifecycle(&out)[0].1, "2024-05-01T10:13:00Z", "{out}");
+    assert!(err.contains("rejected lines: 1"), "{err}");
+    // --max-ahead none takes it: in arrival order, the three records after it are then late.
+    let (_, _, err) = hunt(
+        &rules,
+        &logs,
+        &["--order", "arrival", "--max-ahead", "none"],
+    );
+    assert!(err.contains("late records: 3"), "{err}");
+    // Live detection over standard input.
+    let text = std::fs::read_to_string(Path::new(&logs).join("a.jsonl")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+        .args(["detect", "--rules", &rules, "--format", "jsonl"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(lifecycle(&stdout)[0].1, "2024-05-01T10:13:00Z", "{stdout}");
+    assert!(stderr.contains("warning: future record"), "{stderr}");
+    assert!(stderr.contains("future records rejected: 1"), "{stderr}");
+}

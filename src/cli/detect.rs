@@ -62,6 +62,11 @@ pub struct DetectArgs {
     /// order by up to that much keep their own tick, and holds alerts back by as much.
     #[arg(long, default_value = "0s", value_name = "TIMESPAN")]
     allowed_lateness: String,
+    /// A record stamped more than this ahead of the wall clock or of the newest record before
+    /// it is rejected as a future record (a bad clock would otherwise make every later
+    /// record late and blind detection); default 1d, `none` for no bound.
+    #[arg(long, value_name = "TIMESPAN|none")]
+    max_ahead: Option<String>,
     /// What becomes of a record older than the watermark: it enters at the current tick, or
     /// is rejected. Either way it is reported and counted.
     #[arg(long, value_enum, default_value_t = Late::Accept, value_name = "accept|reject")]
@@ -260,6 +265,13 @@ pub fn run(args: &DetectArgs) -> i32 {
     })();
     let (tick, lateness, poll) = match parsed {
         Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let max_ahead = match super::logs::max_ahead(args.max_ahead.as_deref()) {
+        Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
@@ -493,7 +505,9 @@ pub fn run(args: &DetectArgs) -> i32 {
             Late::Accept => LatePolicy::Accept,
             Late::Reject => LatePolicy::Reject,
         },
+        max_ahead,
     };
+    let mut future_seen: u64 = 0;
     let mut latency = kqlflow_replay::latency::LatencyRecorder::new().ok();
     let mut late_seen: u64 = 0;
     let mut late_accepted: u64 = 0;
@@ -519,6 +533,29 @@ pub fn run(args: &DetectArgs) -> i32 {
             Report::Notes(_) | Report::Finished { .. } => {}
         },
         |late: &LateRecord| {
+            if late.future {
+                // A bad clock: refused, so that detection goes on for the records after it.
+                future_seen += 1;
+                let detail = format!(
+                    "event time {} is more than {} ahead of {}",
+                    format_datetime_iso(late.time),
+                    max_ahead.map_or(String::new(), crate::plan::window::human_duration),
+                    format_datetime_iso(late.watermark)
+                );
+                if let Some(w) = &rejects {
+                    let mut w = w.clone();
+                    let line = serde_json::json!({
+                        "file": late.origin.rsplit_once(':').map_or("", |(f, _)| f),
+                        "line": late.origin.rsplit_once(':').and_then(|(_, l)| l.parse::<u64>().ok()).unwrap_or(0),
+                        "reason": crate::ingest::RejectReason::FutureRecord.to_string(),
+                        "detail": detail,
+                        "text": "",
+                    });
+                    let _ = writeln!(w, "{line}");
+                }
+                eprintln!("warning: future record {}: {detail}; rejected", late.origin);
+                return;
+            }
             late_seen += 1;
             let what = match late.entered {
                 Some(t) => {
@@ -584,6 +621,12 @@ pub fn run(args: &DetectArgs) -> i32 {
         args.allowed_lateness,
         super::logs::policy_name(options.late),
     );
+    if future_seen > 0 {
+        let _ = writeln!(
+            err,
+            "  future records rejected: {future_seen} (more than --max-ahead ahead of the wall clock or of the stream)"
+        );
+    }
     if summary.skipped > 0 {
         let _ = writeln!(
             err,

@@ -93,6 +93,11 @@ pub struct ArrivalArgs {
     /// FILE.p.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
+    /// A record stamped more than this ahead of the wall clock (or, with --order arrival, of
+    /// the newest record before it) is rejected as a future record: a bad clock would
+    /// otherwise make every later record late (default 1d). `none` accepts any time.
+    #[arg(long, value_name = "TIMESPAN|none")]
+    pub max_ahead: Option<String>,
 }
 
 /// How records are ordered and late ones treated, as [`read_logs_with`] needs it.
@@ -106,6 +111,9 @@ pub struct Arrival {
     pub late: LatePolicy,
     /// The dataflow's tick length, in 100 ns units (entry times are ticks).
     pub tick: i64,
+    /// How far ahead of the wall clock (or of the stream, in arrival order) a record may be,
+    /// in 100 ns units; `None` for any.
+    pub max_ahead: Option<i64>,
 }
 
 impl Default for Arrival {
@@ -115,7 +123,22 @@ impl Default for Arrival {
             lateness: 5 * crate::model::TICKS_PER_MINUTE,
             late: LatePolicy::Accept,
             tick: crate::model::TICKS_PER_SECOND,
+            max_ahead: Some(crate::model::TICKS_PER_DAY),
         }
+    }
+}
+
+/// `--max-ahead`: a timespan (default 1d), or `none` for no bound; or a usage error.
+pub fn max_ahead(text: Option<&str>) -> Result<Option<i64>, String> {
+    match text.map(str::trim) {
+        None => Ok(Some(crate::model::TICKS_PER_DAY)),
+        Some(t) if t.eq_ignore_ascii_case("none") => Ok(None),
+        Some(t) => match parse_timespan(t) {
+            Some(v) if v > 0 => Ok(Some(v)),
+            _ => Err(format!(
+                "--max-ahead {t}: not a positive timespan (such as 1d or 6h) nor `none`"
+            )),
+        },
     }
 }
 
@@ -140,6 +163,7 @@ impl ArrivalArgs {
                 Some(Late::Accept) | None => LatePolicy::Accept,
             },
             tick,
+            max_ahead: max_ahead(self.max_ahead.as_deref())?,
         })
     }
 
@@ -483,6 +507,14 @@ fn read_logs_shaped(
         shape,
         kept: Default::default(),
     };
+    // Records too far ahead of the wall clock (a bad clock) are rejected, not fed: one
+    // record stamped years ahead would otherwise stretch the run to its time, or, in arrival
+    // order, make every later record late.
+    let limit = options
+        .arrival
+        .max_ahead
+        .map(|m| crate::runtime::arrival::wall_clock().saturating_add(m));
+    let mut future: Vec<(crate::ingest::Origin, String, i64)> = Vec::new();
     for p in logs {
         ing.read_path(p, &mut |rec| {
             if rec.time.is_none() {
@@ -493,6 +525,10 @@ fn read_logs_shaped(
             let Some((def, t, row)) = schema_row(catalog, &layouts, rec) else {
                 return;
             };
+            if limit.is_some_and(|l| t > l) {
+                future.push((origin, def.name.to_string(), t));
+                return;
+            }
             out.latest = Some(out.latest.map_or(t, |l| l.max(t)));
             out.earliest = Some(out.earliest.map_or(t, |l| l.min(t)));
             if arrival {
@@ -506,6 +542,22 @@ fn read_logs_shaped(
                 out.keep(&def.name, t, row);
             }
         });
+    }
+    for (origin, table, t) in future {
+        ing.report.reject_kept(
+            origin.file,
+            origin.line,
+            &table,
+            RejectReason::FutureRecord,
+            &format!(
+                "event time {} is more than {} ahead of the wall clock",
+                format_datetime_iso(t),
+                options
+                    .arrival
+                    .max_ahead
+                    .map_or(String::new(), crate::plan::window::human_duration)
+            ),
+        );
     }
     if arrival {
         place_by_arrival(
@@ -609,6 +661,9 @@ fn place_by_arrival(
         .collect();
     let order = arrival_order(&streams);
     let mut watermark = Watermark::new(arrival.lateness, arrival.tick, arrival.late);
+    if let Some(m) = arrival.max_ahead {
+        watermark = watermark.with_max_ahead(m);
+    }
     let file_name = |report: &Report, file: usize| {
         report
             .files
@@ -624,6 +679,23 @@ fn place_by_arrival(
             continue;
         };
         let entry = watermark.admit(p.time);
+        if let Entry::Future { reference } = entry {
+            report.reject_kept(
+                p.origin.file,
+                p.origin.line,
+                &def.name,
+                RejectReason::FutureRecord,
+                &format!(
+                    "event time {} is more than {} ahead of the newest record before it ({})",
+                    format_datetime_iso(p.time),
+                    arrival
+                        .max_ahead
+                        .map_or(String::new(), crate::plan::window::human_duration),
+                    format_datetime_iso(reference)
+                ),
+            );
+            continue;
+        }
         if let Entry::Late { watermark: w, .. } | Entry::Rejected { watermark: w } = entry {
             out.late.late += 1;
             let what = match entry.tick() {
@@ -688,8 +760,12 @@ mod tests {
             allowed_lateness: Some("1h".into()),
             late: Some(Late::Reject),
             rejects: None,
+            max_ahead: Some("6h".into()),
         };
         let a = args.arrival(TICKS_PER_MINUTE).unwrap();
+        assert_eq!(a.max_ahead, Some(6 * TICKS_PER_HOUR));
+        assert_eq!(max_ahead(Some("none")), Ok(None));
+        assert!(max_ahead(Some("soon")).is_err());
         assert_eq!(
             (a.order, a.lateness, a.late, a.tick),
             (

@@ -38,6 +38,9 @@ pub enum RejectReason {
     /// A record older than the input watermark, under `--order arrival --late=reject`: read
     /// and valid, but not fed.
     LateRecord,
+    /// A record stamped further ahead of the wall clock, or of the newest record before it,
+    /// than `--max-ahead` allows: a bad clock, not fed (it would make every later record late).
+    FutureRecord,
 }
 
 impl std::fmt::Display for RejectReason {
@@ -57,6 +60,7 @@ impl std::fmt::Display for RejectReason {
             RejectReason::BadGzip => "bad gzip data",
             RejectReason::Unreadable => "unreadable",
             RejectReason::LateRecord => "late record",
+            RejectReason::FutureRecord => "future record",
         })
     }
 }

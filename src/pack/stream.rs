@@ -63,9 +63,12 @@ pub struct StreamOptions {
     pub lateness: i64,
     /// What becomes of a late record.
     pub late: LatePolicy,
+    /// How far ahead of the wall clock or of the newest record a record may be before it is
+    /// refused as a future record, in 100 ns units; `None` for any.
+    pub max_ahead: Option<i64>,
 }
 
-/// A late record, as a live pack tells of it.
+/// A late (or future) record, as a live pack tells of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LateRecord {
     /// Where it was read.
@@ -78,6 +81,9 @@ pub struct LateRecord {
     pub watermark: i64,
     /// The tick it entered at; `None` when it was rejected.
     pub entered: Option<Time>,
+    /// True for a future record (too far ahead of the wall clock or of the newest record,
+    /// then `watermark` is the time it was measured against): rejected.
+    pub future: bool,
 }
 
 /// Turns what arrives into updates of a pack's inputs, ticks and watermark: the part of a live
@@ -114,7 +120,13 @@ impl Feeder {
             layouts: Layouts::of(&programs),
             interner: crate::model::Interner::with_limit(1 << 16),
             programs,
-            watermark: Watermark::new(options.lateness, options.tick, options.late),
+            watermark: {
+                let w = Watermark::new(options.lateness, options.tick, options.late);
+                match options.max_ahead {
+                    Some(m) => w.with_max_ahead(m),
+                    None => w,
+                }
+            },
             tick: options.tick.max(1),
             open: 0,
             watchlists: HashMap::new(),
@@ -146,6 +158,17 @@ impl Feeder {
                 let Some(input) = self.names.iter().position(|n| !n.0 && n.1 == table) else {
                     return;
                 };
+                if let Entry::Future { reference } = entry {
+                    self.late.push(LateRecord {
+                        origin,
+                        table: table.clone(),
+                        time,
+                        watermark: reference,
+                        entered: None,
+                        future: true,
+                    });
+                    return;
+                }
                 if let Entry::Late { watermark, .. } | Entry::Rejected { watermark } = entry {
                     self.late.push(LateRecord {
                         origin,
@@ -153,6 +176,7 @@ impl Feeder {
                         time,
                         watermark,
                         entered: entry.tick().map(|t| t.max(self.open)),
+                        future: false,
                     });
                 }
                 let Some(tick) = entry.tick() else {
@@ -376,6 +400,7 @@ query: |
             tick: TICKS_PER_SECOND,
             lateness,
             late,
+            max_ahead: None,
         }
     }
 

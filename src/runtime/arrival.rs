@@ -45,6 +45,12 @@ pub enum Entry {
         /// The watermark when it arrived, in 100 ns units since the epoch.
         watermark: i64,
     },
+    /// Too far ahead of the clock or of the stream to be believed (a record stamped years
+    /// ahead): not fed, and the watermark does not move, so later records are not made late.
+    Future {
+        /// The time it was measured against: the wall clock, or the newest event time seen.
+        reference: i64,
+    },
 }
 
 impl Entry {
@@ -52,13 +58,13 @@ impl Entry {
     pub fn tick(self) -> Option<Time> {
         match self {
             Entry::OnTime(t) | Entry::Late { tick: t, .. } => Some(t),
-            Entry::Rejected { .. } => None,
+            Entry::Rejected { .. } | Entry::Future { .. } => None,
         }
     }
 
     /// Whether the record was late (whether it was accepted or rejected).
     pub fn is_late(self) -> bool {
-        !matches!(self, Entry::OnTime(_))
+        matches!(self, Entry::Late { .. } | Entry::Rejected { .. })
     }
 }
 
@@ -70,6 +76,13 @@ pub struct Watermark {
     tick: i64,
     policy: LatePolicy,
     newest: Option<i64>,
+    /// How far ahead of the wall clock, and of the newest event time seen, a record may be.
+    max_ahead: Option<i64>,
+}
+
+/// The wall clock, in 100 ns units since the epoch.
+pub fn wall_clock() -> i64 {
+    chrono::Utc::now().timestamp_micros().saturating_mul(10)
 }
 
 impl Watermark {
@@ -82,7 +95,25 @@ impl Watermark {
             tick: tick.max(1),
             policy,
             newest: None,
+            max_ahead: None,
         }
+    }
+
+    /// The same watermark, refusing records more than `max_ahead` (100 ns units) ahead of the
+    /// wall clock or of the newest event time seen (see [`Entry::Future`]).
+    pub fn with_max_ahead(mut self, max_ahead: i64) -> Watermark {
+        self.max_ahead = Some(max_ahead.max(0));
+        self
+    }
+
+    /// Whether a record at `t` is too far ahead to believe: the time it is measured against.
+    fn ahead(&self, t: i64) -> Option<i64> {
+        let m = self.max_ahead?;
+        let wall = wall_clock();
+        if t > wall.saturating_add(m) {
+            return Some(wall);
+        }
+        self.newest.filter(|n| t > n.saturating_add(m))
     }
 
     /// The watermark now: the newest event time seen minus the allowed lateness; `None`
@@ -106,8 +137,12 @@ impl Watermark {
     /// the tick of `t` when `t` is not before the watermark (the watermark as it was before
     /// this record: a record never makes itself late), else at the watermark's tick, or
     /// nowhere under [`LatePolicy::Reject`]. The watermark then moves up to `t − lateness` if
-    /// that is later.
+    /// that is later. With a bound ([`Watermark::with_max_ahead`]), a record too far ahead
+    /// is [`Entry::Future`] and moves nothing.
     pub fn admit(&mut self, t: i64) -> Entry {
+        if let Some(reference) = self.ahead(t) {
+            return Entry::Future { reference };
+        }
         let w = self.current();
         self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
         match w {
@@ -311,6 +346,30 @@ mod tests {
         let times = [T0, T0 + 10 * MIN, T0, T0 + 59 * MIN, T0 + MIN];
         let e = entries(times, 60 * MIN, S, LatePolicy::Accept);
         assert!(e.iter().all(|e| !e.is_late()), "{e:?}");
+    }
+
+    #[test]
+    fn a_record_far_ahead_is_refused_and_moves_nothing() {
+        const H: i64 = 3600 * 10_000_000;
+        let now = wall_clock();
+        let mut w =
+            Watermark::new(5 * 60 * 10_000_000, S, LatePolicy::Accept).with_max_ahead(24 * H);
+        assert!(matches!(w.admit(now - 10 * H), Entry::OnTime(_)));
+        // Years ahead of the wall clock: refused; the next record is not late.
+        let far = now + 4 * 365 * 24 * H;
+        assert!(matches!(w.admit(far), Entry::Future { .. }));
+        assert!(matches!(w.admit(now - 9 * H), Entry::OnTime(_)));
+        // More than a day ahead of the stream (an archive from years ago): refused too.
+        let mut old = Watermark::new(0, S, LatePolicy::Accept).with_max_ahead(24 * H);
+        let t0 = 1_714_557_600 * 10_000_000;
+        assert!(matches!(old.admit(t0), Entry::OnTime(_)));
+        assert!(matches!(old.admit(t0 + 30 * H), Entry::Future { .. }));
+        assert!(matches!(old.admit(t0 + 20 * H), Entry::OnTime(_)));
+        // Without a bound, as before.
+        let mut free = Watermark::new(0, S, LatePolicy::Accept);
+        free.admit(t0);
+        assert!(matches!(free.admit(far), Entry::OnTime(_)));
+        assert!(free.admit(t0 + H).is_late());
     }
 
     #[test]
