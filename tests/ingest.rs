@@ -388,6 +388,124 @@ fn oversized_lines_binary_and_empty_files() {
     assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
 }
 
+/// A JSON Lines row of SigninLogs whose `UserAgent` is `agent` (raw bytes, not escaped).
+fn row_with_agent(agent: &[u8]) -> Vec<u8> {
+    [
+        &b"{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"Type\":\"SigninLogs\",\"UserAgent\":\""[..],
+        agent,
+        b"\"}\n",
+    ]
+    .concat()
+}
+
+#[test]
+fn a_bad_byte_rejects_its_line_not_the_whole_file() {
+    // Invalid UTF-8 on the very first line and a NUL byte further on: a day of records must not
+    // be lost for two bad lines.
+    let good = format!("{SIGNIN_ROW}\n");
+    let text = [
+        row_with_agent(b"caf\xe9"),
+        good.clone().into_bytes(),
+        good.clone().into_bytes(),
+        row_with_agent(b"a\0b"),
+        good.clone().into_bytes(),
+    ]
+    .concat();
+    let run = read_bytes("day.jsonl", &text);
+    assert_eq!(
+        run.rejects(RejectReason::BinaryFile),
+        0,
+        "{:?}",
+        run.report.rejects
+    );
+    assert_eq!(run.records.len(), 3);
+    assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(
+        run.report.rejects[&RejectReason::NotUtf8].examples[0].starts_with("day.jsonl:1:"),
+        "{:?}",
+        run.report.rejects
+    );
+    assert!(
+        run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("day.jsonl:4:"),
+        "{:?}",
+        run.report.rejects
+    );
+    assert_eq!(run.report.files[0].rows, 3);
+    assert_eq!(run.report.files[0].rejected, 2);
+
+    // A block of NUL bytes where a crash left a hole in the file (well under a tenth of it).
+    let text = [
+        good.repeat(4).into_bytes(),
+        vec![0u8; 100],
+        b"\n".to_vec(),
+        good.repeat(2).into_bytes(),
+    ]
+    .concat();
+    let run = read_bytes("hole.jsonl", &text);
+    assert_eq!(run.records.len(), 6);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("hole.jsonl:5:"));
+
+    // The same in a portal CSV export, and in a JSON array.
+    let csv = [
+        &b"TimeGenerated,Type,OperationName\n"[..],
+        b"2024-05-01T10:00:00Z,AuditLogs,Add user\0\n",
+        b"2024-05-01T10:00:00Z,AuditLogs,Add \xff user\n",
+        b"2024-05-01T10:00:00Z,AuditLogs,Add user\n",
+    ]
+    .concat();
+    let run = read_bytes("audit.csv", &csv);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 0);
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("audit.csv:2:"));
+    let array = [
+        &b"[\n"[..],
+        SIGNIN_ROW.as_bytes(),
+        b",\n",
+        &row_with_agent(b"x\0y")[..],
+        b",\n",
+        SIGNIN_ROW.as_bytes(),
+        b"\n]\n",
+    ]
+    .concat();
+    let run = read_bytes("rows.json", &array);
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("rows.json:3:"));
+}
+
+#[test]
+fn a_file_is_binary_by_its_control_bytes_or_magic_number() {
+    // More than a tenth of the start is NUL or control bytes: binary, one reject for the file.
+    let mut text = format!("{SIGNIN_ROW}\n").repeat(3).into_bytes();
+    let n = text.len() / 8;
+    text.extend(std::iter::repeat_n(1u8, n));
+    let run = read_bytes("mostly.jsonl", &text);
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("more than 10%"), "{why}");
+    // A known binary format, however textual its first bytes look.
+    let zip = [&b"PK\x03\x04"[..], SIGNIN_ROW.as_bytes(), b"\n"].concat();
+    let run = read_bytes("export.json", &zip);
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("zip"), "{why}");
+    // UTF-16 text (PowerShell's default encoding) is told as such.
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(SIGNIN_ROW.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let run = read_bytes("ps.json", &utf16);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("UTF-16"), "{why}");
+}
+
 #[test]
 fn truncated_json_document() {
     let text = format!("[\n{SIGNIN_ROW},\n{SIGNIN_ROW},\n{}", &SIGNIN_ROW[..40]);

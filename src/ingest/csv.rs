@@ -145,6 +145,16 @@ pub(crate) fn read_csv(
             );
             continue;
         }
+        if let Some(at) = memchr::memchr(0, rec.as_slice()) {
+            ing.report.reject(
+                name,
+                line,
+                RejectReason::NulByte,
+                &format!("a NUL byte at byte {} of the row's fields", at + 1),
+                &record_text(&rec),
+            );
+            continue;
+        }
         let mut fields = Vec::with_capacity(rec.len());
         let mut utf8_ok = true;
         for f in rec.iter() {

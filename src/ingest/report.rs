@@ -23,7 +23,11 @@ pub enum RejectReason {
     LineTooLong,
     /// Bytes that are not UTF-8 text.
     NotUtf8,
-    /// A file that holds binary data (NUL bytes) rather than text.
+    /// A line (a CSV row, a JSON element) with a NUL byte in it: text logs hold none.
+    NulByte,
+    /// A file that holds binary data rather than text, as told by `is_binary` in the
+    /// ingest's source module: a known binary format's magic number, UTF-16 text, or more than
+    /// 10% NUL and control bytes in its first 64 KiB.
     BinaryFile,
     /// A file whose format is none of those kqlflow reads.
     UnknownFormat,
@@ -50,6 +54,7 @@ impl std::fmt::Display for RejectReason {
             RejectReason::BadTime => "bad TimeGenerated",
             RejectReason::LineTooLong => "line too long",
             RejectReason::NotUtf8 => "not UTF-8 text",
+            RejectReason::NulByte => "NUL byte in line",
             RejectReason::BinaryFile => "binary file",
             RejectReason::UnknownFormat => "unrecognised format",
             RejectReason::CsvFieldCount => "wrong number of CSV fields",

@@ -211,14 +211,13 @@ fn read_reader(
         .position(|&b| b == b'\n')
         .map_or(body.len(), |p| start + p);
     let first_line = &body[start..first_line_end];
-    let utf8_broken = matches!(std::str::from_utf8(first_line), Err(e) if e.error_len().is_some());
-    if prefix.contains(&0) || utf8_broken {
+    if let Some(why) = is_binary(&prefix) {
         set_format(ing, "binary");
         ing.report.reject(
             name,
             0,
             RejectReason::BinaryFile,
-            "the file holds binary data, not JSON or CSV text",
+            &format!("the file holds binary data, not JSON or CSV text: {why}"),
             b"",
         );
         return;
@@ -245,6 +244,69 @@ fn read_reader(
             );
         }
     }
+}
+
+/// The magic numbers of binary formats that turn up where logs are exported or collected,
+/// with their names: a file (after gzip decoding) that starts with one is binary.
+const BINARY_MAGIC: [(&[u8], &str); 16] = [
+    (b"PK\x03\x04", "a zip archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip data inside gzip data"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file"),
+    (b"Obj\x01", "an Avro file"),
+    (b"ElfFile\x00", "a Windows event log (EVTX)"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an OLE document (an old Office file)",
+    ),
+];
+
+/// The share of NUL and control bytes above which a file is binary: more than 1 in 10.
+const BINARY_CONTROL_SHARE: usize = 10;
+
+/// Tells whether a file is binary from `head`, its first bytes (up to 64 KiB, after gzip
+/// decoding), and if so why. The rule: a file is binary when
+///
+/// - it starts with the magic number of a known binary format ([`BINARY_MAGIC`]: zip, bzip2,
+///   xz, zstd, 7-Zip, gzip inside gzip, images, PDF, executables, SQLite, Parquet, Avro, EVTX,
+///   OLE); or
+/// - it starts with a UTF-16 byte order mark (text kqlflow does not read: convert it to UTF-8);
+///   or
+/// - more than 10% of `head` are NUL bytes or other control bytes (below 0x20, except tab, line
+///   feed, vertical tab, form feed, carriage return and escape).
+///
+/// Anything else is text, read line by line: a line with a NUL byte or bytes that are not UTF-8
+/// is rejected alone, with its file:line, and the rest of the file is read.
+fn is_binary(head: &[u8]) -> Option<String> {
+    if let Some((_, what)) = BINARY_MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some(format!("it starts with the magic number of {what}"));
+    }
+    if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+        return Some(
+            "it is UTF-16 text (byte order mark); kqlflow reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8"
+                .into(),
+        );
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1b))
+        .count();
+    if control * BINARY_CONTROL_SHARE > head.len() {
+        return Some(format!(
+            "{control} of its first {} bytes are NUL or control bytes, more than 10%",
+            head.len()
+        ));
+    }
+    None
 }
 
 /// The formats told apart by [`sniff`].
@@ -397,9 +459,20 @@ fn one_line(
     } else {
         text
     };
-    if !text.iter().all(u8::is_ascii_whitespace) {
-        ing.read_object(name, lineno, text, hint, sink);
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return;
     }
+    if let Some(at) = memchr::memchr(0, text) {
+        ing.report.reject(
+            name,
+            lineno,
+            RejectReason::NulByte,
+            &format!("a NUL byte at byte {} of the line", at + 1),
+            text,
+        );
+        return;
+    }
+    ing.read_object(name, lineno, text, hint, sink);
 }
 
 /// Reads a whole JSON document (an array of rows, an envelope of records, or pretty-printed
@@ -454,6 +527,14 @@ fn read_document(
                 ),
                 &text[..1024.min(text.len())],
             );
+        } else if let Some(at) = memchr::memchr(0, text) {
+            ing.report.reject(
+                name,
+                line_of(s),
+                RejectReason::NulByte,
+                &format!("a NUL byte at byte {} of the element", at + 1),
+                text,
+            );
         } else if std::str::from_utf8(text).is_err() {
             ing.report.reject(
                 name,
@@ -502,5 +583,18 @@ mod tests {
             Format::Csv
         );
         assert_eq!(sniff(b"hello world\n"), Format::Unknown);
+    }
+
+    #[test]
+    fn binary_is_more_than_a_tenth_of_control_bytes_or_a_magic_number() {
+        let mut head = vec![b'a'; 90];
+        head.extend([0u8; 10]);
+        assert_eq!(is_binary(&head), None, "exactly 10% is still text");
+        head.push(0x01);
+        assert!(is_binary(&head).is_some_and(|w| w.contains("more than 10%")));
+        assert_eq!(is_binary(b"a\tb\r\n\x0c\x1b[0m\n"), None);
+        assert!(is_binary(b"\x7fELF rest").is_some_and(|w| w.contains("ELF")));
+        assert!(is_binary(b"\xff\xfe{\x00").is_some_and(|w| w.contains("UTF-16")));
+        assert_eq!(is_binary(b""), None);
     }
 }
