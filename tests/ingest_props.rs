@@ -192,6 +192,20 @@ fn with_bad_bytes(text: &str) -> Vec<u8> {
     out
 }
 
+/// What `zcat` gets out of `gz`: every byte decoded before the data ends or breaks.
+fn zcat(gz: &[u8]) -> Vec<u8> {
+    let mut dec = flate2::read::MultiGzDecoder::new(gz);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = std::io::Read::read(&mut dec, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
 /// The value a row must have in projected column `i` (layout order is schema order).
 fn expected(cells: &[Option<Cell>]) -> Vec<Value> {
     let table = Catalog::builtin().table("SigninLogs").unwrap();
@@ -269,6 +283,42 @@ proptest! {
         let bytes = with_bad_bytes(&text);
         let (records, rejected) = read("SigninLogs.jsonl", &bytes);
         prop_assert_eq!(records.len() as u64 + rejected, non_blank, "{}", text);
+    }
+
+    #[test]
+    fn a_cut_gzip_file_keeps_every_whole_line(
+        rows in prop::collection::vec(row(), 1..12),
+        at in any::<prop::sample::Index>(),
+        csv in any::<bool>(),
+    ) {
+        // Whatever the cut, the rows whose lines were decoded whole are read, and the damage is
+        // one reject.
+        let text: Vec<u8> = if csv {
+            csv_text(&rows)
+        } else {
+            rows.iter().map(|(t, c)| json_line(*t, c) + "\n").collect::<String>().into_bytes()
+        };
+        let gz = gzip(&text);
+        let cut = 2 + at.index(gz.len() - 2);
+        let got = zcat(&gz[..cut]);
+        prop_assert!(text.starts_with(&got));
+        let (records, rejected) = read(if csv { "SigninLogs.csv" } else { "SigninLogs.jsonl" }, &gz[..cut]);
+        prop_assert_eq!(rejected, 1);
+        // The rows read are the first rows, whole.
+        for (r, (t, cells)) in records.iter().zip(&rows) {
+            prop_assert_eq!(r.time, Some(*t));
+            prop_assert_eq!(&r.row, &expected(cells));
+        }
+        if !csv {
+            let whole = got.split(|&b| b == b'\n').filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_ok()).count();
+            prop_assert_eq!(records.len(), whole);
+        } else {
+            // Each row read is whole: no row whose text was cut is kept.
+            if !records.is_empty() {
+                let full = csv_text(&rows[..records.len()]);
+                prop_assert!(got.starts_with(&full), "{} rows read", records.len());
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::io::Read;
 use std::rc::Rc;
 
 use super::coerce::coerce_str;
+use super::gzip::GzipWatch;
+use super::source::{is_damaged, report_gzip_end};
 use super::{Ingest, KeySlot, Record, RejectReason, RowState, WarningKind};
 
 /// A header name without the BOM and the portal's ` [UTC]` / ` [Local Time]` suffix.
@@ -24,20 +26,35 @@ fn record_text(rec: &csv::ByteRecord) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
+/// What [`NewlineTracker`] has seen of the data.
+#[derive(Default)]
+struct Seen {
+    /// Offsets of the newlines not yet passed by [`LineCounter`].
+    newlines: VecDeque<u64>,
+    /// Newlines seen in all.
+    count: u64,
+    /// The last byte seen.
+    last: Option<u8>,
+}
+
 /// Passes bytes through and notes where the newlines are, so that each record's first line can
 /// be told exactly (the CSV reader's own line count is off by one after a CRLF terminator).
 struct NewlineTracker<R> {
     inner: R,
     offset: u64,
-    newlines: Rc<RefCell<VecDeque<u64>>>,
+    seen: Rc<RefCell<Seen>>,
 }
 
 impl<R: Read> Read for NewlineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut nl = self.newlines.borrow_mut();
+        let mut seen = self.seen.borrow_mut();
         for p in memchr::memchr_iter(b'\n', &buf[..n]) {
-            nl.push_back(self.offset + p as u64);
+            seen.newlines.push_back(self.offset + p as u64);
+            seen.count += 1;
+        }
+        if n > 0 {
+            seen.last = Some(buf[n - 1]);
         }
         self.offset += n as u64;
         Ok(n)
@@ -46,7 +63,7 @@ impl<R: Read> Read for NewlineTracker<R> {
 
 /// Counts lines up to a record's start.
 struct LineCounter {
-    newlines: Rc<RefCell<VecDeque<u64>>>,
+    seen: Rc<RefCell<Seen>>,
     passed: u64,
 }
 
@@ -55,81 +72,37 @@ impl LineCounter {
     /// before `start` come before it (at `start` itself sits the LF of a CRLF that the reader
     /// has not consumed yet).
     fn line_at(&mut self, start: u64) -> u64 {
-        let mut nl = self.newlines.borrow_mut();
-        while nl.front().is_some_and(|&p| p <= start) {
-            nl.pop_front();
+        let mut seen = self.seen.borrow_mut();
+        while seen.newlines.front().is_some_and(|&p| p <= start) {
+            seen.newlines.pop_front();
             self.passed += 1;
         }
         self.passed + 1
     }
 }
 
-pub(crate) fn read_csv(
-    ing: &mut Ingest,
-    name: &str,
-    stream: Box<dyn Read + '_>,
+/// A CSV file being read: its header and how the header maps onto each table's columns.
+struct CsvFile {
+    header: Vec<String>,
+    /// The position of the `Type` column in the header.
+    type_col: Option<usize>,
+    /// The table of rows that name none.
     hint: Option<usize>,
-    gz: bool,
-    sink: &mut dyn FnMut(Record),
-) {
-    let newlines = Rc::new(RefCell::new(VecDeque::new()));
-    let tracker = NewlineTracker {
-        inner: stream,
-        offset: 0,
-        newlines: newlines.clone(),
-    };
-    let mut lines = LineCounter {
-        newlines,
-        passed: 0,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(tracker);
-    let mut rec = csv::ByteRecord::new();
-    let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
-        Ok(true) => rec
-            .iter()
-            .map(|f| clean_header(&String::from_utf8_lossy(f)))
-            .collect(),
-        Ok(false) => return,
-        Err(e) => {
-            ing.report.reject(
-                name,
-                1,
-                RejectReason::MalformedCsv,
-                &format!("header: {e}"),
-                b"",
-            );
-            return;
-        }
-    };
-    let type_col = header.iter().position(|h| h == "Type");
-    // Per table: the column each header field maps to.
-    let mut maps: HashMap<usize, Vec<Option<KeySlot>>> = HashMap::new();
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let io = matches!(e.kind(), csv::ErrorKind::Io(_));
-                let reason = match (io, gz) {
-                    (true, true) => RejectReason::BadGzip,
-                    (true, false) => RejectReason::Unreadable,
-                    _ => RejectReason::MalformedCsv,
-                };
-                ing.report.reject(name, line, reason, &e.to_string(), b"");
-                if io {
-                    return;
-                }
-                continue;
-            }
-        }
-        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
-        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
-            continue; // a blank line
-        }
+    /// Per table: the column each header field maps to.
+    maps: HashMap<usize, Vec<Option<KeySlot>>>,
+}
+
+impl CsvFile {
+    /// Reads one data row (`rec`, starting on line `line`) into a record, or rejects it.
+    fn row(
+        &mut self,
+        ing: &mut Ingest,
+        name: &str,
+        rec: &csv::ByteRecord,
+        line: u64,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        let header = &self.header;
         if rec.len() != header.len() {
             let detail = format!(
                 "the row has {} fields, the header {}",
@@ -141,9 +114,9 @@ pub(crate) fn read_csv(
                 line,
                 RejectReason::CsvFieldCount,
                 &detail,
-                &record_text(&rec),
+                &record_text(rec),
             );
-            continue;
+            return;
         }
         if let Some(at) = memchr::memchr(0, rec.as_slice()) {
             ing.report.reject(
@@ -151,32 +124,28 @@ pub(crate) fn read_csv(
                 line,
                 RejectReason::NulByte,
                 &format!("a NUL byte at byte {} of the row's fields", at + 1),
-                &record_text(&rec),
+                &record_text(rec),
             );
-            continue;
+            return;
         }
         let mut fields = Vec::with_capacity(rec.len());
-        let mut utf8_ok = true;
         for f in rec.iter() {
             match std::str::from_utf8(f) {
                 Ok(s) => fields.push(s),
                 Err(_) => {
-                    utf8_ok = false;
-                    break;
+                    ing.report.reject(
+                        name,
+                        line,
+                        RejectReason::NotUtf8,
+                        "the row is not UTF-8 text",
+                        &record_text(rec),
+                    );
+                    return;
                 }
             }
         }
-        if !utf8_ok {
-            ing.report.reject(
-                name,
-                line,
-                RejectReason::NotUtf8,
-                "the row is not UTF-8 text",
-                &record_text(&rec),
-            );
-            continue;
-        }
-        let named = type_col.map(|i| fields[i]).filter(|t| !t.is_empty());
+        let named = self.type_col.map(|i| fields[i]).filter(|t| !t.is_empty());
+        let hint = self.hint;
         let table = match named {
             Some(t) => match ing.table_id(t) {
                 Some(id) => id,
@@ -202,9 +171,9 @@ pub(crate) fn read_csv(
                         line,
                         RejectReason::UnknownTable,
                         &detail,
-                        &record_text(&rec),
+                        &record_text(rec),
                     );
-                    continue;
+                    return;
                 }
             },
             None => match hint {
@@ -215,14 +184,15 @@ pub(crate) fn read_csv(
                         line,
                         RejectReason::UnknownTable,
                         "no Type column, and neither --table nor the file name names a table",
-                        &record_text(&rec),
+                        &record_text(rec),
                     );
-                    continue;
+                    return;
                 }
             },
         };
         let reader = &ing.readers[table];
-        let map = maps
+        let map = self
+            .maps
             .entry(table)
             .or_insert_with(|| header.iter().map(|h| reader.key(h)).collect());
         let mut st = RowState::new(reader);
@@ -237,9 +207,117 @@ pub(crate) fn read_csv(
                 None => st.unknown.push(header[i].clone()),
             }
         }
-        let text = record_text(&rec);
+        let text = record_text(rec);
         ing.emit(name, line, table, st, &text, sink);
     }
+}
+
+/// Reads a CSV file with a header row. From a gzip stream (`gz`), each row is read once the
+/// next has begun, so that the last one can be told cut short when the stream is damaged: it
+/// is then rejected with the damage.
+pub(crate) fn read_csv(
+    ing: &mut Ingest,
+    name: &str,
+    stream: Box<dyn Read + '_>,
+    hint: Option<usize>,
+    gz: Option<&GzipWatch>,
+    sink: &mut dyn FnMut(Record),
+) {
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let tracker = NewlineTracker {
+        inner: stream,
+        offset: 0,
+        seen: seen.clone(),
+    };
+    let mut lines = LineCounter {
+        seen: seen.clone(),
+        passed: 0,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(tracker);
+    let mut rec = csv::ByteRecord::new();
+    let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
+        Ok(true) => rec
+            .iter()
+            .map(|f| clean_header(&String::from_utf8_lossy(f)))
+            .collect(),
+        Ok(false) => return,
+        Err(e) => {
+            ing.report.reject(
+                name,
+                1,
+                RejectReason::MalformedCsv,
+                &format!("header: {e}"),
+                b"",
+            );
+            return;
+        }
+    };
+    let mut file = CsvFile {
+        type_col: header.iter().position(|h| h == "Type"),
+        header,
+        hint,
+        maps: HashMap::new(),
+    };
+    // The row read last, held back while reading a gzip stream, and its line.
+    let mut held = csv::ByteRecord::new();
+    let mut held_line: Option<u64> = None;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let io = matches!(e.kind(), csv::ErrorKind::Io(_));
+                let reason = if io {
+                    RejectReason::Unreadable
+                } else {
+                    RejectReason::MalformedCsv
+                };
+                ing.report.reject(name, line, reason, &e.to_string(), b"");
+                if io {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
+        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
+            continue; // a blank line
+        }
+        if gz.is_some() {
+            if let Some(l) = held_line.take() {
+                file.row(ing, name, &held, l, sink);
+            }
+            std::mem::swap(&mut held, &mut rec);
+            held_line = Some(line);
+        } else {
+            file.row(ing, name, &rec, line, sink);
+        }
+    }
+    let (count, last) = {
+        let s = seen.borrow();
+        (s.count, s.last)
+    };
+    let ends_with_newline = last == Some(b'\n');
+    // The line after the data: where a damage between rows is reported.
+    let end_line = count + 1 + u64::from(!ends_with_newline && last.is_some());
+    if let Some(l) = held_line {
+        // A damaged stream's last row is cut short when the data ends inside it (no line end
+        // after it, or inside a quoted cell, whose text then ends with the line end), or when
+        // it lacks fields.
+        let cut = gz.is_some_and(is_damaged)
+            && (!ends_with_newline
+                || held.len() != file.header.len()
+                || held.iter().next_back().is_some_and(|f| f.ends_with(b"\n")));
+        if cut {
+            return report_gzip_end(ing, name, gz, l, &record_text(&held));
+        }
+        file.row(ing, name, &held, l, sink);
+    }
+    report_gzip_end(ing, name, gz, end_line, b"");
 }
 
 #[cfg(test)]

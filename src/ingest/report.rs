@@ -80,6 +80,9 @@ pub enum WarningKind {
     /// A row whose `Type` names no table, read as the table of the rest of its file because its
     /// columns are that table's (a query result that overwrote `Type`).
     TypeNotATable,
+    /// Zero bytes after the last member of a gzip file (padding, which gzip ignores too): the
+    /// data is whole.
+    GzipPadding,
 }
 
 impl std::fmt::Display for WarningKind {
@@ -89,6 +92,7 @@ impl std::fmt::Display for WarningKind {
             WarningKind::NoTimeGenerated => "no TimeGenerated",
             WarningKind::EmptyFile => "empty file",
             WarningKind::TypeNotATable => "Type names no table; read as the file's table",
+            WarningKind::GzipPadding => "zero padding after the gzip data",
         })
     }
 }

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use super::gzip::{GzipEnd, GzipReader, GzipWatch};
 use super::json::{envelope_records, split_document};
 use super::{FileStats, Ingest, Record, RejectReason, WarningKind};
 
@@ -157,7 +158,7 @@ pub(crate) fn read_live_lines(
     set_format(ing, "JSON Lines");
     let hint = path.and_then(|p| ing.hint_for(p));
     let stream: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 16, reader));
-    read_lines(ing, name, stream, hint, false, sink);
+    read_lines(ing, name, stream, hint, None, sink);
 }
 
 fn set_format(ing: &mut Ingest, format: &str) {
@@ -179,22 +180,38 @@ fn read_reader(
 ) {
     let mut reader: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 18, reader));
     let gz = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+    let mut watch = None;
     if gz {
         set_format(ing, "gzip");
+        let w = GzipWatch::default();
         reader = Box::new(BufReader::with_capacity(
             1 << 18,
-            flate2::bufread::MultiGzDecoder::new(reader),
+            GzipReader::new(reader, w.clone()),
         ));
+        watch = Some(w);
     }
-    // Look at the start of the data to tell the format.
+    let gz = watch.as_ref();
+    read_data(ing, name, path, reader, gz, sink);
+    // Damage the format's reader has not reported (it stopped before the end).
+    report_gzip_end(ing, name, gz, 0, b"");
+}
+
+/// Tells the format of the (decoded) data `reader` holds and reads it; `gz` watches the gzip
+/// stream it comes from.
+fn read_data(
+    ing: &mut Ingest,
+    name: &str,
+    path: Option<&Path>,
+    mut reader: Box<dyn BufRead + '_>,
+    gz: Option<&GzipWatch>,
+    sink: &mut dyn FnMut(Record),
+) {
+    // Look at the start of the data to tell the format. (A gzip stream's damage ends its data
+    // without an error: it is reported where the data ends.)
     let mut prefix = Vec::with_capacity(1 << 16);
     if let Err(e) = (&mut reader).take(1 << 16).read_to_end(&mut prefix) {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report.reject(name, 0, reason, &e.to_string(), b"");
+        ing.report
+            .reject(name, 0, RejectReason::Unreadable, &e.to_string(), b"");
         return;
     }
     let hint = path.and_then(|p| ing.hint_for(p));
@@ -202,8 +219,12 @@ fn read_reader(
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         set_format(ing, "empty");
-        ing.report
-            .warn(name, 0, WarningKind::EmptyFile, "the file holds no records");
+        // A gzip stream damaged before its first record is not an empty file: its damage is
+        // reported.
+        if !gz.is_some_and(is_damaged) {
+            ing.report
+                .warn(name, 0, WarningKind::EmptyFile, "the file holds no records");
+        }
         return;
     };
     let first_line_end = body[start..]
@@ -235,6 +256,10 @@ fn read_reader(
         }
         Format::Unknown => {
             set_format(ing, "unknown");
+            if gz.is_some_and(is_damaged) && !body[start..].contains(&b'\n') {
+                // The data is one line, cut short by gzip damage: that is why.
+                return report_gzip_end(ing, name, gz, 1, first_line);
+            }
             ing.report.reject(
                 name,
                 0,
@@ -244,6 +269,72 @@ fn read_reader(
             );
         }
     }
+}
+
+/// True when the gzip stream `watch` follows stopped at damage inside a member (so the data
+/// read last may be cut short).
+pub(crate) fn is_damaged(watch: &GzipWatch) -> bool {
+    watch.borrow().end.as_ref().is_some_and(GzipEnd::is_damage)
+}
+
+/// Reports how the gzip stream `gz` follows ended, once, when it did not end cleanly: zero
+/// padding after the last member as a warning (gzip accepts it); damage (cut short, corrupt
+/// data, a read error) or bytes after the last member that are not gzip data as one reject at
+/// `line`, the line where the data stops, with `partial`, the text of the line the damage cut
+/// short (empty when it fell between lines). Every row decoded before the damage has been read.
+pub(crate) fn report_gzip_end(
+    ing: &mut Ingest,
+    name: &str,
+    gz: Option<&GzipWatch>,
+    line: u64,
+    partial: &[u8],
+) {
+    let Some(watch) = gz else { return };
+    let (end, decoded, members) = {
+        let mut st = watch.borrow_mut();
+        let Some(end) = st.end.take() else { return };
+        (end, st.decoded, st.members)
+    };
+    let cut = if partial.is_empty() {
+        String::new()
+    } else {
+        format!("; the record there is cut short ({} bytes)", partial.len())
+    };
+    let (reason, detail) = match end {
+        GzipEnd::Clean => return,
+        GzipEnd::Padding { bytes } => {
+            ing.report.warn(
+                name,
+                0,
+                WarningKind::GzipPadding,
+                &format!("{bytes} zero bytes after the end of the gzip data, ignored"),
+            );
+            return;
+        }
+        GzipEnd::TrailingGarbage { at, bytes } => (
+            RejectReason::BadGzip,
+            format!(
+                "trailing garbage after gzip member {members}: {bytes} bytes at byte {at} that are not gzip data, ignored"
+            ),
+        ),
+        GzipEnd::Truncated { at } => (
+            RejectReason::BadGzip,
+            format!(
+                "gzip stream truncated after {at} bytes ({decoded} bytes decoded; every line before is read){cut}"
+            ),
+        ),
+        GzipEnd::Corrupt { at, what } => (
+            RejectReason::BadGzip,
+            format!(
+                "gzip data damaged at byte {at}: {what} ({decoded} bytes decoded; reading stopped there){cut}"
+            ),
+        ),
+        GzipEnd::Io { at, error } => (
+            RejectReason::Unreadable,
+            format!("reading stopped after {at} bytes of gzip data: {error}{cut}"),
+        ),
+    };
+    ing.report.reject(name, line, reason, &detail, partial);
 }
 
 /// The magic numbers of binary formats that turn up where logs are exported or collected,
@@ -363,18 +454,18 @@ fn read_lines(
     name: &str,
     mut r: Box<dyn BufRead + '_>,
     mut hint: Option<usize>,
-    gz: bool,
+    gz: Option<&GzipWatch>,
     sink: &mut dyn FnMut(Record),
 ) {
     let max = ing.options.max_line_bytes;
     let stopped = |ing: &mut Ingest, lineno: u64, e: std::io::Error, text: &[u8]| {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report
-            .reject(name, lineno, reason, &format!("reading stopped: {e}"), text);
+        ing.report.reject(
+            name,
+            lineno,
+            RejectReason::Unreadable,
+            &format!("reading stopped: {e}"),
+            text,
+        );
     };
     let mut line = Vec::new();
     let mut lineno: u64 = 0;
@@ -386,7 +477,8 @@ fn read_lines(
             Err(e) => return stopped(ing, lineno, e, b""),
         };
         if buf.is_empty() {
-            return;
+            // The data ends after a whole line.
+            return report_gzip_end(ing, name, gz, lineno, b"");
         }
         if let Some(p) = memchr::memchr(b'\n', buf).filter(|&p| p <= max) {
             one_line(ing, name, lineno, &buf[..p], &mut hint, sink);
@@ -435,13 +527,24 @@ fn read_lines(
                 &format!("{total} bytes, more than the limit of {max} (--max-line-bytes)"),
                 &line,
             );
+        } else if eof && gz.is_some_and(is_damaged) && !is_whole_json(&line) {
+            // The last line of a damaged gzip stream, cut short: rejected with the damage.
+            return report_gzip_end(ing, name, gz, lineno, &line);
         } else {
             one_line(ing, name, lineno, &line, &mut hint, sink);
         }
         if eof {
-            return;
+            return report_gzip_end(ing, name, gz, lineno + 1, b"");
         }
     }
+}
+
+/// True when `line` holds one whole JSON value (or only blanks): a last line that gzip damage
+/// ends exactly after is still whole.
+fn is_whole_json(line: &[u8]) -> bool {
+    let text = line.strip_suffix(b"\r").unwrap_or(line);
+    text.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// Reads one line of JSON Lines (without its newline).
@@ -482,19 +585,19 @@ fn read_document(
     name: &str,
     mut r: Box<dyn BufRead + '_>,
     mut hint: Option<usize>,
-    gz: bool,
+    gz: Option<&GzipWatch>,
     sink: &mut dyn FnMut(Record),
 ) {
     set_format(ing, "JSON document");
     let mut doc = Vec::new();
     if let Err(e) = r.read_to_end(&mut doc) {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report
-            .reject(name, 0, reason, &format!("reading stopped: {e}"), b"");
+        ing.report.reject(
+            name,
+            0,
+            RejectReason::Unreadable,
+            &format!("reading stopped: {e}"),
+            b"",
+        );
         if doc.is_empty() {
             return;
         }
@@ -547,11 +650,17 @@ fn read_document(
             ing.read_object(name, line_of(s), text, &mut hint, sink);
         }
     }
+    let end_line = newlines.len() as u64 + 1;
     if let Some((at, msg)) = err {
         let text = &doc[at.min(doc.len())..doc.len().min(at + 4096)];
+        // The document cut short where a damaged gzip stream ends: one reject, for the damage.
+        if msg.contains("cut short") && gz.is_some_and(is_damaged) {
+            return report_gzip_end(ing, name, gz, line_of(at), text);
+        }
         ing.report
             .reject(name, line_of(at), RejectReason::MalformedJson, &msg, text);
     }
+    report_gzip_end(ing, name, gz, end_line, b"");
 }
 
 #[cfg(test)]
