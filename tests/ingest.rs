@@ -403,6 +403,71 @@ fn portal_csv_with_us_datetimes_and_multiline_json() {
 }
 
 #[test]
+fn portal_csv_split_dynamic_columns_map_onto_their_schema_column() {
+    // A portal export of a union of SigninLogs and AADNonInteractiveUserSignInLogs, whose
+    // nested columns are dynamic in one table and string in the other: each is split in two.
+    let csv = "\u{feff}TimeGenerated [UTC],Type,UserPrincipalName,Status_dynamic,Status_string,LocationDetails_dynamic,LocationDetails_string,DeviceDetail_string,MfaDetail_dynamic,Foo_dynamic,Extra\r\n\
+\"5/1/2024, 10:00:00.000 AM\",SigninLogs,alice@contoso.com,\"{\"\"errorCode\"\":0}\",,\"{\"\"city\"\":\"\"Oslo\"\",\"\"countryOrRegion\"\":\"\"NO\"\"}\",,\"{\"\"operatingSystem\"\":\"\"Windows 10\"\"}\",\"{\"\"authMethod\"\":\"\"PhoneAppNotification\"\"}\",x,y\r\n\
+\"5/1/2024, 10:05:00.000 AM\",AADNonInteractiveUserSignInLogs,bob@contoso.com,,\"{\"\"errorCode\"\":50126}\",,\"{\"\"city\"\":\"\"Lyon\"\"}\",\"{\"\"operatingSystem\"\":\"\"iOS\"\"}\",,x,y\r\n\
+\"5/1/2024, 10:06:00.000 AM\",SigninLogs,carol@contoso.com,,\"{\"\"errorCode\"\":50074}\",Paris,,,,x,y\r\n";
+    let run = read_bytes("union_export.csv", csv.as_bytes());
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.records.len(), 3);
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Oslo"))
+    );
+    assert_eq!(run.get(0, "Status").get("errorCode"), Some(&Value::Long(0)));
+    // Only the `_string` half: its JSON text read into the dynamic column.
+    assert_eq!(
+        run.get(0, "DeviceDetail").get("operatingSystem"),
+        Some(&Value::str("Windows 10"))
+    );
+    assert_eq!(
+        run.get(0, "MfaDetail").get("authMethod"),
+        Some(&Value::str("PhoneAppNotification"))
+    );
+    // The string-typed table takes the text of the `_string` half.
+    assert_eq!(run.table(1), "AADNonInteractiveUserSignInLogs");
+    assert_eq!(
+        run.get(1, "LocationDetails"),
+        Value::str(r#"{"city":"Lyon"}"#)
+    );
+    assert_eq!(run.get(1, "Status"), Value::str(r#"{"errorCode":50126}"#));
+    // The `_dynamic` half holds no JSON: the `_string` half's value, else the text itself.
+    assert_eq!(
+        run.get(2, "Status").get("errorCode"),
+        Some(&Value::Long(50074))
+    );
+    assert_eq!(run.get(2, "LocationDetails"), Value::str("Paris"));
+    // Columns that map nowhere are told, once per table, and counted per row.
+    let unknown = &run.report.tables["SigninLogs"].unknown_columns;
+    assert_eq!(unknown.get("Foo_dynamic"), Some(&2));
+    assert_eq!(unknown.get("Extra"), Some(&2));
+    assert!(!unknown.contains_key("Status_dynamic"), "{unknown:?}");
+    assert!(
+        !unknown.contains_key("LocationDetails_string"),
+        "{unknown:?}"
+    );
+    let w = &run.report.warnings[&WarningKind::UnmappedColumn];
+    assert_eq!(w.count, 4, "{w:?}");
+    assert!(
+        w.examples[0].starts_with("union_export.csv:1: Foo_dynamic"),
+        "{w:?}"
+    );
+
+    // A header that has the plain column too keeps it, and its split halves map nowhere.
+    let csv = "TimeGenerated,Type,LocationDetails,LocationDetails_dynamic\n\
+2024-05-01T10:00:00Z,SigninLogs,\"{\"\"city\"\":\"\"Oslo\"\"}\",\"{\"\"city\"\":\"\"Rome\"\"}\"\n";
+    let run = read_bytes("both.csv", csv.as_bytes());
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Oslo"))
+    );
+    assert_eq!(run.report.warnings[&WarningKind::UnmappedColumn].count, 1);
+}
+#[test]
 fn table_from_file_name_and_option() {
     let row = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","ServicePrincipalName":"app"}"#;
     let run = read_bytes("AADServicePrincipalSignInLogs.jsonl", row.as_bytes());

@@ -2,6 +2,7 @@
 //! suffixes on datetime columns), US datetimes, and quoted cells holding multi-line JSON.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::rc::Rc;
@@ -9,7 +10,7 @@ use std::rc::Rc;
 use super::coerce::coerce_str;
 use super::gzip::GzipWatch;
 use super::source::{is_damaged, report_gzip_end};
-use super::{Ingest, KeySlot, Record, RejectReason, RowState, WarningKind};
+use super::{Ingest, KeySlot, Record, RejectReason, RowState, TableReader, WarningKind};
 
 /// A header name without the BOM and the portal's ` [UTC]` / ` [Local Time]` suffix.
 pub(crate) fn clean_header(h: &str) -> String {
@@ -81,6 +82,122 @@ impl LineCounter {
     }
 }
 
+/// The column `X` a header name `X_dynamic` or `X_string` (suffix in any case) is half of, as
+/// the Log Analytics portal's CSV export names the halves of a column whose type differs
+/// between the tables of a union (dynamic in `SigninLogs`, string in
+/// `AADNonInteractiveUserSignInLogs`), and whether it is the `_dynamic` half.
+fn split_name(h: &str) -> Option<(&str, bool)> {
+    for (suffix, dynamic) in [("_dynamic", true), ("_string", false)] {
+        if h.len() > suffix.len()
+            && h.is_char_boundary(h.len() - suffix.len())
+            && h[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        {
+            return Some((&h[..h.len() - suffix.len()], dynamic));
+        }
+    }
+    None
+}
+
+/// True when a `_dynamic` cell holds JSON (the portal leaves the half a row does not use
+/// empty).
+fn holds_json(cell: &str) -> bool {
+    !cell.trim().is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(cell).is_ok()
+}
+
+/// A schema column read from the two halves of a split portal column.
+struct SplitColumn {
+    key: KeySlot,
+    /// The header position of the `_dynamic` half.
+    dynamic: Option<usize>,
+    /// The header position of the `_string` half.
+    string: Option<usize>,
+}
+
+impl SplitColumn {
+    /// The cell the column takes: the `_dynamic` half when it holds JSON, else the `_string`
+    /// half when it is not empty, else the `_dynamic` half's text.
+    fn cell<'f>(&self, fields: &[&'f str]) -> &'f str {
+        let d = self.dynamic.map(|i| fields[i]);
+        let s = self.string.map(|i| fields[i]);
+        match (d, s) {
+            (Some(d), _) if holds_json(d) => d,
+            (_, Some(s)) if !s.is_empty() => s,
+            (Some(d), _) => d,
+            (None, Some(s)) => s,
+            (None, None) => "",
+        }
+    }
+}
+
+/// How a CSV header maps onto one table's columns.
+struct HeaderMap {
+    /// Per header field: the column it fills on its own.
+    direct: Vec<Option<KeySlot>>,
+    /// Per header field: true when it is half of a split column.
+    halves: Vec<bool>,
+    /// The columns read from split halves.
+    split: Vec<SplitColumn>,
+}
+
+impl HeaderMap {
+    /// Maps `header` onto `reader`'s table: each name onto the column it names (exactly, then
+    /// ignoring case); then each `X_dynamic` / `X_string` that names no column onto the column
+    /// `X`, when the table has `X` and no header name maps onto `X` itself.
+    fn new(header: &[String], reader: &TableReader) -> HeaderMap {
+        let direct: Vec<Option<KeySlot>> = header.iter().map(|h| reader.key(h)).collect();
+        let mut halves = vec![false; header.len()];
+        let mut split: Vec<SplitColumn> = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if direct[i].is_some() {
+                continue;
+            }
+            let Some((base, dynamic)) = split_name(h) else {
+                continue;
+            };
+            let Some(key) = reader.key(base) else {
+                continue;
+            };
+            if direct.iter().flatten().any(|d| d.col == key.col) {
+                continue;
+            }
+            let pos = match split.iter().position(|s| s.key.col == key.col) {
+                Some(p) => p,
+                None => {
+                    split.push(SplitColumn {
+                        key,
+                        dynamic: None,
+                        string: None,
+                    });
+                    split.len() - 1
+                }
+            };
+            let half = if dynamic {
+                &mut split[pos].dynamic
+            } else {
+                &mut split[pos].string
+            };
+            if half.is_none() {
+                *half = Some(i);
+                halves[i] = true;
+            }
+        }
+        HeaderMap {
+            direct,
+            halves,
+            split,
+        }
+    }
+
+    /// The header names that map to no column.
+    fn unmapped<'h>(&self, header: &'h [String]) -> impl Iterator<Item = &'h String> {
+        header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.direct[*i].is_none() && !self.halves[*i])
+            .map(|(_, h)| h)
+    }
+}
+
 /// A CSV file being read: its header and how the header maps onto each table's columns.
 struct CsvFile {
     header: Vec<String>,
@@ -88,8 +205,8 @@ struct CsvFile {
     type_col: Option<usize>,
     /// The table of rows that name none.
     hint: Option<usize>,
-    /// Per table: the column each header field maps to.
-    maps: HashMap<usize, Vec<Option<KeySlot>>>,
+    /// Per table: how the header maps onto its columns.
+    maps: HashMap<usize, HeaderMap>,
 }
 
 impl CsvFile {
@@ -149,8 +266,13 @@ impl CsvFile {
         let table = match named {
             Some(t) => match ing.table_id(t) {
                 Some(id) => id,
-                None if hint
-                    .is_some_and(|h| ing.readers[h].fits(header.iter().map(String::as_str))) =>
+                None if hint.is_some_and(|h| {
+                    let reader = &ing.readers[h];
+                    reader.fits(header.iter().map(|n| match split_name(n) {
+                        Some((base, _)) if reader.key(n).is_none() => base,
+                        _ => n.as_str(),
+                    }))
+                }) =>
                 {
                     let h = hint.unwrap_or_default();
                     let name_of = ing.readers[h].layout.table.name.clone();
@@ -191,20 +313,38 @@ impl CsvFile {
             },
         };
         let reader = &ing.readers[table];
-        let map = self
-            .maps
-            .entry(table)
-            .or_insert_with(|| header.iter().map(|h| reader.key(h)).collect());
+        let map = match self.maps.entry(table) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let map = HeaderMap::new(header, reader);
+                let table_name = &reader.layout.table.name;
+                for h in map.unmapped(header) {
+                    let detail =
+                        format!("{h} maps to no column of {table_name}: its values are not read");
+                    ing.report
+                        .warn(name, 1, WarningKind::UnmappedColumn, &detail);
+                }
+                e.insert(map)
+            }
+        };
+        let reader = &ing.readers[table];
+        let columns = reader.layout.table.schema.columns();
         let mut st = RowState::new(reader);
         for (i, value) in fields.iter().enumerate() {
-            match map[i] {
+            match map.direct[i] {
                 Some(k) => {
-                    let col = &reader.layout.table.schema.columns()[k.col];
                     if k.slot.is_some() || k.time_rank.is_some() {
-                        st.set(k, coerce_str(value, k.ty), &col.name);
+                        st.set(k, coerce_str(value, k.ty), &columns[k.col].name);
                     }
                 }
+                None if map.halves[i] => {}
                 None => st.unknown.push(header[i].clone()),
+            }
+        }
+        for sc in &map.split {
+            let k = sc.key;
+            if k.slot.is_some() || k.time_rank.is_some() {
+                st.set(k, coerce_str(sc.cell(&fields), k.ty), &columns[k.col].name);
             }
         }
         let text = record_text(rec);
@@ -323,6 +463,20 @@ pub(crate) fn read_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_names_and_json_cells() {
+        assert_eq!(split_name("Status_dynamic"), Some(("Status", true)));
+        assert_eq!(
+            split_name("LocationDetails_STRING"),
+            Some(("LocationDetails", false))
+        );
+        assert_eq!(split_name("_string"), None);
+        assert_eq!(split_name("Status"), None);
+        assert_eq!(split_name("é_string"), Some(("é", false)));
+        assert!(holds_json(r#"{"a":1}"#) && holds_json("[]") && holds_json("5"));
+        assert!(!holds_json("") && !holds_json("  ") && !holds_json("Paris"));
+    }
 
     #[test]
     fn headers_lose_bom_and_suffix() {

@@ -83,6 +83,10 @@ pub enum WarningKind {
     /// Zero bytes after the last member of a gzip file (padding, which gzip ignores too): the
     /// data is whole.
     GzipPadding,
+    /// A column of a CSV file's header that maps to no column of the row's table: its values
+    /// are not read (told once per file and table, at the header's line; the rows with it are
+    /// counted in [`TableStats::unknown_columns`]).
+    UnmappedColumn,
 }
 
 impl std::fmt::Display for WarningKind {
@@ -93,6 +97,7 @@ impl std::fmt::Display for WarningKind {
             WarningKind::EmptyFile => "empty file",
             WarningKind::TypeNotATable => "Type names no table; read as the file's table",
             WarningKind::GzipPadding => "zero padding after the gzip data",
+            WarningKind::UnmappedColumn => "header column maps to no column",
         })
     }
 }
