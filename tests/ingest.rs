@@ -204,6 +204,180 @@ fn gzip_is_detected_by_content() {
     assert!(!run.records.is_empty());
 }
 
+fn gzip_level(bytes: &[u8], level: u32) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// What `zcat` gets out of `gz`: every byte decoded before the data ends or breaks.
+fn zcat(gz: &[u8]) -> Vec<u8> {
+    let mut dec = flate2::read::MultiGzDecoder::new(gz);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = std::io::Read::read(&mut dec, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// Distinct SigninLogs rows, one per line.
+fn signin_rows(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"TimeGenerated\":\"2024-05-01T10:{:02}:{:02}Z\",\"Type\":\"SigninLogs\",\"UserPrincipalName\":\"user{i}@contoso.com\",\"IPAddress\":\"10.{}.{}.{}\",\"ResultType\":\"{}\"}}\n",
+                i / 60 % 60,
+                i % 60,
+                i % 250,
+                i * 7 % 250,
+                i * 13 % 250,
+                50000 + i * 37 % 1000
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_gzip_keeps_every_row_before_the_damage() {
+    let text = signin_rows(150);
+    let gz = gzip(text.as_bytes());
+    // Cut early (the whole file is well under 64 KiB of text).
+    let cut = &gz[..gz.len() * 2 / 3];
+    let got = zcat(cut);
+    let whole_lines = got.iter().filter(|&&b| b == b'\n').count();
+    assert!(whole_lines > 50 && !got.ends_with(b"\n"), "{whole_lines}");
+    let run = read_bytes("SigninLogs.jsonl.gz", cut);
+    assert_eq!(run.records.len(), whole_lines, "{:?}", run.report.rejects);
+    assert_eq!(run.report.files[0].rows, whole_lines as u64);
+    assert_eq!(run.report.rejected(), 1, "{:?}", run.report.rejects);
+    let why = &run.report.rejects[&RejectReason::BadGzip].examples[0];
+    let at = format!(
+        "SigninLogs.jsonl.gz:{}: gzip stream truncated after {} bytes",
+        whole_lines + 1,
+        cut.len()
+    );
+    assert!(why.starts_with(&at), "{why}");
+    assert!(why.contains("cut short"), "{why}");
+    // The rows read are the first ones, in order.
+    assert_eq!(
+        run.get(whole_lines - 1, "UserPrincipalName"),
+        Value::str(format!("user{}@contoso.com", whole_lines - 1))
+    );
+
+    // Cut exactly after a line: every line is read, the damage is still told.
+    let stored = gzip_level(text.as_bytes(), 0);
+    let first_lines: usize = text.lines().take(40).map(|l| l.len() + 1).sum();
+    let cut = (0..stored.len())
+        .find(|&c| zcat(&stored[..c]).len() >= first_lines)
+        .unwrap();
+    assert_eq!(zcat(&stored[..cut]).len(), first_lines);
+    let run = read_bytes("SigninLogs.jsonl.gz", &stored[..cut]);
+    assert_eq!(run.records.len(), 40);
+    assert_eq!(run.rejects(RejectReason::BadGzip), 1);
+    assert!(
+        run.report.rejects[&RejectReason::BadGzip].examples[0]
+            .starts_with("SigninLogs.jsonl.gz:41: gzip stream truncated")
+    );
+
+    // The same in a JSON array: the elements before the cut are read.
+    let array = format!("[\n{}]\n", text.lines().collect::<Vec<_>>().join(",\n"));
+    let gz = gzip(array.as_bytes());
+    let cut = &gz[..gz.len() / 2];
+    let got = zcat(cut);
+    let whole = got
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| l.strip_suffix(b",").unwrap_or(l).ends_with(b"}"))
+        .count();
+    let run = read_bytes("SigninLogs.json.gz", cut);
+    assert_eq!(run.records.len(), whole);
+    assert_eq!(run.report.rejected(), 1, "{:?}", run.report.rejects);
+    assert_eq!(run.rejects(RejectReason::BadGzip), 1);
+}
+
+#[test]
+fn gzip_padding_is_no_error_and_trailing_garbage_is_told() {
+    let text = signin_rows(30);
+    let gz = gzip(text.as_bytes());
+    // Zero padding after a valid member, which `gzip -t` accepts: every row, a note.
+    let padded = [gz.clone(), vec![0u8; 4096]].concat();
+    let run = read_bytes("SigninLogs.jsonl.gz", &padded);
+    assert_eq!(run.records.len(), 30);
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.report.warnings[&WarningKind::GzipPadding].count, 1);
+    // Two members, then padding.
+    let (a, b) = text.split_at(text.len() / 2 + text[text.len() / 2..].find('\n').unwrap() + 1);
+    let two = [gzip(a.as_bytes()), gzip(b.as_bytes()), vec![0u8; 10]].concat();
+    let run = read_bytes("SigninLogs.jsonl.gz", &two);
+    assert_eq!(run.records.len(), 30);
+    assert_eq!(run.report.rejected(), 0);
+    // Bytes that are not gzip data after the last member: every row, and a reject that says so.
+    let garbage = [&gz[..], b"not gzip at all\n"].concat();
+    let run = read_bytes("SigninLogs.jsonl.gz", &garbage);
+    assert_eq!(run.records.len(), 30);
+    assert_eq!(run.rejects(RejectReason::BadGzip), 1);
+    let why = &run.report.rejects[&RejectReason::BadGzip].examples[0];
+    assert!(
+        why.contains("trailing garbage after gzip member 1: 16 bytes"),
+        "{why}"
+    );
+    // A CSV export too.
+    let csv = "TimeGenerated,Type,OperationName\n2024-05-01T10:00:00Z,AuditLogs,Add user\n";
+    let run = read_bytes(
+        "AuditLogs.csv.gz",
+        &[gzip(csv.as_bytes()), vec![0; 8]].concat(),
+    );
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.report.rejected(), 0);
+}
+
+#[test]
+fn damaged_gzip_csv_rejects_the_row_it_cuts() {
+    let csv = "TimeGenerated,Type,TargetResources,OperationName\n\
+2024-05-01T10:00:00Z,AuditLogs,[],Add user\n\
+2024-05-01T10:01:00Z,AuditLogs,[],Delete user\n\
+2024-05-01T10:02:00Z,AuditLogs,[],\"Update\n user\"\n\
+2024-05-01T10:03:00Z,AuditLogs,[],Add member to group\n";
+    // Stored blocks decode byte for byte: cut where wanted.
+    let gz = gzip_level(csv.as_bytes(), 0);
+    let cut_after = |text: &str| {
+        let n = csv.find(text).unwrap() + text.len();
+        let cut = (0..gz.len()).find(|&c| zcat(&gz[..c]).len() >= n).unwrap();
+        assert_eq!(zcat(&gz[..cut]).len(), n);
+        cut
+    };
+    // In the last cell of a row: that row is rejected, not kept as "Delete us".
+    let cut = cut_after("Delete us");
+    let run = read_bytes("AuditLogs.csv.gz", &gz[..cut]);
+    assert_eq!(run.records.len(), 1, "{:?}", run.report.rejects);
+    assert_eq!(run.report.rejected(), 1);
+    let why = &run.report.rejects[&RejectReason::BadGzip].examples[0];
+    assert!(
+        why.starts_with("AuditLogs.csv.gz:3: gzip stream truncated"),
+        "{why}"
+    );
+    // Inside a quoted multi-line cell, after its first line.
+    let cut = cut_after("\"Update\n");
+    let run = read_bytes("AuditLogs.csv.gz", &gz[..cut]);
+    assert_eq!(run.records.len(), 2, "{:?}", run.report.rejects);
+    assert_eq!(run.report.rejected(), 1);
+    assert!(
+        run.report.rejects[&RejectReason::BadGzip].examples[0].starts_with("AuditLogs.csv.gz:4:")
+    );
+    // Between rows: every row is read.
+    let cut = cut_after("Delete user\n");
+    let run = read_bytes("AuditLogs.csv.gz", &gz[..cut]);
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.rejects(RejectReason::BadGzip), 1);
+    assert!(
+        run.report.rejects[&RejectReason::BadGzip].examples[0]
+            .starts_with("AuditLogs.csv.gz:4: gzip stream truncated")
+    );
+}
 #[test]
 fn portal_csv_with_us_datetimes_and_multiline_json() {
     let csv = "\u{feff}TimeGenerated [UTC],UserPrincipalName,IPAddress,LocationDetails,IsInteractive,Type\r\n\
@@ -228,6 +402,71 @@ fn portal_csv_with_us_datetimes_and_multiline_json() {
     );
 }
 
+#[test]
+fn portal_csv_split_dynamic_columns_map_onto_their_schema_column() {
+    // A portal export of a union of SigninLogs and AADNonInteractiveUserSignInLogs, whose
+    // nested columns are dynamic in one table and string in the other: each is split in two.
+    let csv = "\u{feff}TimeGenerated [UTC],Type,UserPrincipalName,Status_dynamic,Status_string,LocationDetails_dynamic,LocationDetails_string,DeviceDetail_string,MfaDetail_dynamic,Foo_dynamic,Extra\r\n\
+\"5/1/2024, 10:00:00.000 AM\",SigninLogs,alice@contoso.com,\"{\"\"errorCode\"\":0}\",,\"{\"\"city\"\":\"\"Oslo\"\",\"\"countryOrRegion\"\":\"\"NO\"\"}\",,\"{\"\"operatingSystem\"\":\"\"Windows 10\"\"}\",\"{\"\"authMethod\"\":\"\"PhoneAppNotification\"\"}\",x,y\r\n\
+\"5/1/2024, 10:05:00.000 AM\",AADNonInteractiveUserSignInLogs,bob@contoso.com,,\"{\"\"errorCode\"\":50126}\",,\"{\"\"city\"\":\"\"Lyon\"\"}\",\"{\"\"operatingSystem\"\":\"\"iOS\"\"}\",,x,y\r\n\
+\"5/1/2024, 10:06:00.000 AM\",SigninLogs,carol@contoso.com,,\"{\"\"errorCode\"\":50074}\",Paris,,,,x,y\r\n";
+    let run = read_bytes("union_export.csv", csv.as_bytes());
+    assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
+    assert_eq!(run.records.len(), 3);
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Oslo"))
+    );
+    assert_eq!(run.get(0, "Status").get("errorCode"), Some(&Value::Long(0)));
+    // Only the `_string` half: its JSON text read into the dynamic column.
+    assert_eq!(
+        run.get(0, "DeviceDetail").get("operatingSystem"),
+        Some(&Value::str("Windows 10"))
+    );
+    assert_eq!(
+        run.get(0, "MfaDetail").get("authMethod"),
+        Some(&Value::str("PhoneAppNotification"))
+    );
+    // The string-typed table takes the text of the `_string` half.
+    assert_eq!(run.table(1), "AADNonInteractiveUserSignInLogs");
+    assert_eq!(
+        run.get(1, "LocationDetails"),
+        Value::str(r#"{"city":"Lyon"}"#)
+    );
+    assert_eq!(run.get(1, "Status"), Value::str(r#"{"errorCode":50126}"#));
+    // The `_dynamic` half holds no JSON: the `_string` half's value, else the text itself.
+    assert_eq!(
+        run.get(2, "Status").get("errorCode"),
+        Some(&Value::Long(50074))
+    );
+    assert_eq!(run.get(2, "LocationDetails"), Value::str("Paris"));
+    // Columns that map nowhere are told, once per table, and counted per row.
+    let unknown = &run.report.tables["SigninLogs"].unknown_columns;
+    assert_eq!(unknown.get("Foo_dynamic"), Some(&2));
+    assert_eq!(unknown.get("Extra"), Some(&2));
+    assert!(!unknown.contains_key("Status_dynamic"), "{unknown:?}");
+    assert!(
+        !unknown.contains_key("LocationDetails_string"),
+        "{unknown:?}"
+    );
+    let w = &run.report.warnings[&WarningKind::UnmappedColumn];
+    assert_eq!(w.count, 4, "{w:?}");
+    assert!(
+        w.examples[0].starts_with("union_export.csv:1: Foo_dynamic"),
+        "{w:?}"
+    );
+
+    // A header that has the plain column too keeps it, and its split halves map nowhere.
+    let csv = "TimeGenerated,Type,LocationDetails,LocationDetails_dynamic\n\
+2024-05-01T10:00:00Z,SigninLogs,\"{\"\"city\"\":\"\"Oslo\"\"}\",\"{\"\"city\"\":\"\"Rome\"\"}\"\n";
+    let run = read_bytes("both.csv", csv.as_bytes());
+    assert_eq!(
+        run.get(0, "LocationDetails").get("city"),
+        Some(&Value::str("Oslo"))
+    );
+    assert_eq!(run.report.warnings[&WarningKind::UnmappedColumn].count, 1);
+}
 #[test]
 fn table_from_file_name_and_option() {
     let row = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","ServicePrincipalName":"app"}"#;
@@ -386,6 +625,124 @@ fn oversized_lines_binary_and_empty_files() {
     let run = read_bytes("latin1.jsonl", &not_utf8);
     assert_eq!(run.records.len(), 1);
     assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+}
+
+/// A JSON Lines row of SigninLogs whose `UserAgent` is `agent` (raw bytes, not escaped).
+fn row_with_agent(agent: &[u8]) -> Vec<u8> {
+    [
+        &b"{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"Type\":\"SigninLogs\",\"UserAgent\":\""[..],
+        agent,
+        b"\"}\n",
+    ]
+    .concat()
+}
+
+#[test]
+fn a_bad_byte_rejects_its_line_not_the_whole_file() {
+    // Invalid UTF-8 on the very first line and a NUL byte further on: a day of records must not
+    // be lost for two bad lines.
+    let good = format!("{SIGNIN_ROW}\n");
+    let text = [
+        row_with_agent(b"caf\xe9"),
+        good.clone().into_bytes(),
+        good.clone().into_bytes(),
+        row_with_agent(b"a\0b"),
+        good.clone().into_bytes(),
+    ]
+    .concat();
+    let run = read_bytes("day.jsonl", &text);
+    assert_eq!(
+        run.rejects(RejectReason::BinaryFile),
+        0,
+        "{:?}",
+        run.report.rejects
+    );
+    assert_eq!(run.records.len(), 3);
+    assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(
+        run.report.rejects[&RejectReason::NotUtf8].examples[0].starts_with("day.jsonl:1:"),
+        "{:?}",
+        run.report.rejects
+    );
+    assert!(
+        run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("day.jsonl:4:"),
+        "{:?}",
+        run.report.rejects
+    );
+    assert_eq!(run.report.files[0].rows, 3);
+    assert_eq!(run.report.files[0].rejected, 2);
+
+    // A block of NUL bytes where a crash left a hole in the file (well under a tenth of it).
+    let text = [
+        good.repeat(4).into_bytes(),
+        vec![0u8; 100],
+        b"\n".to_vec(),
+        good.repeat(2).into_bytes(),
+    ]
+    .concat();
+    let run = read_bytes("hole.jsonl", &text);
+    assert_eq!(run.records.len(), 6);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("hole.jsonl:5:"));
+
+    // The same in a portal CSV export, and in a JSON array.
+    let csv = [
+        &b"TimeGenerated,Type,OperationName\n"[..],
+        b"2024-05-01T10:00:00Z,AuditLogs,Add user\0\n",
+        b"2024-05-01T10:00:00Z,AuditLogs,Add \xff user\n",
+        b"2024-05-01T10:00:00Z,AuditLogs,Add user\n",
+    ]
+    .concat();
+    let run = read_bytes("audit.csv", &csv);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 0);
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert_eq!(run.rejects(RejectReason::NotUtf8), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("audit.csv:2:"));
+    let array = [
+        &b"[\n"[..],
+        SIGNIN_ROW.as_bytes(),
+        b",\n",
+        &row_with_agent(b"x\0y")[..],
+        b",\n",
+        SIGNIN_ROW.as_bytes(),
+        b"\n]\n",
+    ]
+    .concat();
+    let run = read_bytes("rows.json", &array);
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.rejects(RejectReason::NulByte), 1);
+    assert!(run.report.rejects[&RejectReason::NulByte].examples[0].starts_with("rows.json:3:"));
+}
+
+#[test]
+fn a_file_is_binary_by_its_control_bytes_or_magic_number() {
+    // More than a tenth of the start is NUL or control bytes: binary, one reject for the file.
+    let mut text = format!("{SIGNIN_ROW}\n").repeat(3).into_bytes();
+    let n = text.len() / 8;
+    text.extend(std::iter::repeat_n(1u8, n));
+    let run = read_bytes("mostly.jsonl", &text);
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("more than 10%"), "{why}");
+    // A known binary format, however textual its first bytes look.
+    let zip = [&b"PK\x03\x04"[..], SIGNIN_ROW.as_bytes(), b"\n"].concat();
+    let run = read_bytes("export.json", &zip);
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("zip"), "{why}");
+    // UTF-16 text (PowerShell's default encoding) is told as such.
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(SIGNIN_ROW.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let run = read_bytes("ps.json", &utf16);
+    assert_eq!(run.rejects(RejectReason::BinaryFile), 1);
+    let why = &run.report.rejects[&RejectReason::BinaryFile].examples[0];
+    assert!(why.contains("UTF-16"), "{why}");
 }
 
 #[test]

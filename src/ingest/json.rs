@@ -505,7 +505,7 @@ pub(crate) type Span = (usize, usize);
 /// Splits a JSON document into the spans of the objects it holds: the elements of a top-level
 /// array, or top-level values one after another (pretty-printed objects, or one envelope).
 /// Returns (start, end) byte spans, and an error (offset, message) when the document is cut
-/// short or is not JSON at the top level.
+/// short (the message then says "cut short") or is not JSON at the top level.
 pub(crate) fn split_document(b: &[u8]) -> (Vec<Span>, Option<(usize, String)>) {
     let mut spans = Vec::new();
     let mut i = skip_ws(b, 0);

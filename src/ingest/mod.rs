@@ -15,6 +15,7 @@
 
 mod coerce;
 mod csv;
+mod gzip;
 mod json;
 mod report;
 mod source;

@@ -23,7 +23,11 @@ pub enum RejectReason {
     LineTooLong,
     /// Bytes that are not UTF-8 text.
     NotUtf8,
-    /// A file that holds binary data (NUL bytes) rather than text.
+    /// A line (a CSV row, a JSON element) with a NUL byte in it: text logs hold none.
+    NulByte,
+    /// A file that holds binary data rather than text, as told by `is_binary` in the
+    /// ingest's source module: a known binary format's magic number, UTF-16 text, or more than
+    /// 10% NUL and control bytes in its first 64 KiB.
     BinaryFile,
     /// A file whose format is none of those kqlflow reads.
     UnknownFormat,
@@ -53,6 +57,7 @@ impl std::fmt::Display for RejectReason {
             RejectReason::BadTime => "bad TimeGenerated",
             RejectReason::LineTooLong => "line too long",
             RejectReason::NotUtf8 => "not UTF-8 text",
+            RejectReason::NulByte => "NUL byte in line",
             RejectReason::BinaryFile => "binary file",
             RejectReason::UnknownFormat => "unrecognised format",
             RejectReason::CsvFieldCount => "wrong number of CSV fields",
@@ -84,6 +89,13 @@ pub enum WarningKind {
     DuplicateFile,
     /// A directory reached again inside itself (a symlink loop): not walked again.
     DirectoryLoop,
+    /// Zero bytes after the last member of a gzip file (padding, which gzip ignores too): the
+    /// data is whole.
+    GzipPadding,
+    /// A column of a CSV file's header that maps to no column of the row's table: its values
+    /// are not read (told once per file and table, at the header's line; the rows with it are
+    /// counted in [`TableStats::unknown_columns`]).
+    UnmappedColumn,
 }
 
 impl std::fmt::Display for WarningKind {
@@ -95,6 +107,8 @@ impl std::fmt::Display for WarningKind {
             WarningKind::TypeNotATable => "Type names no table; read as the file's table",
             WarningKind::DuplicateFile => "file already read by another path; skipped",
             WarningKind::DirectoryLoop => "directory loop; not walked again",
+            WarningKind::GzipPadding => "zero padding after the gzip data",
+            WarningKind::UnmappedColumn => "header column maps to no column",
         })
     }
 }

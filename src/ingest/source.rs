@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use super::gzip::{GzipEnd, GzipReader, GzipWatch};
 use super::json::{envelope_records, split_document};
 use super::{FileStats, Ingest, Record, RejectReason, WarningKind};
 
@@ -262,7 +263,7 @@ pub(crate) fn read_live_lines(
     set_format(ing, "JSON Lines");
     let hint = path.and_then(|p| ing.hint_for(p));
     let stream: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 16, reader));
-    read_lines(ing, name, stream, hint, false, sink);
+    read_lines(ing, name, stream, hint, None, sink);
 }
 
 fn set_format(ing: &mut Ingest, format: &str) {
@@ -284,22 +285,38 @@ fn read_reader(
 ) {
     let mut reader: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 18, reader));
     let gz = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+    let mut watch = None;
     if gz {
         set_format(ing, "gzip");
+        let w = GzipWatch::default();
         reader = Box::new(BufReader::with_capacity(
             1 << 18,
-            flate2::bufread::MultiGzDecoder::new(reader),
+            GzipReader::new(reader, w.clone()),
         ));
+        watch = Some(w);
     }
-    // Look at the start of the data to tell the format.
+    let gz = watch.as_ref();
+    read_data(ing, name, path, reader, gz, sink);
+    // Damage the format's reader has not reported (it stopped before the end).
+    report_gzip_end(ing, name, gz, 0, b"");
+}
+
+/// Tells the format of the (decoded) data `reader` holds and reads it; `gz` watches the gzip
+/// stream it comes from.
+fn read_data(
+    ing: &mut Ingest,
+    name: &str,
+    path: Option<&Path>,
+    mut reader: Box<dyn BufRead + '_>,
+    gz: Option<&GzipWatch>,
+    sink: &mut dyn FnMut(Record),
+) {
+    // Look at the start of the data to tell the format. (A gzip stream's damage ends its data
+    // without an error: it is reported where the data ends.)
     let mut prefix = Vec::with_capacity(1 << 16);
     if let Err(e) = (&mut reader).take(1 << 16).read_to_end(&mut prefix) {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report.reject(name, 0, reason, &e.to_string(), b"");
+        ing.report
+            .reject(name, 0, RejectReason::Unreadable, &e.to_string(), b"");
         return;
     }
     let hint = path.and_then(|p| ing.hint_for(p));
@@ -307,8 +324,12 @@ fn read_reader(
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         set_format(ing, "empty");
-        ing.report
-            .warn(name, 0, WarningKind::EmptyFile, "the file holds no records");
+        // A gzip stream damaged before its first record is not an empty file: its damage is
+        // reported.
+        if !gz.is_some_and(is_damaged) {
+            ing.report
+                .warn(name, 0, WarningKind::EmptyFile, "the file holds no records");
+        }
         return;
     };
     let first_line_end = body[start..]
@@ -316,14 +337,13 @@ fn read_reader(
         .position(|&b| b == b'\n')
         .map_or(body.len(), |p| start + p);
     let first_line = &body[start..first_line_end];
-    let utf8_broken = matches!(std::str::from_utf8(first_line), Err(e) if e.error_len().is_some());
-    if prefix.contains(&0) || utf8_broken {
+    if let Some(why) = is_binary(&prefix) {
         set_format(ing, "binary");
         ing.report.reject(
             name,
             0,
             RejectReason::BinaryFile,
-            "the file holds binary data, not JSON or CSV text",
+            &format!("the file holds binary data, not JSON or CSV text: {why}"),
             b"",
         );
         return;
@@ -341,6 +361,10 @@ fn read_reader(
         }
         Format::Unknown => {
             set_format(ing, "unknown");
+            if gz.is_some_and(is_damaged) && !body[start..].contains(&b'\n') {
+                // The data is one line, cut short by gzip damage: that is why.
+                return report_gzip_end(ing, name, gz, 1, first_line);
+            }
             ing.report.reject(
                 name,
                 0,
@@ -350,6 +374,135 @@ fn read_reader(
             );
         }
     }
+}
+
+/// True when the gzip stream `watch` follows stopped at damage inside a member (so the data
+/// read last may be cut short).
+pub(crate) fn is_damaged(watch: &GzipWatch) -> bool {
+    watch.borrow().end.as_ref().is_some_and(GzipEnd::is_damage)
+}
+
+/// Reports how the gzip stream `gz` follows ended, once, when it did not end cleanly: zero
+/// padding after the last member as a warning (gzip accepts it); damage (cut short, corrupt
+/// data, a read error) or bytes after the last member that are not gzip data as one reject at
+/// `line`, the line where the data stops, with `partial`, the text of the line the damage cut
+/// short (empty when it fell between lines). Every row decoded before the damage has been read.
+pub(crate) fn report_gzip_end(
+    ing: &mut Ingest,
+    name: &str,
+    gz: Option<&GzipWatch>,
+    line: u64,
+    partial: &[u8],
+) {
+    let Some(watch) = gz else { return };
+    let (end, decoded, members) = {
+        let mut st = watch.borrow_mut();
+        let Some(end) = st.end.take() else { return };
+        (end, st.decoded, st.members)
+    };
+    let cut = if partial.is_empty() {
+        String::new()
+    } else {
+        format!("; the record there is cut short ({} bytes)", partial.len())
+    };
+    let (reason, detail) = match end {
+        GzipEnd::Clean => return,
+        GzipEnd::Padding { bytes } => {
+            ing.report.warn(
+                name,
+                0,
+                WarningKind::GzipPadding,
+                &format!("{bytes} zero bytes after the end of the gzip data, ignored"),
+            );
+            return;
+        }
+        GzipEnd::TrailingGarbage { at, bytes } => (
+            RejectReason::BadGzip,
+            format!(
+                "trailing garbage after gzip member {members}: {bytes} bytes at byte {at} that are not gzip data, ignored"
+            ),
+        ),
+        GzipEnd::Truncated { at } => (
+            RejectReason::BadGzip,
+            format!(
+                "gzip stream truncated after {at} bytes ({decoded} bytes decoded; every line before is read){cut}"
+            ),
+        ),
+        GzipEnd::Corrupt { at, what } => (
+            RejectReason::BadGzip,
+            format!(
+                "gzip data damaged at byte {at}: {what} ({decoded} bytes decoded; reading stopped there){cut}"
+            ),
+        ),
+        GzipEnd::Io { at, error } => (
+            RejectReason::Unreadable,
+            format!("reading stopped after {at} bytes of gzip data: {error}{cut}"),
+        ),
+    };
+    ing.report.reject(name, line, reason, &detail, partial);
+}
+
+/// The magic numbers of binary formats that turn up where logs are exported or collected,
+/// with their names: a file (after gzip decoding) that starts with one is binary.
+const BINARY_MAGIC: [(&[u8], &str); 16] = [
+    (b"PK\x03\x04", "a zip archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip data inside gzip data"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file"),
+    (b"Obj\x01", "an Avro file"),
+    (b"ElfFile\x00", "a Windows event log (EVTX)"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an OLE document (an old Office file)",
+    ),
+];
+
+/// The share of NUL and control bytes above which a file is binary: more than 1 in 10.
+const BINARY_CONTROL_SHARE: usize = 10;
+
+/// Tells whether a file is binary from `head`, its first bytes (up to 64 KiB, after gzip
+/// decoding), and if so why. The rule: a file is binary when
+///
+/// - it starts with the magic number of a known binary format ([`BINARY_MAGIC`]: zip, bzip2,
+///   xz, zstd, 7-Zip, gzip inside gzip, images, PDF, executables, SQLite, Parquet, Avro, EVTX,
+///   OLE); or
+/// - it starts with a UTF-16 byte order mark (text kqlflow does not read: convert it to UTF-8);
+///   or
+/// - more than 10% of `head` are NUL bytes or other control bytes (below 0x20, except tab, line
+///   feed, vertical tab, form feed, carriage return and escape).
+///
+/// Anything else is text, read line by line: a line with a NUL byte or bytes that are not UTF-8
+/// is rejected alone, with its file:line, and the rest of the file is read.
+fn is_binary(head: &[u8]) -> Option<String> {
+    if let Some((_, what)) = BINARY_MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some(format!("it starts with the magic number of {what}"));
+    }
+    if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+        return Some(
+            "it is UTF-16 text (byte order mark); kqlflow reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8"
+                .into(),
+        );
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1b))
+        .count();
+    if control * BINARY_CONTROL_SHARE > head.len() {
+        return Some(format!(
+            "{control} of its first {} bytes are NUL or control bytes, more than 10%",
+            head.len()
+        ));
+    }
+    None
 }
 
 /// The formats told apart by [`sniff`].
@@ -406,18 +559,18 @@ fn read_lines(
     name: &str,
     mut r: Box<dyn BufRead + '_>,
     mut hint: Option<usize>,
-    gz: bool,
+    gz: Option<&GzipWatch>,
     sink: &mut dyn FnMut(Record),
 ) {
     let max = ing.options.max_line_bytes;
     let stopped = |ing: &mut Ingest, lineno: u64, e: std::io::Error, text: &[u8]| {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report
-            .reject(name, lineno, reason, &format!("reading stopped: {e}"), text);
+        ing.report.reject(
+            name,
+            lineno,
+            RejectReason::Unreadable,
+            &format!("reading stopped: {e}"),
+            text,
+        );
     };
     let mut line = Vec::new();
     let mut lineno: u64 = 0;
@@ -429,7 +582,8 @@ fn read_lines(
             Err(e) => return stopped(ing, lineno, e, b""),
         };
         if buf.is_empty() {
-            return;
+            // The data ends after a whole line.
+            return report_gzip_end(ing, name, gz, lineno, b"");
         }
         if let Some(p) = memchr::memchr(b'\n', buf).filter(|&p| p <= max) {
             one_line(ing, name, lineno, &buf[..p], &mut hint, sink);
@@ -478,13 +632,24 @@ fn read_lines(
                 &format!("{total} bytes, more than the limit of {max} (--max-line-bytes)"),
                 &line,
             );
+        } else if eof && gz.is_some_and(is_damaged) && !is_whole_json(&line) {
+            // The last line of a damaged gzip stream, cut short: rejected with the damage.
+            return report_gzip_end(ing, name, gz, lineno, &line);
         } else {
             one_line(ing, name, lineno, &line, &mut hint, sink);
         }
         if eof {
-            return;
+            return report_gzip_end(ing, name, gz, lineno + 1, b"");
         }
     }
+}
+
+/// True when `line` holds one whole JSON value (or only blanks): a last line that gzip damage
+/// ends exactly after is still whole.
+fn is_whole_json(line: &[u8]) -> bool {
+    let text = line.strip_suffix(b"\r").unwrap_or(line);
+    text.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// Reads one line of JSON Lines (without its newline).
@@ -502,9 +667,20 @@ fn one_line(
     } else {
         text
     };
-    if !text.iter().all(u8::is_ascii_whitespace) {
-        ing.read_object(name, lineno, text, hint, sink);
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return;
     }
+    if let Some(at) = memchr::memchr(0, text) {
+        ing.report.reject(
+            name,
+            lineno,
+            RejectReason::NulByte,
+            &format!("a NUL byte at byte {} of the line", at + 1),
+            text,
+        );
+        return;
+    }
+    ing.read_object(name, lineno, text, hint, sink);
 }
 
 /// Reads a whole JSON document (an array of rows, an envelope of records, or pretty-printed
@@ -514,19 +690,19 @@ fn read_document(
     name: &str,
     mut r: Box<dyn BufRead + '_>,
     mut hint: Option<usize>,
-    gz: bool,
+    gz: Option<&GzipWatch>,
     sink: &mut dyn FnMut(Record),
 ) {
     set_format(ing, "JSON document");
     let mut doc = Vec::new();
     if let Err(e) = r.read_to_end(&mut doc) {
-        let reason = if gz {
-            RejectReason::BadGzip
-        } else {
-            RejectReason::Unreadable
-        };
-        ing.report
-            .reject(name, 0, reason, &format!("reading stopped: {e}"), b"");
+        ing.report.reject(
+            name,
+            0,
+            RejectReason::Unreadable,
+            &format!("reading stopped: {e}"),
+            b"",
+        );
         if doc.is_empty() {
             return;
         }
@@ -559,6 +735,14 @@ fn read_document(
                 ),
                 &text[..1024.min(text.len())],
             );
+        } else if let Some(at) = memchr::memchr(0, text) {
+            ing.report.reject(
+                name,
+                line_of(s),
+                RejectReason::NulByte,
+                &format!("a NUL byte at byte {} of the element", at + 1),
+                text,
+            );
         } else if std::str::from_utf8(text).is_err() {
             ing.report.reject(
                 name,
@@ -571,11 +755,17 @@ fn read_document(
             ing.read_object(name, line_of(s), text, &mut hint, sink);
         }
     }
+    let end_line = newlines.len() as u64 + 1;
     if let Some((at, msg)) = err {
         let text = &doc[at.min(doc.len())..doc.len().min(at + 4096)];
+        // The document cut short where a damaged gzip stream ends: one reject, for the damage.
+        if msg.contains("cut short") && gz.is_some_and(is_damaged) {
+            return report_gzip_end(ing, name, gz, line_of(at), text);
+        }
         ing.report
             .reject(name, line_of(at), RejectReason::MalformedJson, &msg, text);
     }
+    report_gzip_end(ing, name, gz, end_line, b"");
 }
 
 #[cfg(test)]
@@ -607,5 +797,18 @@ mod tests {
             Format::Csv
         );
         assert_eq!(sniff(b"hello world\n"), Format::Unknown);
+    }
+
+    #[test]
+    fn binary_is_more_than_a_tenth_of_control_bytes_or_a_magic_number() {
+        let mut head = vec![b'a'; 90];
+        head.extend([0u8; 10]);
+        assert_eq!(is_binary(&head), None, "exactly 10% is still text");
+        head.push(0x01);
+        assert!(is_binary(&head).is_some_and(|w| w.contains("more than 10%")));
+        assert_eq!(is_binary(b"a\tb\r\n\x0c\x1b[0m\n"), None);
+        assert!(is_binary(b"\x7fELF rest").is_some_and(|w| w.contains("ELF")));
+        assert!(is_binary(b"\xff\xfe{\x00").is_some_and(|w| w.contains("UTF-16")));
+        assert_eq!(is_binary(b""), None);
     }
 }
