@@ -149,6 +149,11 @@ fn a_process_without_its_peers_fails_within_its_timeout() {
         .unwrap();
     assert!(start.elapsed() < Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("process 0 of 2 could not reach its peers within 2 s"),
@@ -254,9 +259,20 @@ fn a_hunt_on_two_processes_reading_their_own_files_raises_the_alerts_of_one_work
     );
     assert!(first.status.success(), "{err0}");
     assert!(second.status.success(), "{err1}");
-    // The same alerts, printed once, by process 0.
+    // The same alerts, printed once, by process 0; its standard output holds nothing else
+    // (no connection chatter: every line is a JSON alert), and process 1's nothing at all.
     assert_eq!(alert_lines(&first.stdout), expected);
-    assert!(alert_lines(&second.stdout).is_empty());
+    for line in String::from_utf8_lossy(&first.stdout).lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON on standard output: {line}"
+        );
+    }
+    assert!(
+        second.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
     // Process 1 read a share of the files, not all of them; process 0's summary counts the
     // whole cluster's records.
     let read = err1
@@ -275,4 +291,51 @@ fn a_hunt_on_two_processes_reading_their_own_files_raises_the_alerts_of_one_work
     assert!(total > 0);
     assert!(0 < read && read < total, "process 1 read {read} of {total}");
     assert_eq!(total_of(&err0), total, "{err0}");
+}
+
+/// `hunt` and `replay` honour --connect-timeout too: without their peers they fail in bounded
+/// time with one line saying why, on either side of the cluster.
+#[test]
+fn hunt_and_replay_without_their_peers_fail_within_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, _) = tenant(dir.path());
+    let (p0, p1) = free_ports();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
+    let report = dir.path().join("report.json");
+    for (command, process) in [("hunt", "0"), ("hunt", "1"), ("replay", "1")] {
+        let start = Instant::now();
+        let mut c = kqlflow();
+        c.args([
+            command,
+            "--logs",
+            logs.to_str().unwrap(),
+            "-n",
+            "2",
+            "-p",
+            process,
+        ])
+        .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "2"]);
+        if command == "replay" {
+            c.args(["--report", report.to_str().unwrap()]);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{command} -p {process}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{command} -p {process}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "process {process} of 2 could not reach its peers within 2 s"
+            )),
+            "{command} -p {process}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

@@ -101,7 +101,8 @@ where
     B: for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>> + Send + Sync + 'static,
     S: Sink + 'static,
 {
-    let config = cluster.timely_config()?;
+    cluster.timely_config()?;
+    let options = cluster.clone();
     let Feed {
         mut events,
         mut constant,
@@ -135,7 +136,7 @@ where
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let started_tx = Mutex::new(started_tx);
     let run = move || {
-        timely::execute(config, move |worker| {
+        super::connect::execute(&options, move |worker| {
             if let Ok(tx) = started_tx.lock() {
                 let _ = tx.send(());
             }

@@ -8,6 +8,7 @@
 //! (see [`arrival`]) a late record enters at the watermark's tick instead, its row unchanged.
 
 pub mod arrival;
+pub mod connect;
 pub mod live;
 pub mod stream;
 pub mod temporal;
@@ -54,6 +55,36 @@ impl Default for ClusterOptions {
 }
 
 impl ClusterOptions {
+    /// The processes' addresses: the hostfile's first `processes` lines, or `localhost:2101`,
+    /// `localhost:2102`, … without one (as timely has them).
+    pub fn addresses(&self) -> Result<Vec<String>, String> {
+        match &self.hostfile {
+            None => Ok((0..self.processes)
+                .map(|i| format!("localhost:{}", 2101 + i))
+                .collect()),
+            Some(h) => {
+                let text = std::fs::read_to_string(h)
+                    .map_err(|e| format!("hostfile {}: {e}", h.display()))?;
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .take(self.processes)
+                    .map(str::to_string)
+                    .collect();
+                if lines.len() < self.processes {
+                    return Err(format!(
+                        "hostfile {} has {} address(es) for -n {}",
+                        h.display(),
+                        lines.len(),
+                        self.processes
+                    ));
+                }
+                Ok(lines)
+            }
+        }
+    }
+
     /// The timely configuration these options describe, or a message saying what is wrong.
     pub fn timely_config(&self) -> Result<timely::Config, String> {
         if self.workers == 0 {
