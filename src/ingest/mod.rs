@@ -386,11 +386,13 @@ impl<'c> Ingest<'c> {
         self.catalog.id_of_ignore_case(name)
     }
 
-    /// The table the options or the file's path name.
-    pub(crate) fn hint_for(&self, path: &Path) -> Option<usize> {
+    /// The table the options or the file's path name (standard input has no path: only
+    /// the options can name its table).
+    pub(crate) fn hint_for(&self, path: Option<&Path>) -> Option<usize> {
         if let Some(t) = &self.options.table {
             return self.table_id(t);
         }
+        let path = path?;
         let names: Vec<&str> = self
             .catalog
             .tables()

@@ -261,7 +261,7 @@ pub(crate) fn read_live_lines(
         ..FileStats::default()
     });
     set_format(ing, "JSON Lines");
-    let hint = path.and_then(|p| ing.hint_for(p));
+    let hint = ing.hint_for(path);
     let stream: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 16, reader));
     read_lines(ing, name, stream, hint, None, sink);
 }
@@ -319,7 +319,7 @@ fn read_data(
             .reject(name, 0, RejectReason::Unreadable, &e.to_string(), b"");
         return;
     }
-    let hint = path.and_then(|p| ing.hint_for(p));
+    let hint = ing.hint_for(path);
     let body = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&prefix);
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
