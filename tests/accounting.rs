@@ -42,7 +42,7 @@ fn line(i: usize) -> String {
         i % 60,
         i % 7,
         i % 250,
-        if i % 3 == 0 { "50126" } else { "0" }
+        if i.is_multiple_of(3) { "50126" } else { "0" }
     )
 }
 
