@@ -5,6 +5,8 @@
 use clap::{Args, ValueEnum};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+
+use crate::ingest::RejectReason;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -146,6 +148,31 @@ impl Write for SharedWriter {
             Ok(mut w) => w.flush(),
             Err(_) => Err(std::io::Error::other("the rejects file's lock is poisoned")),
         }
+    }
+}
+
+/// Writes a record the pack refused (late, or from the future) to the rejects file, if any,
+/// as the ingest's rejects are written: file, line, reason, detail.
+fn write_reject(
+    rejects: &Option<SharedWriter>,
+    late: &LateRecord,
+    reason: RejectReason,
+    detail: &str,
+) {
+    if let Some(w) = rejects {
+        let mut w = w.clone();
+        let (file, line) = match late.origin.rsplit_once(':') {
+            Some((f, l)) => (f, l.parse::<u64>().unwrap_or(0)),
+            None => (late.origin.as_str(), 0),
+        };
+        let line = serde_json::json!({
+            "file": file,
+            "line": line,
+            "reason": reason.to_string(),
+            "detail": detail,
+            "text": "",
+        });
+        let _ = writeln!(w, "{line}");
     }
 }
 
@@ -542,17 +569,7 @@ pub fn run(args: &DetectArgs) -> i32 {
                     max_ahead.map_or(String::new(), crate::plan::window::human_duration),
                     format_datetime_iso(late.watermark)
                 );
-                if let Some(w) = &rejects {
-                    let mut w = w.clone();
-                    let line = serde_json::json!({
-                        "file": late.origin.rsplit_once(':').map_or("", |(f, _)| f),
-                        "line": late.origin.rsplit_once(':').and_then(|(_, l)| l.parse::<u64>().ok()).unwrap_or(0),
-                        "reason": crate::ingest::RejectReason::FutureRecord.to_string(),
-                        "detail": detail,
-                        "text": "",
-                    });
-                    let _ = writeln!(w, "{line}");
-                }
+                write_reject(&rejects, late, RejectReason::FutureRecord, &detail);
                 eprintln!("warning: future record {}: {detail}; rejected", late.origin);
                 return;
             }
@@ -563,17 +580,12 @@ pub fn run(args: &DetectArgs) -> i32 {
                     format!("entered at {}", format_datetime_iso(t as i64))
                 }
                 None => {
-                    if let Some(w) = &rejects {
-                        let mut w = w.clone();
-                        let line = serde_json::json!({
-                            "file": late.origin.rsplit_once(':').map_or("", |(f, _)| f),
-                            "line": late.origin.rsplit_once(':').and_then(|(_, l)| l.parse::<u64>().ok()).unwrap_or(0),
-                            "reason": crate::ingest::RejectReason::LateRecord.to_string(),
-                            "detail": format!("event time {} is before the watermark {}", format_datetime_iso(late.time), format_datetime_iso(late.watermark)),
-                            "text": "",
-                        });
-                        let _ = writeln!(w, "{line}");
-                    }
+                    let detail = format!(
+                        "event time {} is before the watermark {}",
+                        format_datetime_iso(late.time),
+                        format_datetime_iso(late.watermark)
+                    );
+                    write_reject(&rejects, late, RejectReason::LateRecord, &detail);
                     "rejected".to_string()
                 }
             };
