@@ -339,3 +339,65 @@ fn hunt_and_replay_without_their_peers_fail_within_the_timeout() {
         );
     }
 }
+
+/// A peer killed during a run: the surviving process ends in bounded time with code 1 and one
+/// error line (no panic messages or backtraces), whichever process died.
+#[test]
+fn a_killed_peer_fails_the_run_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, _) = tenant(dir.path());
+    for victim in [1usize, 0] {
+        let (p0, p1) = free_ports();
+        let hosts = dir.path().join("hosts.txt");
+        std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
+        let start = |p: usize| {
+            let err = std::fs::File::create(dir.path().join(format!("err{p}"))).unwrap();
+            kqlflow()
+                .args(["replay", "--logs", logs.to_str().unwrap(), "--quiet"])
+                .args([
+                    "--speed",
+                    "2000",
+                    "--tick",
+                    "1m",
+                    "-n",
+                    "2",
+                    "-p",
+                    &p.to_string(),
+                ])
+                .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "30"])
+                .arg("--report")
+                .arg(dir.path().join(format!("report{p}.json")))
+                .env_remove("RUST_BACKTRACE")
+                .stdout(Stdio::null())
+                .stderr(err)
+                .spawn()
+                .unwrap()
+        };
+        let mut procs = [start(0), start(1)];
+        // 20 hours of records at 2000x take 36 s: kill one well within.
+        std::thread::sleep(Duration::from_secs(6));
+        procs[victim].kill().unwrap();
+        let _ = procs[victim].wait();
+        let survivor = 1 - victim;
+        let began = Instant::now();
+        let status = loop {
+            if let Some(s) = procs[survivor].try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "process {survivor} still runs a minute after its peer died"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let err = std::fs::read_to_string(dir.path().join(format!("err{survivor}"))).unwrap();
+        assert_eq!(status.code(), Some(1), "killed {victim}: {err}");
+        assert!(!err.contains("panicked"), "killed {victim}: {err}");
+        assert!(!err.contains("backtrace"), "killed {victim}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "killed {victim}: {err}"
+        );
+    }
+}

@@ -62,6 +62,7 @@ enum Command {
 /// Runs the command line and returns the process exit code: 0 on success, 1 when the command
 /// failed, 2 for a usage error.
 pub fn main() -> i32 {
+    crate::runtime::quiet_worker_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

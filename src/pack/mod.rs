@@ -441,6 +441,6 @@ pub fn run_fed(
     }
     worker
         .join()
-        .map_err(|_| "the dataflow's thread failed".to_string())??;
+        .map_err(|_| crate::runtime::failure("the dataflow's thread failed"))??;
     Ok(summary)
 }

@@ -359,7 +359,7 @@ pub fn run(
     let _ = forward.join();
     dataflow
         .join()
-        .map_err(|_| "the dataflow's thread failed".to_string())??;
+        .map_err(|_| crate::runtime::failure("the dataflow's thread failed"))??;
     Ok(summary)
 }
 

@@ -325,12 +325,12 @@ where
         }
         handle
             .join()
-            .map_err(|_| "the workers' thread failed".to_string())??
+            .map_err(|_| super::failure("the workers' thread failed"))??
     } else {
         run()?
     };
     for r in results {
-        r.map_err(|e| format!("a worker failed: {e}"))?;
+        r.map_err(|e| super::failure(&format!("a worker failed ({e})")))?;
     }
     Ok(())
 }

@@ -190,6 +190,49 @@ where
     Ok(consolidate(changes))
 }
 
+/// The first panic of a dataflow thread, kept by [`quiet_worker_panics`].
+static FIRST_PANIC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Makes a failing dataflow end with one line instead of every thread's panic message and
+/// backtrace: a panic on one of timely's threads (a worker, or a network thread that lost its
+/// peer) is kept, not printed, and [`failure`] says it in the run's error. Other panics print
+/// as before. For a program's `main`; a library leaves the panic hook alone.
+pub fn quiet_worker_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let name = std::thread::current().name().unwrap_or("").to_string();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        // A panic on a timely thread, or raised by timely's code (a guard joining a network
+        // thread that failed), or one that follows such a failure (a poisoned queue).
+        let in_timely = info
+            .location()
+            .is_some_and(|l| l.file().contains("/timely"));
+        let timely =
+            name.starts_with("timely") || in_timely || message.contains("timely communication");
+        if timely || (FIRST_PANIC.get().is_some() && message.contains("poisoned")) {
+            let _ = FIRST_PANIC.set(message);
+        } else {
+            default(info);
+        }
+    }));
+}
+
+/// A dataflow's failure, with the first worker panic when one was kept: `what` and why.
+pub fn failure(what: &str) -> String {
+    match FIRST_PANIC.get() {
+        Some(m) if m.contains("timely communication") || m.contains("Connection") => format!(
+            "{what}: a peer process stopped or its connection was lost ({m}); the run is incomplete"
+        ),
+        Some(m) => format!("{what}: {m}"),
+        None => what.to_string(),
+    }
+}
+
 /// The message of a process that could not reach its peers within the connect timeout.
 pub(crate) fn unreachable_peers(cluster: &ClusterOptions) -> String {
     format!(
