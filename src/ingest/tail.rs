@@ -1,6 +1,11 @@
 //! Following a log file as it grows (`tail -F`): a reader that, at the end of the file, waits
 //! for more instead of ending, starts again from the beginning when the file is truncated or
 //! replaced by a new one (log rotation), and ends only when told to stop.
+//!
+//! A copy-then-truncate rotation may write the new content past the point already read before
+//! the reader looks again: the file is then no shorter than what was read, yet it is not the
+//! same. The reader keeps the last bytes it read and, at the end of the file, checks that the
+//! file still holds them where they were; if not, it starts again from the beginning.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -17,7 +22,14 @@ pub struct Tail {
     pos: u64,
     stop: Arc<AtomicBool>,
     wait: Duration,
+    /// The last bytes read (up to [`MARK`]), ending at `pos`.
+    mark: Vec<u8>,
+    /// The last read found the end of the file: the file is checked before reading on.
+    at_end: bool,
 }
+
+/// How many of the last bytes read are kept to tell a rewritten file from a grown one.
+const MARK: usize = 64;
 
 impl Tail {
     /// Follows `path` from its beginning, looking for more every `wait` at its end, until
@@ -29,6 +41,28 @@ impl Tail {
             pos: 0,
             stop,
             wait,
+            mark: Vec::new(),
+            at_end: true,
+        }
+    }
+
+    /// Whether the file at the path no longer holds, just before `pos`, the bytes last read:
+    /// it was rewritten in place (truncated, then written past `pos` again).
+    fn rewritten(&self) -> bool {
+        if self.mark.is_empty() {
+            return false;
+        }
+        let Ok(mut f) = File::open(&self.path) else {
+            return false;
+        };
+        let at = self.pos - self.mark.len() as u64;
+        let mut now = vec![0u8; self.mark.len()];
+        match f
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| f.read_exact(&mut now))
+        {
+            Ok(()) => now != self.mark,
+            Err(_) => true,
         }
     }
 
@@ -38,7 +72,7 @@ impl Tail {
         let Ok(now) = std::fs::metadata(&self.path) else {
             return false;
         };
-        if now.len() < self.pos {
+        if now.len() < self.pos || self.rewritten() {
             return true;
         }
         #[cfg(unix)]
@@ -55,28 +89,56 @@ impl Tail {
 impl Read for Tail {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
+            // At the end (and before reading what comes after it): stop, or start over on a
+            // truncated, rewritten or rotated file.
+            if self.at_end {
+                if self.stop.load(Ordering::Acquire) {
+                    return Ok(0);
+                }
+                if self.file.is_none() || self.replaced() {
+                    match File::open(&self.path) {
+                        Ok(mut f) => {
+                            // A truncated file may be the same file: read it from its start.
+                            f.seek(SeekFrom::Start(0))?;
+                            self.file = Some(f);
+                            self.pos = 0;
+                            self.mark.clear();
+                            self.at_end = false;
+                            continue;
+                        }
+                        // Not there (yet, or between a rotation's rename and create): wait.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        // Anything else (no permission, too many open files) is reported, not
+                        // waited on for ever.
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
             if let Some(f) = self.file.as_mut() {
                 match f.read(buf) {
+                    Ok(0) if !self.at_end => {
+                        self.at_end = true;
+                        continue;
+                    }
                     Ok(0) => {}
                     Ok(n) => {
+                        self.at_end = false;
                         self.pos += n as u64;
+                        let got = &buf[..n];
+                        if got.len() >= MARK {
+                            self.mark = got[got.len() - MARK..].to_vec();
+                        } else {
+                            self.mark.extend_from_slice(got);
+                            let excess = self.mark.len().saturating_sub(MARK);
+                            self.mark.drain(..excess);
+                        }
                         return Ok(n);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 }
-            }
-            // At the end: stop, start over on a truncated or rotated file, or wait.
-            if self.stop.load(Ordering::Acquire) {
-                return Ok(0);
-            }
-            if (self.file.is_none() || self.replaced())
-                && let Ok(mut f) = File::open(&self.path)
-            {
-                // A truncated file may be the same file: read it from its start.
-                f.seek(SeekFrom::Start(0))?;
-                self.file = Some(f);
-                self.pos = 0;
+            } else if !self.at_end {
+                self.at_end = true;
                 continue;
             }
             std::thread::sleep(self.wait);
@@ -123,6 +185,14 @@ mod tests {
         std::fs::rename(&path, &old).unwrap();
         std::fs::write(&path, "four\n").unwrap();
         assert_eq!(next(), "four");
+        // Copy-then-truncate, the new content written past what was read before the reader
+        // looks: read from its start, head included.
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(0).unwrap();
+        drop(f);
+        std::fs::write(&path, "fifth line\nsixth\n").unwrap();
+        assert_eq!(next(), "fifth line");
+        assert_eq!(next(), "sixth");
         stop.store(true, Ordering::Release);
         reader.join().unwrap();
         assert!(rx.try_recv().is_err());
