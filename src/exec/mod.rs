@@ -119,6 +119,7 @@ fn render_shared<'scope>(
         shared: vec![None; program.shared.len()],
         scalars: None,
         memo,
+        digests: HashMap::new(),
     };
     let root = strip_presentation(&program.root);
     r.plan(root)
@@ -138,44 +139,6 @@ struct Memo<'scope> {
     by_key: HashMap<(String, Vec<usize>), ByKey<'scope>>,
     key_sets: HashMap<(String, Vec<usize>), KeySet<'scope>>,
     reused: usize,
-}
-
-/// `p` with every [`Node::Shared`] replaced by the plan it names, so that equal computations
-/// in different programs are equal plans.
-fn inline_shared(p: &Plan, shared: &[Plan]) -> Plan {
-    fn walk(p: &mut Plan, shared: &[Plan]) {
-        if let Node::Shared(i) = p.node
-            && let Some(s) = shared.get(i)
-        {
-            let mut s = s.clone();
-            walk(&mut s, shared);
-            p.node = s.node;
-            return;
-        }
-        for input in p.inputs_mut() {
-            walk(input, shared);
-        }
-    }
-    let mut p = p.clone();
-    walk(&mut p, shared);
-    p
-}
-
-/// The tables `p` scans.
-fn scanned_tables(p: &Plan) -> Vec<String> {
-    fn walk(p: &Plan, out: &mut Vec<String>) {
-        if let Node::Scan { table, .. } = &p.node
-            && !out.contains(table)
-        {
-            out.push(table.clone());
-        }
-        for input in p.inputs() {
-            walk(input, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(p, &mut out);
-    out
 }
 
 /// A filter node's temporal bounds, as written (over its input's full schema).
@@ -234,6 +197,75 @@ struct Renderer<'a, 'scope> {
     scalars: Option<Rows<'scope>>,
     /// What this program shares with the others rendered into the dataflow.
     memo: &'a mut Memo<'scope>,
+    /// Each node's digest (see [`Renderer::digest`]), by its address in `program`, which
+    /// outlives the renderer: every plan rendered is a node of it.
+    digests: HashMap<*const Plan, Digest>,
+}
+
+/// What identifies a plan's computation, computed bottom-up: a 128-bit hash of each node's own
+/// fields and its inputs' digests (shared plans written out), the tables it scans, and whether
+/// it reads the program's scalar sub-queries.
+#[derive(Clone)]
+struct Digest {
+    hash: u128,
+    tables: Vec<String>,
+    scalars: bool,
+}
+
+/// A node's own fields, without its inputs, as text.
+fn local_text(p: &Plan) -> String {
+    let node = match &p.node {
+        Node::Filter {
+            predicate,
+            temporal,
+            ..
+        } => format!("Filter {predicate:?} {temporal:?}"),
+        Node::Map { exprs, .. } => format!("Map {exprs:?}"),
+        Node::Reduce { keys, aggs, .. } => format!("Reduce {keys:?} {aggs:?}"),
+        Node::MakeSeries {
+            keys,
+            aggs,
+            defaults,
+            axis,
+            nonempty,
+            ..
+        } => format!("MakeSeries {keys:?} {aggs:?} {defaults:?} {axis:?} {nonempty}"),
+        Node::Join {
+            kind,
+            left_keys,
+            right_keys,
+            right_output,
+            ..
+        } => format!("Join {kind:?} {left_keys:?} {right_keys:?} {right_output:?}"),
+        Node::Union {
+            inputs,
+            with_source,
+        } => {
+            let parts: Vec<String> = inputs
+                .iter()
+                .map(|i| format!("{:?} {:?}", i.columns, i.source))
+                .collect();
+            format!("Union {with_source} {parts:?}")
+        }
+        Node::MvExpand { columns, limit, .. } => format!("MvExpand {columns:?} {limit:?}"),
+        Node::MvApply {
+            items,
+            item_columns,
+            apply_width,
+            keep,
+            limit,
+            ..
+        } => format!("MvApply {items:?} {item_columns:?} {apply_width} {keep:?} {limit:?}"),
+        Node::Distinct { .. } => "Distinct".to_string(),
+        Node::Sort { keys, .. } => format!("Sort {keys:?}"),
+        Node::Take { count, keys, .. } => format!("Take {count} {keys:?}"),
+        leaf @ (Node::Scan { .. }
+        | Node::Watchlist { .. }
+        | Node::Constant { .. }
+        | Node::ApplyRows
+        | Node::Shared(_)) => format!("{leaf:?}"),
+    };
+    format!("{node} -> {:?} {:?}", p.schema, p.event_time)
 }
 
 fn default_of(ty: Type) -> Value {
@@ -411,28 +443,81 @@ impl<'scope> Renderer<'_, 'scope> {
         Ok(c)
     }
 
-    /// What identifies the computation of `p` among every program rendered together: the
-    /// plan's text with shared sub-plans written out, prefixed by the program's index when
-    /// it reads the program's scalar sub-queries.
-    fn fingerprint(&self, p: &Plan) -> String {
-        let inlined = inline_shared(p, &self.program.shared);
-        let mut text = format!("{inlined:?}");
+    /// What identifies the computation of `p` among every program rendered together: its
+    /// digest (the plan with shared sub-plans written out, hashed node by node), prefixed by
+    /// the columns this program cuts its scans' rows to, and by the program's index when it
+    /// reads the program's scalar sub-queries.
+    fn fingerprint(&mut self, p: &Plan) -> String {
+        let d = self.digest(p);
+        let mut text = format!("{:032x}", d.hash);
         // Rows cut to this program's own columns differ from another program's cut.
-        for table in scanned_tables(&inlined) {
+        for table in &d.tables {
             if self
                 .sources
                 .layouts
-                .projection_to(&self.own, &table)
+                .projection_to(&self.own, table)
                 .is_some()
             {
-                text = format!("{table} as {:?}; {text}", self.own.kept(&table));
+                text = format!("{table} as {:?}; {text}", self.own.kept(table));
             }
         }
-        if plan_uses_scalars(&inlined) {
+        if d.scalars {
             format!("program {}: {text}", self.index)
         } else {
             text
         }
+    }
+
+    /// The digest of `p`, a node of the program, computed once per node.
+    fn digest(&mut self, p: &Plan) -> Digest {
+        use std::hash::{Hash, Hasher};
+        let at = p as *const Plan;
+        if let Some(d) = self.digests.get(&at) {
+            return d.clone();
+        }
+        let program = self.program;
+        let d = match &p.node {
+            // A shared plan is written out where it is used.
+            Node::Shared(i) => match program.shared.get(*i) {
+                Some(s) => self.digest(s),
+                None => Digest {
+                    hash: 0,
+                    tables: Vec::new(),
+                    scalars: false,
+                },
+            },
+            _ => {
+                let inputs: Vec<Digest> = p.inputs().into_iter().map(|i| self.digest(i)).collect();
+                let local = local_text(p);
+                let half = |seed: u8| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    seed.hash(&mut h);
+                    local.hash(&mut h);
+                    for i in &inputs {
+                        i.hash.hash(&mut h);
+                    }
+                    h.finish()
+                };
+                let mut tables: Vec<String> = Vec::new();
+                if let Node::Scan { table, .. } = &p.node {
+                    tables.push(table.clone());
+                }
+                for i in &inputs {
+                    for t in &i.tables {
+                        if !tables.contains(t) {
+                            tables.push(t.clone());
+                        }
+                    }
+                }
+                Digest {
+                    hash: (u128::from(half(1)) << 64) | u128::from(half(2)),
+                    tables,
+                    scalars: plan_uses_scalars_here(p) || inputs.iter().any(|i| i.scalars),
+                }
+            }
+        };
+        self.digests.insert(at, d.clone());
+        d
     }
 
     /// [`Renderer::plan_narrow`] without the memo.
