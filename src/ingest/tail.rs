@@ -46,21 +46,28 @@ impl Tail {
         }
     }
 
-    /// Whether the file at the path no longer holds, just before `pos`, the bytes last read:
+    /// Whether the file being read no longer holds, just before `pos`, the bytes last read:
     /// it was rewritten in place (truncated, then written past `pos` again).
     fn rewritten(&self) -> bool {
         if self.mark.is_empty() {
             return false;
         }
-        let Ok(mut f) = File::open(&self.path) else {
-            return false;
-        };
         let at = self.pos - self.mark.len() as u64;
         let mut now = vec![0u8; self.mark.len()];
-        match f
-            .seek(SeekFrom::Start(at))
-            .and_then(|_| f.read_exact(&mut now))
-        {
+        #[cfg(unix)]
+        let got = match &self.file {
+            Some(f) => {
+                use std::os::unix::fs::FileExt;
+                f.read_exact_at(&mut now, at)
+            }
+            None => return false,
+        };
+        #[cfg(not(unix))]
+        let got = File::open(&self.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(at))
+                .and_then(|_| f.read_exact(&mut now))
+        });
+        match got {
             Ok(()) => now != self.mark,
             Err(_) => true,
         }
@@ -122,6 +129,13 @@ impl Read for Tail {
                     }
                     Ok(0) => {}
                     Ok(n) => {
+                        // Make sure the file was not rewritten in place since the last read
+                        // (the bytes before this read must still be those read last), else
+                        // drop what was read and start over from the beginning.
+                        if self.rewritten() {
+                            self.file = None;
+                            continue;
+                        }
                         self.at_end = false;
                         self.pos += n as u64;
                         let got = &buf[..n];
