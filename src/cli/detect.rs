@@ -196,10 +196,27 @@ impl ReaderCtx {
     fn spawn(&self, path: PathBuf, live: bool, wait: Duration) {
         let ctx = self.clone();
         ctx.running.fetch_add(1, Ordering::AcqRel);
-        std::thread::spawn(move || {
-            ctx.read(&path, live, wait);
+        // A reader needs little stack (JSON nesting is bounded); the binary's default for
+        // threads is large, for the dataflow's workers, and there may be a reader per file.
+        let spawned = std::thread::Builder::new()
+            .name("reader".into())
+            .stack_size(4 << 20)
+            .spawn({
+                let ctx = ctx.clone();
+                let path = path.clone();
+                move || {
+                    ctx.read(&path, live, wait);
+                    ctx.running.fetch_sub(1, Ordering::AcqRel);
+                }
+            });
+        if let Err(e) = spawned {
             ctx.running.fetch_sub(1, Ordering::AcqRel);
-        });
+            ctx.counts.rejected.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "warning: rejected {}: cannot start a reader for it: {e} (unreadable)",
+                path.display()
+            );
+        }
     }
 
     fn read(&self, path: &Path, live: bool, wait: Duration) {
