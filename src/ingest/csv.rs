@@ -21,8 +21,15 @@ pub(crate) fn clean_header(h: &str) -> String {
     }
 }
 
+/// A CSV row as CSV text (with its line end), the text a reject keeps. The writer's buffer
+/// holds the whole row (its bytes, each doubled at worst, the quotes and delimiters), so that
+/// each field is written in one go: with a smaller buffer, writing a large field rescans what
+/// is left of it at every refill, in time quadratic in its length.
 fn record_text(rec: &csv::ByteRecord) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let room = 2 * rec.as_slice().len() + 3 * rec.len() + 8;
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(room)
+        .from_writer(Vec::with_capacity(room));
     let _ = w.write_byte_record(rec);
     w.into_inner().unwrap_or_default()
 }
