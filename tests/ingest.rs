@@ -1193,3 +1193,47 @@ fn a_csv_quote_never_closed_rejects_the_rest_once_in_bounded_memory() {
         assert!(peak < BOUND, "{name}: {peak} bytes at once");
     }
 }
+
+#[test]
+fn a_json_document_element_past_the_limit_is_skipped_in_bounded_memory() {
+    let huge = "x".repeat(HUGE);
+    // The element alone, as a portal export of one huge row.
+    let doc = format!(
+        "[{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"{huge}\"}}]"
+    );
+    for (name, bytes) in [
+        ("SigninLogs.json", doc.as_bytes().to_vec()),
+        ("SigninLogs.json.gz", gzip(doc.as_bytes())),
+    ] {
+        let (run, peak) = read_bounded(name, &bytes);
+        assert_eq!(run.records.len(), 0);
+        assert_eq!(run.report.rejected(), 1, "{name}: {:?}", run.report.rejects);
+        assert_eq!(
+            run.report.rejects[&RejectReason::LineTooLong].examples[0],
+            format!(
+                "{name}:1: an element of {} bytes, more than the limit of {LIMIT} (--max-line-bytes)",
+                HUGE + 63
+            )
+        );
+        assert!(peak < BOUND, "{name}: {peak} bytes at once");
+    }
+    // Between good rows: they are read, at their lines.
+    let doc = format!(
+        "[\n{SIGNIN_ROW},\n{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"{huge}\"}},\n{SIGNIN_ROW}\n]\n"
+    );
+    let (run, peak) = read_bounded("export.json", doc.as_bytes());
+    let lines: Vec<u64> = run.records.iter().map(|r| r.origin.line).collect();
+    assert_eq!(lines, [2, 4], "{:?}", run.report.rejects);
+    assert_eq!(run.report.rejected(), 1);
+    assert!(
+        run.report.rejects[&RejectReason::LineTooLong].examples[0].starts_with("export.json:3:")
+    );
+    assert!(peak < BOUND, "{peak} bytes at once");
+    // An envelope larger than the limit: its records, each within it, are read.
+    let records = vec![DIAG_SIGNIN; 2 * LIMIT / DIAG_SIGNIN.len()];
+    let envelope = format!("{{\"records\": [\n{}\n]}}", records.join(",\n"));
+    assert!(envelope.len() > LIMIT);
+    let (run, _) = read_bounded("eventhub.json", envelope.as_bytes());
+    assert_eq!(run.records.len(), records.len(), "{:?}", run.report.rejects);
+    assert_eq!(run.records[1].origin.line, 3);
+}
