@@ -1025,3 +1025,215 @@ impl Write for SharedBuf {
         Ok(())
     }
 }
+
+/// Counts, per thread, the bytes allocated and not yet freed, and their peak: how much memory
+/// reading an input takes, whatever else runs at the same time.
+struct CountingAlloc;
+
+thread_local! {
+    static LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_alloc(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; the counting only reads
+// the sizes.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as the caller promised.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            count_alloc(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as the caller promised.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            count_alloc(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as the caller promised.
+        unsafe { std::alloc::System.dealloc(p, layout) };
+        count_alloc(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        // SAFETY: as the caller promised.
+        let q = unsafe { std::alloc::System.realloc(p, layout, new) };
+        if !q.is_null() {
+            count_alloc(new as isize - layout.size() as isize);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns what it returns and the most memory this thread held at once while it
+/// ran, above what it held before.
+fn peak_memory<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(before));
+    let out = f();
+    let peak = PEAK.with(|p| p.get());
+    (out, (peak - before).max(0) as usize)
+}
+
+/// The limit the tests of bounded reading set: 64 KiB.
+const LIMIT: usize = 64 << 10;
+
+/// The size of the field those tests put past it: 10 MiB.
+const HUGE: usize = 10 << 20;
+
+/// What reading one input may take on top of the input itself, whatever its rows' lengths:
+/// about 1 MiB of buffers whatever the limit (reading and look-ahead buffers, the gzip
+/// decoder), and the limit a few times over. Keeping the 10 MiB field would take five times
+/// more.
+const BOUND: usize = 2 << 20;
+
+/// Reads `bytes` as `name` with the limit [`LIMIT`], returning the run and its peak memory.
+fn read_bounded(name: &str, bytes: &[u8]) -> (Run, usize) {
+    let opts = Options {
+        max_line_bytes: LIMIT,
+        ..Options::default()
+    };
+    peak_memory(|| {
+        run_with(
+            |ing, sink| ing.read_bytes(name, bytes, sink),
+            Projection::all(),
+            opts,
+        )
+    })
+}
+
+const CSV_HEADER: &str = "TimeGenerated,UserPrincipalName,IPAddress,ResultType\n";
+
+#[test]
+fn a_csv_row_past_the_limit_is_skipped_in_bounded_memory_and_reading_goes_on() {
+    // Row 3 holds a quoted field of 10 MiB over 11 lines, closed: it alone is rejected.
+    let mut huge = vec![b'x'; HUGE];
+    for i in 1..=10 {
+        huge[i * (HUGE / 11)] = b'\n';
+    }
+    let mut csv = Vec::new();
+    csv.extend_from_slice(CSV_HEADER.as_bytes());
+    csv.extend_from_slice(b"2024-05-01T10:00:00Z,alice@contoso.com,192.0.2.1,0\n");
+    csv.extend_from_slice(b"2024-05-01T10:01:00Z,\"bob ");
+    csv.extend_from_slice(&huge);
+    csv.extend_from_slice(b"\",192.0.2.2,0\n");
+    csv.extend_from_slice(b"2024-05-01T10:02:00Z,carol@contoso.com,192.0.2.3,0\n");
+    for (name, bytes) in [
+        ("SigninLogs.csv", csv.clone()),
+        ("SigninLogs.csv.gz", gzip(&csv)),
+    ] {
+        let (run, peak) = read_bounded(name, &bytes);
+        assert_eq!(run.records.len(), 2, "{name}: {:?}", run.report.rejects);
+        assert_eq!(
+            run.get(1, "UserPrincipalName"),
+            Value::str("carol@contoso.com")
+        );
+        let lines: Vec<u64> = run.records.iter().map(|r| r.origin.line).collect();
+        assert_eq!(lines, [2, 14], "{name}");
+        assert_eq!(run.report.rejected(), 1, "{name}: {:?}", run.report.rejects);
+        let why = &run.report.rejects[&RejectReason::LineTooLong].examples[0];
+        let expected = format!(
+            "{name}:3: a row of {} bytes over 11 lines, more than the limit of {LIMIT} (--max-line-bytes)",
+            HUGE + 39
+        );
+        assert_eq!(why, &expected);
+        assert_eq!(
+            (run.report.files[0].rows, run.report.files[0].rejected),
+            (2, 1)
+        );
+        assert!(peak < BOUND, "{name}: {peak} bytes at once");
+    }
+}
+
+#[test]
+fn a_csv_quote_never_closed_rejects_the_rest_once_in_bounded_memory() {
+    // The quote opened on line 3 is never closed: every byte after it is part of that row,
+    // good rows too (a CSV reader cannot tell them apart). Rows before it are read.
+    let mut csv = Vec::new();
+    csv.extend_from_slice(CSV_HEADER.as_bytes());
+    csv.extend_from_slice(b"2024-05-01T10:00:00Z,alice@contoso.com,192.0.2.1,0\n");
+    csv.extend_from_slice(b"2024-05-01T10:00:00Z,\"alice,1.2.3.4,0\n");
+    csv.extend_from_slice(b"2024-05-01T10:02:00Z,carol@contoso.com,192.0.2.3,0\n");
+    csv.extend(std::iter::repeat_n(b'x', HUGE));
+    for (name, bytes) in [
+        ("SigninLogs.csv", csv.clone()),
+        ("SigninLogs.csv.gz", gzip(&csv)),
+    ] {
+        let (run, peak) = read_bounded(name, &bytes);
+        assert_eq!(run.records.len(), 1, "{name}: {:?}", run.report.rejects);
+        assert_eq!(run.records[0].origin.line, 2);
+        assert_eq!(run.report.rejected(), 1, "{name}: {:?}", run.report.rejects);
+        let why = &run.report.rejects[&RejectReason::LineTooLong].examples[0];
+        assert!(
+            why.starts_with(&format!(
+                "{name}:3: a quoted field of this row is never closed: the row runs on to the end of the data, {} bytes over 3 lines, more than the limit of {LIMIT}",
+                HUGE + 89
+            )),
+            "{why}"
+        );
+        assert!(
+            why.ends_with("the rest of the data (2 more lines) is part of it, not read as rows"),
+            "{why}"
+        );
+        assert!(peak < BOUND, "{name}: {peak} bytes at once");
+    }
+}
+
+#[test]
+fn a_json_document_element_past_the_limit_is_skipped_in_bounded_memory() {
+    let huge = "x".repeat(HUGE);
+    // The element alone, as a portal export of one huge row.
+    let doc = format!(
+        "[{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"{huge}\"}}]"
+    );
+    for (name, bytes) in [
+        ("SigninLogs.json", doc.as_bytes().to_vec()),
+        ("SigninLogs.json.gz", gzip(doc.as_bytes())),
+    ] {
+        let (run, peak) = read_bounded(name, &bytes);
+        assert_eq!(run.records.len(), 0);
+        assert_eq!(run.report.rejected(), 1, "{name}: {:?}", run.report.rejects);
+        assert_eq!(
+            run.report.rejects[&RejectReason::LineTooLong].examples[0],
+            format!(
+                "{name}:1: an element of {} bytes, more than the limit of {LIMIT} (--max-line-bytes)",
+                HUGE + 63
+            )
+        );
+        assert!(peak < BOUND, "{name}: {peak} bytes at once");
+    }
+    // Between good rows: they are read, at their lines.
+    let doc = format!(
+        "[\n{SIGNIN_ROW},\n{{\"TimeGenerated\":\"2024-05-01T10:00:00Z\",\"UserPrincipalName\":\"{huge}\"}},\n{SIGNIN_ROW}\n]\n"
+    );
+    let (run, peak) = read_bounded("export.json", doc.as_bytes());
+    let lines: Vec<u64> = run.records.iter().map(|r| r.origin.line).collect();
+    assert_eq!(lines, [2, 4], "{:?}", run.report.rejects);
+    assert_eq!(run.report.rejected(), 1);
+    assert!(
+        run.report.rejects[&RejectReason::LineTooLong].examples[0].starts_with("export.json:3:")
+    );
+    assert!(peak < BOUND, "{peak} bytes at once");
+    // An envelope larger than the limit: its records, each within it, are read.
+    let records = vec![DIAG_SIGNIN; 2 * LIMIT / DIAG_SIGNIN.len()];
+    let envelope = format!("{{\"records\": [\n{}\n]}}", records.join(",\n"));
+    assert!(envelope.len() > LIMIT);
+    let (run, _) = read_bounded("eventhub.json", envelope.as_bytes());
+    assert_eq!(run.records.len(), records.len(), "{:?}", run.report.rejects);
+    assert_eq!(run.records[1].origin.line, 3);
+}

@@ -1,11 +1,9 @@
 //! The Log Analytics portal's CSV export: a header row (with a possible BOM and `[UTC]` style
 //! suffixes on datetime columns), US datetimes, and quoted cells holding multi-line JSON.
 
-use std::cell::RefCell;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
-use std::io::Read;
-use std::rc::Rc;
+use std::io::BufRead;
 
 use super::coerce::coerce_str;
 use super::gzip::GzipWatch;
@@ -21,65 +19,279 @@ pub(crate) fn clean_header(h: &str) -> String {
     }
 }
 
-fn record_text(rec: &csv::ByteRecord) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_byte_record(rec);
+/// A CSV row's fields as CSV text (with its line end), the text a reject keeps.
+fn record_text(rec: &Fields) -> Vec<u8> {
+    csv_text(rec.iter())
+}
+
+/// `fields` written as one CSV row. The writer's buffer holds the whole row (its fields, each
+/// byte doubled at worst, the quotes and delimiters), so that each field is written in one go:
+/// with a smaller buffer, writing a large field rescans what is left of it at every refill.
+fn csv_text<'f>(fields: impl Iterator<Item = &'f [u8]> + Clone) -> Vec<u8> {
+    let (bytes, count) = fields
+        .clone()
+        .fold((0usize, 0usize), |(b, c), f| (b + f.len(), c + 1));
+    let room = 2 * bytes + 3 * count + 8;
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(room)
+        .from_writer(Vec::with_capacity(room));
+    let _ = w.write_record(fields);
     w.into_inner().unwrap_or_default()
 }
 
-/// What [`NewlineTracker`] has seen of the data.
+/// The bytes of a reject's text kept from a row too long to keep: its first KiB.
+const HEAD_BYTES: usize = 1024;
+
+/// One CSV row as read: its fields' bytes one after another, and where each field ends.
 #[derive(Default)]
-struct Seen {
-    /// Offsets of the newlines not yet passed by [`LineCounter`].
-    newlines: VecDeque<u64>,
-    /// Newlines seen in all.
-    count: u64,
-    /// The last byte seen.
+struct Fields {
+    /// The fields' bytes (the buffer the parser writes into; only the first
+    /// `ends[count - 1]` bytes are the row's).
+    data: Vec<u8>,
+    /// Where each field ends in `data` (a buffer: only the first `count` are the row's).
+    ends: Vec<usize>,
+    /// How many fields the row has.
+    count: usize,
+}
+
+impl Fields {
+    /// How many fields the row has.
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Field `i`.
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..self.ends[i])
+    }
+
+    /// Every field's bytes, one after another.
+    fn as_slice(&self) -> &[u8] {
+        match self.count {
+            0 => &[],
+            n => &self.data[..self.ends[n - 1]],
+        }
+    }
+
+    /// The fields, in order.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + Clone + '_ {
+        (0..self.count).filter_map(|i| self.get(i))
+    }
+}
+
+/// What [`Rows::next`] read.
+enum Next {
+    /// A row, now in the [`Fields`] passed, starting on this line.
+    Row(u64),
+    /// A row longer than the limit: skipped, not kept.
+    TooLong(LongRow),
+    /// The end of the data.
+    End,
+    /// Reading failed inside the row starting on this line.
+    Failed(u64, std::io::Error),
+}
+
+/// A row longer than `--max-line-bytes`, skipped.
+struct LongRow {
+    /// The line it starts on.
+    line: u64,
+    /// Its bytes, without its line end (to the end of the data when it runs on to there).
+    bytes: u64,
+    /// The lines it spans.
+    lines: u64,
+    /// Its first fields, as CSV text, at most [`HEAD_BYTES`].
+    head: Vec<u8>,
+    /// True when the data ends inside one of its quoted fields: a quote that is never closed.
+    unclosed: bool,
+}
+
+/// Reads CSV rows from a stream, none longer than `max` bytes: a longer row is skipped to its
+/// end as the CSV parser tells it (through quoted fields and the line ends in them), without
+/// keeping it, in time linear in its length.
+struct Rows<'r> {
+    input: Box<dyn BufRead + 'r>,
+    core: csv_core::Reader,
+    max: usize,
+    /// Newlines consumed so far.
+    newlines: u64,
+    /// The last byte consumed.
     last: Option<u8>,
 }
 
-/// Passes bytes through and notes where the newlines are, so that each record's first line can
-/// be told exactly (the CSV reader's own line count is off by one after a CRLF terminator).
-struct NewlineTracker<R> {
-    inner: R,
-    offset: u64,
-    seen: Rc<RefCell<Seen>>,
-}
+impl<'r> Rows<'r> {
+    fn new(input: Box<dyn BufRead + 'r>, max: usize) -> Rows<'r> {
+        Rows {
+            input,
+            core: csv_core::Reader::new(),
+            max,
+            newlines: 0,
+            last: None,
+        }
+    }
 
-impl<R: Read> Read for NewlineTracker<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut seen = self.seen.borrow_mut();
-        for p in memchr::memchr_iter(b'\n', &buf[..n]) {
-            seen.newlines.push_back(self.offset + p as u64);
-            seen.count += 1;
+    /// The buffered input (empty at its end), retrying interrupted reads.
+    fn fill<'a>(input: &'a mut (dyn BufRead + 'r)) -> std::io::Result<&'a [u8]> {
+        loop {
+            match input.fill_buf() {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                _ => break,
+            }
         }
-        if n > 0 {
-            seen.last = Some(buf[n - 1]);
+        input.fill_buf()
+    }
+
+    /// Consumes `n` bytes of the buffered input, counting its newlines.
+    fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
         }
-        self.offset += n as u64;
-        Ok(n)
+        if let Ok(buf) = self.input.fill_buf() {
+            let seen = &buf[..n.min(buf.len())];
+            self.newlines += memchr::memchr_iter(b'\n', seen).count() as u64;
+            self.last = seen.last().copied().or(self.last);
+        }
+        self.input.consume(n);
+    }
+
+    /// Reads the next row into `rec`.
+    fn next(&mut self, rec: &mut Fields) -> Next {
+        use csv_core::ReadRecordResult as R;
+        // Line ends before the row: blank lines, which the parser skips too; the row's line is
+        // that of its first byte.
+        loop {
+            let buf = match Self::fill(&mut *self.input) {
+                Ok(b) => b,
+                Err(e) => return Next::Failed(self.newlines + 1, e),
+            };
+            if buf.is_empty() {
+                return Next::End;
+            }
+            let n = buf
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(buf.len());
+            let more = n == buf.len();
+            self.consume(n);
+            if !more {
+                break;
+            }
+        }
+        let line = self.newlines + 1;
+        if rec.data.is_empty() {
+            rec.data.resize(1 << 12, 0);
+            rec.ends.resize(64, 0);
+        }
+        let (mut bytes, mut nout, mut nend) = (0usize, 0usize, 0usize);
+        loop {
+            let buf = match Self::fill(&mut *self.input) {
+                Ok(b) => b,
+                Err(e) => return Next::Failed(line, e),
+            };
+            // Never more than one byte past the limit: the row's fields stay within it.
+            let room = self.max.saturating_add(1).saturating_sub(bytes);
+            let input = &buf[..buf.len().min(room)];
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(input, &mut rec.data[nout..], &mut rec.ends[nend..]);
+            self.consume(nin);
+            bytes += nin;
+            nout += o;
+            nend += e;
+            match res {
+                R::InputEmpty if bytes > self.max => {
+                    let head = partial_text(rec, nout, nend);
+                    return self.skip(line, bytes as u64, head);
+                }
+                R::InputEmpty => {}
+                R::OutputFull => {
+                    let len = rec
+                        .data
+                        .len()
+                        .saturating_mul(2)
+                        .min(self.max.saturating_add(1))
+                        .max(nout + 1);
+                    rec.data.resize(len, 0);
+                }
+                R::OutputEndsFull => {
+                    let len = rec.ends.len() * 2;
+                    rec.ends.resize(len, 0);
+                }
+                R::Record => {
+                    rec.count = nend;
+                    return Next::Row(line);
+                }
+                R::End => return Next::End,
+            }
+        }
+    }
+
+    /// Skips the rest of a row found longer than the limit after `bytes` bytes, keeping none of
+    /// it: to its end as the parser tells it, or to the end of the data.
+    fn skip(&mut self, line: u64, mut bytes: u64, head: Vec<u8>) -> Next {
+        use csv_core::ReadRecordResult as R;
+        let mut out = vec![0u8; 1 << 16];
+        let mut ends = vec![0usize; 1 << 10];
+        let unclosed = loop {
+            let buf = match Self::fill(&mut *self.input) {
+                Ok(b) => b,
+                Err(e) => return Next::Failed(line, e),
+            };
+            if buf.is_empty() {
+                // The data ends inside the row. It ends inside a quoted field (a quote never
+                // closed) when a line end would not end it: the parser, done with, is asked.
+                let (res, ..) = self.core.read_record(b"\n", &mut out, &mut ends);
+                break res == R::InputEmpty;
+            }
+            let (res, nin, _, _) = self.core.read_record(buf, &mut out, &mut ends);
+            self.consume(nin);
+            bytes += nin as u64;
+            if matches!(res, R::Record | R::End) {
+                // Without its line end.
+                if matches!(self.last, Some(b'\n' | b'\r')) {
+                    bytes -= 1;
+                }
+                break false;
+            }
+        };
+        // The lines it spans: from its first to the one its last byte is on (a newline ends
+        // the line it is on).
+        let mut lines = (self.newlines + 2).saturating_sub(line);
+        if self.last == Some(b'\n') {
+            lines -= 1;
+        }
+        Next::TooLong(LongRow {
+            line,
+            bytes,
+            lines: lines.max(1),
+            head,
+            unclosed,
+        })
     }
 }
 
-/// Counts lines up to a record's start.
-struct LineCounter {
-    seen: Rc<RefCell<Seen>>,
-    passed: u64,
-}
-
-impl LineCounter {
-    /// The 1-based line on which the record starting at byte `start` begins: newlines at or
-    /// before `start` come before it (at `start` itself sits the LF of a CRLF that the reader
-    /// has not consumed yet).
-    fn line_at(&mut self, start: u64) -> u64 {
-        let mut seen = self.seen.borrow_mut();
-        while seen.newlines.front().is_some_and(|&p| p <= start) {
-            seen.newlines.pop_front();
-            self.passed += 1;
+/// The CSV text of the first fields of a row being read (`nout` bytes of fields in `rec.data`,
+/// `nend` of them whole), at most [`HEAD_BYTES`].
+fn partial_text(rec: &Fields, nout: usize, nend: usize) -> Vec<u8> {
+    let mut fields: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    let mut left = HEAD_BYTES;
+    for &end in rec.ends[..nend].iter().chain(std::iter::once(&nout)) {
+        let end = end.min(nout).max(start);
+        let take = (end - start).min(left);
+        fields.push(&rec.data[start..start + take]);
+        left -= take;
+        start = end;
+        if left == 0 {
+            break;
         }
-        self.passed + 1
     }
+    let mut text = csv_text(fields.into_iter());
+    text.truncate(HEAD_BYTES);
+    text
 }
 
 /// The column `X` a header name `X_dynamic` or `X_string` (suffix in any case) is half of, as
@@ -215,7 +427,7 @@ impl CsvFile {
         &mut self,
         ing: &mut Ingest,
         name: &str,
-        rec: &csv::ByteRecord,
+        rec: &Fields,
         line: u64,
         sink: &mut dyn FnMut(Record),
     ) {
@@ -354,37 +566,41 @@ impl CsvFile {
 
 /// Reads a CSV file with a header row. From a gzip stream (`gz`), each row is read once the
 /// next has begun, so that the last one can be told cut short when the stream is damaged: it
-/// is then rejected with the damage.
+/// is then rejected with the damage. A row longer than `--max-line-bytes` is rejected and
+/// skipped without being kept, and reading goes on after it; when the data ends inside one of
+/// its quoted fields (a quote never closed), the reject says how many lines it took.
 pub(crate) fn read_csv(
     ing: &mut Ingest,
     name: &str,
-    stream: Box<dyn Read + '_>,
+    stream: Box<dyn BufRead + '_>,
     hint: Option<usize>,
     gz: Option<&GzipWatch>,
     sink: &mut dyn FnMut(Record),
 ) {
-    let seen = Rc::new(RefCell::new(Seen::default()));
-    let tracker = NewlineTracker {
-        inner: stream,
-        offset: 0,
-        seen: seen.clone(),
-    };
-    let mut lines = LineCounter {
-        seen: seen.clone(),
-        passed: 0,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(tracker);
-    let mut rec = csv::ByteRecord::new();
-    let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
-        Ok(true) => rec
+    let max = ing.options.max_line_bytes;
+    let mut rows = Rows::new(stream, max);
+    let mut rec = Fields::default();
+    let header: Vec<String> = match rows.next(&mut rec) {
+        Next::Row(_) => rec
             .iter()
             .map(|f| clean_header(&String::from_utf8_lossy(f)))
             .collect(),
-        Ok(false) => return,
-        Err(e) => {
+        Next::End => return,
+        Next::TooLong(long) => {
+            let detail = format!(
+                "the header row: {}; the file's rows cannot be read without it",
+                too_long_detail(&long, max)
+            );
+            ing.report.reject(
+                name,
+                long.line,
+                RejectReason::LineTooLong,
+                &detail,
+                &long.head,
+            );
+            return;
+        }
+        Next::Failed(_, e) => {
             ing.report.reject(
                 name,
                 1,
@@ -402,29 +618,36 @@ pub(crate) fn read_csv(
         maps: HashMap::new(),
     };
     // The row read last, held back while reading a gzip stream, and its line.
-    let mut held = csv::ByteRecord::new();
+    let mut held = Fields::default();
     let mut held_line: Option<u64> = None;
     loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let io = matches!(e.kind(), csv::ErrorKind::Io(_));
-                let reason = if io {
-                    RejectReason::Unreadable
-                } else {
-                    RejectReason::MalformedCsv
-                };
-                ing.report.reject(name, line, reason, &e.to_string(), b"");
-                if io {
-                    break;
+        let line = match rows.next(&mut rec) {
+            Next::Row(line) => line,
+            Next::End => break,
+            Next::TooLong(long) => {
+                // The row before it is whole: read it first.
+                if let Some(l) = held_line.take() {
+                    file.row(ing, name, &held, l, sink);
                 }
+                ing.report.reject(
+                    name,
+                    long.line,
+                    RejectReason::LineTooLong,
+                    &too_long_detail(&long, max),
+                    &long.head,
+                );
                 continue;
             }
-        }
-        let line = rec.position().map_or(0, |p| lines.line_at(p.byte()));
-        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
+            Next::Failed(line, e) => {
+                if let Some(l) = held_line.take() {
+                    file.row(ing, name, &held, l, sink);
+                }
+                ing.report
+                    .reject(name, line, RejectReason::Unreadable, &e.to_string(), b"");
+                break;
+            }
+        };
+        if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) {
             continue; // a blank line
         }
         if gz.is_some() {
@@ -437,10 +660,7 @@ pub(crate) fn read_csv(
             file.row(ing, name, &rec, line, sink);
         }
     }
-    let (count, last) = {
-        let s = seen.borrow();
-        (s.count, s.last)
-    };
+    let (count, last) = (rows.newlines, rows.last);
     let ends_with_newline = last == Some(b'\n');
     // The line after the data: where a damage between rows is reported.
     let end_line = count + 1 + u64::from(!ends_with_newline && last.is_some());
@@ -460,6 +680,26 @@ pub(crate) fn read_csv(
     report_gzip_end(ing, name, gz, end_line, b"");
 }
 
+/// What a reject of the row `long` says.
+fn too_long_detail(long: &LongRow, max: usize) -> String {
+    let limit = format!("more than the limit of {max} (--max-line-bytes)");
+    if long.unclosed {
+        let after = long.lines.saturating_sub(1);
+        let s = if after == 1 { "" } else { "s" };
+        format!(
+            "a quoted field of this row is never closed: the row runs on to the end of the data, {} bytes over {} lines, {limit}; the rest of the data ({after} more line{s}) is part of it, not read as rows",
+            long.bytes, long.lines
+        )
+    } else if long.lines > 1 {
+        format!(
+            "a row of {} bytes over {} lines, {limit}",
+            long.bytes, long.lines
+        )
+    } else {
+        format!("{} bytes, {limit}", long.bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,6 +716,107 @@ mod tests {
         assert_eq!(split_name("é_string"), Some(("é", false)));
         assert!(holds_json(r#"{"a":1}"#) && holds_json("[]") && holds_json("5"));
         assert!(!holds_json("") && !holds_json("  ") && !holds_json("Paris"));
+    }
+
+    /// The rows of `data` read with the limit `max`, `chunk` bytes at a time, as text.
+    fn rows(data: &[u8], max: usize, chunk: usize) -> Vec<String> {
+        let input = std::io::BufReader::with_capacity(chunk, data);
+        let mut rows = Rows::new(Box::new(input), max);
+        let mut rec = Fields::default();
+        let mut out = Vec::new();
+        loop {
+            match rows.next(&mut rec) {
+                Next::Row(line) => {
+                    let fields: Vec<String> = rec
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into())
+                        .collect();
+                    out.push(format!("{line}: {}", fields.join("|")));
+                }
+                Next::TooLong(l) => out.push(format!(
+                    "{}: too long, {} bytes over {} lines{}: {}",
+                    l.line,
+                    l.bytes,
+                    l.lines,
+                    if l.unclosed { ", unclosed" } else { "" },
+                    String::from_utf8_lossy(&l.head).trim_end()
+                )),
+                Next::End => break,
+                Next::Failed(line, e) => out.push(format!("{line}: failed: {e}")),
+            }
+            assert!(rec.data.len() <= (max + 1).max(1 << 12));
+        }
+        out
+    }
+
+    /// `rows` gives the same rows whatever the size of the reads.
+    fn rows_all_ways(data: &[u8], max: usize) -> Vec<String> {
+        let whole = rows(data, max, 1 << 16);
+        for chunk in [1, 2, 5] {
+            assert_eq!(
+                rows(data, max, chunk),
+                whole,
+                "read {chunk} bytes at a time"
+            );
+        }
+        whole
+    }
+
+    #[test]
+    fn rows_know_their_lines() {
+        let data = b"a,b\r\n\r\n1,\"x\r\ny\"\r\n\n\n2,\"\"\"q\"\"\"\n3,z";
+        assert_eq!(
+            rows_all_ways(data, 100),
+            ["1: a|b", "3: 1|x\r\ny", "7: 2|\"q\"", "8: 3|z"]
+        );
+        // A byte order mark is not part of the first field.
+        assert_eq!(rows(b"\xEF\xBB\xBFa,b\n", 100, 1 << 16), ["1: a|b"]);
+    }
+
+    #[test]
+    fn a_row_past_the_limit_is_skipped_to_its_end() {
+        // A quoted field of 3 lines and 200 bytes, closed: the rows after it are read.
+        let big = format!("{}\n{}\n{}", "x".repeat(60), "y".repeat(60), "z".repeat(60));
+        let data = format!("a,b\n1,2\n3,\"{big}\"\n4,5\n");
+        assert_eq!(
+            rows_all_ways(data.as_bytes(), 50),
+            [
+                "1: a|b".to_string(),
+                "2: 1|2".into(),
+                format!("3: too long, 186 bytes over 3 lines: 3,{}", &big[..48]),
+                "6: 4|5".into(),
+            ]
+        );
+        // Unquoted, and at the end of the data without a line end.
+        let data = format!("a,b\n{}\n1,2\n{}", "w".repeat(80), "v".repeat(80));
+        assert_eq!(
+            rows_all_ways(data.as_bytes(), 50),
+            [
+                "1: a|b".to_string(),
+                format!("2: too long, 80 bytes over 1 lines: {}", "w".repeat(51)),
+                "3: 1|2".into(),
+                format!("4: too long, 80 bytes over 1 lines: {}", "v".repeat(51)),
+            ]
+        );
+        // A row exactly at the limit is read.
+        let data = format!("a,b\n{},c\r\nd,e\n", "u".repeat(48));
+        assert_eq!(rows_all_ways(data.as_bytes(), 50).len(), 3);
+    }
+
+    #[test]
+    fn a_quote_never_closed_takes_the_rest_of_the_data_once() {
+        let data = format!("a,b\n1,2\n3,\"open\n4,5\n{}\n", "x".repeat(500));
+        assert_eq!(
+            rows_all_ways(data.as_bytes(), 100),
+            [
+                "1: a|b".to_string(),
+                "2: 1|2".into(),
+                format!(
+                    "3: too long, 513 bytes over 3 lines, unclosed: 3,\"open\n4,5\n{}\"",
+                    "x".repeat(89)
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -499,187 +499,796 @@ impl Ingest<'_> {
     }
 }
 
-/// A byte range `(start, end)` of a document.
-pub(crate) type Span = (usize, usize);
+/// The bytes of a document's text an error keeps, from where the error is.
+const ERROR_TEXT_BYTES: usize = 4096;
 
-/// Splits a JSON document into the spans of the objects it holds: the elements of a top-level
-/// array, or top-level values one after another (pretty-printed objects, or one envelope).
-/// Returns (start, end) byte spans, and an error (offset, message) when the document is cut
-/// short (the message then says "cut short") or is not JSON at the top level.
-pub(crate) fn split_document(b: &[u8]) -> (Vec<Span>, Option<(usize, String)>) {
-    let mut spans = Vec::new();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) == Some(&b'[') {
-        i += 1;
-        loop {
-            i = skip_ws(b, i);
-            match b.get(i) {
-                None => {
-                    return (
-                        spans,
-                        Some((i, "the array is not closed: the file is cut short".into())),
-                    );
-                }
-                Some(b']') => {
-                    let j = skip_ws(b, i + 1);
-                    if j < b.len() {
-                        return (spans, Some((j, "text after the closing ']'".into())));
-                    }
-                    return (spans, None);
-                }
-                Some(b',') => i += 1,
-                Some(_) => match skip_value(b, i) {
-                    Ok(end) => {
-                        spans.push((i, end));
-                        i = end;
-                    }
-                    Err(e) => {
-                        spans.push((i, b.len()));
-                        return (spans, Some((i, e)));
-                    }
-                },
-            }
-        }
-    }
-    loop {
-        i = skip_ws(b, i);
-        if i >= b.len() {
-            return (spans, None);
-        }
-        match skip_value(b, i) {
-            Ok(end) => {
-                spans.push((i, end));
-                i = end;
-            }
-            Err(e) => {
-                spans.push((i, b.len()));
-                return (spans, Some((i, e)));
-            }
-        }
-    }
+/// A piece of a JSON document, as [`DocSplitter::next`] hands it on.
+#[derive(Debug)]
+pub(crate) enum Piece<'a> {
+    /// An element (of the top-level array or of an envelope's `records`, or a top-level
+    /// value), whole, starting on `line`.
+    Element {
+        /// The line it starts on.
+        line: u64,
+        /// Its text.
+        text: &'a [u8],
+    },
+    /// An element longer than the limit, skipped without being kept.
+    TooLong {
+        /// The line it starts on.
+        line: u64,
+        /// Its length.
+        bytes: u64,
+        /// Its first bytes.
+        head: &'a [u8],
+    },
+    /// The document is not JSON from `line` on, or it is cut short there (`cut`); `text` is the
+    /// text from there (at most 4 KiB). Nothing after it is read.
+    Error {
+        /// The line where it is.
+        line: u64,
+        /// What is wrong (with "cut short" when the document ends too soon).
+        msg: String,
+        /// The text there.
+        text: &'a [u8],
+        /// True when the document ends too soon.
+        cut: bool,
+    },
+    /// Reading the input failed: what was read is split as if the data ended there.
+    Failed(std::io::Error),
+    /// The end of the document.
+    End,
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
-        i += 1;
-    }
-    i
+/// Where a [`DocSplitter`] is, between elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctx {
+    /// Before the first value.
+    Start,
+    /// In the top-level array.
+    Array,
+    /// After the top-level array's closing `]`.
+    Closed,
+    /// Among top-level values one after another (pretty-printed objects, an envelope).
+    Values,
+    /// In an envelope's `records` array.
+    Records,
+    /// In an envelope after its `records` array, skipping to the envelope's end.
+    EnvelopeRest,
+    /// Keeping the text after the top-level array, which is an error.
+    Trailing,
+    /// Skipping to the end of the data after an error.
+    Drain,
+    /// Done.
+    Done,
 }
 
-/// The end of the JSON value starting at `i`, found by matching brackets outside strings.
-/// Scalars end at the next delimiter.
-fn skip_value(b: &[u8], i: usize) -> Result<usize, String> {
-    match b[i] {
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => j = skip_string(b, j)?,
-                    b'{' | b'[' => {
-                        depth += 1;
-                        j += 1;
+/// What an element is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An object or array.
+    Container,
+    /// A string.
+    Str,
+    /// A number, `true`, `false`, `null` or anything else up to the next delimiter.
+    Scalar,
+}
+
+/// Where a top-level object is among its own keys and values: the test for an envelope, an
+/// object whose `records` key holds an array. Anything out of place (a key that is not a
+/// string, a missing colon or comma) makes it no envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyState {
+    /// Where a key belongs.
+    Expect,
+    /// In a key: its first bytes (`len` of them; more than 7 is not `records`).
+    InKey { bytes: [u8; 8], len: usize },
+    /// After a key (`true` for `records`).
+    AfterKey(bool),
+    /// After a key and its colon (`true` for `records`).
+    AfterColon(bool),
+    /// In a value that is an object or an array.
+    InContainer,
+    /// In a value that is a string.
+    InString,
+    /// In any other value.
+    InScalar,
+    /// After a value.
+    AfterValue,
+    /// Not an envelope.
+    No,
+}
+
+/// What [`Nesting::scan`] shows of the bytes it steps over.
+#[derive(Clone, Copy, Debug)]
+enum Step<'a> {
+    /// A byte outside strings, or a string's closing quote.
+    Byte(u8),
+    /// Bytes inside a string (an escape with its backslash, without the byte it escapes).
+    Text(&'a [u8]),
+}
+
+/// The brackets and strings of a value being skipped.
+#[derive(Clone, Copy, Debug, Default)]
+struct Nesting {
+    depth: usize,
+    in_str: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Steps over `buf` from `i` until the value closes (depth 0): the index after its last
+    /// byte, or `None` when `buf` ends first. `on` sees what is stepped over (with the depth
+    /// before it), and may stop the scan after a byte by returning false: the scan then
+    /// returns `Err` with the index after that byte.
+    fn scan(
+        &mut self,
+        buf: &[u8],
+        mut i: usize,
+        mut on: impl FnMut(usize, Step<'_>) -> bool,
+    ) -> Result<Option<usize>, usize> {
+        while i < buf.len() {
+            if self.escaped {
+                self.escaped = false;
+                i += 1;
+                continue;
+            }
+            if self.in_str {
+                match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                    None => {
+                        on(self.depth, Step::Text(&buf[i..]));
+                        return Ok(None);
                     }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        j += 1;
-                        if depth == 0 {
-                            return Ok(j);
+                    Some(p) => {
+                        // An escape is passed on with its backslash: a key with one is none
+                        // of the names looked for.
+                        let escape = buf[i + p] == b'\\';
+                        on(self.depth, Step::Text(&buf[i..i + p + usize::from(escape)]));
+                        i += p;
+                        if escape {
+                            self.escaped = true;
+                        } else {
+                            self.in_str = false;
+                            if !on(self.depth, Step::Byte(b'"')) {
+                                return Err(i + 1);
+                            }
                         }
+                        i += 1;
                     }
-                    _ => j += 1,
+                }
+                continue;
+            }
+            let b = buf[i];
+            if !on(self.depth, Step::Byte(b)) {
+                return Err(i + 1);
+            }
+            i += 1;
+            match b {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Ok(Some(i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The element being read.
+struct Elem {
+    line: u64,
+    /// Its bytes so far.
+    len: u64,
+    kind: Kind,
+    nest: Nesting,
+    /// For a top-level object: where it is among its keys.
+    keys: Option<KeyState>,
+    /// The context to go back to after it.
+    ctx: Ctx,
+}
+
+/// True for the bytes that end a scalar in a document.
+fn ends_scalar(b: u8) -> bool {
+    matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Splits a JSON document as it is read into the objects it holds: the elements of a top-level
+/// array, or top-level values one after another (pretty-printed objects); the records of an
+/// envelope (an object whose `records` key holds an array) in place of the envelope. Only the
+/// element being read is kept, and only while it is within the limit: a longer one is skipped
+/// to its end, keeping its first bytes.
+pub(crate) struct DocSplitter {
+    max: usize,
+    ctx: Ctx,
+    /// Where an envelope's rest is.
+    rest: Nesting,
+    /// The line the envelope being read starts on.
+    envelope_line: u64,
+    /// The context to go back to after the envelope.
+    envelope_ctx: Ctx,
+    elem: Option<Elem>,
+    /// The element's text (or the text of an error).
+    buf: Vec<u8>,
+    /// The line of the error being kept.
+    error_line: u64,
+    /// Newlines consumed so far.
+    newlines: u64,
+    /// True once the data has ended (or failed).
+    eof: bool,
+    /// What the last scan found ready to hand on.
+    ready: Option<Ready>,
+}
+
+/// A piece found, whose text is in the splitter's buffer.
+enum Ready {
+    Element { line: u64, len: u64 },
+    Error { line: u64, msg: String, cut: bool },
+}
+
+/// Whitespace between JSON values.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl DocSplitter {
+    /// A splitter that keeps elements of at most `max` bytes.
+    pub(crate) fn new(max: usize) -> DocSplitter {
+        DocSplitter {
+            max,
+            ctx: Ctx::Start,
+            rest: Nesting::default(),
+            envelope_line: 0,
+            envelope_ctx: Ctx::Values,
+            elem: None,
+            buf: Vec::new(),
+            error_line: 0,
+            newlines: 0,
+            eof: false,
+            ready: None,
+        }
+    }
+
+    /// The line after the last: where the end of the data is.
+    pub(crate) fn end_line(&self) -> u64 {
+        self.newlines + 1
+    }
+
+    /// The next piece of the document in `r`.
+    pub(crate) fn next(&mut self, r: &mut dyn std::io::BufRead) -> Piece<'_> {
+        loop {
+            if self.ctx == Ctx::Done {
+                return Piece::End;
+            }
+            if self.eof {
+                self.finish();
+            } else {
+                let buf = loop {
+                    match r.fill_buf() {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.eof = true;
+                            return Piece::Failed(e);
+                        }
+                        Ok(b) => break b,
+                    }
+                };
+                if buf.is_empty() {
+                    self.eof = true;
+                    continue;
+                }
+                let used = self.scan(buf);
+                r.consume(used);
+            }
+            if let Some(ready) = self.ready.take() {
+                return self.piece(ready);
+            }
+        }
+    }
+
+    /// The piece `ready` tells of, with its text.
+    fn piece(&self, ready: Ready) -> Piece<'_> {
+        match ready {
+            Ready::Element { line, len } if len > self.max as u64 => Piece::TooLong {
+                line,
+                bytes: len,
+                head: &self.buf[..self.buf.len().min(1024)],
+            },
+            Ready::Element { line, .. } => Piece::Element {
+                line,
+                text: &self.buf,
+            },
+            Ready::Error { line, msg, cut } => Piece::Error {
+                line,
+                msg,
+                text: &self.buf[..self.buf.len().min(ERROR_TEXT_BYTES)],
+                cut,
+            },
+        }
+    }
+
+    /// Keeps `seg`, the next bytes of the element, while the element is within the limit;
+    /// past it, only its first bytes stay.
+    fn keep(&mut self, seg: &[u8], len_before: u64) {
+        let len = self.buf.len();
+        if len_before + seg.len() as u64 <= self.max as u64 {
+            let needed = len + seg.len();
+            if needed > self.buf.capacity() {
+                // Grow by doubling, but never past the limit.
+                let want = (self.buf.capacity() * 2).clamp(needed, self.max.max(needed));
+                self.buf.reserve_exact(want - len);
+            }
+            self.buf.extend_from_slice(seg);
+        } else if len < ERROR_TEXT_BYTES {
+            let take = (ERROR_TEXT_BYTES - len).min(seg.len());
+            self.buf.reserve_exact(take);
+            self.buf.extend_from_slice(&seg[..take]);
+        } else if len > ERROR_TEXT_BYTES && len_before <= self.max as u64 {
+            self.buf.truncate(ERROR_TEXT_BYTES);
+        }
+    }
+
+    /// Reads what it can of `buf`: to the end of the next piece, or all of it. Returns how many
+    /// bytes it used; a piece found is left in `self.ready`.
+    fn scan(&mut self, buf: &[u8]) -> usize {
+        let mut i = 0;
+        // Newlines before `counted` are in `self.newlines`.
+        let mut counted = 0;
+        let mut line_at = |me: &mut DocSplitter, to: usize| {
+            me.newlines += memchr::memchr_iter(b'\n', &buf[counted..to]).count() as u64;
+            counted = to;
+            me.newlines + 1
+        };
+        while i < buf.len() {
+            if self.elem.is_some() {
+                let (end, envelope) = self.scan_elem(buf, i);
+                i = end;
+                if envelope {
+                    // The `[` of an envelope's records: its records are the elements.
+                    let elem = self.elem.take();
+                    self.envelope_line = elem.as_ref().map_or(0, |e| e.line);
+                    self.envelope_ctx = elem.map_or(Ctx::Values, |e| e.ctx);
+                    self.buf.clear();
+                    self.ctx = Ctx::Records;
+                } else if self.ready.is_some() {
+                    break;
+                }
+                continue;
+            }
+            let b = buf[i];
+            match self.ctx {
+                Ctx::Start if is_ws(b) => i += 1,
+                Ctx::Start if b == b'[' => {
+                    self.ctx = Ctx::Array;
+                    i += 1;
+                }
+                Ctx::Start => self.ctx = Ctx::Values,
+                Ctx::Array | Ctx::Records if is_ws(b) || b == b',' => i += 1,
+                Ctx::Array if b == b']' => {
+                    self.ctx = Ctx::Closed;
+                    i += 1;
+                }
+                Ctx::Records if b == b']' => {
+                    self.ctx = Ctx::EnvelopeRest;
+                    self.rest = Nesting {
+                        depth: 1,
+                        ..Nesting::default()
+                    };
+                    i += 1;
+                }
+                Ctx::Values if is_ws(b) => i += 1,
+                Ctx::Array | Ctx::Values | Ctx::Records => {
+                    let line = line_at(self, i);
+                    self.start_elem(b, line);
+                }
+                Ctx::Closed if is_ws(b) => i += 1,
+                Ctx::Closed => {
+                    self.error_line = line_at(self, i);
+                    self.buf.clear();
+                    self.ctx = Ctx::Trailing;
+                }
+                Ctx::Trailing => {
+                    let take = (ERROR_TEXT_BYTES - self.buf.len()).min(buf.len() - i);
+                    self.buf.extend_from_slice(&buf[i..i + take]);
+                    i += take;
+                    if self.buf.len() >= ERROR_TEXT_BYTES {
+                        self.trailing_error();
+                        break;
+                    }
+                }
+                Ctx::EnvelopeRest => match self.rest.scan(buf, i, |_, _| true) {
+                    Ok(Some(end)) => {
+                        i = end;
+                        self.ctx = self.envelope_ctx;
+                    }
+                    _ => i = buf.len(),
+                },
+                Ctx::Drain | Ctx::Done => i = buf.len(),
+            }
+        }
+        line_at(self, i);
+        i
+    }
+
+    /// Starts an element at its first byte `b`, on `line`.
+    fn start_elem(&mut self, b: u8, line: u64) {
+        self.buf.clear();
+        let kind = match b {
+            b'{' | b'[' => Kind::Container,
+            b'"' => Kind::Str,
+            _ => Kind::Scalar,
+        };
+        // Only a top-level object can be an envelope.
+        let keys = (b == b'{' && self.ctx != Ctx::Records).then_some(KeyState::Expect);
+        self.elem = Some(Elem {
+            line,
+            len: 0,
+            kind,
+            nest: Nesting::default(),
+            keys,
+            ctx: self.ctx,
+        });
+    }
+
+    /// Reads the element from `buf[i..]`: returns where it stopped, and true when it stopped
+    /// at the `[` of an envelope's records. A whole element is left in `self.ready`.
+    fn scan_elem(&mut self, buf: &[u8], i: usize) -> (usize, bool) {
+        let Some(mut el) = self.elem.take() else {
+            return (i, false);
+        };
+        let (end, done, envelope) = match el.kind {
+            // A stray delimiter (`}`, `]`, `,` where a value belongs) is an element of its own.
+            Kind::Scalar if el.len == 0 && ends_scalar(buf[i]) => (i + 1, true, false),
+            Kind::Scalar => match buf[i..].iter().position(|&b| ends_scalar(b)) {
+                Some(p) => (i + p, true, false),
+                None => (buf.len(), false, false),
+            },
+            Kind::Str if el.len == 0 => {
+                // Past its opening quote, inside it.
+                el.nest.in_str = true;
+                match scan_str(&mut el.nest, buf, i + 1) {
+                    Some(end) => (end, true, false),
+                    None => (buf.len(), false, false),
                 }
             }
-            Err("the value is not closed: the file is cut short".into())
-        }
-        b'"' => skip_string(b, i),
-        _ => {
-            let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n')
-            {
-                j += 1;
+            Kind::Str => match scan_str(&mut el.nest, buf, i) {
+                Some(end) => (end, true, false),
+                None => (buf.len(), false, false),
+            },
+            Kind::Container => {
+                let keys = &mut el.keys;
+                let r = el.nest.scan(buf, i, |depth, seen| match keys.as_mut() {
+                    Some(k) => step_keys(k, depth, seen),
+                    None => true,
+                });
+                match r {
+                    Ok(Some(end)) => (end, true, false),
+                    Ok(None) => (buf.len(), false, false),
+                    Err(end) => (end, false, true),
+                }
             }
-            Ok(j.max(i + 1))
+        };
+        let before = el.len;
+        el.len += (end - i) as u64;
+        if !envelope {
+            self.keep(&buf[i..end], before);
         }
+        if done {
+            self.ready = Some(Ready::Element {
+                line: el.line,
+                len: el.len,
+            });
+            self.ctx = el.ctx;
+        } else {
+            self.elem = Some(el);
+        }
+        (end, envelope)
+    }
+
+    /// The error of text after the top-level array.
+    fn trailing_error(&mut self) {
+        self.ready = Some(Ready::Error {
+            line: self.error_line,
+            msg: "text after the closing ']'".into(),
+            cut: false,
+        });
+        self.ctx = Ctx::Drain;
+    }
+
+    /// At the end of the data: the element being read ends (a scalar) or is cut short, and
+    /// what is open is told.
+    fn finish(&mut self) {
+        let cut = |line: u64, msg: &str| Ready::Error {
+            line,
+            msg: format!("{msg}: the file is cut short"),
+            cut: true,
+        };
+        if let Some(el) = self.elem.take() {
+            if el.kind == Kind::Scalar {
+                self.ctx = el.ctx;
+                self.ready = Some(Ready::Element {
+                    line: el.line,
+                    len: el.len,
+                });
+            } else {
+                let what = if el.nest.in_str || el.nest.escaped {
+                    "a string is not closed"
+                } else {
+                    "the value is not closed"
+                };
+                self.buf.truncate(ERROR_TEXT_BYTES);
+                self.ready = Some(cut(el.line, what));
+                self.ctx = Ctx::Done;
+            }
+            return;
+        }
+        let line = self.newlines + 1;
+        let ready = match self.ctx {
+            Ctx::Array => Some(cut(line, "the array is not closed")),
+            Ctx::Records => Some(cut(line, "the records array is not closed")),
+            Ctx::EnvelopeRest => Some(cut(self.envelope_line, "the value is not closed")),
+            Ctx::Trailing => {
+                // The text after the array, shorter than what an error keeps.
+                self.trailing_error();
+                self.ctx = Ctx::Done;
+                return;
+            }
+            _ => None,
+        };
+        if ready.is_some() {
+            self.buf.clear();
+        }
+        self.ready = ready;
+        self.ctx = Ctx::Done;
     }
 }
 
-fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
-    let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return Ok(j + 1),
-            _ => j += 1,
-        }
-    }
-    Err("a string is not closed: the file is cut short".into())
+/// Steps over a string's bytes from `i` (inside it) to its closing quote: the index after it,
+/// or `None` when `buf` ends first.
+fn scan_str(nest: &mut Nesting, buf: &[u8], i: usize) -> Option<usize> {
+    nest.scan(buf, i, |_, seen| !matches!(seen, Step::Byte(b'"')))
+        .err()
 }
 
-/// When the span `(s, e)` is an object with a `records` array (an Event Hub envelope), the spans
-/// of that array's elements.
-pub(crate) fn envelope_records(b: &[u8], s: usize, e: usize) -> Option<Vec<(usize, usize)>> {
-    if b.get(s) != Some(&b'{') {
-        return None;
-    }
-    let mut i = s + 1;
-    loop {
-        i = skip_ws(b, i);
-        if i >= e || b[i] != b'"' {
-            return None;
-        }
-        let key_end = skip_string(b, i).ok()?;
-        let key = &b[i + 1..key_end - 1];
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        if i >= e {
-            return None;
-        }
-        let v_end = skip_value(b, i).ok()?;
-        if key == b"records" && b[i] == b'[' {
-            let (spans, err) = split_document(&b[i..v_end]);
-            if err.is_some() {
-                return None;
+/// Follows a top-level object's keys: `depth` is the depth before what is `seen`. Returns
+/// false at the `[` that opens the array of a `records` key: the object is an envelope.
+fn step_keys(k: &mut KeyState, depth: usize, seen: Step<'_>) -> bool {
+    let b = match seen {
+        Step::Byte(b) => b,
+        Step::Text(text) => {
+            if let KeyState::InKey { bytes, len } = k {
+                for &c in text {
+                    if *len < bytes.len() {
+                        bytes[*len] = c;
+                    }
+                    *len += 1;
+                }
             }
-            return Some(spans.into_iter().map(|(a, z)| (a + i, z + i)).collect());
+            return true;
         }
-        i = skip_ws(b, v_end);
-        match b.get(i) {
-            Some(b',') => i += 1,
-            _ => return None,
-        }
+    };
+    if depth == 0 {
+        // The object's opening brace.
+        *k = KeyState::Expect;
+        return true;
     }
+    if depth > 1 {
+        // Inside a value.
+        return true;
+    }
+    let mut state = *k;
+    if state == KeyState::InContainer || (state == KeyState::InScalar && ends_scalar(b)) {
+        // The byte after the value.
+        state = KeyState::AfterValue;
+    }
+    *k = match (state, b) {
+        (KeyState::No, _) => KeyState::No,
+        (KeyState::InKey { bytes, len }, _) => {
+            KeyState::AfterKey(len == 7 && &bytes[..7] == b"records")
+        }
+        (KeyState::InString, _) => KeyState::AfterValue,
+        (KeyState::InScalar, b'"' | b'{' | b'[') => KeyState::No,
+        (KeyState::InScalar, _) => KeyState::InScalar,
+        (s, b) if is_ws(b) => s,
+        (KeyState::Expect, b'"') => KeyState::InKey {
+            bytes: [0; 8],
+            len: 0,
+        },
+        (KeyState::AfterKey(r), b':') => KeyState::AfterColon(r),
+        (KeyState::AfterColon(true), b'[') => return false,
+        (KeyState::AfterColon(_), b'{' | b'[') => KeyState::InContainer,
+        (KeyState::AfterColon(_), b'"') => KeyState::InString,
+        (KeyState::AfterColon(_), b',') => KeyState::AfterValue,
+        (KeyState::AfterColon(_), b'}' | b']') => KeyState::No,
+        (KeyState::AfterColon(_), _) => KeyState::InScalar,
+        (KeyState::AfterValue, b',') => KeyState::Expect,
+        _ => KeyState::No,
+    };
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufReader;
+
+    /// The pieces of `doc` split with the limit `max`, read `chunk` bytes at a time, as text.
+    fn split(doc: &[u8], max: usize, chunk: usize) -> Vec<String> {
+        let mut r = BufReader::with_capacity(chunk, doc);
+        let mut d = DocSplitter::new(max);
+        let mut out = Vec::new();
+        loop {
+            let p = match d.next(&mut r) {
+                Piece::End => break,
+                Piece::Element { line, text } => {
+                    format!("{line}: {}", String::from_utf8_lossy(text))
+                }
+                Piece::TooLong { line, bytes, head } => {
+                    format!("{line}: too long, {bytes} bytes: {}", head.len())
+                }
+                Piece::Error {
+                    line,
+                    msg,
+                    text,
+                    cut,
+                } => format!(
+                    "{line}: error{}: {msg}: {}",
+                    if cut { " (cut)" } else { "" },
+                    String::from_utf8_lossy(text)
+                ),
+                Piece::Failed(e) => format!("failed: {e}"),
+            };
+            out.push(p);
+        }
+        out.push(format!("end {}", d.end_line()));
+        out
+    }
+
+    /// `split` gives the same pieces whatever the size of the reads.
+    fn split_all_ways(doc: &[u8], max: usize) -> Vec<String> {
+        let whole = split(doc, max, 1 << 16);
+        for chunk in [1, 2, 3, 7] {
+            assert_eq!(
+                split(doc, max, chunk),
+                whole,
+                "read {chunk} bytes at a time"
+            );
+        }
+        whole
+    }
 
     #[test]
     fn splits_arrays_and_concatenated_objects() {
         let doc = br#" [ {"a":"]"}, {"b":[1,{"c":2}]} ] "#;
-        let (spans, err) = split_document(doc);
-        assert!(err.is_none());
-        let parts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
         assert_eq!(
-            parts,
-            vec![&br#"{"a":"]"}"#[..], &br#"{"b":[1,{"c":2}]}"#[..]]
+            split_all_ways(doc, 1 << 20),
+            [r#"1: {"a":"]"}"#, r#"1: {"b":[1,{"c":2}]}"#, "end 1"]
         );
         let doc = b"{\n \"x\": 1\n}\n{\n \"y\": \"\\\"}\"\n}\n";
-        let (spans, err) = split_document(doc);
-        assert!(err.is_none());
-        assert_eq!(spans.len(), 2);
+        assert_eq!(
+            split_all_ways(doc, 1 << 20),
+            ["1: {\n \"x\": 1\n}", "4: {\n \"y\": \"\\\"}\"\n}", "end 7"]
+        );
+        // Scalars are elements too (rejected by the reader as not objects), and so is a
+        // stray delimiter where a value belongs.
+        assert_eq!(
+            split_all_ways(br#"[1, "s,]", true,]"#, 100),
+            ["1: 1", r#"1: "s,]""#, "1: true", "end 1"]
+        );
+        assert_eq!(
+            split_all_ways(b"{}}x[", 100),
+            ["1: {}", "1: }", "1: x[", "end 1"]
+        );
     }
 
     #[test]
-    fn reports_truncation() {
-        let (spans, err) = split_document(br#"[{"a":1},{"b":"#);
-        assert_eq!(spans.len(), 2);
-        assert!(err.unwrap().1.contains("cut short"));
-        let (_, err) = split_document(br#"[{"a":1}] junk"#);
-        assert!(err.unwrap().1.contains("after"));
+    fn reports_truncation_and_trailing_text() {
+        assert_eq!(
+            split_all_ways(br#"[{"a":1},{"b":"#, 100),
+            [
+                r#"1: {"a":1}"#,
+                r#"1: error (cut): the value is not closed: the file is cut short: {"b":"#,
+                "end 1"
+            ]
+        );
+        assert_eq!(
+            split_all_ways(b"[{\"a\":1},\n{\"b\":\"xy", 100),
+            [
+                r#"1: {"a":1}"#,
+                r#"2: error (cut): a string is not closed: the file is cut short: {"b":"xy"#,
+                "end 2"
+            ]
+        );
+        assert_eq!(
+            split_all_ways(b"[{\"a\":1}\n", 100),
+            [
+                r#"1: {"a":1}"#,
+                "2: error (cut): the array is not closed: the file is cut short: ",
+                "end 2"
+            ]
+        );
+        assert_eq!(
+            split_all_ways(b"[{\"a\":1}]\n junk\nmore", 100),
+            [
+                r#"1: {"a":1}"#,
+                "2: error: text after the closing ']': junk\nmore",
+                "end 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn envelopes_give_their_records() {
+        let doc = b"{\"time\": \"x\", \"records\": [\n{\"a\":1},\n{\"b\":[2]}\n], \"more\": {\"c\": \"}\"}}\n{\"d\":4}";
+        assert_eq!(
+            split_all_ways(doc, 100),
+            [r#"2: {"a":1}"#, r#"3: {"b":[2]}"#, r#"5: {"d":4}"#, "end 5"]
+        );
+        // Only a top-level `records` key holding an array makes an envelope.
+        let doc = br#"[{"x":{"records":[1]},"records":"no"},{"rec\u006frds":[1]}]"#;
+        assert_eq!(
+            split_all_ways(doc, 100),
+            [
+                r#"1: {"x":{"records":[1]},"records":"no"}"#,
+                r#"1: {"rec\u006frds":[1]}"#,
+                "end 1"
+            ]
+        );
+        // Nor does an object whose keys are out of order before it: it is one element.
+        let doc = br#"{"a" 1, "records":[{"b":1}]} {"a":1 2, "records":[{"b":1}]}"#;
+        assert_eq!(
+            split_all_ways(doc, 100),
+            [
+                r#"1: {"a" 1, "records":[{"b":1}]}"#,
+                r#"1: {"a":1 2, "records":[{"b":1}]}"#,
+                "end 1"
+            ]
+        );
+        // An envelope larger than the limit still gives its records, each within it.
+        let records: Vec<String> = (0..50).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let doc = format!("{{\"records\":[{}]}}", records.join(","));
+        let pieces = split_all_ways(doc.as_bytes(), 16);
+        assert_eq!(pieces.len(), 51, "{pieces:?}");
+        assert_eq!(pieces[49], r#"1: {"n":49}"#);
+        // Cut short inside its records: the records before are whole.
+        assert_eq!(
+            split_all_ways(b"{\"records\":[{\"a\":1},\n", 100),
+            [
+                r#"1: {"a":1}"#,
+                "2: error (cut): the records array is not closed: the file is cut short: ",
+                "end 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_element_past_the_limit_is_skipped_and_reading_goes_on() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(10_000));
+        let doc = format!("[\n{{\"b\":1}},\n{big},\n{{\"c\":2}}\n]");
+        assert_eq!(
+            split_all_ways(doc.as_bytes(), 1000),
+            [
+                r#"2: {"b":1}"#,
+                "3: too long, 10008 bytes: 1024",
+                r#"4: {"c":2}"#,
+                "end 5"
+            ]
+        );
+        // An element exactly at the limit is kept.
+        let doc = format!("[{{\"a\":\"{}\"}}]", "x".repeat(92));
+        let pieces = split(doc.as_bytes(), 100, 1 << 16);
+        assert!(pieces[0].starts_with("1: {\"a\""), "{pieces:?}");
+        let pieces = split(doc.as_bytes(), 99, 1 << 16);
+        assert_eq!(pieces[0], "1: too long, 100 bytes: 100");
+        // The buffer never grows past the limit while the element is read.
+        let doc = format!("[{{\"a\":\"{}\"}}]", "x".repeat(100_000));
+        let mut r = BufReader::with_capacity(64, doc.as_bytes());
+        let mut d = DocSplitter::new(10_000);
+        while !matches!(d.next(&mut r), Piece::End) {}
+        assert!(d.buf.capacity() <= 10_000, "{}", d.buf.capacity());
     }
 }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use super::gzip::{GzipEnd, GzipReader, GzipWatch};
-use super::json::{envelope_records, split_document};
+use super::json::{DocSplitter, Piece};
 use super::{FileStats, Ingest, Record, RejectReason, WarningKind};
 
 /// File endings read when walking a directory.
@@ -683,8 +683,10 @@ fn one_line(
     ing.read_object(name, lineno, text, hint, sink);
 }
 
-/// Reads a whole JSON document (an array of rows, an envelope of records, or pretty-printed
-/// objects one after another) and reads each object in it.
+/// Reads a JSON document (an array of rows, an envelope of records, or pretty-printed objects
+/// one after another) as it comes, and reads each object in it. Only the element being read is
+/// kept: one longer than the limit is rejected and skipped to its end without being kept, and
+/// reading goes on with the next.
 fn read_document(
     ing: &mut Ingest,
     name: &str,
@@ -694,78 +696,65 @@ fn read_document(
     sink: &mut dyn FnMut(Record),
 ) {
     set_format(ing, "JSON document");
-    let mut doc = Vec::new();
-    if let Err(e) = r.read_to_end(&mut doc) {
-        ing.report.reject(
-            name,
-            0,
-            RejectReason::Unreadable,
-            &format!("reading stopped: {e}"),
-            b"",
-        );
-        if doc.is_empty() {
-            return;
-        }
-    }
-    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', &doc).collect();
-    let line_of = |offset: usize| newlines.partition_point(|&n| n < offset) as u64 + 1;
-    let (spans, err) = split_document(&doc);
     let max = ing.options.max_line_bytes;
-    let mut objects = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match envelope_records(&doc, s, e) {
-            Some(records) => objects.extend(records),
-            None => objects.push((s, e)),
-        }
-    }
-    let err_at = err.as_ref().map(|(at, _)| *at);
-    for (s, e) in objects {
-        if Some(s) == err_at {
-            continue;
-        }
-        let text = &doc[s..e];
-        if text.len() > max {
-            ing.report.reject(
+    let mut doc = DocSplitter::new(max);
+    loop {
+        match doc.next(&mut *r) {
+            Piece::End => break,
+            Piece::Failed(e) => ing.report.reject(
                 name,
-                line_of(s),
+                0,
+                RejectReason::Unreadable,
+                &format!("reading stopped: {e}"),
+                b"",
+            ),
+            Piece::TooLong { line, bytes, head } => ing.report.reject(
+                name,
+                line,
                 RejectReason::LineTooLong,
                 &format!(
-                    "an element of {} bytes, more than the limit of {max} (--max-line-bytes)",
-                    text.len()
+                    "an element of {bytes} bytes, more than the limit of {max} (--max-line-bytes)"
                 ),
-                &text[..1024.min(text.len())],
-            );
-        } else if let Some(at) = memchr::memchr(0, text) {
-            ing.report.reject(
-                name,
-                line_of(s),
-                RejectReason::NulByte,
-                &format!("a NUL byte at byte {} of the element", at + 1),
+                head,
+            ),
+            Piece::Element { line, text } => {
+                if let Some(at) = memchr::memchr(0, text) {
+                    ing.report.reject(
+                        name,
+                        line,
+                        RejectReason::NulByte,
+                        &format!("a NUL byte at byte {} of the element", at + 1),
+                        text,
+                    );
+                } else if std::str::from_utf8(text).is_err() {
+                    ing.report.reject(
+                        name,
+                        line,
+                        RejectReason::NotUtf8,
+                        "the element is not UTF-8 text",
+                        text,
+                    );
+                } else {
+                    ing.read_object(name, line, text, &mut hint, sink);
+                }
+            }
+            Piece::Error {
+                line,
+                msg,
                 text,
-            );
-        } else if std::str::from_utf8(text).is_err() {
-            ing.report.reject(
-                name,
-                line_of(s),
-                RejectReason::NotUtf8,
-                "the element is not UTF-8 text",
-                text,
-            );
-        } else {
-            ing.read_object(name, line_of(s), text, &mut hint, sink);
+                cut,
+            } => {
+                // The document cut short where a damaged gzip stream ends: one reject, for the
+                // damage.
+                if cut && gz.is_some_and(is_damaged) {
+                    return report_gzip_end(ing, name, gz, line, text);
+                }
+                ing.report
+                    .reject(name, line, RejectReason::MalformedJson, &msg, text);
+            }
         }
     }
-    let end_line = newlines.len() as u64 + 1;
-    if let Some((at, msg)) = err {
-        let text = &doc[at.min(doc.len())..doc.len().min(at + 4096)];
-        // The document cut short where a damaged gzip stream ends: one reject, for the damage.
-        if msg.contains("cut short") && gz.is_some_and(is_damaged) {
-            return report_gzip_end(ing, name, gz, line_of(at), text);
-        }
-        ing.report
-            .reject(name, line_of(at), RejectReason::MalformedJson, &msg, text);
-    }
-    report_gzip_end(ing, name, gz, end_line, b"");
+    report_gzip_end(ing, name, gz, doc.end_line(), b"");
 }
 
 #[cfg(test)]
