@@ -20,6 +20,28 @@ fn rules_dir() -> String {
     format!("{}/dataflows", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `hunt` over the built-in pack's folder and `logs`, with the test allowlist written into
+/// `dir`, and `extra` arguments.
+fn hunt_pack(
+    dir: &std::path::Path,
+    logs: &std::path::Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let rules = rules_dir();
+    let allow = allowlist(dir);
+    let mut args = vec![
+        "hunt",
+        "--rules",
+        &rules,
+        "--logs",
+        logs.to_str().unwrap(),
+        "--watchlist",
+        &allow,
+    ];
+    args.extend_from_slice(extra);
+    kqlflow(&args)
+}
+
 fn allowlist(dir: &std::path::Path) -> String {
     let p = dir.join("allow.csv");
     std::fs::write(&p, "IPOrRange,Comment\n10.0.0.0/8,lab\n192.0.2.44,scanner\n198.51.100.1-198.51.100.20,partner\n").unwrap();
@@ -33,18 +55,11 @@ fn hunt_raises_each_rules_alerts_once_with_their_time() {
     std::fs::create_dir(&logs).unwrap();
     kqlflow::demo::write_tenant(&logs).unwrap();
     let out_file = dir.path().join("alerts.jsonl");
-    let (code, out, err) = kqlflow(&[
-        "hunt",
-        "--rules",
-        &rules_dir(),
-        "--logs",
-        logs.to_str().unwrap(),
-        "--watchlist",
-        &allowlist(dir.path()),
-        "--include-hunting",
-        "--out",
-        out_file.to_str().unwrap(),
-    ]);
+    let (code, out, err) = hunt_pack(
+        dir.path(),
+        &logs,
+        &["--include-hunting", "--out", out_file.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     // Exactly the expected alerts, once each, with their entities and the tick they were
     // raised at, in time order.
@@ -129,18 +144,7 @@ fn hunt_raises_each_rules_alerts_once_with_their_time() {
     assert!(events.iter().any(
         |e| e["status"] == "closed" && e["rule"] == "Service principal sign-in volume anomaly"
     ));
-    let (code, out, err) = kqlflow(&[
-        "hunt",
-        "--rules",
-        &rules_dir(),
-        "--logs",
-        logs.to_str().unwrap(),
-        "--watchlist",
-        &allowlist(dir.path()),
-        "--format",
-        "jsonl",
-        "--updates",
-    ]);
+    let (code, out, err) = hunt_pack(dir.path(), &logs, &["--format", "jsonl", "--updates"]);
     assert_eq!(code, 0, "{err}");
     let updates: Vec<serde_json::Value> = out
         .lines()
@@ -171,15 +175,7 @@ fn a_near_miss_raises_nothing() {
         ));
     }
     std::fs::write(&logs, text).unwrap();
-    let (code, out, err) = kqlflow(&[
-        "hunt",
-        "--rules",
-        &rules_dir(),
-        "--logs",
-        logs.to_str().unwrap(),
-        "--watchlist",
-        &allowlist(dir.path()),
-    ]);
+    let (code, out, err) = hunt_pack(dir.path(), &logs, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.trim().is_empty(),
@@ -194,18 +190,7 @@ fn alerts_as_csv() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     kqlflow::demo::write_tenant(&logs).unwrap();
-    let (code, out, err) = kqlflow(&[
-        "hunt",
-        "--rules",
-        &rules_dir(),
-        "--logs",
-        logs.to_str().unwrap(),
-        "--watchlist",
-        &allowlist(dir.path()),
-        "--include-hunting",
-        "--format",
-        "csv",
-    ]);
+    let (code, out, err) = hunt_pack(dir.path(), &logs, &["--include-hunting", "--format", "csv"]);
     assert_eq!(code, 0, "{err}");
     let mut rdr = csv::Reader::from_reader(out.as_bytes());
     assert_eq!(
