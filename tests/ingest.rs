@@ -1237,3 +1237,25 @@ fn a_json_document_element_past_the_limit_is_skipped_in_bounded_memory() {
     assert_eq!(run.records.len(), records.len(), "{:?}", run.report.rejects);
     assert_eq!(run.records[1].origin.line, 3);
 }
+
+/// A UTF-8 byte order mark before a JSON document, JSON Lines or CSV is not data: every row
+/// is read.
+#[test]
+fn a_byte_order_mark_starts_any_format() {
+    let rows = [
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SigninLogs","UserPrincipalName":"a"}"#,
+        r#"{"TimeGenerated":"2024-05-01T10:01:00Z","Type":"SigninLogs","UserPrincipalName":"b"}"#,
+    ];
+    let document = format!("\u{feff}[{}]", rows.join(",\n"));
+    let lines = format!("\u{feff}{}\n", rows.join("\n"));
+    let csv = "\u{feff}TimeGenerated,Type,UserPrincipalName\n2024-05-01T10:00:00Z,SigninLogs,a\n2024-05-01T10:01:00Z,SigninLogs,b\n";
+    for (name, text) in [
+        ("doc.json", document.as_str()),
+        ("lines.jsonl", lines.as_str()),
+        ("rows.csv", csv),
+    ] {
+        let run = read_bytes(name, text.as_bytes());
+        assert_eq!(run.records.len(), 2, "{name}");
+        assert_eq!(run.report.rejected(), 0, "{name}");
+    }
+}

@@ -348,7 +348,9 @@ fn read_data(
         );
         return;
     }
-    let stream: Box<dyn BufRead + '_> = Box::new(Cursor::new(prefix.clone()).chain(reader));
+    // A UTF-8 byte order mark (Windows tools write one) is not data: the readers start after it.
+    let bom = prefix.len() - body.len();
+    let stream: Box<dyn BufRead + '_> = Box::new(Cursor::new(prefix[bom..].to_vec()).chain(reader));
     match sniff(&body[start..]) {
         Format::Document => read_document(ing, name, stream, hint, gz, sink),
         Format::JsonLines => {
