@@ -83,7 +83,8 @@ pub struct DetectArgs {
     /// How to print the alerts.
     #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
     format: AlertFormat,
-    /// Also write every lifecycle event as JSON Lines to FILE, as it happens.
+    /// Also write the alerts' lifecycle events (as --format jsonl prints them) to FILE, as
+    /// they happen.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// No colours in the table, even on a terminal.

@@ -23,9 +23,9 @@ use crate::runtime::live::Speed;
 pub enum AlertFormat {
     /// One line per alert, coloured by severity on a terminal.
     Table,
-    /// One JSON object per lifecycle event (raised, updated, closed).
+    /// One JSON object per lifecycle event: raised and closed (updated too with --updates).
     Jsonl,
-    /// CSV of the raised alerts: tick, severity, rule, rule id, entities, rows (JSON).
+    /// CSV of the raised alerts: tick, severity, rule, rule id, title, entities, rows (JSON).
     Csv,
 }
 
@@ -55,7 +55,8 @@ pub struct HuntArgs {
     /// Report alerts raised at or before this time.
     #[arg(long, value_name = "DATETIME")]
     to: Option<String>,
-    /// Also write every lifecycle event as JSON Lines to FILE.
+    /// Also write the alerts' lifecycle events (as --format jsonl prints them) to FILE, to the
+    /// end even when standard output closes early.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// How to print the alerts.
