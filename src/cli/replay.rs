@@ -50,7 +50,8 @@ pub struct ReplayArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "replay-report.json", value_name = "FILE")]
     pub(super) report: PathBuf,
-    /// Also write every alert lifecycle event as JSON Lines to FILE.
+    /// Also write the alerts' lifecycle events as JSON Lines to FILE (raised and closed;
+    /// updated too with --updates).
     #[arg(long, value_name = "FILE")]
     pub(super) alerts: Option<PathBuf>,
     /// Do not print the alerts as they are raised (only the summary).
