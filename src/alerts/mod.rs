@@ -467,13 +467,10 @@ pub fn severity_rank(s: &str) -> Option<usize> {
         .position(|x| x.eq_ignore_ascii_case(s.trim()))
 }
 
-/// A value as an alert's text shows it: strings as they are, null as empty, others as KQL
-/// prints them.
+/// A value as an alert's text shows it: as `tostring` gives it (strings as they are, null
+/// as empty).
 fn text_of(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    crate::func::ops::text_of(v).into_owned()
 }
 
 /// `format` with each `{{Column}}` replaced by the column's value in `row`; a placeholder

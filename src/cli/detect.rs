@@ -509,7 +509,9 @@ pub fn run(args: &DetectArgs) -> i32 {
                     }
                 }
                 if wall {
-                    let _ = ctx.tx.send(Arrived::Clock(wall_now()));
+                    let _ = ctx
+                        .tx
+                        .send(Arrived::Clock(crate::runtime::arrival::wall_clock()));
                 }
             }
         })
@@ -704,12 +706,6 @@ pub fn run(args: &DetectArgs) -> i32 {
 }
 
 /// The wall clock now, in 100 ns units since the epoch.
-fn wall_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| (d.as_nanos() / 100).min(i64::MAX as u128) as i64)
-        .unwrap_or(0)
-}
 
 /// Reads a watchlist's CSV file.
 fn read_watchlist(path: &Path) -> Result<Watchlist, String> {

@@ -235,7 +235,7 @@ pub fn run(args: &RunArgs) -> i32 {
     let now_of = |latest: Option<i64>| {
         let now = at
             .or(latest)
-            .unwrap_or_else(|| chrono::Utc::now().timestamp_micros().saturating_mul(10));
+            .unwrap_or_else(crate::runtime::arrival::wall_clock);
         crate::runtime::tick_of(now, tick) as i64
     };
     if cluster.process == 0 {

@@ -78,6 +78,9 @@ pub struct Watermark {
     newest: Option<i64>,
     /// How far ahead of the wall clock, and of the newest event time seen, a record may be.
     max_ahead: Option<i64>,
+    /// The wall clock when last read: a record before it plus `max_ahead` needs no new
+    /// reading (the clock only moves on), so the clock is read only for records ahead of it.
+    wall: std::cell::Cell<i64>,
 }
 
 /// The wall clock, in 100 ns units since the epoch.
@@ -96,6 +99,7 @@ impl Watermark {
             policy,
             newest: None,
             max_ahead: None,
+            wall: std::cell::Cell::new(i64::MIN),
         }
     }
 
@@ -109,9 +113,11 @@ impl Watermark {
     /// Whether a record at `t` is too far ahead to believe: the time it is measured against.
     fn ahead(&self, t: i64) -> Option<i64> {
         let m = self.max_ahead?;
-        let wall = wall_clock();
-        if t > wall.saturating_add(m) {
-            return Some(wall);
+        if t > self.wall.get().saturating_add(m) {
+            self.wall.set(wall_clock());
+            if t > self.wall.get().saturating_add(m) {
+                return Some(self.wall.get());
+            }
         }
         self.newest.filter(|n| t > n.saturating_add(m))
     }
