@@ -705,8 +705,6 @@ pub fn run(args: &DetectArgs) -> i32 {
     i32::from(failed)
 }
 
-/// The wall clock now, in 100 ns units since the epoch.
-
 /// Reads a watchlist's CSV file.
 fn read_watchlist(path: &Path) -> Result<Watchlist, String> {
     std::fs::read_to_string(path)
