@@ -420,24 +420,11 @@ pub fn run_fed(
         ticks: 0,
         skipped,
     };
-    // The reports until the dataflow's thread ends. A cluster whose peers never connect
-    // makes `run_live` give up (its connect timeout) while timely's thread, holding the sink,
-    // still waits for them: the thread's end, not the channel's, ends the loop.
-    loop {
-        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
-            Ok(report) => {
-                summary.count(&report);
-                on(&report);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) if !worker.is_finished() => {}
-            Err(_) => {
-                while let Ok(report) = rx.try_recv() {
-                    summary.count(&report);
-                    on(&report);
-                }
-                break;
-            }
-        }
+    // The sink's channel closes when the dataflow ends (also when the cluster's peers never
+    // connect: the connection itself gives up at the connect timeout).
+    for report in rx {
+        summary.count(&report);
+        on(&report);
     }
     worker
         .join()
