@@ -30,6 +30,10 @@ const QUERIES: &[&str] = &[
     "SigninLogs | where TimeGenerated > ago(12m) | extend x = strlen(UserPrincipalName) * 0.7 | summarize s = sum(x), sd = stdev(x), d = dcount(IPAddress), mn = min(x), ips = make_set(IPAddress) by ResultType",
     "SigninLogs | distinct UserPrincipalName, ResultType",
     "SigninLogs | extend parts = split(IPAddress, \".\") | mv-expand parts | project UserPrincipalName, parts",
+    // mv-apply: sub-plan results shared by rows that agree on what they read (the address),
+    // kept columns from the row itself.
+    "SigninLogs | extend parts = split(IPAddress, \".\") | mv-apply p = parts to typeof(string) on (summarize n = count(), m = max(p)) | project UserPrincipalName, TimeGenerated, n, m",
+    "SigninLogs | mv-apply x = pack_array(1, 2, 3) to typeof(long) on (where x <= strlen(IPAddress) % 4 | extend y = strcat(UserPrincipalName, x)) | project UserPrincipalName, ResultType, x, y",
     "let n = toscalar(SigninLogs | summarize count()); SigninLogs | extend total = n | project UserPrincipalName, total",
     "union (SigninLogs | where ResultType == \"0\" | project a = UserPrincipalName), (SigninLogs | where ResultType != \"0\" | project b = IPAddress)",
     "let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join s on UserPrincipalName",
@@ -243,6 +247,9 @@ const WATCHLIST_QUERIES: &[&str] = &[
     // A scalar from the watchlist read by every row: rows are paired with it again when a
     // version changes it, and no longer kept once the last version is in.
     "let vips = toscalar(_GetWatchlist('Vip') | summarize make_set(SearchKey)); SigninLogs | where set_has_element(vips, UserPrincipalName) | project UserPrincipalName, IPAddress",
+    // An mv-apply over a watchlist's scalar: its remembered results are dropped when a version
+    // changes the scalar.
+    "let vips = toscalar(_GetWatchlist('Vip') | summarize make_list(SearchKey)); SigninLogs | mv-apply v = vips to typeof(string) on (summarize hit = max(toint(v == UserPrincipalName))) | project UserPrincipalName, IPAddress, hit",
 ];
 
 /// A watchlist version: (user, level) rows.

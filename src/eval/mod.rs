@@ -160,6 +160,24 @@ impl<'a> MvApply<'a> {
 /// over them, each result row after the kept input columns. Both engines call this, so the
 /// operator has one semantics.
 pub fn mv_apply_row(program: &Program, apply: &MvApply<'_>, r: &Row, ctx: &EvalCtx) -> Vec<Row> {
+    mv_apply_sub(program, apply, r, ctx)
+        .into_iter()
+        .map(|s| {
+            let mut o: Row = apply
+                .keep
+                .iter()
+                .map(|k| r.get(*k).cloned().unwrap_or(Value::Null))
+                .collect();
+            o.extend(s);
+            o
+        })
+        .collect()
+}
+
+/// The sub-plan's rows for one input row `r` of an mv-apply (without the kept input columns
+/// [`mv_apply_row`] puts before them): they depend only on the columns of `r` that the items and
+/// [`crate::plan::ir::apply_rows_read`] name, and on the scalars of `ctx`.
+pub fn mv_apply_sub(program: &Program, apply: &MvApply<'_>, r: &Row, ctx: &EvalCtx) -> Vec<Row> {
     let cols: Vec<(usize, Option<Type>)> = apply
         .item_columns
         .iter()
@@ -178,17 +196,6 @@ pub fn mv_apply_row(program: &Program, apply: &MvApply<'_>, r: &Row, ctx: &EvalC
         shared: vec![None; program.shared.len()],
     };
     ev.eval(apply.sub, &expanded)
-        .into_iter()
-        .map(|s| {
-            let mut o: Row = apply
-                .keep
-                .iter()
-                .map(|k| r.get(*k).cloned().unwrap_or(Value::Null))
-                .collect();
-            o.extend(s);
-            o
-        })
-        .collect()
 }
 
 /// Evaluates `program` over `data` at tick `now`: the result rows, ordered and cut as the

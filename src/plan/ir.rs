@@ -1152,6 +1152,18 @@ impl NeedWalk {
     }
 }
 
+/// The columns of an `mv-apply`'s expanded rows ([`Node::ApplyRows`]) that its sub-plan `sub`
+/// reads to compute any of its output columns: what a sub-plan's result can depend on, besides
+/// the scalar sub-queries it reads.
+pub fn apply_rows_read(sub: &Plan) -> std::collections::BTreeSet<usize> {
+    let mut w = NeedWalk {
+        tables: std::collections::HashMap::new(),
+        shared: Vec::new(),
+        shared_seen: Vec::new(),
+    };
+    w.walk(sub, &(0..sub.schema.len()).collect())
+}
+
 fn set_scan_columns(p: &mut Plan, tables: &std::collections::HashMap<String, Vec<usize>>) {
     if let Node::Scan { table, columns } = &mut p.node
         && let Some(c) = tables.get(table)
