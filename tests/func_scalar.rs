@@ -356,6 +356,30 @@ fn ip_functions() {
         ),
         Value::Bool(true)
     );
+    // Two lists used in turn (each array's parse is kept by identity): each answers for itself.
+    let (a, b) = (
+        Value::array(vec![s("10.0.0.0/8")]),
+        Value::array(vec![s("192.168.0.0/16"), s("11.1.2.3")]),
+    );
+    for _ in 0..2 {
+        for (list, want) in [(&a, true), (&b, true), (&a, true)] {
+            assert_eq!(
+                call("ipv4_is_in_any_range", &[s("10.9.9.9"), list.clone()]),
+                Value::Bool(want && std::ptr::eq(list, &a))
+            );
+            assert_eq!(
+                call("ipv4_is_in_any_range", &[s("11.1.2.3"), list.clone()]),
+                Value::Bool(want && std::ptr::eq(list, &b))
+            );
+        }
+    }
+    assert_eq!(
+        call(
+            "ipv4_is_in_any_range",
+            &[s("10.9.9.9"), Value::array(vec![])]
+        ),
+        Value::Bool(false)
+    );
     // ipv4_compare examples: ("127.0.0.1", "127.0.0.1") == 0, ("192.168.1.1", "192.168.1.255") < 0,
     // ("192.168.1.1/24", "192.168.1.255/24") == 0, ("192.168.1.1", "192.168.1.255", 24) == 0
     assert_eq!(

@@ -70,11 +70,13 @@ fn pack_alerts(workers: usize, speed: Speed) -> (Vec<Vec<AlertEvent>>, u64) {
         Vec::new(),
         |r| match r {
             Report::Alert { rule, event } => per_rule[*rule].push(event.clone()),
-            Report::Tick { tick, .. } => {
-                // Ticks are reported in order, each once.
-                assert!(*tick > last_tick || ticks == 0);
-                last_tick = *tick;
-                ticks += 1;
+            Report::Ticks(done) => {
+                for t in done {
+                    // Ticks are reported in order, each once.
+                    assert!(t.tick > last_tick || ticks == 0);
+                    last_tick = t.tick;
+                    ticks += 1;
+                }
             }
             _ => {}
         },

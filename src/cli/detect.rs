@@ -572,9 +572,11 @@ pub fn run(args: &DetectArgs) -> i32 {
                     raised[*order] += 1;
                 }
             }
-            Report::Tick { latency: l, .. } => {
+            Report::Ticks(ticks) => {
                 if let Some(h) = latency.as_mut() {
-                    h.record(*l);
+                    for t in ticks {
+                        h.record(t.latency);
+                    }
                 }
             }
             Report::Notes(_) | Report::Finished { .. } => {}

@@ -527,7 +527,11 @@ pub fn run(args: &HuntArgs) -> i32 {
         mine.to_note(),
         |report| match report {
             Report::Notes(notes) => counts = ReadCounts::merge(notes),
-            Report::Tick { records, .. } => progress.set_position(*records),
+            Report::Ticks(ticks) => {
+                if let Some(t) = ticks.last() {
+                    progress.set_position(t.records);
+                }
+            }
             Report::Finished { .. } => {}
             Report::Alert {
                 rule: order,

@@ -291,14 +291,14 @@ pub(super) fn replay(
                 counts = ReadCounts::merge(notes);
                 progress.set_length(counts.records.values().sum());
             }
-            Report::Tick {
-                tick,
-                records,
-                latency,
-            } => {
-                latencies.record(*latency);
-                progress.set_position(*records);
-                progress.set_message(format_datetime_iso(*tick as i64));
+            Report::Ticks(ticks) => {
+                for t in ticks {
+                    latencies.record(t.latency);
+                }
+                if let Some(t) = ticks.last() {
+                    progress.set_position(t.records);
+                    progress.set_message(format_datetime_iso(t.tick as i64));
+                }
             }
             Report::Finished { .. } => {}
             Report::Alert { rule: i, event: e } => {

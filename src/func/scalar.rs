@@ -710,18 +710,43 @@ pub fn f_ipv4_is_in_any_range(a: &[Value]) -> Value {
     let Some((ip, _)) = parse_ipv4_prefix(&text_of(arg(a, 0))) else {
         return Value::Null;
     };
-    let mut ranges = Vec::new();
+    let inside = |(net, bits): (u32, u32)| ip & mask(bits) == net & mask(bits);
+    let mut hit = false;
     for v in &a[1.min(a.len())..] {
-        match v {
-            Value::Array(xs) => ranges.extend(xs.iter().cloned()),
-            other => ranges.push(other.clone()),
+        hit = match v {
+            Value::Array(xs) => with_ipv4_ranges(xs, |ranges| ranges.iter().any(|r| inside(*r))),
+            other => parse_ipv4_prefix(&text_of(other)).is_some_and(inside),
+        };
+        if hit {
+            break;
         }
     }
-    let hit = ranges
-        .iter()
-        .filter_map(|r| parse_ipv4_prefix(&text_of(r)))
-        .any(|(net, bits)| ip & mask(bits) == net & mask(bits));
     Value::Bool(hit)
+}
+
+/// Calls `f` with the IPv4 ranges of the array `xs` (elements that are not IPv4 left out),
+/// parsed once per array: rules test every record against the same list (a watchlist's
+/// ranges, read as a scalar), so the last array's parse is kept, by identity, per thread.
+fn with_ipv4_ranges<T>(xs: &std::sync::Arc<[Value]>, f: impl FnOnce(&[(u32, u32)]) -> T) -> T {
+    type Parsed = Option<(std::sync::Arc<[Value]>, Vec<(u32, u32)>)>;
+    thread_local! {
+        static LAST: std::cell::RefCell<Parsed> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        let fresh = !matches!(&*last, Some((a, _)) if std::sync::Arc::ptr_eq(a, xs));
+        if fresh {
+            let parsed = xs
+                .iter()
+                .filter_map(|r| parse_ipv4_prefix(&text_of(r)))
+                .collect();
+            *last = Some((xs.clone(), parsed));
+        }
+        match &*last {
+            Some((_, ranges)) => f(ranges),
+            None => f(&[]),
+        }
+    })
 }
 /// `ipv4_compare(a, b[, prefix])`: -1, 0 or 1 comparing the addresses under the shortest of
 /// their prefixes (and `prefix` when given); null when either is not IPv4.

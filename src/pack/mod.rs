@@ -33,22 +33,26 @@ pub enum Report {
         /// The event.
         event: AlertEvent,
     },
-    /// A tick whose records were all handed to the dataflow is through it, its alerts
-    /// reported: `latency` after its last record was handed; `records` records had been
-    /// handed by then (in this process).
-    Tick {
-        /// The tick.
-        tick: Time,
-        /// Records handed so far.
-        records: u64,
-        /// From handing the tick's last record to its alerts being out.
-        latency: Duration,
-    },
+    /// Ticks whose records were all handed to the dataflow are through it, their alerts
+    /// reported, in order (a run as fast as possible reports them in batches).
+    Ticks(Vec<TickDone>),
     /// The run is over: per rule, the raises held back by suppression.
     Finished {
         /// Per rule.
         suppressed: Vec<u64>,
     },
+}
+
+/// A tick through the dataflow: `latency` after its last record was handed, its alerts
+/// reported; `records` records had been handed by then (in this process).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TickDone {
+    /// The tick.
+    pub tick: Time,
+    /// Records handed so far.
+    pub records: u64,
+    /// From handing the tick's last record to its alerts being out.
+    pub latency: Duration,
 }
 
 /// How a pack runs.
@@ -87,7 +91,7 @@ impl PackSummary {
                     *n += 1;
                 }
             }
-            Report::Tick { .. } => self.ticks += 1,
+            Report::Ticks(ticks) => self.ticks += ticks.len() as u64,
             Report::Notes(_) => {}
             Report::Finished { suppressed } => self.suppressed = suppressed.clone(),
         }
@@ -100,7 +104,7 @@ struct PackSink {
     /// Tick reports not sent yet: a run as fast as possible sends them in batches of up to
     /// [`TICK_BATCH`] (each send would wake the receiving thread), always before any other
     /// report so the order holds. Live detection sends each at once (`TICK_BATCH` of 1).
-    ticks: Vec<Report>,
+    ticks: Vec<TickDone>,
     tick_batch: usize,
 }
 
@@ -117,10 +121,11 @@ impl PackSink {
         }
     }
 
-    /// Sends the tick reports gathered so far.
+    /// Sends the tick reports gathered so far, as one report.
     fn flush_ticks(&mut self) {
-        for t in self.ticks.drain(..) {
-            let _ = self.tx.send(t);
+        if !self.ticks.is_empty() {
+            let ticks = std::mem::replace(&mut self.ticks, Vec::with_capacity(self.tick_batch));
+            let _ = self.tx.send(Report::Ticks(ticks));
         }
     }
 }
@@ -147,7 +152,7 @@ impl Sink for PackSink {
     }
 
     fn tick_done(&mut self, tick: Time, records: u64, latency: Duration) {
-        self.ticks.push(Report::Tick {
+        self.ticks.push(TickDone {
             tick,
             records,
             latency,
