@@ -96,7 +96,6 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         }
     };
     let replay_args = ReplayArgs {
-        help: None,
         rules: Vec::new(),
         logs: vec![dir.join("logs")],
         speed: "max".into(),

@@ -16,11 +16,21 @@ mod run;
 
 use clap::{Parser, Subcommand};
 
+/// The version `kqlflow --version` prints: the crate's version and the git commit it was built
+/// from (`0.1.0 (commit 0123456789ab)`), or `unknown commit` for a build from a source tree
+/// without git history.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KQLFLOW_COMMIT"),
+    ")"
+);
+
 /// The `kqlflow` command.
 #[derive(Parser, Debug)]
 #[command(
     name = "kqlflow",
-    version,
+    version = VERSION,
     about = "Sentinel-style KQL detection rules over Entra ID logs, as incremental dataflows",
     after_help = "Examples:\n  kqlflow demo\n  kqlflow generate --out tenant/\n  kqlflow inspect logs/ --rejects rejects.jsonl\n  kqlflow check rules/*.yaml"
 )]

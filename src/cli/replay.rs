@@ -26,13 +26,9 @@ use crate::runtime::live::Speed;
 #[command(
     after_help = "Examples:\n  kqlflow replay --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv\n  \
 kqlflow replay --rules dataflows/ --logs tenant/logs --speed 3600 --tick 1s -w 2\n  \
-kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl",
-    disable_help_flag = true
+kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl"
 )]
 pub struct ReplayArgs {
-    /// Print help (`-h` is the hostfile, as in timely).
-    #[arg(long, action = clap::ArgAction::Help)]
-    pub(super) help: Option<bool>,
     /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
     /// `dataflows/` folder).
     #[arg(long, num_args = 1.., value_name = "PATH")]
@@ -75,6 +71,8 @@ pub struct ReplayArgs {
 pub struct ReplayReport {
     /// The command line.
     pub command: String,
+    /// kqlflow's version and the commit it was built from, as `--version` prints them.
+    pub version: String,
     /// The machine: cores and CPU model.
     pub machine: String,
     /// Worker threads per process.
@@ -354,6 +352,7 @@ pub(super) fn replay(
     }
     let report = ReplayReport {
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        version: super::VERSION.to_string(),
         machine: machine(),
         workers: cluster.workers,
         processes: cluster.processes,
