@@ -13,6 +13,7 @@ mod logs;
 mod output;
 mod replay;
 mod run;
+mod shell;
 
 use clap::{Parser, Subcommand};
 
@@ -67,6 +68,10 @@ enum Command {
     /// Write a deterministic synthetic tenant (seven tables, one file per day) with injected
     /// attacks and their ground truth.
     Generate(generate::GenerateArgs),
+    /// Print a shell completion script for kqlflow (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print kqlflow's man page (roff), or write one page per command into a folder.
+    Man(shell::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code: 0 on success, 1 when the command
@@ -91,5 +96,7 @@ pub fn main() -> i32 {
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man(args) => shell::man(&args),
     }
 }
