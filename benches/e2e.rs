@@ -171,7 +171,11 @@ fn replay_two_processes(dir: &Path) -> Option<serde_json::Value> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let first = replay(dir, "2proc", &["-n", "2", "-p", "0", "--hostfile", hosts.to_str()?]);
+    let first = replay(
+        dir,
+        "2proc",
+        &["-n", "2", "-p", "0", "--hostfile", hosts.to_str()?],
+    );
     let _ = second.wait_with_output();
     first
 }

@@ -54,7 +54,10 @@ fn dash_h_is_help_in_every_command_and_the_hostfile_is_long_only() {
         let (code, out, err) = kqlflow(&[sub, "-h"]);
         assert_eq!(code, 0, "{sub}: {err}");
         assert!(out.starts_with(char::is_uppercase), "{sub}: {out}");
-        assert!(out.contains(&format!("Usage: kqlflow {sub}")), "{sub}: {out}");
+        assert!(
+            out.contains(&format!("Usage: kqlflow {sub}")),
+            "{sub}: {out}"
+        );
     }
     for sub in ["run", "hunt", "replay"] {
         let (code, out, _) = kqlflow(&[sub, "--help"]);
@@ -109,7 +112,11 @@ fn bash_completion_completes_commands_and_options() {
             .args(["-c", &prog])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_string)
@@ -143,8 +150,13 @@ fn man_page_documents_every_command() {
     assert_eq!(code, 0);
     assert!(page.contains(".TH kqlflow 1"), "{page}");
     assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
-    for sub in ["inspect", "check", "run", "hunt", "detect", "replay", "demo", "man"] {
-        assert!(page.contains(&format!("kqlflow\\-{sub}(1)")), "{sub}: {page}");
+    for sub in [
+        "inspect", "check", "run", "hunt", "detect", "replay", "demo", "man",
+    ] {
+        assert!(
+            page.contains(&format!("kqlflow\\-{sub}(1)")),
+            "{sub}: {page}"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("man1");
