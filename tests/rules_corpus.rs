@@ -250,11 +250,11 @@ fn load_errors_name_the_file_and_position() {
         std::fs::write(&p, text).unwrap();
         p
     };
-    // A YAML syntax error: position from serde_yaml.
+    // A YAML syntax error: position from the YAML parser.
     let p = write("bad.yaml", "id: a\nname: b\nquery: |\n  T\n tactics: [\n");
     let e = load_rule(&p).unwrap_err();
     assert_eq!(e.path, p);
-    let pos = e.position.expect("serde_yaml gives a position");
+    let pos = e.position.expect("the YAML parser gives a position");
     assert_eq!(pos.line, 5, "{e}");
     assert!(e.message.starts_with("invalid YAML: "), "{e}");
     assert!(
