@@ -164,14 +164,18 @@ fn replay_two_processes(dir: &Path) -> Option<serde_json::Value> {
             "2",
             "-p",
             "1",
-            "-h",
+            "--hostfile",
             hosts.to_str()?,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let first = replay(dir, "2proc", &["-n", "2", "-p", "0", "-h", hosts.to_str()?]);
+    let first = replay(
+        dir,
+        "2proc",
+        &["-n", "2", "-p", "0", "--hostfile", hosts.to_str()?],
+    );
     let _ = second.wait_with_output();
     first
 }

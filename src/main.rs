@@ -2,7 +2,10 @@
 
 /// The dataflow allocates and frees a row (or a batch of rows) for nearly every update it
 /// moves; mimalloc's thread-local free lists make that several times cheaper than the system
-/// allocator and keep a long replay's heap from fragmenting.
+/// allocator and keep a long replay's heap from fragmenting. Built without the `mimalloc`
+/// feature (`--no-default-features`), the system allocator is used, which heap profilers such
+/// as heaptrack can follow.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

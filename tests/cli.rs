@@ -25,11 +25,149 @@ fn every_subcommand_has_help_with_an_example() {
         &["run", "--help"],
         &["hunt", "--help"],
         &["replay", "--help"],
+        &["detect", "--help"],
+        &["generate", "--help"],
+        &["completions", "--help"],
+        &["man", "--help"],
     ] {
         let (code, out, _) = kqlflow(sub);
         assert_eq!(code, 0);
         assert!(out.contains("Example"), "{sub:?}: {out}");
     }
+}
+
+#[test]
+fn dash_h_is_help_in_every_command_and_the_hostfile_is_long_only() {
+    for sub in [
+        "inspect",
+        "check",
+        "explain",
+        "run",
+        "hunt",
+        "detect",
+        "replay",
+        "demo",
+        "generate",
+        "completions",
+        "man",
+    ] {
+        let (code, out, err) = kqlflow(&[sub, "-h"]);
+        assert_eq!(code, 0, "{sub}: {err}");
+        assert!(out.starts_with(char::is_uppercase), "{sub}: {out}");
+        assert!(
+            out.contains(&format!("Usage: kqlflow {sub}")),
+            "{sub}: {out}"
+        );
+    }
+    for sub in ["run", "hunt", "replay"] {
+        let (code, out, _) = kqlflow(&[sub, "--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("--hostfile <FILE>"), "{sub}: {out}");
+        assert!(out.contains("-w, --workers"), "{sub}: {out}");
+        assert!(out.contains("-n, --processes"), "{sub}: {out}");
+        assert!(out.contains("-p, --process"), "{sub}: {out}");
+    }
+}
+
+#[test]
+fn version_names_the_crate_version_and_the_commit() {
+    let (code, out, _) = kqlflow(&["--version"]);
+    assert_eq!(code, 0);
+    let line = out.trim_end();
+    let expected = format!("kqlflow {} (", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected), "{line}");
+    // Built from a git checkout: its commit; from a source tree without history: said so.
+    let commit = line[expected.len()..].trim_end_matches(')');
+    let known = commit
+        .strip_prefix("commit ")
+        .is_some_and(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(known || commit == "unknown commit", "{line}");
+    let (code, short, _) = kqlflow(&["-V"]);
+    assert_eq!(code, 0);
+    assert_eq!(short, out);
+}
+
+#[test]
+fn bash_completion_completes_commands_and_options() {
+    let (code, script, _) = kqlflow(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kqlflow.bash");
+    std::fs::write(&path, &script).unwrap();
+    // Source the script and ask its completion function what follows the words typed, as bash
+    // does at a Tab.
+    let complete = |words: &[&str]| -> Vec<String> {
+        let cword = words.len() - 1;
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let prog = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={cword}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
+             _kqlflow kqlflow '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            path.display(),
+            quoted.join(" "),
+            words.join(" "),
+            words[cword],
+            words[cword.saturating_sub(1)],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &prog])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(complete(&["kqlflow", "hu"]), vec!["hunt"]);
+    assert_eq!(complete(&["kqlflow", "hunt", "--host"]), vec!["--hostfile"]);
+    let shells = complete(&["kqlflow", "completions", ""]);
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(shells.iter().any(|s| s == shell), "{shells:?}");
+    }
+}
+
+#[test]
+fn completion_scripts_for_other_shells_name_every_command() {
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let (code, script, err) = kqlflow(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in ["hunt", "replay", "detect", "hostfile", "completions"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let (code, _, err) = kqlflow(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("possible values"), "{err}");
+}
+
+#[test]
+fn man_page_documents_every_command() {
+    let (code, page, _) = kqlflow(&["man"]);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH kqlflow 1"), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for sub in [
+        "inspect", "check", "run", "hunt", "detect", "replay", "demo", "man",
+    ] {
+        assert!(
+            page.contains(&format!("kqlflow\\-{sub}(1)")),
+            "{sub}: {page}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let (code, _, err) = kqlflow(&["man", "--dir", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let hunt = std::fs::read_to_string(out.join("kqlflow-hunt.1")).unwrap();
+    assert!(hunt.contains(".TH kqlflow-hunt 1"), "{hunt}");
+    // Options as clap defines them, roff-escaped.
+    assert!(hunt.contains("\\-\\-hostfile"), "{hunt}");
+    assert!(hunt.contains("\\-\\-rules"), "{hunt}");
+    assert!(out.join("kqlflow.1").is_file());
 }
 
 #[test]

@@ -15,14 +15,17 @@ fn kqlflow(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn seeds() -> Option<PathBuf> {
+/// The seed queries of the public corpus (`--features corpus`, with `../shared` beside the
+/// checkout).
+#[cfg(feature = "corpus")]
+fn seeds() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/seed-queries");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+    assert!(
+        p.is_dir(),
+        "{} is absent: the `corpus` feature needs the public corpus in ../shared beside the checkout",
+        p.display()
+    );
+    p
 }
 
 fn s(p: &Path) -> &str {
@@ -38,9 +41,10 @@ fn help_has_examples() {
     }
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn check_prints_columns_of_good_seeds() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let yaml = dir.join("provisioning_failures_by_job_error.yaml");
     let kql = dir.join("rare_audit_activity_by_app.kql");
     let (code, out, err) = kqlflow(&["check", s(&yaml), s(&kql)]);
@@ -60,9 +64,10 @@ fn check_prints_columns_of_good_seeds() {
     assert!(out.contains("    IPCustomEntity: string\n"), "{out}");
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn check_prints_positions_of_bad_seeds_and_fails() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let a = dir.join("sp_signin_failures_blog.kql");
     let b = dir.join("sp_credential_added_while_active_blog.kql");
     let good = dir.join("sp_graph_signins_blog.kql");
@@ -74,6 +79,48 @@ fn check_prints_positions_of_bad_seeds_and_fails() {
     // The source line and a caret follow.
     assert!(out.contains("count() as applicationCount"), "{out}");
     assert!(out.contains("^^^"), "{out}");
+}
+
+#[test]
+fn check_of_the_built_in_pack_folder() {
+    // `kqlflow check dataflows/*`: every rule of the pack OK with its columns and kind, the
+    // README skipped, exit code 0.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(|p| s(p)))
+        .collect();
+    let (code, out, err) = kqlflow(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches(": OK\n").count(), 9, "{out}");
+    assert!(out.contains("README.md: skipped"), "{out}");
+    let prov = dir.join("provisioning_failures_by_job_error.yaml");
+    assert!(
+        out.contains(&format!(
+            "{}: OK\n    JobId: string\n    SPName: string\n",
+            s(&prov)
+        )),
+        "{out}"
+    );
+    let rare = dir.join("rare_audit_activity_by_app.yaml");
+    assert!(
+        out.contains(&format!("{}: OK\n    InitiatedByApp: string\n", s(&rare))),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("scheduled rule (raises alerts)").count(),
+        6,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("hunting query (gives results)").count(),
+        3,
+        "{out}"
+    );
 }
 
 #[test]
@@ -145,11 +192,12 @@ fn watchlists_and_period() {
     assert_eq!(code, 2, "{err}");
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn check_of_the_whole_seed_folder() {
     // `kqlflow check ../shared/corpus/seed-queries/*`: the five valid queries OK with their
     // columns, the two known-bad with every position, the README skipped, exit code 1.
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -85,7 +85,7 @@ fn two_processes_of_two_threads_agree_with_one_worker() {
         "2",
         "-n",
         "2",
-        "-h",
+        "--hostfile",
         h,
         "--connect-timeout",
         "60",
@@ -144,7 +144,12 @@ fn a_process_without_its_peers_fails_within_its_timeout() {
             "-p",
             "0",
         ])
-        .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "2"])
+        .args([
+            "--hostfile",
+            hosts.to_str().unwrap(),
+            "--connect-timeout",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(start.elapsed() < Duration::from_secs(30));
@@ -244,7 +249,16 @@ fn a_hunt_on_two_processes_reading_their_own_files_raises_the_alerts_of_one_work
     let hosts = dir.path().join("hosts.txt");
     std::fs::write(&hosts, format!("127.0.0.1:{p0}\n127.0.0.1:{p1}\n")).unwrap();
     let h = hosts.to_str().unwrap();
-    let cluster = ["-w", "2", "-n", "2", "-h", h, "--connect-timeout", "60"];
+    let cluster = [
+        "-w",
+        "2",
+        "-n",
+        "2",
+        "--hostfile",
+        h,
+        "--connect-timeout",
+        "60",
+    ];
     let second = hunt(&cluster)
         .args(["-p", "1"])
         .stdout(Stdio::piped())
@@ -315,7 +329,12 @@ fn hunt_and_replay_without_their_peers_fail_within_the_timeout() {
             "-p",
             process,
         ])
-        .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "2"]);
+        .args([
+            "--hostfile",
+            hosts.to_str().unwrap(),
+            "--connect-timeout",
+            "2",
+        ]);
         if command == "replay" {
             c.args(["--report", report.to_str().unwrap()]);
         }
@@ -364,7 +383,12 @@ fn a_killed_peer_fails_the_run_in_one_line() {
                     "-p",
                     &p.to_string(),
                 ])
-                .args(["-h", hosts.to_str().unwrap(), "--connect-timeout", "30"])
+                .args([
+                    "--hostfile",
+                    hosts.to_str().unwrap(),
+                    "--connect-timeout",
+                    "30",
+                ])
                 .arg("--report")
                 .arg(dir.path().join(format!("report{p}.json")))
                 .env_remove("RUST_BACKTRACE")

@@ -1,5 +1,9 @@
 //! The batch evaluator on small hand-made tenants: the seed queries' exact result rows, worked
 //! out by reading the queries as a Kusto user would.
+//!
+//! Reads the public corpus under `../shared/corpus`: compiled only with `--features corpus`.
+
+#![cfg(feature = "corpus")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,14 +15,14 @@ use kqlflow::ingest::{Ingest, Options, Projection};
 use kqlflow::model::{Row, Value, parse_datetime};
 use kqlflow::plan::BindOptions;
 
-fn seeds() -> Option<PathBuf> {
+fn seeds() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/seed-queries");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+    assert!(
+        p.is_dir(),
+        "{} is absent: the `corpus` feature needs the public corpus in ../shared beside the checkout",
+        p.display()
+    );
+    p
 }
 
 fn t(s: &str) -> i64 {
@@ -157,7 +161,7 @@ fn provisioning_logs() -> String {
 
 #[test]
 fn provisioning_rollup_rows() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let data = load(&[("AADProvisioningLogs.jsonl", &provisioning_logs())]);
     let rows = run(
         &dir.join("provisioning_failures_by_job_error.yaml"),
@@ -218,7 +222,7 @@ fn audit(time: &str, category: &str, target: &str, corr: &str, id: &str) -> Stri
 
 #[test]
 fn failed_signins_with_audit_details_rows() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let mut signins = Vec::new();
     for i in 0..10 {
         let ip = if i % 2 == 0 { "1.1.1.1" } else { "2.2.2.2" };
@@ -376,7 +380,7 @@ fn app_audit(time: &str, app: &str, ip: &str, prop: &str, new: &str, id: &str) -
 
 #[test]
 fn rare_audit_activity_rows() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let audits = [
         // Today: a new app changing a device property, and a known app doing what it did before.
         app_audit(
@@ -466,7 +470,7 @@ fn kqlflow(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn run_prints_the_result() {
-    let Some(dir) = seeds() else { return };
+    let dir = seeds();
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("AADProvisioningLogs.jsonl");
     std::fs::write(&logs, provisioning_logs()).unwrap();

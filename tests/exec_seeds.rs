@@ -1,6 +1,10 @@
 //! The seed queries run incrementally equal the batch reference at every tick, on random
 //! multi-table tenants (sign-ins, audit changes, provisioning, service principal sign-ins with
 //! bursts, and an IP allowlist watchlist of CIDRs, addresses and ranges), on 1 and 3 workers.
+//!
+//! Reads the public corpus under `../shared/corpus`: compiled only with `--features corpus`.
+
+#![cfg(feature = "corpus")]
 
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -13,6 +17,8 @@ use kqlflow::model::{Row, TICKS_PER_HOUR as H, TICKS_PER_SECOND as S, Value};
 use kqlflow::plan::{self, BindOptions, Program};
 use kqlflow::runtime::{ClusterOptions, snapshot};
 
+const HINT: &str = "the `corpus` feature needs the public corpus in ../shared beside the checkout";
+
 const T0: i64 = kqlflow::demo::T0;
 
 const SEEDS: [&str; 5] = [
@@ -23,11 +29,12 @@ const SEEDS: [&str; 5] = [
     "sp_graph_signins_blog.kql",
 ];
 
-fn seed_program(name: &str) -> Option<Program> {
+fn seed_program(name: &str) -> Program {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/seed-queries")
         .join(name);
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} ({HINT})", path.display()));
     let (query, period) = if name.ends_with(".yaml") {
         let rule = kqlflow::rules::Rule::from_yaml(&text, &path).unwrap();
         (rule.query.clone(), rule.query_period)
@@ -46,7 +53,7 @@ fn seed_program(name: &str) -> Option<Program> {
     let mut p = plan::bind(&query, &q, Catalog::builtin(), &opts)
         .unwrap_or_else(|e| panic!("{}", e.render(&query, name)));
     p.root = strip_presentation(&p.root).clone();
-    Some(p)
+    p
 }
 
 use kqlflow::demo::{allowlist, json, row};
@@ -255,7 +262,7 @@ proptest! {
 
     #[test]
     fn seed_queries_incremental_equals_batch(tenant in tenant(), which in 0..SEEDS.len()) {
-        let Some(p) = seed_program(SEEDS[which]) else { return Ok(()) };
+        let p = seed_program(SEEDS[which]);
         check(SEEDS[which], &p, &tenant, 1)?;
         check(SEEDS[which], &p, &tenant, 3)?;
     }
@@ -267,10 +274,7 @@ fn every_seed_query_fires_on_an_attack_tenant() {
         tables: kqlflow::demo::attack_tenant(),
     };
     for name in SEEDS {
-        let Some(p) = seed_program(name) else {
-            eprintln!("../shared is absent: skipping");
-            return;
-        };
+        let p = seed_program(name);
         for workers in [1, 3] {
             match check(name, &p, &tenant, workers) {
                 // Each seed query has results on this tenant at some ticks, so the comparison

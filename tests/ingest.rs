@@ -1,4 +1,4 @@
-//! Ingest of every input format, of the real sample exports, and of bad input.
+//! Ingest of every input format, of the real sample exports (`demo/`), and of bad input.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,14 +7,10 @@ use kqlflow::catalog::Catalog;
 use kqlflow::ingest::{Ingest, Options, Projection, Record, RejectReason, WarningKind};
 use kqlflow::model::{Value, parse_datetime};
 
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/samples");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("../shared is absent: skipping");
-        None
-    }
+/// The real sample exports kept in the repository for `kqlflow demo` (`demo/README.md` gives
+/// their sources and licences).
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo")
 }
 
 struct Run {
@@ -818,10 +814,9 @@ fn directory_trees_are_walked_in_order() {
 
 #[test]
 fn training_lab_csvs_load_with_no_reject() {
-    let Some(dir) = shared() else { return };
-    let lab = dir.join("sentinel-training-lab");
+    let lab = samples();
     let run = run_with(
-        |ing, sink| ing.read_path(&lab.join("disable_accounts.csv"), sink),
+        |ing, sink| ing.read_path(&lab.join("SigninLogs_disable_accounts.csv"), sink),
         Projection::all(),
         Options::default(),
     );
@@ -874,14 +869,25 @@ fn training_lab_csvs_load_with_no_reject() {
     let unknown = &run.report.tables["AuditLogs"].unknown_columns;
     assert_eq!(unknown.get("InitiatingUserOrApp"), Some(&5));
 
+    // A hunting query's result exported from the portal: a BOM, `[UTC]` column names, the
+    // query's own columns beside the table's, and its table in `Type`.
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("signinLogs.csv");
+    std::fs::write(
+        &result,
+        "\u{feff}StartTime [UTC],EndTime [UTC],IPAddress,disabledAccountLoginAttempts,disabledAccountSet,Type,IPCustomEntity\n\
+         \"5/2/2024, 9:10:11.123 AM\",\"5/2/2024, 9:12:13.456 AM\",198.51.100.7,3,\"[\"\"kim@contoso.com\"\"]\",SigninLogs,198.51.100.7\n",
+    )
+    .unwrap();
     let run = run_with(
-        |ing, sink| ing.read_path(&lab.join("signinLogs.csv"), sink),
+        |ing, sink| ing.read_path(&result, sink),
         Projection::all(),
         Options::default(),
     );
     assert_eq!(run.report.rejected(), 0, "{:?}", run.report.rejects);
     assert_eq!(run.records.len(), 1);
-    assert_eq!(run.get(0, "IPAddress"), Value::str("175.45.176.99"));
+    assert_eq!(run.table(0), "SigninLogs");
+    assert_eq!(run.get(0, "IPAddress"), Value::str("198.51.100.7"));
     assert!(
         run.report.tables["SigninLogs"]
             .unknown_columns
@@ -891,8 +897,7 @@ fn training_lab_csvs_load_with_no_reject() {
 
 #[test]
 fn audit_events_json_loads_with_values_equal_to_the_file() {
-    let Some(dir) = shared() else { return };
-    let path = dir.join("AADAuditEvents.json");
+    let path = samples().join("AADAuditEvents.json");
     let run = run_with(
         |ing, sink| ing.read_path(&path, sink),
         Projection::all(),

@@ -243,24 +243,31 @@ fn long_pipelines_and_big_inputs_parse() {
     });
 }
 
+/// Queries to mutate: two written here, the built-in pack's (`dataflows/`), and with
+/// `--features corpus` the seed queries of the public corpus in `../shared`.
 fn seed_queries() -> Vec<String> {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/seed-queries");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = vec![
         "let x = 5; T | where a > x and b has 'c' | summarize count() by bin(TimeGenerated, 1h)"
             .to_string(),
         "T | join kind=leftouter (U | project a, b) on $left.a == $right.b | mv-expand c to typeof(string)"
             .to_string(),
     ];
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        let mut files: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let files = |dir: &std::path::Path, ext: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|f| f.extension().is_some_and(|e| e == ext))
+            .collect();
         files.sort();
-        for f in files {
-            if f.extension().is_some_and(|e| e == "kql")
-                && let Ok(t) = std::fs::read_to_string(&f)
-            {
-                out.push(t);
-            }
+        files
+    };
+    for f in files(&root.join("dataflows"), "yaml") {
+        out.push(kqlflow::rules::load_rule(&f).unwrap().query);
+    }
+    if cfg!(feature = "corpus") {
+        for f in files(&root.join("../shared/corpus/seed-queries"), "kql") {
+            out.push(std::fs::read_to_string(&f).unwrap());
         }
     }
     out

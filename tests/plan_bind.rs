@@ -1,9 +1,11 @@
 //! The binder: seed queries bind with the columns a Kusto user expects, Sentinel rules bind or
 //! are refused with a position and a reason, and the binding rules one by one.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "corpus")]
+use std::path::Path;
 
 use kqlflow::catalog::Catalog;
+#[cfg(feature = "corpus")]
 use kqlflow::cli::check::Loaded;
 use kqlflow::kql;
 use kqlflow::model::{TICKS_PER_DAY, TICKS_PER_HOUR};
@@ -11,14 +13,16 @@ use kqlflow::plan::{
     self, BindError, BindOptions, BoundOp, Node, Plan, Program, ScalarExpr, TemporalBound,
 };
 
-fn shared() -> Option<PathBuf> {
+/// The public corpus (`--features corpus`, with `../shared` beside the checkout).
+#[cfg(feature = "corpus")]
+fn shared() -> std::path::PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+    assert!(
+        p.is_dir(),
+        "{} is absent: the `corpus` feature needs the public corpus in ../shared beside the checkout",
+        p.display()
+    );
+    p
 }
 
 fn bind_with(src: &str, opts: &BindOptions) -> Result<Program, BindError> {
@@ -51,6 +55,7 @@ fn cols(p: &Program) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "corpus")]
 fn file_cols(path: &Path, opts: &BindOptions) -> Result<Vec<String>, String> {
     let l = Loaded::read(path)?;
     let mut opts = opts.clone();
@@ -87,9 +92,10 @@ fn tb(column: usize, op: BoundOp, offset_ticks: i64) -> TemporalBound {
 
 // ---- seed queries ---------------------------------------------------------------------------
 
+#[cfg(feature = "corpus")]
 #[test]
 fn seed_provisioning_rollup() {
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     let got = file_cols(
         &dir.join("seed-queries/provisioning_failures_by_job_error.yaml"),
         &BindOptions::default(),
@@ -113,9 +119,10 @@ fn seed_provisioning_rollup() {
     );
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn seed_rare_audit_activity() {
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     let got = file_cols(
         &dir.join("seed-queries/rare_audit_activity_by_app.kql"),
         &BindOptions::default(),
@@ -141,9 +148,10 @@ fn seed_rare_audit_activity() {
     );
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn seed_failed_signins_with_audit_details() {
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     let got = file_cols(
         &dir.join("seed-queries/failed_signins_with_audit_details.kql"),
         &BindOptions::default(),
@@ -171,9 +179,10 @@ fn seed_failed_signins_with_audit_details() {
     );
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn seed_graph_signins_keeps_the_table_schema() {
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     let got = file_cols(
         &dir.join("seed-queries/sp_graph_signins_blog.kql"),
         &BindOptions::default(),
@@ -191,6 +200,7 @@ fn seed_graph_signins_keeps_the_table_schema() {
     assert_eq!(got, want);
 }
 
+#[cfg(feature = "corpus")]
 const VOLUME_COLUMNS: [&str; 13] = [
     "ServicePrincipalName: string",
     "ServicePrincipalId: string",
@@ -207,12 +217,13 @@ const VOLUME_COLUMNS: [&str; 13] = [
     "LastSignin: datetime",
 ];
 
+#[cfg(feature = "corpus")]
 #[test]
 fn seed_volume_anomaly_binds_as_written() {
     // The user function with a tabular parameter, invoke, materialize, toscalar, mv-apply, the
     // watchlist and the temporal bounds all bind, and ClientCredentialType (which the service
     // principal sign-in record carries) is a column of the built-in schema.
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     let path = dir.join("seed-queries/sp_signin_volume_anomaly.kql");
     assert_eq!(
         file_cols(&path, &BindOptions::default()).unwrap(),
@@ -241,9 +252,10 @@ fn seed_volume_anomaly_binds_as_written() {
     assert_eq!(cols(&p), VOLUME_COLUMNS);
 }
 
+#[cfg(feature = "corpus")]
 #[test]
 fn known_bad_blog_queries_fail_at_their_position() {
-    let Some(dir) = shared() else { return };
+    let dir = shared();
     for (file, at) in [
         ("sp_signin_failures_blog.kql", "7:89"),
         ("sp_credential_added_while_active_blog.kql", "7:94"),
@@ -259,6 +271,7 @@ fn known_bad_blog_queries_fail_at_their_position() {
 
 // ---- the Sentinel rule corpus -----------------------------------------------------------------
 
+#[cfg(feature = "corpus")]
 /// The corpus rules kqlflow refuses, each with what its refusal message names. Every other
 /// corpus rule binds.
 const REFUSED: &[(&str, &str)] = &[
@@ -280,10 +293,11 @@ const REFUSED: &[(&str, &str)] = &[
     ("UserAccounts-CABlockedSigninSpikes.yaml", "now()"),
 ];
 
+#[cfg(feature = "corpus")]
 #[test]
 fn sentinel_rules_bind_or_are_refused_with_a_reason() {
-    let Some(dir) = shared() else { return };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("sentinel-rules"))
+    let dir = shared();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("sentinel-rules"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))

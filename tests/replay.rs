@@ -212,3 +212,47 @@ fn replay_usage_errors_are_clear() {
     assert_eq!(code, 2);
     assert!(err.contains("--tick"), "{err}");
 }
+
+#[test]
+fn without_report_the_report_goes_to_a_new_temporary_file_named_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let (cwd, tmp) = (dir.path().join("cwd"), dir.path().join("tmp"));
+    std::fs::create_dir(&cwd).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+            .args(["replay", "--quiet", "--logs", logs.to_str().unwrap()])
+            .current_dir(&cwd)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let path = err
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("report: "))
+            .unwrap_or_else(|| panic!("no report line: {err}"));
+        std::path::PathBuf::from(path)
+    };
+    let (first, second) = (run(), run());
+    // Nothing is written where the command runs or beside the logs; each run has its own file.
+    assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    assert_ne!(first, second);
+    for path in [first, second] {
+        assert_eq!(path.parent(), Some(tmp.as_path()));
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(r["records"], 251);
+        assert!(
+            r["version"]
+                .as_str()
+                .unwrap()
+                .starts_with(env!("CARGO_PKG_VERSION")),
+            "{r}"
+        );
+    }
+}

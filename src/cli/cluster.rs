@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use crate::runtime::ClusterOptions;
 
-/// Timely's cluster options: `-w` threads per process, `-n` processes, `-p` this process,
-/// `-h` hostfile (so `--help` is the only help flag of these commands).
+/// Timely's cluster options: `-w` threads per process, `-n` processes, `-p` this process, as
+/// timely names them; the hostfile is `--hostfile` (timely's `-h`), so that `-h` is help as in
+/// every other command.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterArgs {
     /// Worker threads per process.
@@ -21,7 +22,7 @@ pub struct ClusterArgs {
     #[arg(short = 'p', long = "process", default_value_t = 0)]
     pub process: usize,
     /// A file with one `host:port` line per process (default: localhost:2101, 2102, …).
-    #[arg(short = 'h', long = "hostfile", value_name = "FILE")]
+    #[arg(long = "hostfile", value_name = "FILE")]
     pub hostfile: Option<PathBuf>,
     /// Seconds to wait for the other processes before giving up.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]

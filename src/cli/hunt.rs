@@ -35,13 +35,9 @@ pub enum AlertFormat {
     after_help = "Examples:\n  kqlflow hunt --rules dataflows/ --logs exports/\n  \
 kqlflow hunt --rules dataflows/ --logs exports/ --from 2024-05-01 --to 2024-05-08 --out alerts.jsonl\n  \
 kqlflow hunt --rules dataflows/ --logs exports/ --watchlist NetworkAllowlist=allow.csv --format jsonl\n  \
-kqlflow hunt --rules dataflows/ --logs /shared/exports/ -w 2 -n 2 -p 0 -h hosts.txt   (and -p 1 on the second host)",
-    disable_help_flag = true
+kqlflow hunt --rules dataflows/ --logs /shared/exports/ -w 2 -n 2 -p 0 --hostfile hosts.txt   (and -p 1 on the second host)"
 )]
 pub struct HuntArgs {
-    /// Print help (`-h` is the hostfile, as in timely).
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
     /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
     /// `dataflows/` folder).
     #[arg(long, num_args = 1.., value_name = "PATH")]

@@ -13,14 +13,20 @@ mod logs;
 mod output;
 mod replay;
 mod run;
+mod shell;
 
 use clap::{Parser, Subcommand};
+
+/// The version `kqlflow --version` prints: the crate's version and the git commit it was built
+/// from (`0.1.0 (commit 0123456789ab)`), or `unknown commit` for a build from a source tree
+/// without git history.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KQLFLOW_COMMIT"), ")");
 
 /// The `kqlflow` command.
 #[derive(Parser, Debug)]
 #[command(
     name = "kqlflow",
-    version,
+    version = VERSION,
     about = "Sentinel-style KQL detection rules over Entra ID logs, as incremental dataflows",
     after_help = "Examples:\n  kqlflow demo\n  kqlflow generate --out tenant/\n  kqlflow inspect logs/ --rejects rejects.jsonl\n  kqlflow check rules/*.yaml"
 )]
@@ -57,6 +63,10 @@ enum Command {
     /// Write a deterministic synthetic tenant (seven tables, one file per day) with injected
     /// attacks and their ground truth.
     Generate(generate::GenerateArgs),
+    /// Print a shell completion script for kqlflow (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print kqlflow's man page (roff), or write one page per command into a folder.
+    Man(shell::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code: 0 on success, 1 when the command
@@ -81,5 +91,7 @@ pub fn main() -> i32 {
         Command::Explain(args) => explain::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man(args) => shell::man(&args),
     }
 }

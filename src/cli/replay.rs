@@ -26,13 +26,9 @@ use crate::runtime::live::Speed;
 #[command(
     after_help = "Examples:\n  kqlflow replay --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv\n  \
 kqlflow replay --rules dataflows/ --logs tenant/logs --speed 3600 --tick 1s -w 2\n  \
-kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl",
-    disable_help_flag = true
+kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl"
 )]
 pub struct ReplayArgs {
-    /// Print help (`-h` is the hostfile, as in timely).
-    #[arg(long, action = clap::ArgAction::Help)]
-    pub(super) help: Option<bool>,
     /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
     /// `dataflows/` folder).
     #[arg(long, num_args = 1.., value_name = "PATH")]
@@ -47,9 +43,10 @@ pub struct ReplayArgs {
     /// The event-time step of the dataflow: a tick's records are handed together.
     #[arg(long, default_value = "1s", value_name = "TIMESPAN")]
     pub(super) tick: String,
-    /// Where to write the JSON report.
-    #[arg(long, default_value = "replay-report.json", value_name = "FILE")]
-    pub(super) report: PathBuf,
+    /// Where to write the JSON report (default: a new file in the temporary folder,
+    /// `kqlflow-replay-<time>-<pid>.json`, whose path is printed at the end).
+    #[arg(long, value_name = "FILE")]
+    pub(super) report: Option<PathBuf>,
     /// Also write the alerts' lifecycle events as JSON Lines to FILE (raised and closed;
     /// updated too with --updates).
     #[arg(long, value_name = "FILE")]
@@ -75,6 +72,8 @@ pub struct ReplayArgs {
 pub struct ReplayReport {
     /// The command line.
     pub command: String,
+    /// kqlflow's version and the commit it was built from, as `--version` prints them.
+    pub version: String,
     /// The machine: cores and CPU model.
     pub machine: String,
     /// Worker threads per process.
@@ -163,16 +162,67 @@ pub fn run(args: &ReplayArgs) -> i32 {
                 return i32::from(failed);
             }
             print_summary(&outcome.report, &outcome.printer);
-            let text = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
-            if let Err(e) = std::fs::write(&args.report, text + "\n") {
-                eprintln!("error: writing {}: {e}", args.report.display());
-                return 1;
+            let text = serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n";
+            let written = match &args.report {
+                Some(path) => std::fs::write(path, text).map(|()| path.clone()),
+                None => write_temporary_report(&text),
+            };
+            match written {
+                Ok(path) => eprintln!("  report: {}", path.display()),
+                Err(e) => {
+                    eprintln!("error: writing the report: {e}");
+                    return 1;
+                }
             }
-            eprintln!("  report: {}", args.report.display());
             i32::from(failed)
         }
         Err(code) => code,
     }
+}
+
+/// Writes the report into a new file of the temporary folder, named by the time and the
+/// process id (never over an existing file, so a replay does not overwrite another's report);
+/// its path.
+fn write_temporary_report(text: &str) -> std::io::Result<PathBuf> {
+    use std::io::ErrorKind;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let name = if attempt == 0 {
+            format!("kqlflow-replay-{secs}-{}.json", std::process::id())
+        } else {
+            format!(
+                "kqlflow-replay-{secs}-{}-{attempt}.json",
+                std::process::id()
+            )
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes()).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                })?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Err(std::io::Error::new(
+        ErrorKind::AlreadyExists,
+        format!("no free report file name in {}", dir.display()),
+    ))
 }
 
 /// Replays `args.logs` through the rules; prints the raised alerts as they happen when
@@ -354,6 +404,7 @@ pub(super) fn replay(
     }
     let report = ReplayReport {
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        version: super::VERSION.to_string(),
         machine: machine(),
         workers: cluster.workers,
         processes: cluster.processes,

@@ -38,13 +38,9 @@ pub enum Engine {
 kqlflow run hunt.kql --logs SigninLogs.jsonl --at 2024-05-01T12:00:00Z --format jsonl\n  \
 kqlflow run hunt.kql --logs exports/ --changes -w 2\n  \
 kqlflow run hunt.kql --logs exports/ --engine batch\n  \
-kqlflow run hunt.kql --logs exports/ -w 2 -n 2 -p 0 -h hosts.txt   (and -p 1 on the second host)",
-    disable_help_flag = true
+kqlflow run hunt.kql --logs exports/ -w 2 -n 2 -p 0 --hostfile hosts.txt   (and -p 1 on the second host)"
 )]
 pub struct RunArgs {
-    /// Print help (`-h` is the hostfile, as in timely).
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
     /// A query (.kql) or Sentinel rule (.yaml) file.
     #[arg(value_name = "QUERY_OR_RULE")]
     file: PathBuf,

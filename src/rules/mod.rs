@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 
 use crate::kql::{self, LineCol, LineIndex, ParseError, Query};
 
@@ -303,7 +303,7 @@ pub fn honoured_summary(rule: &Rule) -> String {
 struct Reader<'t> {
     text: &'t str,
     origin: &'t Path,
-    map: &'t serde_yaml::Mapping,
+    map: &'t serde_yaml_ng::Mapping,
     warnings: Vec<String>,
 }
 
@@ -575,6 +575,23 @@ fn key_position(text: &str, key: &str) -> Option<LineCol> {
     })
 }
 
+/// The position of the second line that starts with top-level key `key:`, which a YAML
+/// mapping cannot hold twice.
+fn repeated_key_position(text: &str, key: &str) -> Option<LineCol> {
+    let (line_no, _) = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .nth(1)?;
+    Some(LineCol {
+        line: line_no + 1,
+        column: 1,
+    })
+}
+
 /// Finds the query's place in the file from the `query:` key line.
 fn locate_query(text: &str) -> QueryLocation {
     let fallback = QueryLocation {
@@ -683,12 +700,20 @@ impl Rule {
     /// Reads a rule from YAML text; `origin` names the text in errors (usually its file).
     pub fn from_yaml(text: &str, origin: impl AsRef<Path>) -> Result<Rule, RuleError> {
         let origin = origin.as_ref();
-        let doc: Yaml = serde_yaml::from_str(text).map_err(|e| {
-            let position = e.location().map(|l| LineCol {
-                line: l.line(),
-                column: l.column(),
-            });
+        let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| {
             let message = e.to_string();
+            // A repeated key is reported at the mapping's start: point at the repeat instead
+            // when it is a top-level key.
+            let repeated = message
+                .strip_prefix("duplicate entry with key \"")
+                .and_then(|k| k.strip_suffix('"'))
+                .and_then(|k| repeated_key_position(text, k));
+            let position = repeated.or_else(|| {
+                e.location().map(|l| LineCol {
+                    line: l.line(),
+                    column: l.column(),
+                })
+            });
             let message = match message.find(" at line ") {
                 Some(i) => {
                     let tail = &message[i + " at line ".len()..];
@@ -941,6 +966,13 @@ kind: Scheduled
         let e = Rule::from_yaml("id: x\n  name: [\n", "t.yaml").unwrap_err();
         assert!(e.position.is_some(), "{e}");
         assert!(e.message.starts_with("invalid YAML"), "{e}");
+
+        let e = Rule::from_yaml("id: x\nname: y\nquery: T\nid: z\n", "t.yaml").unwrap_err();
+        assert_eq!(e.position, Some(LineCol { line: 4, column: 1 }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "t.yaml:4:1: invalid YAML: duplicate entry with key \"id\""
+        );
 
         let e = Rule::from_yaml("- a\n- b\n", "t.yaml").unwrap_err();
         assert!(e.message.contains("must be a YAML mapping"), "{e}");

@@ -1,5 +1,5 @@
 //! The timely runtime: worker configuration (`-w` threads, `-n` processes, `-p` this process,
-//! `-h` hostfile), event-time ticks, input sessions fed in tick order, and the change stream
+//! `--hostfile`), event-time ticks, input sessions fed in tick order, and the change stream
 //! of a dataflow's output gathered in one place.
 //!
 //! Time in a dataflow is event time: a record with `TimeGenerated` t enters at the first tick
