@@ -355,3 +355,46 @@ fn run_follows_a_watchlist_that_changes() {
         "{err}"
     );
 }
+
+/// Under an address-space limit too small for a hunt (`ulimit -v`), the run stops with one
+/// line that names the limit and exit code 1: no abort without a cause, no backtrace.
+#[cfg(unix)]
+#[test]
+fn a_memory_limit_stops_a_hunt_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = kqlflow(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let logs = dir.path().join("logs");
+    let mut stopped = 0;
+    for limit_kib in [60_000, 100_000, 150_000] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v {limit_kib} && exec \"$0\" hunt --logs \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_kqlflow"))
+            .arg(&logs)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            // Enough for this small tenant: the hunt ran whole.
+            assert!(err.contains("9 rule(s)"), "{err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{limit_kib} KiB: {err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            (last.contains("ran out of memory") || last.contains("cannot start a thread"))
+                && last.contains("(ulimit -v)"),
+            "{limit_kib} KiB: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        stopped += 1;
+    }
+    // 60 MB is too small for any hunt.
+    assert!(stopped >= 1);
+}

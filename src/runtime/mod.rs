@@ -207,6 +207,12 @@ pub fn quiet_worker_panics() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_string());
+        // No thread could be started (the dataflow's workers, at the start of a run): say why
+        // in one line and stop, rather than with a backtrace.
+        if message.starts_with("failed to spawn thread") {
+            eprintln!("error: {}", no_thread(&message));
+            std::process::exit(1);
+        }
         // A panic on a timely thread, or raised by timely's code (a guard joining a network
         // thread that failed), or one that follows such a failure (a poisoned queue).
         let in_timely = info
@@ -220,6 +226,46 @@ pub fn quiet_worker_panics() {
             default(info);
         }
     }));
+}
+
+/// The process's address-space limit in bytes (`ulimit -v`), when one is set.
+pub fn address_space_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the limit into `lim`, which lives for the call.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0;
+        if ok && lim.rlim_cur != libc::RLIM_INFINITY {
+            // rlim_t is u64 on Linux and macOS, narrower on some other systems.
+            #[allow(clippy::unnecessary_cast)]
+            return Some(lim.rlim_cur as u64);
+        }
+    }
+    None
+}
+
+/// Why a thread could not be started, from the panic `message` std gives, with what to do.
+fn no_thread(message: &str) -> String {
+    // std writes the OS error as `Os { code: 11, kind: …, message: "…" }`: keep its words.
+    let cause = message
+        .split_once("message: \"")
+        .and_then(|(_, m)| m.split_once('"'))
+        .map_or(message, |(m, _)| m);
+    match address_space_limit() {
+        Some(limit) => format!(
+            "cannot start a thread ({cause}) under the address-space limit of {} MiB (ulimit -v): \
+             each worker thread reserves its stack (RUST_MIN_STACK) there; raise the limit, or \
+             run with fewer workers (-w) or a smaller RUST_MIN_STACK",
+            limit >> 20
+        ),
+        None => format!(
+            "cannot start a thread ({cause}): the system's limit on threads or memory is \
+             reached; run with fewer workers (-w)"
+        ),
+    }
 }
 
 /// A dataflow's failure, with the first worker panic when one was kept: `what` and why.
