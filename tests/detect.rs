@@ -396,3 +396,80 @@ fn sigterm_ends_detect_with_its_summary() {
     assert!(err.contains("summary:"), "{err}");
     drop(stdin);
 }
+
+/// Following many files under a small descriptor limit: one follower thread reads them all
+/// (a thread per file would need hundreds), files that do not grow are closed and reopened
+/// where they stopped, and every record of every file is read, first lines and appended ones.
+#[cfg(target_os = "linux")]
+#[test]
+fn detect_follows_many_files_with_few_threads_and_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("blocked.yaml"), RULE).unwrap();
+    let blocked = dir.path().join("blocked.csv");
+    std::fs::write(&blocked, "IP\n192.0.2.1\n").unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    const FILES: usize = 300;
+    let path = |i: usize| logs.join(format!("signins-{i:04}.jsonl"));
+    for i in 0..FILES {
+        std::fs::write(
+            path(i),
+            signin(0, &format!("user{i}"), "198.51.100.7") + "\n",
+        )
+        .unwrap();
+    }
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$@\"")
+        .arg("sh")
+        .arg(bin())
+        .args(["detect", "--rules"])
+        .arg(&rules)
+        .arg("--logs")
+        .arg(&logs)
+        .args([
+            "--follow",
+            "--poll",
+            "100ms",
+            "--format",
+            "jsonl",
+            "--watchlist",
+        ])
+        .arg(format!("Blocked={}", blocked.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Every file grows by a line (some closed by then, to stay within the descriptors).
+    for i in 0..FILES {
+        append(&path(i), &signin(1, &format!("user{i}"), "203.0.113.9"));
+    }
+    let threads = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .count();
+    std::thread::sleep(Duration::from_millis(3000));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(threads < 24, "{threads} threads for {FILES} files");
+    assert!(
+        err.contains(&format!("SigninLogs: {} records", 2 * FILES)),
+        "{err}"
+    );
+    assert!(!err.contains("cannot read"), "{err}");
+    assert!(err.contains("rejected lines: 0;"), "{err}");
+}

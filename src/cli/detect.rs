@@ -186,44 +186,103 @@ struct ReaderCtx {
     counts: Arc<Counts>,
     tx: SyncSender<Arrived>,
     stop: Arc<AtomicBool>,
-    /// Readers still running.
+    /// Files (and standard input) not read to their end yet: queued, being read or followed.
     running: Arc<AtomicUsize>,
+    /// Whole files waiting for a reader of the pool, and how many readers run.
+    queue: Arc<Mutex<std::collections::VecDeque<PathBuf>>>,
+    readers: Arc<AtomicUsize>,
+    /// The follower thread's inbox of files to follow, once it runs.
+    follower: Arc<Mutex<Option<mpsc::Sender<PathBuf>>>>,
 }
 
+/// How many threads read whole files at once (without --follow).
+const READERS: usize = 4;
+
+/// How long the follower waits, at most, between looks at files that do not grow.
+const FOLLOW_IDLE: Duration = Duration::from_millis(250);
+
 impl ReaderCtx {
-    /// Reads `path` (`-` for standard input) on a thread of its own: as JSON Lines as they
-    /// come when `live` (standard input, followed files), else whole in any format; each
-    /// record goes to the pack as it is read.
+    /// Reads `path` (`-` for standard input): standard input as JSON Lines as they come, on a
+    /// thread of its own; a followed file (`live`) as it grows, by the one follower thread that
+    /// follows every file; else the whole file in any format, by one of [`READERS`] pooled
+    /// reader threads. Each record goes to the pack as it is read.
     fn spawn(&self, path: PathBuf, live: bool, wait: Duration) {
-        let ctx = self.clone();
-        ctx.running.fetch_add(1, Ordering::AcqRel);
-        // A reader needs little stack (JSON nesting is bounded); the binary's default for
-        // threads is large, for the dataflow's workers, and there may be a reader per file.
-        let spawned = std::thread::Builder::new()
-            .name("reader".into())
-            .stack_size(4 << 20)
-            .spawn({
-                let ctx = ctx.clone();
-                let path = path.clone();
-                move || {
-                    ctx.read(&path, live, wait);
-                    ctx.running.fetch_sub(1, Ordering::AcqRel);
-                }
+        self.running.fetch_add(1, Ordering::AcqRel);
+        if path.as_os_str() == "-" {
+            let ctx = self.clone();
+            self.start("stdin", move || {
+                ctx.read(Path::new("-"), true, wait);
+                ctx.running.fetch_sub(1, Ordering::AcqRel);
             });
+        } else if live {
+            self.follow(path, wait);
+        } else {
+            if let Ok(mut q) = self.queue.lock() {
+                q.push_back(path);
+            }
+            if self.readers.load(Ordering::Acquire) < READERS {
+                self.readers.fetch_add(1, Ordering::AcqRel);
+                let ctx = self.clone();
+                self.start("reader", move || {
+                    loop {
+                        let next = ctx.queue.lock().ok().and_then(|mut q| q.pop_front());
+                        let Some(path) = next else { break };
+                        if !ctx.stop.load(Ordering::Acquire) {
+                            ctx.read(&path, false, wait);
+                        }
+                        ctx.running.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    ctx.readers.fetch_sub(1, Ordering::AcqRel);
+                });
+            }
+        }
+    }
+
+    /// Starts a thread called `name` running `f`; a thread that cannot be started is reported
+    /// (and what it was to read counted as rejected and done).
+    fn start(&self, name: &str, f: impl FnOnce() + Send + 'static) {
+        // A reader needs little stack (JSON nesting is bounded); the binary's default for
+        // threads is large, for the dataflow's workers.
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .stack_size(4 << 20)
+            .spawn(f);
         if let Err(e) = spawned {
-            ctx.running.fetch_sub(1, Ordering::AcqRel);
-            ctx.counts.rejected.fetch_add(1, Ordering::Relaxed);
+            self.running.fetch_sub(1, Ordering::AcqRel);
+            self.counts.rejected.fetch_add(1, Ordering::Relaxed);
             eprintln!(
-                "warning: rejected {}: cannot start a reader for it: {e} (unreadable)",
-                path.display()
+                "warning: cannot start a {name} thread: {e}; what it was to read is not read"
             );
         }
     }
 
-    fn read(&self, path: &Path, live: bool, wait: Duration) {
-        let catalog = Catalog::builtin();
+    /// Hands `path` to the follower thread, starting it on the first file.
+    fn follow(&self, path: PathBuf, wait: Duration) {
+        let Ok(mut slot) = self.follower.lock() else {
+            return;
+        };
+        if slot.is_none() {
+            let (tx, rx) = mpsc::channel::<PathBuf>();
+            let ctx = self.clone();
+            self.start("follower", move || ctx.run_follower(rx, wait));
+            *slot = Some(tx);
+        }
+        if let Some(tx) = slot.as_ref()
+            && let Err(e) = tx.send(path)
+        {
+            self.running.fetch_sub(1, Ordering::AcqRel);
+            self.counts.rejected.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "warning: {} is not followed: the follower stopped",
+                e.0.display()
+            );
+        }
+    }
+
+    /// A reader for one file or stream: its ingest, with rejects counted and written.
+    fn ingest(&self) -> Ingest<'static> {
         let mut ing = Ingest::new(
-            catalog,
+            Catalog::builtin(),
             &self.projection,
             Options {
                 table: self.table.clone(),
@@ -238,39 +297,51 @@ impl ReaderCtx {
             counts.rejected.fetch_add(1, Ordering::Relaxed);
             eprintln!("warning: rejected {at} ({reason})");
         }));
-        let layouts = layouts_of(&ing);
-        let tx = self.tx.clone();
-        let counts = self.counts.clone();
-        let shown = if path.as_os_str() == "-" {
-            "<stdin>".to_string()
-        } else {
-            path.display().to_string()
-        };
-        let mut sink = |rec: crate::ingest::Record| {
+        ing
+    }
+
+    /// What a reader does with each record of `shown` (a file's name): counted, sent on.
+    fn sink<'a>(
+        &'a self,
+        ing: &Ingest<'_>,
+        shown: &'a str,
+    ) -> impl FnMut(crate::ingest::Record) + 'a {
+        let catalog = Catalog::builtin();
+        let layouts = layouts_of(ing);
+        move |rec: crate::ingest::Record| {
             if rec.time.is_none() {
-                counts.timeless.fetch_add(1, Ordering::Relaxed);
+                self.counts.timeless.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             let origin = rec.origin;
             let Some((def, time, row)) = schema_row(catalog, &layouts, rec) else {
                 return;
             };
-            if let Ok(mut r) = counts.records.lock() {
+            if let Ok(mut r) = self.counts.records.lock() {
                 *r.entry(def.name.to_string()).or_default() += 1;
             }
-            let _ = tx.send(Arrived::Record {
+            let _ = self.tx.send(Arrived::Record {
                 table: def.name.to_string(),
                 time,
                 row,
                 origin: format!("{shown}:{}", origin.line),
             });
+        }
+    }
+
+    fn read(&self, path: &Path, live: bool, wait: Duration) {
+        let mut ing = self.ingest();
+        let shown = if path.as_os_str() == "-" {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
         };
-        let name = shown.clone();
+        let mut sink = self.sink(&ing, &shown);
         if path.as_os_str() == "-" {
-            ing.read_live(&name, None, Box::new(std::io::stdin().lock()), &mut sink);
+            ing.read_live(&shown, None, Box::new(std::io::stdin().lock()), &mut sink);
         } else if live {
             let tail = Tail::new(path, self.stop.clone(), wait);
-            ing.read_live(&name, Some(path), Box::new(tail), &mut sink);
+            ing.read_live(&shown, Some(path), Box::new(tail), &mut sink);
         } else {
             ing.read_path(path, &mut sink);
         }
@@ -278,6 +349,117 @@ impl ReaderCtx {
             eprintln!("error: {e}");
         }
     }
+
+    /// The follower: one thread reads every followed file as it grows, a chunk at a time in
+    /// turn, keeping at most [`open_file_budget`] of them open (a file that does not grow is
+    /// closed and looked at by its metadata until it changes). It looks again every `wait`
+    /// while files grow, less often (up to [`FOLLOW_IDLE`]) while none does, and ends with the
+    /// run, reading what each file holds by then.
+    fn run_follower(&self, inbox: mpsc::Receiver<PathBuf>, wait: Duration) {
+        struct Followed {
+            path: PathBuf,
+            shown: String,
+            tail: Tail,
+            ing: Ingest<'static>,
+            lines: crate::ingest::LiveLines,
+            /// An error already reported (not repeated while it lasts).
+            failing: bool,
+        }
+        let budget = open_file_budget();
+        let mut files: Vec<Followed> = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut idle = wait;
+        loop {
+            let stopping = self.stop.load(Ordering::Acquire);
+            while let Ok(path) = inbox.try_recv() {
+                let mut ing = self.ingest();
+                let shown = path.display().to_string();
+                let lines = ing.live_lines(&shown, Some(&path));
+                let tail = Tail::new_closed(&path, self.stop.clone(), wait);
+                files.push(Followed {
+                    path,
+                    shown,
+                    tail,
+                    ing,
+                    lines,
+                    failing: false,
+                });
+            }
+            let mut grew = false;
+            let mut open = files.iter().filter(|f| f.tail.is_open()).count();
+            for f in files.iter_mut() {
+                // A few chunks per file per turn, so that one busy file does not hold up
+                // the others.
+                for _ in 0..4 {
+                    let was_open = f.tail.is_open();
+                    let got = f.tail.read_now(&mut buf);
+                    if !was_open && f.tail.is_open() {
+                        open += 1;
+                    }
+                    match got {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            grew = true;
+                            f.failing = false;
+                            let mut sink = self.sink(&f.ing, &f.shown);
+                            f.ing.live_push(&mut f.lines, &buf[..n], &mut sink);
+                        }
+                        Err(e) => {
+                            if !f.failing {
+                                f.failing = true;
+                                self.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                                eprintln!(
+                                    "warning: cannot read {}: {e}; trying again",
+                                    f.path.display()
+                                );
+                            }
+                            break;
+                        }
+                    }
+                }
+                if open > budget && f.tail.is_open() {
+                    f.tail.close();
+                    open -= 1;
+                }
+            }
+            if stopping {
+                break;
+            }
+            if grew {
+                idle = wait;
+            } else {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(FOLLOW_IDLE.max(wait));
+            }
+        }
+        for mut f in files {
+            let mut sink = self.sink(&f.ing, &f.shown);
+            f.ing.live_end(&mut f.lines, &mut sink);
+            drop(sink);
+            if let Err(e) = f.ing.finish() {
+                eprintln!("error: {e}");
+            }
+            self.running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// How many followed files the follower keeps open at once: a quarter of the process's
+/// descriptor limit, at most 256 (the rest are closed while they do not grow).
+fn open_file_budget() -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the limit into `lim`, which lives for the call.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            let quarter = usize::try_from(lim.rlim_cur / 4).unwrap_or(usize::MAX);
+            return quarter.clamp(8, 256);
+        }
+    }
+    64
 }
 
 /// A watched watchlist file: its name, path, and what it looked like when last read.
@@ -440,6 +622,9 @@ pub fn run(args: &DetectArgs) -> i32 {
         tx: tx.clone(),
         stop: stop.clone(),
         running: Arc::new(AtomicUsize::new(0)),
+        queue: Arc::new(Mutex::new(std::collections::VecDeque::new())),
+        readers: Arc::new(AtomicUsize::new(0)),
+        follower: Arc::new(Mutex::new(None)),
     };
     let tail_wait = Duration::from_millis(10);
     let mut dirs: Vec<PathBuf> = Vec::new();

@@ -21,7 +21,7 @@ mod report;
 mod source;
 pub mod tail;
 
-pub use source::log_files;
+pub use source::{LiveLines, log_files};
 
 pub use report::{FileStats, RejectEcho, RejectReason, Report, TableStats, Tally, WarningKind};
 
@@ -374,6 +374,23 @@ impl<'c> Ingest<'c> {
         sink: &mut dyn FnMut(Record),
     ) {
         source::read_live_lines(self, name, path, reader, sink)
+    }
+
+    /// Starts reading JSON Lines that arrive in pieces (a followed file read a chunk at a
+    /// time), called `name`: hand each piece to [`Ingest::live_push`] and, when the stream ends,
+    /// call [`Ingest::live_end`]. `path` names the table of records that tell none.
+    pub fn live_lines(&mut self, name: &str, path: Option<&Path>) -> LiveLines {
+        LiveLines::new(self, name, path)
+    }
+
+    /// Reads the lines `bytes` completes in `lines`, handing each record to `sink`.
+    pub fn live_push(&mut self, lines: &mut LiveLines, bytes: &[u8], sink: &mut dyn FnMut(Record)) {
+        lines.push(self, bytes, sink)
+    }
+
+    /// Reads the last line of `lines`, left without a newline when its stream ended.
+    pub fn live_end(&mut self, lines: &mut LiveLines, sink: &mut dyn FnMut(Record)) {
+        lines.end(self, sink)
     }
 
     /// Flushes the rejects file; see [`Report::finish`].

@@ -253,17 +253,142 @@ pub(crate) fn read_live_lines(
     ing: &mut Ingest,
     name: &str,
     path: Option<&Path>,
-    reader: Box<dyn Read + '_>,
+    mut reader: Box<dyn Read + '_>,
     sink: &mut dyn FnMut(Record),
 ) {
-    ing.report.files.push(FileStats {
-        path: name.into(),
-        ..FileStats::default()
-    });
-    set_format(ing, "JSON Lines");
-    let hint = ing.hint_for(path);
-    let stream: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(1 << 16, reader));
-    read_lines(ing, name, stream, hint, None, sink);
+    let mut lines = LiveLines::new(ing, name, path);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => lines.push(ing, &buf[..n], sink),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let at = lines.lineno + 1;
+                ing.report.reject(
+                    name,
+                    at,
+                    RejectReason::Unreadable,
+                    &format!("reading stopped: {e}"),
+                    b"",
+                );
+                break;
+            }
+        }
+    }
+    lines.end(ing, sink);
+}
+
+/// JSON Lines handed in pieces as they arrive (a followed file read a chunk at a time): each
+/// line is read as soon as it is complete, a line longer than `--max-line-bytes` is rejected
+/// without being held whole, and what is left without a newline at the end is read by
+/// [`LiveLines::end`].
+pub struct LiveLines {
+    name: String,
+    hint: Option<usize>,
+    lineno: u64,
+    /// The start of the line not complete yet (at most the line limit, then its first KiB).
+    partial: Vec<u8>,
+    /// Bytes of the incomplete line so far.
+    total: usize,
+    too_long: bool,
+}
+
+impl LiveLines {
+    /// Starts a stream called `name`; `path` names the table of records that tell none.
+    pub(crate) fn new(ing: &mut Ingest, name: &str, path: Option<&Path>) -> LiveLines {
+        ing.report.files.push(FileStats {
+            path: name.into(),
+            ..FileStats::default()
+        });
+        set_format(ing, "JSON Lines");
+        LiveLines {
+            name: name.to_string(),
+            hint: ing.hint_for(path),
+            lineno: 0,
+            partial: Vec::new(),
+            total: 0,
+            too_long: false,
+        }
+    }
+
+    /// Reads the lines `bytes` completes, and keeps the start of the next one.
+    pub(crate) fn push(
+        &mut self,
+        ing: &mut Ingest,
+        mut bytes: &[u8],
+        sink: &mut dyn FnMut(Record),
+    ) {
+        let max = ing.options.max_line_bytes;
+        while let Some(p) = memchr::memchr(b'\n', bytes) {
+            if self.total == 0 && p <= max {
+                // The whole line is here: read it in place.
+                self.lineno += 1;
+                one_line(
+                    ing,
+                    &self.name,
+                    self.lineno,
+                    &bytes[..p],
+                    &mut self.hint,
+                    sink,
+                );
+            } else {
+                self.gather(&bytes[..p], max);
+                self.line_done(ing, sink);
+            }
+            bytes = &bytes[p + 1..];
+        }
+        if !bytes.is_empty() {
+            self.gather(bytes, max);
+        }
+    }
+
+    /// Reads what is left without a newline: the stream has ended.
+    pub(crate) fn end(&mut self, ing: &mut Ingest, sink: &mut dyn FnMut(Record)) {
+        if self.total > 0 {
+            self.line_done(ing, sink);
+        }
+    }
+
+    fn gather(&mut self, chunk: &[u8], max: usize) {
+        self.total += chunk.len();
+        if self.too_long {
+            return;
+        }
+        if self.partial.len() + chunk.len() > max {
+            self.too_long = true;
+            let keep = 1024usize
+                .saturating_sub(self.partial.len())
+                .min(chunk.len());
+            self.partial.extend_from_slice(&chunk[..keep]);
+        } else {
+            self.partial.extend_from_slice(chunk);
+        }
+    }
+
+    fn line_done(&mut self, ing: &mut Ingest, sink: &mut dyn FnMut(Record)) {
+        self.lineno += 1;
+        if self.too_long {
+            let max = ing.options.max_line_bytes;
+            ing.report.reject(
+                &self.name,
+                self.lineno,
+                RejectReason::LineTooLong,
+                &format!(
+                    "{} bytes, more than the limit of {max} (--max-line-bytes)",
+                    self.total
+                ),
+                &self.partial,
+            );
+        } else {
+            let line = std::mem::take(&mut self.partial);
+            one_line(ing, &self.name, self.lineno, &line, &mut self.hint, sink);
+            self.partial = line;
+        }
+        self.partial.clear();
+        self.total = 0;
+        self.too_long = false;
+    }
 }
 
 fn set_format(ing: &mut Ingest, format: &str) {
@@ -762,6 +887,47 @@ fn read_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_lines_read_each_line_once_whole_however_it_is_cut() {
+        let catalog = crate::catalog::Catalog::builtin();
+        let projection = crate::ingest::Projection::all();
+        let mut ing = Ingest::new(
+            catalog,
+            &projection,
+            crate::ingest::Options {
+                max_line_bytes: 200,
+                ..crate::ingest::Options::default()
+            },
+        );
+        let mut lines = ing.live_lines("live", None);
+        let record = |user: &str| {
+            format!(
+                r#"{{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SigninLogs","UserPrincipalName":"{user}"}}"#
+            )
+        };
+        let long = format!(
+            r#"{{"Type":"SigninLogs","UserPrincipalName":"{}"}}"#,
+            "x".repeat(300)
+        );
+        let text = format!(
+            "{}\n{}\n{long}\n\n{}",
+            record("a"),
+            record("b"),
+            record("c")
+        );
+        let mut users = Vec::new();
+        // Cut in pieces of every size from 1 to 40 bytes, the last line without a newline.
+        for cut in [1usize, 7, 40] {
+            for piece in text.as_bytes().chunks(cut) {
+                ing.live_push(&mut lines, piece, &mut |r| users.push(r.origin.line));
+            }
+            ing.live_end(&mut lines, &mut |r| users.push(r.origin.line));
+        }
+        // Each pass reads records at lines 1, 2 and 5 and rejects the long line 3.
+        assert_eq!(users, vec![1, 2, 5, 6, 7, 10, 11, 12, 15]);
+        assert_eq!(ing.report.files[0].rejected, 3);
+    }
 
     #[test]
     fn sniffs_formats() {
