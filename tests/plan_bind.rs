@@ -1001,3 +1001,52 @@ fn union_gives_a_column_per_name_and_type() {
     let p = ok("union SigninLogs, AADNonInteractiveUserSignInLogs | where TimeGenerated > ago(1h)");
     assert_eq!(temporal(&p).len(), 1);
 }
+
+#[test]
+fn functions_public_rules_use() {
+    // The deprecated names and argument orders.
+    ok(
+        "SigninLogs | extend a = replace(@'\\.$', '', IPAddress), n = arraylength(parsejson(Status)), c = columnifexists('NoSuchColumn', 'None')",
+    );
+    let (_, msg) = err("SigninLogs | extend a = replace('(', '', IPAddress)");
+    assert!(msg.starts_with("invalid regular expression"), "{msg}");
+    // A misspelt function names the closest one; a Kusto function kqlflow lacks says so.
+    let (at, msg) = err("SigninLogs | extend x = tolowr(IPAddress)");
+    assert_eq!(at, "1:25");
+    assert_eq!(msg, "unknown function 'tolowr'; did you mean tolower()?");
+    let (_, msg) = err("SigninLogs | extend x = parse_xml(IPAddress)");
+    assert_eq!(msg, "not supported yet: the function 'parse_xml'");
+    let (_, msg) = err("SigninLogs | extend x = zzzzzzzz(IPAddress)");
+    assert_eq!(msg, "not supported yet: the function 'zzzzzzzz'");
+    // A function of no parameters may be called without ().
+    let p =
+        ok("let Fails = () { SigninLogs | where ResultType != '0' }; Fails | project IPAddress");
+    assert_eq!(cols(&p), ["IPAddress: string"]);
+    let p = ok("let two = () { 2 }; print x = two + 1");
+    assert_eq!(cols(&p), ["x: long"]);
+    let (_, msg) = err("let F = (n:long) { SigninLogs | take n }; F | count");
+    assert!(msg.contains("call it with its arguments"), "{msg}");
+    // new_guid() is derived from the row (a note says so); pack_all() packs the row.
+    let p = ok("SigninLogs | project IPAddress | extend g = new_guid(), b = pack_all()");
+    assert_eq!(cols(&p), ["IPAddress: string", "g: string", "b: dynamic"]);
+    assert!(
+        p.notes.iter().any(|n| n.contains("new_guid")),
+        "{:?}",
+        p.notes
+    );
+    // Date parts and their types.
+    let p = ok(
+        "SigninLogs | project h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), m = getmonth(TimeGenerated), y = datetime_part('year', TimeGenerated), d = make_datetime(2024, 1, 2), b = bin_at(1.5, 1.0, 0.25)",
+    );
+    assert_eq!(
+        cols(&p),
+        [
+            "h: int",
+            "w: timespan",
+            "m: int",
+            "y: int",
+            "d: datetime",
+            "b: real"
+        ]
+    );
+}

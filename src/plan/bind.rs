@@ -1138,10 +1138,33 @@ impl<'a> Binder<'a> {
                     format!("'{}' is a scalar, not a table", id.name),
                 ));
             }
-            Some(Binding::Function(..)) => {
+            Some(Binding::Function(def, env_len)) => {
+                // A function of no parameters (or only defaulted ones) may be called without
+                // `()`, as Kusto allows: `let T = () { … }; T | …`.
+                let (def, env_len) = (def.clone(), *env_len);
+                if def.params.iter().all(|p| p.default.is_some()) {
+                    return match self.call_function(
+                        &def,
+                        env_len,
+                        &[],
+                        None,
+                        id.span,
+                        &Scope::default(),
+                    )? {
+                        Bound::Table(p) => Ok(p),
+                        Bound::Scalar(..) => Err(BindError::new(
+                            id.span,
+                            format!("'{}' is a scalar function, not a table", id.name),
+                        )),
+                    };
+                }
                 return Err(BindError::new(
                     id.span,
-                    format!("'{}' is a function: call it with ()", id.name),
+                    format!(
+                        "'{}' is a function of {} parameter(s): call it with its arguments",
+                        id.name,
+                        def.params.len()
+                    ),
                 ));
             }
             None => {}
@@ -2634,9 +2657,25 @@ impl<'a> Binder<'a> {
                             id.name
                         ),
                     )),
+                    Some(Binding::Function(def, env_len))
+                        if def.params.iter().all(|p| p.default.is_some()) =>
+                    {
+                        // A function of no parameters called without `()`.
+                        let (def, env_len) = (def.clone(), *env_len);
+                        match self.call_function(&def, env_len, &[], None, id.span, scope)? {
+                            Bound::Scalar(x, ty) => Ok((x, ty)),
+                            Bound::Table(_) => Err(BindError::new(
+                                id.span,
+                                format!(
+                                    "the function '{}' returns a table where a scalar is expected",
+                                    id.name
+                                ),
+                            )),
+                        }
+                    }
                     Some(Binding::Function(..)) => Err(BindError::new(
                         id.span,
-                        format!("'{}' is a function: call it with ()", id.name),
+                        format!("'{}' is a function: call it with its arguments", id.name),
                     )),
                     None => Err(self.unknown_column(id, scope)),
                 }
@@ -2859,7 +2898,55 @@ impl<'a> Binder<'a> {
                     Type::DateTime,
                 ));
             }
-            "column_ifexists" => return self.bind_column_ifexists(e, args, scope),
+            "column_ifexists" | "columnifexists" => {
+                return self.bind_column_ifexists(e, args, scope);
+            }
+            "new_guid" | "pack_all" => {
+                if !args.is_empty() && n == "new_guid" {
+                    return Err(BindError::new(e.span, "new_guid() takes no argument"));
+                }
+                // new_guid is computed from the row's values (see func::more::f_new_guid), so
+                // that both engines, and a row's insertion and retraction, agree.
+                if n == "new_guid" {
+                    let note = "new_guid() is a GUID derived from the row's values (not random), so that results can be maintained and retracted; equal rows get equal GUIDs";
+                    if !self.notes.iter().any(|x| x == note) {
+                        self.notes.push(note.to_string());
+                    }
+                    return Ok((
+                        ScalarExpr::Call {
+                            name: n.to_string(),
+                            args: scope.cols.iter().map(|c| c.2.clone()).collect(),
+                        },
+                        Type::String,
+                    ));
+                }
+                // pack_all([ignore_null_empty]): a bag of the row's columns.
+                let skip_empty = match args.first() {
+                    Some(a) => match fold(&self.bind_scalar(a, scope)?.0) {
+                        Some(Folded::Const(Value::Bool(b))) => b,
+                        _ => {
+                            return Err(BindError::new(
+                                a.span,
+                                "pack_all() takes a constant bool (whether to leave out null and empty values)",
+                            ));
+                        }
+                    },
+                    None => false,
+                };
+                let mut xs = Vec::new();
+                for (name, _, x) in &scope.cols {
+                    xs.push(ScalarExpr::Literal(Value::str(name)));
+                    xs.push(x.clone());
+                }
+                let name = if skip_empty { "pack_nonempty" } else { "pack" };
+                return Ok((
+                    ScalarExpr::Call {
+                        name: name.to_string(),
+                        args: xs,
+                    },
+                    Type::Dynamic,
+                ));
+            }
             "ingestion_time" => return self.bind_ingestion_time(e, args, scope),
             "toscalar" => {
                 let [a] = args else {
@@ -2907,13 +2994,14 @@ impl<'a> Binder<'a> {
                 xs.push(x);
                 tys.push(ty);
             }
-            if n == "extract" || n == "replace_regex" {
-                let pat = xs.first().and_then(fold);
+            if n == "extract" || n == "replace_regex" || n == "replace" || n == "extract_all" {
+                let i = usize::from(n == "replace_regex");
+                let pat = xs.get(i).and_then(fold);
                 if let Some(Folded::Const(Value::String(p))) = pat
                     && let Some(err) = crate::func::regex_error(&p)
                 {
                     return Err(BindError::new(
-                        args[0].span,
+                        args[i].span,
                         format!("invalid regular expression: {err}"),
                     ));
                 }
@@ -2944,9 +3032,18 @@ impl<'a> Binder<'a> {
                 format!("the aggregate {n}() can only be used in summarize"),
             ));
         }
+        // A Kusto function kqlflow lacks is "not supported yet", not a typo.
+        let hint = if KUSTO_FUNCTIONS_NOT_YET.contains(&n) {
+            None
+        } else {
+            closest_function(n)
+        };
         Err(BindError::new(
             name.span,
-            format!("not supported yet: the function '{n}'"),
+            match hint {
+                Some(h) => format!("unknown function '{n}'; did you mean {h}()?"),
+                None => format!("not supported yet: the function '{n}'"),
+            },
         ))
     }
 }
@@ -3006,6 +3103,64 @@ impl Binder<'_> {
         }
         Ok((ScalarExpr::Column(t), Type::DateTime))
     }
+}
+
+/// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
+/// suggesting a similarly named function as for a typo.
+const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
+    "parse_xml",
+    "next",
+    "prev",
+    "row_number",
+    "row_cumsum",
+    "row_window_session",
+    "hash",
+    "hash_md5",
+    "hash_sha1",
+    "hash_sha256",
+    "series_fit_line",
+    "series_stats",
+    "series_outliers",
+    "geo_info_from_ip_address",
+    "zip",
+    "translate",
+    "parse_path",
+    "parse_user_agent",
+    "array_sort_asc",
+    "array_sort_desc",
+    "bag_merge",
+    "bag_remove_keys",
+    "jaccard_index",
+    "range",
+];
+
+/// The known function closest to a misspelt name (by edit distance, ignoring case), if one is
+/// close enough to be a likely typo: at most one edit for names up to five letters, two up to
+/// ten, three beyond.
+fn closest_function(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = match lower.len() {
+        0..=5 => 1,
+        6..=10 => 2,
+        _ => 3,
+    };
+    crate::func::SCALAR_FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain(crate::func::AGGREGATE_FUNCTIONS.iter().map(|f| f.name))
+        .chain([
+            "now",
+            "ago",
+            "column_ifexists",
+            "ingestion_time",
+            "toscalar",
+            "new_guid",
+            "pack_all",
+        ])
+        .map(|f| (crate::model::edit_distance(&lower, f), f))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, f)| f)
 }
 
 /// The program note recorded when a query calls `ingestion_time()`.
