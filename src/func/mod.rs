@@ -209,6 +209,17 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         f_base64_encode_tostring
     ),
     f!("parse_url", 1, 1, Fixed(T::Dynamic), f_parse_url),
+    f!("parse_ipv6", 1, 1, Fixed(T::String), f_parse_ipv6),
+    f!("ipv6_compare", 2, 3, Fixed(T::Long), f_ipv6_compare),
+    f!("ipv6_is_match", 2, 3, Fixed(T::Bool), f_ipv6_is_match),
+    f!("ipv6_is_in_range", 2, 2, Fixed(T::Bool), f_ipv6_is_in_range),
+    f!(
+        "ipv6_is_in_any_range",
+        2,
+        ANY,
+        Fixed(T::Bool),
+        f_ipv6_is_in_any_range
+    ),
     f!("url_decode", 1, 1, Fixed(T::String), f_url_decode),
     f!("url_encode", 1, 1, Fixed(T::String), f_url_encode),
     f!("url_encode_component", 1, 1, Fixed(T::String), f_url_encode),

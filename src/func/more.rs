@@ -450,6 +450,120 @@ fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
     h
 }
 
+// ---- IPv6 ----
+
+/// An IPv6 address (an IPv4 one as its IPv4-mapped form `::ffff:a.b.c.d`) with an optional
+/// `/prefix` (for IPv4, counted in the IPv4 bits): (address, prefix bits).
+fn parse_ipv6_prefix(text: &str) -> Option<(u128, u32)> {
+    let text = text.trim();
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p.trim().parse::<u32>().ok()?)),
+        None => (text, None),
+    };
+    if let Ok(v4) = addr.parse::<std::net::Ipv4Addr>() {
+        let bits = prefix.unwrap_or(32);
+        if bits > 32 {
+            return None;
+        }
+        return Some(((0xffffu128 << 32) | u128::from(u32::from(v4)), 96 + bits));
+    }
+    let v6 = addr.parse::<std::net::Ipv6Addr>().ok()?;
+    let bits = prefix.unwrap_or(128);
+    if bits > 128 {
+        return None;
+    }
+    Some((u128::from(v6), bits))
+}
+
+fn mask128(bits: u32) -> u128 {
+    if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    }
+}
+
+/// `parse_ipv6(s)`: the address (IPv6, or IPv4 as IPv4-mapped IPv6) in canonical form, eight
+/// groups of four hex digits, masked by its `/prefix`; null when it is not an address.
+pub fn f_parse_ipv6(a: &[Value]) -> Value {
+    match parse_ipv6_prefix(&text_of(arg(a, 0))) {
+        Some((x, bits)) => {
+            let x = x & mask128(bits);
+            let groups: Vec<String> = (0..8)
+                .map(|i| format!("{:04x}", (x >> (112 - 16 * i)) & 0xffff))
+                .collect();
+            Value::str(groups.join(":"))
+        }
+        None => Value::Null,
+    }
+}
+
+/// `ipv6_compare(a, b[, prefix])`: -1, 0 or 1 as `a` is below, equal to or above `b` in the
+/// first `prefix` bits (at most the addresses' own prefixes); null when either is not an
+/// address.
+pub fn f_ipv6_compare(a: &[Value]) -> Value {
+    let (Some((x, bx)), Some((y, by))) = (
+        parse_ipv6_prefix(&text_of(arg(a, 0))),
+        parse_ipv6_prefix(&text_of(arg(a, 1))),
+    ) else {
+        return Value::Null;
+    };
+    let mut bits = bx.min(by);
+    if a.len() > 2 {
+        match long_arg(a, 2) {
+            Some(p) if (0..=128).contains(&p) => bits = bits.min(p as u32),
+            _ => return Value::Null,
+        }
+    }
+    let m = mask128(bits);
+    Value::Long(match (x & m).cmp(&(y & m)) {
+        Ordering::Less => -1,
+        Ordering::Equal => 0,
+        Ordering::Greater => 1,
+    })
+}
+
+/// `ipv6_is_match(a, b[, prefix])`: `ipv6_compare(a, b[, prefix]) == 0`.
+pub fn f_ipv6_is_match(a: &[Value]) -> Value {
+    match f_ipv6_compare(a) {
+        Value::Long(c) => Value::Bool(c == 0),
+        _ => Value::Null,
+    }
+}
+
+/// `ipv6_is_in_range(ip, range)`: true when the address is in the prefix range.
+pub fn f_ipv6_is_in_range(a: &[Value]) -> Value {
+    let (Some((x, _)), Some((r, bits))) = (
+        parse_ipv6_prefix(&text_of(arg(a, 0))),
+        parse_ipv6_prefix(&text_of(arg(a, 1))),
+    ) else {
+        return Value::Null;
+    };
+    let m = mask128(bits);
+    Value::Bool(x & m == r & m)
+}
+
+/// `ipv6_is_in_any_range(ip, range, …)` (the ranges as arguments or one array): true when the
+/// address is in any of them; null when the address is not one.
+pub fn f_ipv6_is_in_any_range(a: &[Value]) -> Value {
+    let Some((x, _)) = parse_ipv6_prefix(&text_of(arg(a, 0))) else {
+        return Value::Null;
+    };
+    let mut ranges: Vec<&Value> = Vec::new();
+    for v in a.iter().skip(1) {
+        match v {
+            Value::Array(items) => ranges.extend(items.iter()),
+            other => ranges.push(other),
+        }
+    }
+    Value::Bool(ranges.into_iter().any(|r| {
+        parse_ipv6_prefix(&text_of(r)).is_some_and(|(r, bits)| {
+            let m = mask128(bits);
+            x & m == r & m
+        })
+    }))
+}
+
 // ---- date parts ----
 
 /// (year, month, day, day of year from 1, ticks into the day) of a datetime.
@@ -821,6 +935,52 @@ mod tests {
             ])
         );
         assert_eq!(f_extract_all(&[s("z"), text]), Value::Null);
+    }
+
+    #[test]
+    fn ipv6_functions() {
+        // Kusto's documented examples.
+        assert_eq!(
+            f_parse_ipv6(&[s("127.0.0.1")]),
+            s("0000:0000:0000:0000:0000:ffff:7f00:0001")
+        );
+        assert_eq!(
+            f_parse_ipv6(&[s("fe80::85d:e82c:9446:7994/120")]),
+            s("fe80:0000:0000:0000:085d:e82c:9446:7900")
+        );
+        assert_eq!(f_parse_ipv6(&[s("not an ip")]), Value::Null);
+        assert_eq!(
+            f_ipv6_compare(&[s("::ffff:7f00:1"), s("127.0.0.1")]),
+            Value::Long(0)
+        );
+        assert_eq!(
+            f_ipv6_compare(&[s("fe80::85d:e82c:9446:7994"), s("fe80::85d:e82c:9446:7995")]),
+            Value::Long(-1)
+        );
+        assert_eq!(
+            f_ipv6_is_match(&[
+                s("fe80::85d:e82c:9446:7994/127"),
+                s("fe80::85d:e82c:9446:7995/127")
+            ]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            f_ipv6_is_in_range(&[
+                s("a5e:f127:8a9d:146d:e102:b5d3:c755:abcd"),
+                s("a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112")
+            ]),
+            Value::Bool(true)
+        );
+        let ranges = Value::array(vec![s("a:b:c::/48"), s("2001:db8::/32")]);
+        assert_eq!(
+            f_ipv6_is_in_any_range(&[s("2001:db8::1"), ranges.clone()]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            f_ipv6_is_in_any_range(&[s("2001:db9::1"), ranges]),
+            Value::Bool(false)
+        );
+        assert_eq!(f_ipv6_is_in_any_range(&[s("x"), s("::/0")]), Value::Null);
     }
 
     #[test]

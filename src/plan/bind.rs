@@ -71,6 +71,11 @@ pub struct BindOptions {
     /// The look-back window applied to the query's table scans, if any (see
     /// [`PeriodWindow`]).
     pub window: Option<PeriodWindow>,
+    /// The local file of each URL an `externaldata` reads (`--externaldata URL=FILE`).
+    pub externaldata: HashMap<String, std::path::PathBuf>,
+    /// True when an `externaldata` URL without a file binds to no rows, with a note (`check`,
+    /// `explain`); otherwise it is an error naming `--externaldata`.
+    pub externaldata_optional: bool,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
@@ -1015,10 +1020,11 @@ impl<'a> Binder<'a> {
                     event_time: None,
                 })
             }
-            ExprKind::ExternalData { .. } => Err(BindError::new(
-                e.span,
-                "not supported yet: externaldata (kqlflow reads no external storage; use a watchlist)",
-            )),
+            ExprKind::ExternalData {
+                columns,
+                uris,
+                properties,
+            } => self.bind_externaldata(e, columns, uris, properties),
             ExprKind::Range { .. } => Err(BindError::new(e.span, "not supported yet: range")),
             ExprKind::Call { name, args } => self.bind_table_call(name, args, e),
             _ => Err(BindError::new(
@@ -1478,6 +1484,13 @@ impl<'a> Binder<'a> {
             OperatorKind::MakeSeries(m) => self.bind_make_series(p, m),
             OperatorKind::Join(j) => self.bind_join(p, j, false, span),
             OperatorKind::Lookup(j) => self.bind_join(p, j, true, span),
+            OperatorKind::Evaluate { call, .. } if matches!(&call.kind, ExprKind::Call { name, .. } if name.name == "ipv4_lookup") =>
+            {
+                let ExprKind::Call { args, .. } = &call.kind else {
+                    return Err(BindError::new(span, "internal: evaluate without a call"));
+                };
+                self.bind_ipv4_lookup(p, args, span)
+            }
             OperatorKind::Union(u) => self.bind_union(Some(p), u, span),
             OperatorKind::MvExpand(m) => self.bind_mv_expand(p, m, span),
             OperatorKind::MvApply(m) => self.bind_mv_apply(p, m, span),
@@ -3161,6 +3174,168 @@ fn closest_function(name: &str) -> Option<&'static str> {
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, f)| f)
+}
+
+impl Binder<'_> {
+    /// `evaluate ipv4_lookup(Lookup, SourceKey, LookupKey[, ExtraKey…])`: each input row with
+    /// every row of `Lookup` whose IPv4 range `LookupKey` (an address or a CIDR prefix) holds
+    /// the input's address `SourceKey` and whose extra keys equal the input's, as an inner
+    /// join on the extra keys (none: every pair) filtered by `ipv4_is_in_range`; the columns
+    /// are the input's, then the lookup's (renamed as a join renames them). Incremental like
+    /// any join with a filter. `return_unmatched = true` is not supported yet.
+    fn bind_ipv4_lookup(&mut self, left: Plan, args: &[Expr], span: Span) -> Result<Plan> {
+        if args.len() < 3 {
+            return Err(BindError::new(
+                span,
+                "ipv4_lookup takes the lookup table, the source's IPv4 column and the lookup's range column",
+            ));
+        }
+        let right = self.bind_tabular(&args[0])?;
+        let column_of = |p: &Plan, e: &Expr, side: &str| -> Result<usize> {
+            match &e.kind {
+                ExprKind::Name(id) => p.index_of(&id.name).ok_or_else(|| {
+                    BindError::new(
+                        e.span,
+                        format!("ipv4_lookup: the {side} table has no column '{}'", id.name),
+                    )
+                }),
+                _ => Err(BindError::new(
+                    e.span,
+                    format!("ipv4_lookup: expected a column of the {side} table"),
+                )),
+            }
+        };
+        let src = column_of(&left, &args[1], "source")?;
+        let key = column_of(&right, &args[2], "lookup")?;
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        for a in &args[3..] {
+            if let ExprKind::Literal(l) = &a.kind
+                && let Value::Bool(b) = l.value
+            {
+                if b {
+                    return Err(BindError::new(
+                        a.span,
+                        "not supported yet: ipv4_lookup with return_unmatched = true",
+                    ));
+                }
+                continue;
+            }
+            left_keys.push(column_of(&left, a, "source")?);
+            right_keys.push(column_of(&right, a, "lookup")?);
+        }
+        let mut schema = left.schema.clone();
+        let mut right_output = Vec::new();
+        for (i, c) in right.schema.iter().enumerate() {
+            let nm = unique_name(&schema, &c.name);
+            schema.push(Column {
+                name: Str::from(nm.as_str()),
+                ty: c.ty,
+            });
+            right_output.push(i);
+        }
+        let width = left.schema.len();
+        let event_time = left.event_time;
+        let joined = Plan {
+            node: Node::Join {
+                kind: JoinKind::Inner,
+                left: Box::new(left),
+                right: Box::new(right),
+                left_keys,
+                right_keys,
+                right_output,
+            },
+            schema,
+            event_time,
+        };
+        let predicate = ScalarExpr::Call {
+            name: "ipv4_is_in_range".to_string(),
+            args: vec![ScalarExpr::Column(src), ScalarExpr::Column(width + key)],
+        };
+        Ok(Plan::filter(joined, predicate, Vec::new()))
+    }
+
+    /// `externaldata(cols) [uri] with (format=…)`: the rows of the local file mapped to the URL
+    /// (see [`super::external`]), as constant rows like `datatable`'s.
+    fn bind_externaldata(
+        &mut self,
+        e: &Expr,
+        columns: &[kql::ColumnDecl],
+        uris: &[Expr],
+        properties: &[kql::Property],
+    ) -> Result<Plan> {
+        use super::external::{ExternalFormat, read_external};
+        let mut urls = Vec::new();
+        for u in uris {
+            match fold(&self.bind_scalar(u, &Scope::default())?.0) {
+                Some(Folded::Const(Value::String(s))) => urls.push(s.to_string()),
+                _ => {
+                    return Err(BindError::new(
+                        u.span,
+                        "an externaldata URL must be a constant string",
+                    ));
+                }
+            }
+        }
+        let prop = |name: &str| -> Option<String> {
+            properties
+                .iter()
+                .find(|p| p.name.name.eq_ignore_ascii_case(name))
+                .map(|p| match &p.value.kind {
+                    ExprKind::Literal(l) => crate::func::ops::text_of(&l.value).into_owned(),
+                    ExprKind::Name(id) => id.name.clone(),
+                    _ => p.value.span.text(self.src).to_string(),
+                })
+        };
+        let format_name = prop("format").unwrap_or_else(|| "csv".to_string());
+        let Some(format) = ExternalFormat::parse(&format_name) else {
+            return Err(BindError::new(
+                e.span,
+                format!("not supported yet: externaldata format '{format_name}'"),
+            ));
+        };
+        let skip_first = prop("ignoreFirstRecord").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let cols: Vec<(String, Type)> = columns
+            .iter()
+            .map(|c| (c.name.name.clone(), c.ty))
+            .collect();
+        let mut rows = Vec::new();
+        for url in &urls {
+            match self.opts.externaldata.get(url) {
+                Some(path) => rows.extend(
+                    read_external(path, &cols, format, skip_first)
+                        .map_err(|err| BindError::new(e.span, format!("externaldata: {err}")))?,
+                ),
+                None if self.opts.externaldata_optional => {
+                    let note = format!(
+                        "externaldata {url} has no file (give --externaldata {url}=FILE): read as no rows"
+                    );
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                }
+                None => {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "externaldata {url}: kqlflow reads no external storage; map the URL to a local file with --externaldata {url}=FILE"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Plan {
+            node: Node::Constant { rows },
+            schema: cols
+                .into_iter()
+                .map(|(name, ty)| Column {
+                    name: Str::from(name.as_str()),
+                    ty,
+                })
+                .collect(),
+            event_time: None,
+        })
+    }
 }
 
 /// The program note recorded when a query calls `ingestion_time()`.
