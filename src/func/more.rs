@@ -772,14 +772,14 @@ mod tests {
     #[test]
     fn date_parts() {
         let t = dt("2015-12-31T23:59:59.9Z");
-        assert_eq!(f_getyear(&[t.clone()]), Value::Long(2015));
-        assert_eq!(f_getmonth(&[t.clone()]), Value::Long(12));
-        assert_eq!(f_dayofmonth(&[t.clone()]), Value::Long(31));
-        assert_eq!(f_dayofyear(&[t.clone()]), Value::Long(365));
-        assert_eq!(f_hourofday(&[t.clone()]), Value::Long(23));
+        assert_eq!(f_getyear(std::slice::from_ref(&t)), Value::Long(2015));
+        assert_eq!(f_getmonth(std::slice::from_ref(&t)), Value::Long(12));
+        assert_eq!(f_dayofmonth(std::slice::from_ref(&t)), Value::Long(31));
+        assert_eq!(f_dayofyear(std::slice::from_ref(&t)), Value::Long(365));
+        assert_eq!(f_hourofday(std::slice::from_ref(&t)), Value::Long(23));
         // 2015-12-31 was a Thursday: four days after Sunday.
         assert_eq!(
-            f_dayofweek(&[t.clone()]),
+            f_dayofweek(std::slice::from_ref(&t)),
             Value::TimeSpan(4 * TICKS_PER_DAY)
         );
         assert_eq!(
@@ -791,7 +791,7 @@ mod tests {
             Value::TimeSpan(TICKS_PER_DAY)
         );
         // ISO weeks: 2015-12-31 is in week 53 of 2015; 2016-01-04 starts week 1 of 2016.
-        assert_eq!(f_weekofyear(&[t.clone()]), Value::Long(53));
+        assert_eq!(f_weekofyear(std::slice::from_ref(&t)), Value::Long(53));
         assert_eq!(f_weekofyear(&[dt("2016-01-03")]), Value::Long(53));
         assert_eq!(f_weekofyear(&[dt("2016-01-04")]), Value::Long(1));
         assert_eq!(f_weekofyear(&[dt("2020-12-31")]), Value::Long(53));

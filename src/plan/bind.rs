@@ -1570,6 +1570,13 @@ impl<'a> Binder<'a> {
             OperatorKind::Parse(parse) => self.bind_parse(p, parse),
             OperatorKind::As { .. } => Ok(p),
             OperatorKind::Serialize(items) if items.is_empty() => Ok(p),
+            OperatorKind::Render => {
+                let note = "render is ignored: kqlflow produces rows, not charts";
+                if !self.notes.iter().any(|n| n == note) {
+                    self.notes.push(note.to_string());
+                }
+                Ok(p)
+            }
             OperatorKind::Invoke(call) => {
                 let c = strip_paren(call);
                 let ExprKind::Call { name, args } = &c.kind else {
