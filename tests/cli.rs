@@ -398,3 +398,65 @@ fn a_memory_limit_stops_a_hunt_with_a_clear_message() {
     // 60 MB is too small for any hunt.
     assert!(stopped >= 1);
 }
+
+#[test]
+fn externaldata_reads_the_mapped_file_on_both_engines_and_refuses_an_unmapped_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let mut logs = String::new();
+    for (m, ip) in [(0, "10.1.2.3"), (5, "192.0.2.7"), (9, "203.0.113.5")] {
+        logs.push_str(&format!(
+            "{{\"TimeGenerated\":\"2024-05-01T10:{m:02}:00Z\",\"UserPrincipalName\":\"alice@contoso.com\",\"IPAddress\":\"{ip}\",\"ResultType\":\"0\"}}\n"
+        ));
+    }
+    std::fs::write(p("SigninLogs.jsonl"), logs).unwrap();
+    // The ServiceTags shape: one JSON document whose `values` hold the ranges.
+    std::fs::write(
+        p("tags.json"),
+        r#"{"changeNumber": "1", "cloud": "Public", "values": [{"name": "Corp", "properties": {"addressPrefixes": ["10.0.0.0/8", "192.0.2.0/24"]}}]}"#,
+    )
+    .unwrap();
+    let url = "https://example.com/tags.json?v=1";
+    std::fs::write(
+        p("q.kql"),
+        format!(
+            "let ranges = externaldata(changeNumber: string, cloud: string, values: dynamic) [\"{url}\"] with(format='multijson')\n| mv-expand values | mv-expand Prefix = values.properties.addressPrefixes to typeof(string) | project Prefix, Tag = tostring(values.name);\nSigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Prefix) | project IPAddress, Tag"
+        ),
+    )
+    .unwrap();
+    let map = format!("{url}={}", p("tags.json"));
+    let (q, l) = (p("q.kql"), p("SigninLogs.jsonl"));
+    for engine in ["incremental", "batch"] {
+        let (code, out, err) = kqlflow(&[
+            "run",
+            &q,
+            "--logs",
+            &l,
+            "--externaldata",
+            &map,
+            "--period",
+            "all",
+            "--format",
+            "csv",
+            "--engine",
+            engine,
+        ]);
+        assert_eq!(code, 0, "{engine}: {err}");
+        let mut lines: Vec<&str> = out.lines().skip(1).collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            ["10.1.2.3,Corp", "192.0.2.7,Corp"],
+            "{engine}: {out}"
+        );
+    }
+    let (code, _, err) = kqlflow(&["run", &q, "--logs", &l, "--period", "all"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--externaldata https://example.com/tags.json?v=1=FILE"),
+        "{err}"
+    );
+    let (code, out, _) = kqlflow(&["check", &q]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("has no file"), "{out}");
+}

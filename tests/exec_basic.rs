@@ -282,3 +282,36 @@ fn whole_rows_survive_column_projection() {
         assert_eq!(run(&p, rows.clone(), 3), one, "{src}");
     }
 }
+
+#[test]
+fn print_and_datatable_alone_give_their_rows_as_the_batch_evaluator_does() {
+    // A query that reads no table: one row for print, the declared rows for datatable
+    // (it gave none on the incremental engine).
+    for (src, want) in [
+        ("print x = 1, y = 'a'", 1),
+        ("datatable(x:long)[1, 2, 3] | where x > 1", 2),
+    ] {
+        let q = kqlflow::kql::parse(src).unwrap();
+        let p = kqlflow::plan::bind(
+            src,
+            &q,
+            kqlflow::catalog::Catalog::builtin(),
+            &kqlflow::plan::BindOptions::default(),
+        )
+        .unwrap();
+        let changes = kqlflow::exec::run_program(
+            &p,
+            &[],
+            &[],
+            &kqlflow::runtime::ClusterOptions::default(),
+            600_000_000,
+        )
+        .unwrap();
+        let mut got: Vec<_> = changes.iter().map(|c| c.row.clone()).collect();
+        got.sort();
+        let mut batch = kqlflow::eval::evaluate(&p, &kqlflow::eval::Data::default(), 0);
+        batch.sort();
+        assert_eq!(got.len(), want, "{src}");
+        assert_eq!(got, batch, "{src}");
+    }
+}

@@ -546,7 +546,7 @@ fn bad_input_is_reported_and_counted() {
     let wrong_type =
         r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SigninLogs","DurationMs":"slow"}"#;
     let bad_time = r#"{"TimeGenerated":"yesterday","Type":"SigninLogs"}"#;
-    let unknown = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SecurityEvent","Computer":"dc1","EventID":4625}"#;
+    let unknown = r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"NoSuchTable","Computer":"dc1","EventID":4625}"#;
     let text = format!(
         "{good}\n{truncated}\n[1,2]\n{deep}\n{wrong_type}\n{bad_time}\n{unknown}\nnot json\n{good}\n"
     );
@@ -575,7 +575,7 @@ fn bad_input_is_reported_and_counted() {
         "{:?}",
         t.examples
     );
-    assert!(run.report.rejects[&RejectReason::UnknownTable].examples[0].contains("SecurityEvent"));
+    assert!(run.report.rejects[&RejectReason::UnknownTable].examples[0].contains("NoSuchTable"));
     assert_eq!(run.report.files[0].rejected, 6);
 }
 
@@ -754,7 +754,7 @@ fn truncated_json_document() {
 
 #[test]
 fn csv_errors_are_counted() {
-    let csv = "TimeGenerated,Type,OperationName\n2024-05-01T10:00:00Z,AuditLogs,Add user\n2024-05-01T10:00:00Z,AuditLogs\n2024-05-01T10:00:00Z,Heartbeat,x\n";
+    let csv = "TimeGenerated,Type,OperationName\n2024-05-01T10:00:00Z,AuditLogs,Add user\n2024-05-01T10:00:00Z,AuditLogs\n2024-05-01T10:00:00Z,NoSuchTable,x\n";
     let run = read_bytes("a.csv", csv.as_bytes());
     assert_eq!(run.records.len(), 1);
     assert_eq!(run.rejects(RejectReason::CsvFieldCount), 1);
@@ -1263,4 +1263,26 @@ fn a_byte_order_mark_starts_any_format() {
         assert_eq!(run.records.len(), 2, "{name}");
         assert_eq!(run.report.rejected(), 0, "{name}");
     }
+}
+
+#[test]
+fn sentinel_tables_are_read_by_type_and_file_name_with_type_filled() {
+    // A SecurityEvent row told by its `Type` column, among sign-ins.
+    let text = format!(
+        "{SIGNIN_ROW}\n{}\n",
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","Type":"SecurityEvent","Computer":"dc1","EventID":4625}"#
+    );
+    let run = read_bytes("mixed.jsonl", text.as_bytes());
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(run.table(1), "SecurityEvent");
+    assert_eq!(run.get(1, "EventID"), Value::Long(4625));
+    // A file named for its table, whose rows lack `Type`: the table's name fills it.
+    let row =
+        r#"{"TimeGenerated":"2024-05-01T10:00:00Z","InternalIp_s":"10.0.0.1","ExternalIp_s":"x"}"#;
+    let run = read_bytes("Cisco_Umbrella_dns_CL.jsonl", row.as_bytes());
+    assert_eq!(run.records.len(), 1, "{:?}", run.report.rejects);
+    assert_eq!(run.table(0), "Cisco_Umbrella_dns_CL");
+    assert_eq!(run.get(0, "Type"), Value::str("Cisco_Umbrella_dns_CL"));
+    // The standard columns are there on every table.
+    assert_eq!(run.get(0, "_ResourceId"), Value::str(""));
 }

@@ -683,8 +683,8 @@ fn unsupported_and_unknown_operators() {
         )
     );
     assert_eq!(
-        err("T | render timechart").2,
-        "the `render` operator is not supported by kqlflow"
+        err("T | sample 5").2,
+        "the `sample` operator is not supported by kqlflow"
     );
     assert_eq!(
         err("T | summarise count()"),

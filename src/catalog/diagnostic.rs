@@ -34,11 +34,22 @@ pub fn table_for_category(category: &str) -> Option<&'static str> {
 /// `insights-activity-logs`.
 pub fn table_for_path(path: &Path, table_names: &[&str]) -> Option<String> {
     if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-        let stem: String = name
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if let Some(t) = table_names.iter().find(|t| t.eq_ignore_ascii_case(&stem)) {
+        // The longest table name the file name starts with, followed by a character that is
+        // not a letter or digit (`Cisco_Umbrella_dns_CL.json` is that table, not
+        // `Cisco_Umbrella`; `SigninLogs_2024.json` is SigninLogs).
+        let best = table_names
+            .iter()
+            .filter(|t| {
+                name.len() >= t.len()
+                    && name.is_char_boundary(t.len())
+                    && name[..t.len()].eq_ignore_ascii_case(t)
+                    && !name[t.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
+            })
+            .max_by_key(|t| t.len());
+        if let Some(t) = best {
             return Some((*t).to_string());
         }
     }
@@ -210,6 +221,24 @@ mod tests {
             Some("AuditLogs")
         );
         assert_eq!(table_for_path(Path::new("data.json"), &names), None);
+        let names = [
+            "Cisco_Umbrella",
+            "Cisco_Umbrella_dns_CL",
+            "Event",
+            "SigninLogs",
+        ];
+        let t = |p: &str| table_for_path(Path::new(p), &names);
+        assert_eq!(
+            t("cisco_umbrella_dns_CL.json").as_deref(),
+            Some("Cisco_Umbrella_dns_CL")
+        );
+        assert_eq!(
+            t("Cisco_Umbrella_2024.json").as_deref(),
+            Some("Cisco_Umbrella")
+        );
+        assert_eq!(t("SigninLogs_2024.json").as_deref(), Some("SigninLogs"));
+        assert_eq!(t("Events.json"), None);
+        assert_eq!(t("Event.csv").as_deref(), Some("Event"));
     }
 
     #[test]

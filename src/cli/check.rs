@@ -32,6 +32,12 @@ pub struct QueryOptions {
     /// Without one, a watchlist's columns are taken as strings from their use.
     #[arg(long = "watchlist", value_name = "NAME=FILE.csv[@DATETIME]")]
     pub watchlists: Vec<String>,
+    /// The local file an `externaldata` URL is read from, as URL=FILE (repeatable): kqlflow
+    /// reads no external storage. The file is read in the format the query gives (csv,
+    /// tsv, txt, json, multijson). `check` and `explain` bind an unmapped URL to no rows with
+    /// a note; the commands that run queries refuse it.
+    #[arg(long = "externaldata", value_name = "URL=FILE")]
+    pub externaldata: Vec<String>,
     /// The query period when a rule gives none, such as 1d or P14D (default 1d): the
     /// look-back window of hunting queries, .kql files and scheduled rules without a
     /// queryPeriod, and what {{StartTimeISO}} is now() minus. A hunting query or .kql file
@@ -155,6 +161,17 @@ impl QueryOptions {
             period: opts.query_period.unwrap_or(crate::model::TICKS_PER_DAY),
             scope,
         });
+        for m in &self.externaldata {
+            // The URL itself holds `=` in its query string: the file is after the last `=`.
+            let Some((url, file)) = m.rsplit_once('=') else {
+                return Err(format!("--externaldata {m}: expected URL=FILE"));
+            };
+            if url.is_empty() || file.is_empty() {
+                return Err(format!("--externaldata {m}: expected URL=FILE"));
+            }
+            opts.externaldata
+                .insert(url.to_string(), PathBuf::from(file));
+        }
         for (name, files) in self.watchlist_paths()? {
             // Every version's columns, in the order first seen.
             let mut columns: Vec<String> = Vec::new();
@@ -308,7 +325,11 @@ pub fn run(args: &CheckArgs) -> i32 {
             }
         };
         let opts = match args.common.bind_options(loaded.rule.as_ref()) {
-            Ok(o) => o,
+            // An externaldata URL without its file binds to no rows here, with a note.
+            Ok(o) => BindOptions {
+                externaldata_optional: true,
+                ..o
+            },
             Err(e) => {
                 eprintln!("error: {e}");
                 return 2;

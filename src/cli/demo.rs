@@ -87,6 +87,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         watchlists: vec![allow.clone()],
         period: None,
         strict: false,
+        externaldata: Vec::new(),
     };
     let watchlists = match super::logs::load_watchlists(&common) {
         Ok(w) => w,

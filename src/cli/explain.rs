@@ -30,7 +30,11 @@ pub fn run(args: &ExplainArgs) -> i32 {
         }
     };
     let opts = match args.common.bind_options(loaded.rule.as_ref()) {
-        Ok(o) => o,
+        // An externaldata URL without its file binds to no rows here, with a note.
+        Ok(o) => crate::plan::BindOptions {
+            externaldata_optional: true,
+            ..o
+        },
         Err(e) => {
             eprintln!("error: {e}");
             return 2;

@@ -1643,6 +1643,12 @@ pub fn run_program_at(
                 unreachable!("run_dataflow makes the inputs it is asked for")
             };
             let worker = spare.scope().index();
+            // A query that reads no table nor watchlist (`print`, `datatable`) still renders
+            // in this scope: the spare input, never fed, under a name no query reads (a
+            // watchlist's name is never empty), gives it the scope.
+            if sources.tables.is_empty() && sources.watchlists.is_empty() {
+                sources.watchlists.insert(String::new(), spare.clone());
+            }
             // check_supported ran first, so rendering does not fail; were it to, the result is
             // empty rather than a panic inside a worker.
             vec![render(&program, &sources, tick, worker).unwrap_or(spare)]

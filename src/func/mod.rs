@@ -6,6 +6,7 @@
 
 pub mod agg;
 pub mod exact;
+pub mod more;
 pub mod ops;
 pub mod scalar;
 pub mod series;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 
 use crate::model::{Type, Value};
 use agg::AggKind;
+use more::*;
 use scalar::*;
 
 /// How a function's result type follows from its arguments.
@@ -153,6 +155,87 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("ipv4_is_private", 1, 1, Fixed(T::Bool), f_ipv4_is_private),
     f!("parse_ipv4", 1, 1, Fixed(T::Long), f_parse_ipv4),
     f!("gettype", 1, 1, Fixed(T::String), f_gettype),
+    // Deprecated names public rules still use.
+    f!("replace", 3, 3, Fixed(T::String), f_replace),
+    f!("arraylength", 1, 1, Fixed(T::Long), f_array_length),
+    f!("parsejson", 1, 1, Fixed(T::Dynamic), f_parse_json),
+    f!(
+        "base64_decodestring",
+        1,
+        1,
+        Fixed(T::String),
+        f_base64_decode_tostring
+    ),
+    f!(
+        "base64_encodestring",
+        1,
+        1,
+        Fixed(T::String),
+        f_base64_encode_tostring
+    ),
+    f!("getmonth", 1, 1, Fixed(T::Int), f_getmonth),
+    f!("getyear", 1, 1, Fixed(T::Int), f_getyear),
+    // Strings, arrays, encodings.
+    f!("countof", 2, 3, Fixed(T::Long), f_countof),
+    f!("ipv4_is_match", 2, 3, Fixed(T::Bool), f_ipv4_is_match),
+    f!("tohex", 1, 2, Fixed(T::String), f_tohex),
+    f!("string_size", 1, 1, Fixed(T::Long), f_string_size),
+    f!("reverse", 1, 1, Fixed(T::String), f_reverse),
+    f!("log2", 1, 1, Fixed(T::Real), f_log2),
+    f!("log10", 1, 1, Fixed(T::Real), f_log10),
+    f!("set_union", 1, ANY, Fixed(T::Dynamic), f_set_union),
+    f!("array_index_of", 2, 5, Fixed(T::Long), f_array_index_of),
+    f!("array_slice", 3, 3, Fixed(T::Dynamic), f_array_slice),
+    f!("extract_all", 2, 3, Fixed(T::Dynamic), f_extract_all),
+    f!(
+        "base64_decode_tostring",
+        1,
+        1,
+        Fixed(T::String),
+        f_base64_decode_tostring
+    ),
+    f!(
+        "base64_decode_toarray",
+        1,
+        1,
+        Fixed(T::Dynamic),
+        f_base64_decode_toarray
+    ),
+    f!(
+        "base64_encode_tostring",
+        1,
+        1,
+        Fixed(T::String),
+        f_base64_encode_tostring
+    ),
+    f!("parse_url", 1, 1, Fixed(T::Dynamic), f_parse_url),
+    f!("parse_ipv6", 1, 1, Fixed(T::String), f_parse_ipv6),
+    f!("ipv6_compare", 2, 3, Fixed(T::Long), f_ipv6_compare),
+    f!("ipv6_is_match", 2, 3, Fixed(T::Bool), f_ipv6_is_match),
+    f!("ipv6_is_in_range", 2, 2, Fixed(T::Bool), f_ipv6_is_in_range),
+    f!(
+        "ipv6_is_in_any_range",
+        2,
+        ANY,
+        Fixed(T::Bool),
+        f_ipv6_is_in_any_range
+    ),
+    f!("url_decode", 1, 1, Fixed(T::String), f_url_decode),
+    f!("url_encode", 1, 1, Fixed(T::String), f_url_encode),
+    f!("url_encode_component", 1, 1, Fixed(T::String), f_url_encode),
+    // The binder passes the row's values: see f_new_guid.
+    f!("new_guid", 0, ANY, Fixed(T::String), f_new_guid),
+    // Date parts.
+    f!("monthofyear", 1, 1, Fixed(T::Int), f_getmonth),
+    f!("dayofmonth", 1, 1, Fixed(T::Int), f_dayofmonth),
+    f!("dayofyear", 1, 1, Fixed(T::Int), f_dayofyear),
+    f!("hourofday", 1, 1, Fixed(T::Int), f_hourofday),
+    f!("dayofweek", 1, 1, Fixed(T::TimeSpan), f_dayofweek),
+    f!("weekofyear", 1, 1, Fixed(T::Int), f_weekofyear),
+    f!("week_of_year", 1, 1, Fixed(T::Int), f_weekofyear),
+    f!("datetime_part", 2, 2, Fixed(T::Int), f_datetime_part),
+    f!("make_datetime", 3, 6, Fixed(T::DateTime), f_make_datetime),
+    f!("bin_at", 3, 3, Arg(0), f_bin_at),
     f!(
         "series_decompose_anomalies",
         1,
@@ -164,13 +247,17 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
 
 /// Functions the binder calls on the query's behalf but that a query cannot name: the parts
 /// of a function that returns several columns (`extend (A, B, C) = f(…)`), as one array.
-pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[f!(
-    "series_decompose_anomalies_parts",
-    1,
-    7,
-    Fixed(T::Dynamic),
-    series::f_series_decompose_anomalies_parts
-)];
+pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[
+    f!(
+        "series_decompose_anomalies_parts",
+        1,
+        7,
+        Fixed(T::Dynamic),
+        series::f_series_decompose_anomalies_parts
+    ),
+    // `pack_all(true)`: the row's columns as a bag, null and empty values left out.
+    f!("pack_nonempty", 0, ANY, Fixed(T::Dynamic), f_pack_nonempty),
+];
 
 /// The internal function named `name` (see [`INTERNAL_FUNCTIONS`]).
 pub fn internal_fn(name: &str) -> Option<&'static ScalarFn> {

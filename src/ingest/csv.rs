@@ -479,7 +479,7 @@ impl CsvFile {
             Some(t) => match ing.table_id(t) {
                 Some(id) => id,
                 None if hint.is_some_and(|h| {
-                    let reader = &ing.readers[h];
+                    let reader = &ing.readers.get(h);
                     reader.fits(header.iter().map(|n| match split_name(n) {
                         Some((base, _)) if reader.key(n).is_none() => base,
                         _ => n.as_str(),
@@ -487,7 +487,7 @@ impl CsvFile {
                 }) =>
                 {
                     let h = hint.unwrap_or_default();
-                    let name_of = ing.readers[h].layout.table.name.clone();
+                    let name_of = ing.readers.get(h).layout.table.name.clone();
                     let detail = format!(
                         "Type {t:?} names no table, but the row's columns are those of {name_of}, the file's table: read as {name_of}"
                     );
@@ -524,7 +524,7 @@ impl CsvFile {
                 }
             },
         };
-        let reader = &ing.readers[table];
+        let reader = &ing.readers.get(table);
         let map = match self.maps.entry(table) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -539,7 +539,7 @@ impl CsvFile {
                 e.insert(map)
             }
         };
-        let reader = &ing.readers[table];
+        let reader = &ing.readers.get(table);
         let columns = reader.layout.table.schema.columns();
         let mut st = RowState::new(reader);
         for (i, value) in fields.iter().enumerate() {

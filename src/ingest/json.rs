@@ -306,7 +306,7 @@ impl Ingest<'_> {
         sink: &mut dyn FnMut(Record),
     ) {
         if let Some(table) = *hint {
-            let reader = &self.readers[table];
+            let reader = &self.readers.get(table);
             let cache = &mut self.key_caches[table];
             let mut st = RowState::new(reader);
             let mut seen = Seen::default();
@@ -406,7 +406,7 @@ impl Ingest<'_> {
                 );
                 return;
             };
-            let reader = &self.readers[table];
+            let reader = &self.readers.get(table);
             let mapping = DiagnosticMapping::new(reader.layout.table.clone());
             let (pairs, unknown) = mapping.map(obj);
             let mut st = RowState::new(reader);
@@ -433,12 +433,13 @@ impl Ingest<'_> {
             Some(t) => match self.table_id(t) {
                 Some(id) => id,
                 None if hint
-                    .is_some_and(|h| self.readers[h].fits(obj.keys().map(String::as_str))) =>
+                    .is_some_and(|h| self.readers.get(h).fits(obj.keys().map(String::as_str))) =>
                 {
                     let h = hint.unwrap_or_default();
                     let detail = format!(
                         "Type {t:?} names no table, but the row's columns are those of {}, the file's table: read as {}",
-                        self.readers[h].layout.table.name, self.readers[h].layout.table.name
+                        self.readers.get(h).layout.table.name,
+                        self.readers.get(h).layout.table.name
                     );
                     self.report
                         .warn(file, line, WarningKind::TypeNotATable, &detail);
@@ -475,7 +476,7 @@ impl Ingest<'_> {
         if hint.is_none() {
             *hint = Some(table);
         }
-        let reader = &self.readers[table];
+        let reader = &self.readers.get(table);
         let mut st = RowState::new(reader);
         for (k, v) in obj {
             match reader.key(k) {

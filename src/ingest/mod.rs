@@ -308,11 +308,35 @@ impl RowState {
     }
 }
 
+/// The tables' readers, each built when its table is first read (a reader's lookups cost
+/// memory, and the catalog has over a hundred tables).
+pub(crate) struct Readers<'c> {
+    cells: Vec<std::cell::OnceCell<TableReader>>,
+    catalog: &'c Catalog,
+    projection: Projection,
+}
+
+impl Readers<'_> {
+    /// The reader of table `table` (an id in the catalog).
+    pub(crate) fn get(&self, table: usize) -> &TableReader {
+        self.cells[table].get_or_init(|| {
+            let t = &self.catalog.tables()[table];
+            TableReader::new(
+                t.clone(),
+                self.projection.tables.get(t.name.as_ref()),
+                self.projection.only_listed,
+            )
+        })
+    }
+}
+
 /// The reader: reads files into [`Record`]s for a sink, keeping a [`Report`].
 pub struct Ingest<'c> {
     catalog: &'c Catalog,
     options: Options,
-    readers: Vec<TableReader>,
+    /// Per table, its reader, built when the table is first read (a reader's lookups cost
+    /// memory, and the catalog has over a hundred tables).
+    readers: Readers<'c>,
     key_caches: Vec<json::KeyCache>,
     /// The files read so far, by identity (device and inode): each is read once.
     seen_files: std::collections::HashMap<source::FileId, String>,
@@ -323,19 +347,21 @@ pub struct Ingest<'c> {
 impl<'c> Ingest<'c> {
     /// A reader over `catalog`'s tables that materialises the columns `projection` asks for.
     pub fn new(catalog: &'c Catalog, projection: &Projection, options: Options) -> Ingest<'c> {
-        let readers: Vec<TableReader> = catalog
+        let readers = Readers {
+            cells: catalog
+                .tables()
+                .iter()
+                .map(|_| std::cell::OnceCell::new())
+                .collect(),
+            catalog,
+            projection: projection.clone(),
+        };
+        let report = Report::new(options.max_examples);
+        let key_caches = catalog
             .tables()
             .iter()
-            .map(|t| {
-                TableReader::new(
-                    t.clone(),
-                    projection.tables.get(t.name.as_ref()),
-                    projection.only_listed,
-                )
-            })
+            .map(|_| json::KeyCache::default())
             .collect();
-        let report = Report::new(options.max_examples);
-        let key_caches = readers.iter().map(|_| json::KeyCache::default()).collect();
         Ingest {
             catalog,
             options,
@@ -348,7 +374,7 @@ impl<'c> Ingest<'c> {
 
     /// The layout of table `table`'s rows (which columns, in which order).
     pub fn layout(&self, table: usize) -> Option<&Layout> {
-        self.readers.get(table).map(|r| &r.layout)
+        (table < self.readers.cells.len()).then(|| &self.readers.get(table).layout)
     }
 
     /// Reads a file, or every log file under a directory (files ending in `.json`, `.jsonl`,
@@ -429,7 +455,7 @@ impl<'c> Ingest<'c> {
         text: &[u8],
         sink: &mut dyn FnMut(Record),
     ) {
-        let reader = &self.readers[table];
+        let reader = &self.readers.get(table);
         let table_name = reader.layout.table.name.to_string();
         if let Some(reason) = st.bad_time {
             self.report.reject(
@@ -470,7 +496,15 @@ impl<'c> Ingest<'c> {
             self.report
                 .warn(file, line, WarningKind::NoTimeGenerated, detail);
         }
-        if !self.readers[table].skip {
+        if !self.readers.get(table).skip {
+            let mut row = st.row;
+            // Every Log Analytics row's `Type` is its table's name: fill it when the record
+            // does not (a file named for its table, `--table`, a diagnostic record).
+            if let Some(slot) = self.readers.get(table).layout.slot_of("Type")
+                && matches!(&row[slot], Value::String(s) if s.is_empty())
+            {
+                row[slot] = Value::str(&self.readers.get(table).layout.table.name);
+            }
             let origin = Origin {
                 file: self.report.files.len().saturating_sub(1),
                 line,
@@ -478,7 +512,7 @@ impl<'c> Ingest<'c> {
             sink(Record {
                 table,
                 time,
-                row: st.row,
+                row,
                 origin,
             });
         }

@@ -930,6 +930,8 @@ pub enum OperatorKind {
     },
     /// `getschema`.
     GetSchema,
+    /// `render …`: a chart, which kqlflow ignores (it produces rows).
+    Render,
     /// `serialize [Name = expr, …]`.
     Serialize(Vec<NamedExpr>),
     /// `invoke f(args)`: calls a function with the input table as its first argument.
@@ -963,6 +965,7 @@ impl OperatorKind {
             OperatorKind::As { .. } => "as",
             OperatorKind::Evaluate { .. } => "evaluate",
             OperatorKind::GetSchema => "getschema",
+            OperatorKind::Render => "render",
             OperatorKind::Serialize(_) => "serialize",
             OperatorKind::Invoke(_) => "invoke",
         }

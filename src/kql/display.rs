@@ -748,6 +748,7 @@ impl Display for Operator {
                 write!(f, " {call}")
             }
             OperatorKind::GetSchema => f.write_str("getschema"),
+            OperatorKind::Render => f.write_str("render"),
             OperatorKind::Serialize(items) => {
                 f.write_str("serialize")?;
                 if !items.is_empty() {

@@ -50,7 +50,6 @@ const UNSUPPORTED: &[&str] = &[
     "scan",
     "sample",
     "sample-distinct",
-    "render",
     "reduce",
     "find",
     "search",
@@ -191,6 +190,7 @@ impl<'a> Parser<'a> {
             "getschema" => |_, _| Ok(OperatorKind::GetSchema),
             "serialize" => Self::op_serialize,
             "invoke" => Self::op_invoke,
+            "render" => Self::op_render,
             _ => return None,
         })
     }
@@ -248,6 +248,25 @@ impl<'a> Parser<'a> {
                 self.named_list("serialize", false)?,
             ))
         }
+    }
+
+    /// `render chart [with (…)]`: a chart for the Log Analytics portal. kqlflow produces rows,
+    /// so the operator is read (up to the end of its clause, brackets balanced) and kept only
+    /// to say that it is ignored.
+    fn op_render(&mut self, _: &str) -> PResult<OperatorKind> {
+        let mut depth = 0usize;
+        loop {
+            match self.kind() {
+                TokenKind::Eof => break,
+                TokenKind::Pipe | TokenKind::Semi if depth == 0 => break,
+                TokenKind::RParen | TokenKind::RBrace | TokenKind::RBracket if depth == 0 => break,
+                TokenKind::LParen | TokenKind::LBrace | TokenKind::LBracket => depth += 1,
+                TokenKind::RParen | TokenKind::RBrace | TokenKind::RBracket => depth -= 1,
+                _ => {}
+            }
+            self.bump();
+        }
+        Ok(OperatorKind::Render)
     }
 
     fn op_invoke(&mut self, _: &str) -> PResult<OperatorKind> {

@@ -24,7 +24,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The (year, month, day) of a day count from 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -48,7 +48,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 
 /// Ticks since the epoch of a calendar date and time of day, or `None` when a field is out of
 /// range.
-fn ticks_of(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, frac: i64) -> Option<i64> {
+pub(crate) fn ticks_of(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, frac: i64) -> Option<i64> {
     if !(1..=12).contains(&mo)
         || d < 1
         || d > days_in_month(y, mo)

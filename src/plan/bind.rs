@@ -71,6 +71,11 @@ pub struct BindOptions {
     /// The look-back window applied to the query's table scans, if any (see
     /// [`PeriodWindow`]).
     pub window: Option<PeriodWindow>,
+    /// The local file of each URL an `externaldata` reads (`--externaldata URL=FILE`).
+    pub externaldata: HashMap<String, std::path::PathBuf>,
+    /// True when an `externaldata` URL without a file binds to no rows, with a note (`check`,
+    /// `explain`); otherwise it is an error naming `--externaldata`.
+    pub externaldata_optional: bool,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
@@ -1015,10 +1020,11 @@ impl<'a> Binder<'a> {
                     event_time: None,
                 })
             }
-            ExprKind::ExternalData { .. } => Err(BindError::new(
-                e.span,
-                "not supported yet: externaldata (kqlflow reads no external storage; use a watchlist)",
-            )),
+            ExprKind::ExternalData {
+                columns,
+                uris,
+                properties,
+            } => self.bind_externaldata(e, columns, uris, properties),
             ExprKind::Range { .. } => Err(BindError::new(e.span, "not supported yet: range")),
             ExprKind::Call { name, args } => self.bind_table_call(name, args, e),
             _ => Err(BindError::new(
@@ -1138,10 +1144,33 @@ impl<'a> Binder<'a> {
                     format!("'{}' is a scalar, not a table", id.name),
                 ));
             }
-            Some(Binding::Function(..)) => {
+            Some(Binding::Function(def, env_len)) => {
+                // A function of no parameters (or only defaulted ones) may be called without
+                // `()`, as Kusto allows: `let T = () { … }; T | …`.
+                let (def, env_len) = (def.clone(), *env_len);
+                if def.params.iter().all(|p| p.default.is_some()) {
+                    return match self.call_function(
+                        &def,
+                        env_len,
+                        &[],
+                        None,
+                        id.span,
+                        &Scope::default(),
+                    )? {
+                        Bound::Table(p) => Ok(p),
+                        Bound::Scalar(..) => Err(BindError::new(
+                            id.span,
+                            format!("'{}' is a scalar function, not a table", id.name),
+                        )),
+                    };
+                }
                 return Err(BindError::new(
                     id.span,
-                    format!("'{}' is a function: call it with ()", id.name),
+                    format!(
+                        "'{}' is a function of {} parameter(s): call it with its arguments",
+                        id.name,
+                        def.params.len()
+                    ),
                 ));
             }
             None => {}
@@ -1455,6 +1484,13 @@ impl<'a> Binder<'a> {
             OperatorKind::MakeSeries(m) => self.bind_make_series(p, m),
             OperatorKind::Join(j) => self.bind_join(p, j, false, span),
             OperatorKind::Lookup(j) => self.bind_join(p, j, true, span),
+            OperatorKind::Evaluate { call, .. } if matches!(&call.kind, ExprKind::Call { name, .. } if name.name == "ipv4_lookup") =>
+            {
+                let ExprKind::Call { args, .. } = &call.kind else {
+                    return Err(BindError::new(span, "internal: evaluate without a call"));
+                };
+                self.bind_ipv4_lookup(p, args, span)
+            }
             OperatorKind::Union(u) => self.bind_union(Some(p), u, span),
             OperatorKind::MvExpand(m) => self.bind_mv_expand(p, m, span),
             OperatorKind::MvApply(m) => self.bind_mv_apply(p, m, span),
@@ -1534,6 +1570,13 @@ impl<'a> Binder<'a> {
             OperatorKind::Parse(parse) => self.bind_parse(p, parse),
             OperatorKind::As { .. } => Ok(p),
             OperatorKind::Serialize(items) if items.is_empty() => Ok(p),
+            OperatorKind::Render => {
+                let note = "render is ignored: kqlflow produces rows, not charts";
+                if !self.notes.iter().any(|n| n == note) {
+                    self.notes.push(note.to_string());
+                }
+                Ok(p)
+            }
             OperatorKind::Invoke(call) => {
                 let c = strip_paren(call);
                 let ExprKind::Call { name, args } = &c.kind else {
@@ -2634,9 +2677,25 @@ impl<'a> Binder<'a> {
                             id.name
                         ),
                     )),
+                    Some(Binding::Function(def, env_len))
+                        if def.params.iter().all(|p| p.default.is_some()) =>
+                    {
+                        // A function of no parameters called without `()`.
+                        let (def, env_len) = (def.clone(), *env_len);
+                        match self.call_function(&def, env_len, &[], None, id.span, scope)? {
+                            Bound::Scalar(x, ty) => Ok((x, ty)),
+                            Bound::Table(_) => Err(BindError::new(
+                                id.span,
+                                format!(
+                                    "the function '{}' returns a table where a scalar is expected",
+                                    id.name
+                                ),
+                            )),
+                        }
+                    }
                     Some(Binding::Function(..)) => Err(BindError::new(
                         id.span,
-                        format!("'{}' is a function: call it with ()", id.name),
+                        format!("'{}' is a function: call it with its arguments", id.name),
                     )),
                     None => Err(self.unknown_column(id, scope)),
                 }
@@ -2859,7 +2918,55 @@ impl<'a> Binder<'a> {
                     Type::DateTime,
                 ));
             }
-            "column_ifexists" => return self.bind_column_ifexists(e, args, scope),
+            "column_ifexists" | "columnifexists" => {
+                return self.bind_column_ifexists(e, args, scope);
+            }
+            "new_guid" | "pack_all" => {
+                if !args.is_empty() && n == "new_guid" {
+                    return Err(BindError::new(e.span, "new_guid() takes no argument"));
+                }
+                // new_guid is computed from the row's values (see func::more::f_new_guid), so
+                // that both engines, and a row's insertion and retraction, agree.
+                if n == "new_guid" {
+                    let note = "new_guid() is a GUID derived from the row's values (not random), so that results can be maintained and retracted; equal rows get equal GUIDs";
+                    if !self.notes.iter().any(|x| x == note) {
+                        self.notes.push(note.to_string());
+                    }
+                    return Ok((
+                        ScalarExpr::Call {
+                            name: n.to_string(),
+                            args: scope.cols.iter().map(|c| c.2.clone()).collect(),
+                        },
+                        Type::String,
+                    ));
+                }
+                // pack_all([ignore_null_empty]): a bag of the row's columns.
+                let skip_empty = match args.first() {
+                    Some(a) => match fold(&self.bind_scalar(a, scope)?.0) {
+                        Some(Folded::Const(Value::Bool(b))) => b,
+                        _ => {
+                            return Err(BindError::new(
+                                a.span,
+                                "pack_all() takes a constant bool (whether to leave out null and empty values)",
+                            ));
+                        }
+                    },
+                    None => false,
+                };
+                let mut xs = Vec::new();
+                for (name, _, x) in &scope.cols {
+                    xs.push(ScalarExpr::Literal(Value::str(name)));
+                    xs.push(x.clone());
+                }
+                let name = if skip_empty { "pack_nonempty" } else { "pack" };
+                return Ok((
+                    ScalarExpr::Call {
+                        name: name.to_string(),
+                        args: xs,
+                    },
+                    Type::Dynamic,
+                ));
+            }
             "ingestion_time" => return self.bind_ingestion_time(e, args, scope),
             "toscalar" => {
                 let [a] = args else {
@@ -2907,13 +3014,14 @@ impl<'a> Binder<'a> {
                 xs.push(x);
                 tys.push(ty);
             }
-            if n == "extract" || n == "replace_regex" {
-                let pat = xs.first().and_then(fold);
+            if n == "extract" || n == "replace_regex" || n == "replace" || n == "extract_all" {
+                let i = usize::from(n == "replace_regex");
+                let pat = xs.get(i).and_then(fold);
                 if let Some(Folded::Const(Value::String(p))) = pat
                     && let Some(err) = crate::func::regex_error(&p)
                 {
                     return Err(BindError::new(
-                        args[0].span,
+                        args[i].span,
                         format!("invalid regular expression: {err}"),
                     ));
                 }
@@ -2944,9 +3052,18 @@ impl<'a> Binder<'a> {
                 format!("the aggregate {n}() can only be used in summarize"),
             ));
         }
+        // A Kusto function kqlflow lacks is "not supported yet", not a typo.
+        let hint = if KUSTO_FUNCTIONS_NOT_YET.contains(&n) {
+            None
+        } else {
+            closest_function(n)
+        };
         Err(BindError::new(
             name.span,
-            format!("not supported yet: the function '{n}'"),
+            match hint {
+                Some(h) => format!("unknown function '{n}'; did you mean {h}()?"),
+                None => format!("not supported yet: the function '{n}'"),
+            },
         ))
     }
 }
@@ -3005,6 +3122,226 @@ impl Binder<'_> {
             self.notes.push(note);
         }
         Ok((ScalarExpr::Column(t), Type::DateTime))
+    }
+}
+
+/// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
+/// suggesting a similarly named function as for a typo.
+const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
+    "parse_xml",
+    "next",
+    "prev",
+    "row_number",
+    "row_cumsum",
+    "row_window_session",
+    "hash",
+    "hash_md5",
+    "hash_sha1",
+    "hash_sha256",
+    "series_fit_line",
+    "series_stats",
+    "series_outliers",
+    "geo_info_from_ip_address",
+    "zip",
+    "translate",
+    "parse_path",
+    "parse_user_agent",
+    "array_sort_asc",
+    "array_sort_desc",
+    "bag_merge",
+    "bag_remove_keys",
+    "jaccard_index",
+    "range",
+];
+
+/// The known function closest to a misspelt name (by edit distance, ignoring case), if one is
+/// close enough to be a likely typo: at most one edit for names up to five letters, two up to
+/// ten, three beyond.
+fn closest_function(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = match lower.len() {
+        0..=5 => 1,
+        6..=10 => 2,
+        _ => 3,
+    };
+    crate::func::SCALAR_FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain(crate::func::AGGREGATE_FUNCTIONS.iter().map(|f| f.name))
+        .chain([
+            "now",
+            "ago",
+            "column_ifexists",
+            "ingestion_time",
+            "toscalar",
+            "new_guid",
+            "pack_all",
+        ])
+        .map(|f| (crate::model::edit_distance(&lower, f), f))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, f)| f)
+}
+
+impl Binder<'_> {
+    /// `evaluate ipv4_lookup(Lookup, SourceKey, LookupKey[, ExtraKey…])`: each input row with
+    /// every row of `Lookup` whose IPv4 range `LookupKey` (an address or a CIDR prefix) holds
+    /// the input's address `SourceKey` and whose extra keys equal the input's, as an inner
+    /// join on the extra keys (none: every pair) filtered by `ipv4_is_in_range`; the columns
+    /// are the input's, then the lookup's (renamed as a join renames them). Incremental like
+    /// any join with a filter. `return_unmatched = true` is not supported yet.
+    fn bind_ipv4_lookup(&mut self, left: Plan, args: &[Expr], span: Span) -> Result<Plan> {
+        if args.len() < 3 {
+            return Err(BindError::new(
+                span,
+                "ipv4_lookup takes the lookup table, the source's IPv4 column and the lookup's range column",
+            ));
+        }
+        let right = self.bind_tabular(&args[0])?;
+        let column_of = |p: &Plan, e: &Expr, side: &str| -> Result<usize> {
+            match &e.kind {
+                ExprKind::Name(id) => p.index_of(&id.name).ok_or_else(|| {
+                    BindError::new(
+                        e.span,
+                        format!("ipv4_lookup: the {side} table has no column '{}'", id.name),
+                    )
+                }),
+                _ => Err(BindError::new(
+                    e.span,
+                    format!("ipv4_lookup: expected a column of the {side} table"),
+                )),
+            }
+        };
+        let src = column_of(&left, &args[1], "source")?;
+        let key = column_of(&right, &args[2], "lookup")?;
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        for a in &args[3..] {
+            if let ExprKind::Literal(l) = &a.kind
+                && let Value::Bool(b) = l.value
+            {
+                if b {
+                    return Err(BindError::new(
+                        a.span,
+                        "not supported yet: ipv4_lookup with return_unmatched = true",
+                    ));
+                }
+                continue;
+            }
+            left_keys.push(column_of(&left, a, "source")?);
+            right_keys.push(column_of(&right, a, "lookup")?);
+        }
+        let mut schema = left.schema.clone();
+        let mut right_output = Vec::new();
+        for (i, c) in right.schema.iter().enumerate() {
+            let nm = unique_name(&schema, &c.name);
+            schema.push(Column {
+                name: Str::from(nm.as_str()),
+                ty: c.ty,
+            });
+            right_output.push(i);
+        }
+        let width = left.schema.len();
+        let event_time = left.event_time;
+        let joined = Plan {
+            node: Node::Join {
+                kind: JoinKind::Inner,
+                left: Box::new(left),
+                right: Box::new(right),
+                left_keys,
+                right_keys,
+                right_output,
+            },
+            schema,
+            event_time,
+        };
+        let predicate = ScalarExpr::Call {
+            name: "ipv4_is_in_range".to_string(),
+            args: vec![ScalarExpr::Column(src), ScalarExpr::Column(width + key)],
+        };
+        Ok(Plan::filter(joined, predicate, Vec::new()))
+    }
+
+    /// `externaldata(cols) [uri] with (format=…)`: the rows of the local file mapped to the URL
+    /// (see [`super::external`]), as constant rows like `datatable`'s.
+    fn bind_externaldata(
+        &mut self,
+        e: &Expr,
+        columns: &[kql::ColumnDecl],
+        uris: &[Expr],
+        properties: &[kql::Property],
+    ) -> Result<Plan> {
+        use super::external::{ExternalFormat, read_external};
+        let mut urls = Vec::new();
+        for u in uris {
+            match fold(&self.bind_scalar(u, &Scope::default())?.0) {
+                Some(Folded::Const(Value::String(s))) => urls.push(s.to_string()),
+                _ => {
+                    return Err(BindError::new(
+                        u.span,
+                        "an externaldata URL must be a constant string",
+                    ));
+                }
+            }
+        }
+        let prop = |name: &str| -> Option<String> {
+            properties
+                .iter()
+                .find(|p| p.name.name.eq_ignore_ascii_case(name))
+                .map(|p| match &p.value.kind {
+                    ExprKind::Literal(l) => crate::func::ops::text_of(&l.value).into_owned(),
+                    ExprKind::Name(id) => id.name.clone(),
+                    _ => p.value.span.text(self.src).to_string(),
+                })
+        };
+        let format_name = prop("format").unwrap_or_else(|| "csv".to_string());
+        let Some(format) = ExternalFormat::parse(&format_name) else {
+            return Err(BindError::new(
+                e.span,
+                format!("not supported yet: externaldata format '{format_name}'"),
+            ));
+        };
+        let skip_first = prop("ignoreFirstRecord").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let cols: Vec<(String, Type)> = columns
+            .iter()
+            .map(|c| (c.name.name.clone(), c.ty))
+            .collect();
+        let mut rows = Vec::new();
+        for url in &urls {
+            match self.opts.externaldata.get(url) {
+                Some(path) => rows.extend(
+                    read_external(path, &cols, format, skip_first)
+                        .map_err(|err| BindError::new(e.span, format!("externaldata: {err}")))?,
+                ),
+                None if self.opts.externaldata_optional => {
+                    let note = format!(
+                        "externaldata {url} has no file (give --externaldata {url}=FILE): read as no rows"
+                    );
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                }
+                None => {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "externaldata {url}: kqlflow reads no external storage; map the URL to a local file with --externaldata {url}=FILE"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Plan {
+            node: Node::Constant { rows },
+            schema: cols
+                .into_iter()
+                .map(|(name, ty)| Column {
+                    name: Str::from(name.as_str()),
+                    ty,
+                })
+                .collect(),
+            event_time: None,
+        })
     }
 }
 

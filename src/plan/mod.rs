@@ -16,6 +16,7 @@
 //! ```
 
 pub mod bind;
+pub mod external;
 pub mod ir;
 pub mod optimize;
 pub mod window;
