@@ -1286,3 +1286,28 @@ fn sentinel_tables_are_read_by_type_and_file_name_with_type_filled() {
     // The standard columns are there on every table.
     assert_eq!(run.get(0, "_ResourceId"), Value::str(""));
 }
+
+/// A quote opened in a CSV row and not closed on its line costs that line only: read as one
+/// row it would take the lines after it (and have the wrong number of fields); they are read
+/// as rows. A quoted field that does span lines, closed, stays one row.
+#[test]
+fn an_unclosed_csv_quote_costs_its_line_only() {
+    let csv = "TimeGenerated,Type,UserPrincipalName,IPAddress\n\
+               2024-05-01T10:00:00Z,SigninLogs,\"carol\nsmith\",9.9.9.9\n\
+               2024-05-01T10:01:00Z,SigninLogs,alice,\"1.2.3.4\n\
+               2024-05-01T10:02:00Z,SigninLogs,bob,5.6.7.8\n\
+               2024-05-01T10:03:00Z,SigninLogs,dave,9.9.9.8\n";
+    let run = read_bytes("signins.csv", csv.as_bytes());
+    let users: Vec<String> = (0..run.records.len())
+        .map(|i| run.get(i, "UserPrincipalName").to_string())
+        .collect();
+    assert_eq!(users, ["carol\nsmith", "bob", "dave"]);
+    assert_eq!(run.rejects(RejectReason::CsvFieldCount), 1);
+    let why = &run.report.rejects[&RejectReason::CsvFieldCount].examples[0];
+    assert!(
+        why.starts_with("signins.csv:4: a quote opened on this line is not closed on it"),
+        "{why}"
+    );
+    let lines: Vec<u64> = run.records.iter().map(|r| r.origin.line).collect();
+    assert_eq!(lines, [2, 5, 6]);
+}

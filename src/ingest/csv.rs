@@ -120,6 +120,12 @@ struct Rows<'r> {
     newlines: u64,
     /// The last byte consumed.
     last: Option<u8>,
+    /// The bytes of the row read last (it is within the limit), to read again after its
+    /// first line when it turns out to be a broken quote (see [`Rows::reread_after_first_line`]).
+    raw: Vec<u8>,
+    /// Bytes to read before the rest of the input, from `pending_at` on.
+    pending: Vec<u8>,
+    pending_at: usize,
 }
 
 impl<'r> Rows<'r> {
@@ -130,11 +136,44 @@ impl<'r> Rows<'r> {
             max,
             newlines: 0,
             last: None,
+            raw: Vec::new(),
+            pending: Vec::new(),
+            pending_at: 0,
         }
     }
 
-    /// The buffered input (empty at its end), retrying interrupted reads.
-    fn fill<'a>(input: &'a mut (dyn BufRead + 'r)) -> std::io::Result<&'a [u8]> {
+    /// The lines the row read last spans.
+    fn row_lines(&self, line: u64) -> u64 {
+        let mut lines = (self.newlines + 2).saturating_sub(line);
+        if self.last == Some(b'\n') {
+            lines -= 1;
+        }
+        lines.max(1)
+    }
+
+    /// Reads the lines of the row read last (which started on line `line`) again as rows, from
+    /// its second line on: its first line opened a quote it did not close (the row has the
+    /// wrong number of fields), and what followed are rows of their own.
+    fn reread_after_first_line(&mut self, line: u64) -> bool {
+        let Some(p) = memchr::memchr(b'\n', &self.raw) else {
+            return false;
+        };
+        let mut again = self.raw.split_off(p + 1);
+        again.extend_from_slice(&self.pending[self.pending_at.min(self.pending.len())..]);
+        self.pending = again;
+        self.pending_at = 0;
+        self.newlines = line;
+        self.last = Some(b'\n');
+        self.core = csv_core::Reader::new();
+        true
+    }
+
+    /// The bytes to read next (empty at the end): the pending ones, else the buffered input,
+    /// retrying interrupted reads.
+    fn fill<'a>(pending: &'a [u8], input: &'a mut (dyn BufRead + 'r)) -> std::io::Result<&'a [u8]> {
+        if !pending.is_empty() {
+            return Ok(pending);
+        }
         loop {
             match input.fill_buf() {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -147,6 +186,18 @@ impl<'r> Rows<'r> {
     /// Consumes `n` bytes of the buffered input, counting its newlines.
     fn consume(&mut self, n: usize) {
         if n == 0 {
+            return;
+        }
+        if self.pending_at < self.pending.len() {
+            let end = (self.pending_at + n).min(self.pending.len());
+            let seen = &self.pending[self.pending_at..end];
+            self.newlines += memchr::memchr_iter(b'\n', seen).count() as u64;
+            self.last = seen.last().copied().or(self.last);
+            self.pending_at = end;
+            if self.pending_at == self.pending.len() {
+                self.pending.clear();
+                self.pending_at = 0;
+            }
             return;
         }
         if let Ok(buf) = self.input.fill_buf() {
@@ -163,7 +214,7 @@ impl<'r> Rows<'r> {
         // Line ends before the row: blank lines, which the parser skips too; the row's line is
         // that of its first byte.
         loop {
-            let buf = match Self::fill(&mut *self.input) {
+            let buf = match Self::fill(&self.pending[self.pending_at..], &mut *self.input) {
                 Ok(b) => b,
                 Err(e) => return Next::Failed(self.newlines + 1, e),
             };
@@ -181,13 +232,14 @@ impl<'r> Rows<'r> {
             }
         }
         let line = self.newlines + 1;
+        self.raw.clear();
         if rec.data.is_empty() {
             rec.data.resize(1 << 12, 0);
             rec.ends.resize(64, 0);
         }
         let (mut bytes, mut nout, mut nend) = (0usize, 0usize, 0usize);
         loop {
-            let buf = match Self::fill(&mut *self.input) {
+            let buf = match Self::fill(&self.pending[self.pending_at..], &mut *self.input) {
                 Ok(b) => b,
                 Err(e) => return Next::Failed(line, e),
             };
@@ -197,6 +249,7 @@ impl<'r> Rows<'r> {
             let (res, nin, o, e) =
                 self.core
                     .read_record(input, &mut rec.data[nout..], &mut rec.ends[nend..]);
+            self.raw.extend_from_slice(&input[..nin]);
             self.consume(nin);
             bytes += nin;
             nout += o;
@@ -236,7 +289,7 @@ impl<'r> Rows<'r> {
         let mut out = vec![0u8; 1 << 16];
         let mut ends = vec![0usize; 1 << 10];
         let unclosed = loop {
-            let buf = match Self::fill(&mut *self.input) {
+            let buf = match Self::fill(&self.pending[self.pending_at..], &mut *self.input) {
                 Ok(b) => b,
                 Err(e) => return Next::Failed(line, e),
             };
@@ -259,14 +312,10 @@ impl<'r> Rows<'r> {
         };
         // The lines it spans: from its first to the one its last byte is on (a newline ends
         // the line it is on).
-        let mut lines = (self.newlines + 2).saturating_sub(line);
-        if self.last == Some(b'\n') {
-            lines -= 1;
-        }
         Next::TooLong(LongRow {
             line,
             bytes,
-            lines: lines.max(1),
+            lines: self.row_lines(line),
             head,
             unclosed,
         })
@@ -649,6 +698,40 @@ pub(crate) fn read_csv(
         };
         if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) {
             continue; // a blank line
+        }
+        // A row over several lines with the wrong number of fields: a quote opened on its
+        // first line and not closed there took the lines after it. Only that line is rejected;
+        // the lines after it are read as rows.
+        let spans = rows.row_lines(line);
+        // (A row that holds an odd number of quotes ended inside a quoted field: the data
+        // ended before its quote was closed.)
+        let unclosed = memchr::memchr_iter(b'"', &rows.raw).count() % 2 == 1;
+        if (rec.len() != file.header.len() || unclosed) && spans > 1 {
+            if let Some(l) = held_line.take() {
+                file.row(ing, name, &held, l, sink);
+            }
+            let first = rows
+                .raw
+                .split(|&b| b == b'\n')
+                .next()
+                .unwrap_or_default()
+                .to_vec();
+            if rows.reread_after_first_line(line) {
+                let detail = if unclosed {
+                    format!(
+                        "a quote opened on this line is not closed on it (it is never closed: read as one row, it took the {spans} lines to the end of the data); the lines after it are read as rows"
+                    )
+                } else {
+                    format!(
+                        "a quote opened on this line is not closed on it (read as one row, it took {spans} lines and had {} fields, the header {}); the lines after it are read as rows",
+                        rec.len(),
+                        file.header.len()
+                    )
+                };
+                ing.report
+                    .reject(name, line, RejectReason::CsvFieldCount, &detail, &first);
+                continue;
+            }
         }
         if gz.is_some() {
             if let Some(l) = held_line.take() {

@@ -105,7 +105,7 @@ impl Tail {
     }
 
     /// Reads what the file holds now past what was read, without waiting: 0 when there is
-    /// nothing more yet (or `stop` is set at the end). Starts again from the beginning of a
+    /// nothing more yet. Starts again from the beginning of a
     /// truncated, rewritten or rotated file, and reopens a file closed by [`Tail::close`].
     pub fn read_now(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.file.is_none() && self.identity.is_some() {
@@ -196,9 +196,6 @@ impl Tail {
         // At the end (and before reading what comes after it): stop, or start over on a
         // truncated, rewritten or rotated file.
         if self.at_end {
-            if self.stop.load(Ordering::Acquire) {
-                return Ok(Step::Nothing);
-            }
             if self.file.is_none() || self.replaced() {
                 match File::open(&self.path) {
                     Ok(mut f) => {
@@ -280,10 +277,12 @@ impl Read for Tail {
     /// Reads as the file grows: waits at its end until more is written or `stop` is set.
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
+            if self.at_end && self.stop.load(Ordering::Acquire) {
+                return Ok(0);
+            }
             match self.step(buf)? {
                 Step::Read(n) => return Ok(n),
                 Step::Again => continue,
-                Step::Nothing if self.at_end && self.stop.load(Ordering::Acquire) => return Ok(0),
                 Step::Nothing => std::thread::sleep(self.wait),
             }
         }
