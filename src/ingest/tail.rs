@@ -195,24 +195,22 @@ impl Tail {
     fn step(&mut self, buf: &mut [u8]) -> std::io::Result<Step> {
         // At the end (and before reading what comes after it): stop, or start over on a
         // truncated, rewritten or rotated file.
-        if self.at_end {
-            if self.file.is_none() || self.replaced() {
-                match File::open(&self.path) {
-                    Ok(mut f) => {
-                        // A truncated file may be the same file: read it from its start.
-                        f.seek(SeekFrom::Start(0))?;
-                        self.file = Some(f);
-                        self.pos = 0;
-                        self.mark.clear();
-                        self.at_end = false;
-                        return Ok(Step::Again);
-                    }
-                    // Not there (yet, or between a rotation's rename and create): wait.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    // Anything else (no permission, too many open files) is reported, not
-                    // waited on for ever.
-                    Err(e) => return Err(e),
+        if self.at_end && (self.file.is_none() || self.replaced()) {
+            match File::open(&self.path) {
+                Ok(mut f) => {
+                    // A truncated file may be the same file: read it from its start.
+                    f.seek(SeekFrom::Start(0))?;
+                    self.file = Some(f);
+                    self.pos = 0;
+                    self.mark.clear();
+                    self.at_end = false;
+                    return Ok(Step::Again);
                 }
+                // Not there (yet, or between a rotation's rename and create): wait.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Anything else (no permission, too many open files) is reported, not
+                // waited on for ever.
+                Err(e) => return Err(e),
             }
         }
         if let Some(f) = self.file.as_mut() {
