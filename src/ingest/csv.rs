@@ -706,7 +706,9 @@ pub(crate) fn read_csv(
         // (A row that holds an odd number of quotes ended inside a quoted field: the data
         // ended before its quote was closed.)
         let unclosed = memchr::memchr_iter(b'"', &rows.raw).count() % 2 == 1;
-        if (rec.len() != file.header.len() || unclosed) && spans > 1 {
+        // (Not the last row of a damaged gzip stream: the damage cut it, and is reported.)
+        let cut_by_damage = gz.is_some_and(is_damaged);
+        if (rec.len() != file.header.len() || unclosed) && spans > 1 && !cut_by_damage {
             if let Some(l) = held_line.take() {
                 file.row(ing, name, &held, l, sink);
             }
