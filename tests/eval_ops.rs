@@ -424,3 +424,31 @@ fn make_series_then_anomalies_and_mv_expand() {
         [vec![longs(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1])]]
     );
 }
+
+/// `top` and `take` inside a query (Kusto: `top` sorts and keeps the first N; `take` keeps any
+/// N): kqlflow keeps the first N by the keys with ties broken by the row, and for `take` the
+/// N least rows, so that both engines and every worker count keep the same ones.
+#[test]
+fn top_and_take_in_the_middle_of_a_query() {
+    let t = "let T = datatable(k:string, v:long) ['c', 2, 'a', 2, 'b', 5, 'd', 1];\n";
+    assert_eq!(
+        run(&format!("{t}T | top 2 by v desc | project k")),
+        [vec![s("b")], vec![s("a")]]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}T | top 3 by v asc | summarize n = count(), s = sum(v)"
+        )),
+        [vec![l(3), l(5)]]
+    );
+    assert_eq!(
+        sorted(run(&format!("{t}T | take 2 | project k"))),
+        [vec![s("a")], vec![s("b")]]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}let best = toscalar(T | top 1 by v desc | project k); T | where k == best | project v"
+        )),
+        [vec![l(5)]]
+    );
+}

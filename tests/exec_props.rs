@@ -47,6 +47,13 @@ const QUERIES: &[&str] = &[
     "let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join kind=rightsemi s on UserPrincipalName",
     "let recent = SigninLogs | where TimeGenerated > ago(15m) | distinct IPAddress; SigninLogs | where TimeGenerated > ago(30m) | join kind=leftanti recent on IPAddress | project UserPrincipalName, IPAddress",
     "SigninLogs | where ResultType != \"0\" | summarize Failures = count() by UserPrincipalName | where Failures >= 2 | order by Failures desc | take 5",
+    // top and take inside a query: the first rows by the keys, ties broken by the row, the same
+    // on every worker count.
+    "SigninLogs | top 3 by TimeGenerated desc | summarize n = count(), u = make_set(UserPrincipalName), ips = make_set(IPAddress)",
+    "SigninLogs | top 2 by ResultType asc | project UserPrincipalName, ResultType, IPAddress | summarize count() by UserPrincipalName",
+    "SigninLogs | where TimeGenerated > ago(20m) | take 2 | project UserPrincipalName, IPAddress | extend n = strlen(IPAddress)",
+    "SigninLogs | sort by IPAddress desc, UserPrincipalName asc | take 2 | summarize make_set(IPAddress), count()",
+    "let last = toscalar(SigninLogs | top 1 by TimeGenerated desc | project IPAddress); SigninLogs | where IPAddress == last | project UserPrincipalName, TimeGenerated",
     "SigninLogs | extend g = new_guid(), h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), b = bin_at(TimeGenerated, 7m, datetime(2024-05-01T08:03:00Z)), c = countof(IPAddress, '.'), r = replace(@'\\.', '-', IPAddress), x = extract_all(@'(\\d+)', IPAddress), u = parse_url(strcat('https://', IPAddress, '/p?a=1')).Host | project UserPrincipalName, g, h, w, b, c, r, x, u",
     "let ranges = datatable(Range:string, Name:string)['1.1.0.0/16', 'one', '10.0.0.0/8', 'ten', '0.0.0.0/0', 'all']; SigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Range) | project UserPrincipalName, IPAddress, Name",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",

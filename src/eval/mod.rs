@@ -290,7 +290,9 @@ fn expand(
         .collect()
 }
 
-fn cmp_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
+/// Compares two rows' sort-key values `a` and `b` as `sort`/`top` order them: KQL's comparison
+/// per key (nulls first or last, ascending or descending), in key order.
+pub(crate) fn cmp_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     for (k, (x, y)) in keys.iter().zip(a.iter().zip(b)) {
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
@@ -516,12 +518,10 @@ impl Evaluator<'_> {
                 self.sort(rows, keys)
             }
             Node::Take { input, count, keys } => {
+                // `take` has no order in Kusto: kqlflow takes the least rows, so that the
+                // incremental engine, on any number of workers, takes the same ones.
                 let rows = self.eval(input, apply);
-                let mut rows = if keys.is_empty() {
-                    rows
-                } else {
-                    self.sort(rows, keys)
-                };
+                let mut rows = self.sort(rows, keys);
                 rows.truncate(*count);
                 rows
             }

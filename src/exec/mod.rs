@@ -780,10 +780,21 @@ impl<'scope> Renderer<'_, 'scope> {
             // The order of rows does not change a multiset: a sort inside a query passes its
             // input through.
             Node::Sort { input, .. } => self.plan(input),
-            Node::Take { .. } => Err(
-                "take and top are only supported at the end of a query by the incremental engine"
-                    .into(),
-            ),
+            Node::Take { input, count, keys } => {
+                if keys
+                    .iter()
+                    .any(|k| uses_scalars(&k.expr) || k.expr.uses_now())
+                {
+                    return Err("top by a scalar sub-query or now() in the middle of a query is not supported by the incremental engine".into());
+                }
+                let rows = self.plan(input)?;
+                let keyed = rows.map(|row| (Row::new(), row));
+                let top = TopK {
+                    count: *count,
+                    keys: keys.clone().into(),
+                };
+                Ok(fold::fold_by_key(keyed, "TopK", top).flat_map(|(_, rows)| rows))
+            }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }
     }
@@ -1117,6 +1128,81 @@ impl fold::Fold for Bounds {
             .find(|(_, n)| **n > 0)
             .map(|(b, _)| *b)?;
         Some((lo, hi))
+    }
+}
+
+/// `top N by keys` and `take N` inside a query: the first `count` rows in the order of the
+/// keys, ties (and `take`, which has no keys) broken by the rows' own order, as the batch
+/// evaluator orders them, so that every worker count gives the same rows. Each change costs
+/// O(log n) and each tick's output O(count).
+struct TopK {
+    count: usize,
+    keys: std::sync::Arc<[crate::plan::ir::SortKey]>,
+}
+
+/// A row under [`TopK`]'s order: its sort keys' values, then the row.
+struct Ranked {
+    keys: std::sync::Arc<[crate::plan::ir::SortKey]>,
+    values: Vec<Value>,
+    row: Row,
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        crate::eval::cmp_keys(&self.values, &other.values, &self.keys)
+            .then_with(|| self.row.cmp(&other.row))
+    }
+}
+
+impl fold::Fold for TopK {
+    type Value = Row;
+    type State = BTreeMap<Ranked, isize>;
+    type Out = Vec<Row>;
+
+    fn init(&self) -> Self::State {
+        BTreeMap::new()
+    }
+
+    fn add(&self, state: &mut Self::State, row: Row, diff: isize) {
+        let ctx = EvalCtx::default();
+        let values = self.keys.iter().map(|k| k.expr.eval(&row, &ctx)).collect();
+        let ranked = Ranked {
+            keys: self.keys.clone(),
+            values,
+            row,
+        };
+        *state.entry(ranked).or_insert(0) += diff;
+    }
+
+    fn settle(&self, state: &mut Self::State) {
+        state.retain(|_, n| *n != 0);
+    }
+
+    fn result(&self, _key: &Row, state: &Self::State) -> Vec<Row> {
+        let mut out = Vec::with_capacity(self.count.min(1024));
+        for (r, n) in state {
+            for _ in 0..(*n).max(0) {
+                if out.len() >= self.count {
+                    return out;
+                }
+                out.push(r.row.clone());
+            }
+        }
+        out
     }
 }
 
@@ -1509,12 +1595,7 @@ pub fn check_supported(program: &Program) -> Result<(), String> {
             Node::ApplyRows if top => {
                 return Err("apply rows outside an mv-apply".into());
             }
-            Node::Take { input, count, .. } if !top => {
-                if *count != 0 {
-                    return Err("take and top are only supported at the end of a query by the incremental engine".into());
-                }
-                return walk(input, false);
-            }
+            Node::Take { input, .. } if !top => return walk(input, false),
             Node::Sort { input, .. } | Node::Take { input, .. } => return walk(input, true),
             _ => {}
         }

@@ -598,22 +598,6 @@ fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Ve
 
 const NOW_MESSAGE: &str = "now() can only bound TimeGenerated (or another datetime column) in a where (as in `where TimeGenerated > ago(1h)` or `between (ago(14d) .. ago(1h))`): this use of now() cannot be maintained incrementally";
 
-/// Operators that may follow a `take`/`top` at the end of a query.
-fn presentation_safe(op: &Operator) -> bool {
-    matches!(
-        op.kind,
-        OperatorKind::Sort(_)
-            | OperatorKind::Take(_)
-            | OperatorKind::Top(_)
-            | OperatorKind::Project(_)
-            | OperatorKind::ProjectAway(_)
-            | OperatorKind::ProjectKeep(_)
-            | OperatorKind::ProjectRename(_)
-            | OperatorKind::ProjectReorder(_)
-            | OperatorKind::Extend(_)
-    )
-}
-
 fn map_plan(input: Plan, cols: Vec<(Str, Type, ScalarExpr)>) -> Plan {
     let event_time = input.event_time.and_then(|t| {
         cols.iter()
@@ -858,7 +842,7 @@ impl<'a> Binder<'a> {
 
     fn bind_root(&mut self, body: &Expr) -> Result<Plan> {
         match &body.kind {
-            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators, true),
+            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators),
             ExprKind::Paren(i) => self.bind_root(i),
             _ => {
                 if !self.is_tabular_syntax(body) && !matches!(&body.kind, ExprKind::Call { .. }) {
@@ -873,7 +857,7 @@ impl<'a> Binder<'a> {
         }
     }
 
-    fn bind_pipe(&mut self, source: &Expr, ops: &[Operator], root: bool) -> Result<Plan> {
+    fn bind_pipe(&mut self, source: &Expr, ops: &[Operator]) -> Result<Plan> {
         let saved_open = std::mem::take(&mut self.open_names);
         if let ExprKind::Call { name, .. } = &strip_paren(source).kind
             && name.name == "_GetWatchlist"
@@ -882,9 +866,8 @@ impl<'a> Binder<'a> {
         }
         let mut p = self.bind_tabular(source);
         self.open_names = saved_open;
-        for (i, op) in ops.iter().enumerate() {
-            let tail_ok = root && ops[i + 1..].iter().all(presentation_safe);
-            p = self.bind_op(p?, op, tail_ok, false);
+        for op in ops {
+            p = self.bind_op(p?, op);
             if let Ok(plan) = &p
                 && plan_height(plan) > MAX_PLAN_HEIGHT
             {
@@ -977,7 +960,7 @@ impl<'a> Binder<'a> {
         match &e.kind {
             ExprKind::Paren(i) => self.bind_tabular(i),
             ExprKind::Name(id) => self.table_named(id),
-            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators, false),
+            ExprKind::Pipe { source, operators } => self.bind_pipe(source, operators),
             ExprKind::Union(u) => self.bind_union(None, u, e.span),
             ExprKind::Print(items) => self.bind_print(items),
             ExprKind::Datatable { columns, values } => {
@@ -1376,7 +1359,7 @@ impl<'a> Binder<'a> {
 
     // ---- operators ---------------------------------------------------------------------
 
-    fn bind_op(&mut self, p: Plan, op: &Operator, tail_ok: bool, in_apply: bool) -> Result<Plan> {
+    fn bind_op(&mut self, p: Plan, op: &Operator) -> Result<Plan> {
         let span = op.span;
         match &op.kind {
             OperatorKind::Where(e) => self.bind_where(p, e),
@@ -1509,17 +1492,11 @@ impl<'a> Binder<'a> {
             }
             OperatorKind::Top(t) => {
                 let count = self.const_count(&t.count)?;
-                if count != 0 && !tail_ok && !in_apply {
-                    return Err(self.not_maintainable("top", span));
-                }
                 let keys = self.sort_keys(&p, std::slice::from_ref(&t.by))?;
                 Ok(self.take(p, count, keys))
             }
             OperatorKind::Take(n) => {
                 let count = self.const_count(n)?;
-                if count != 0 && !tail_ok && !in_apply {
-                    return Err(self.not_maintainable("take", span));
-                }
                 Ok(self.take(p, count, Vec::new()))
             }
             OperatorKind::Distinct(exprs) => {
@@ -1676,16 +1653,22 @@ impl<'a> Binder<'a> {
         Ok(map_plan(p, scope.cols))
     }
 
-    fn not_maintainable(&self, what: &str, span: Span) -> BindError {
-        BindError::new(
-            span,
-            format!(
-                "not supported: {what} in the middle of a query cannot be maintained incrementally (only at the end of the query, or `{what} 0`)"
-            ),
-        )
-    }
-
     fn take(&self, p: Plan, count: usize, keys: Vec<SortKey>) -> Plan {
+        // `sort by K | take N` is `top N by K`: the first rows in the sort's order.
+        let (p, keys) = match p.node {
+            Node::Sort {
+                input,
+                keys: sorted,
+            } if keys.is_empty() => (*input, sorted),
+            node => (
+                Plan {
+                    node,
+                    schema: p.schema,
+                    event_time: p.event_time,
+                },
+                keys,
+            ),
+        };
         let schema = p.schema.clone();
         let event_time = p.event_time;
         Plan {
@@ -2590,7 +2573,7 @@ impl<'a> Binder<'a> {
             event_time: sub_event_time,
         };
         for op in &m.subquery {
-            sub = self.bind_op(sub, op, false, true)?;
+            sub = self.bind_op(sub, op)?;
         }
         let keep: Vec<usize> = (0..p.schema.len())
             .filter(|i| !sub.schema.iter().any(|c| c.name == p.schema[*i].name))

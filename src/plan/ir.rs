@@ -1142,6 +1142,10 @@ impl NeedWalk {
                 merge(self.walk(input, &n), &mut apply);
             }
             Node::Distinct { input } => merge(self.walk(input, &all(input)), &mut apply),
+            // `take` and `top` break ties by the whole row: every column decides.
+            Node::Take { input, count, .. } if *count > 0 => {
+                merge(self.walk(input, &all(input)), &mut apply);
+            }
             Node::Sort { input, keys } | Node::Take { input, keys, .. } => {
                 let mut n = needed.clone();
                 keys.iter().for_each(|k| expr_columns(&k.expr, &mut n));
