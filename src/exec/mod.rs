@@ -606,10 +606,37 @@ impl<'scope> Renderer<'_, 'scope> {
                     None => (exprs.clone(), input.schema.len(), None),
                 };
                 let (rows, env) = self.with_scalars(rows, exprs.iter().any(uses_scalars), width)?;
+                let shape = MapShape::of(&exprs);
                 Ok((
-                    rows.map(move |row| {
+                    rows.map(move |mut row| {
                         let ctx = ctx_of(&row, env);
-                        exprs.iter().map(|e| e.eval(&row, &ctx)).collect()
+                        match &shape {
+                            // Columns kept in order (project, project-away): moved in place.
+                            MapShape::Select(picks) => {
+                                if let Some(&last) = picks.last()
+                                    && last >= row.len()
+                                {
+                                    row.resize(last + 1, Value::Null);
+                                }
+                                for (i, &j) in picks.iter().enumerate() {
+                                    if i != j {
+                                        row[i] = std::mem::take(&mut row[j]);
+                                    }
+                                }
+                                row.truncate(picks.len());
+                                row
+                            }
+                            // The first columns kept as they are (extend): the others computed
+                            // and put after them.
+                            MapShape::Extend(kept) => {
+                                let more: Vec<Value> =
+                                    exprs[*kept..].iter().map(|e| e.eval(&row, &ctx)).collect();
+                                row.resize(*kept, Value::Null);
+                                row.extend(more);
+                                row
+                            }
+                            MapShape::Any => exprs.iter().map(|e| e.eval(&row, &ctx)).collect(),
+                        }
                     }),
                     out,
                 ))
@@ -1260,6 +1287,45 @@ impl fold::Fold for Summarize {
         let mut out = key.clone();
         out.extend(accs.iter().map(Accumulator::result));
         out
+    }
+}
+
+/// How a map's output row is made from its input row without building it anew where it can be.
+enum MapShape {
+    /// Input columns in increasing order, nothing computed: moved within the row.
+    Select(Vec<usize>),
+    /// The first this many input columns as they are, then computed columns.
+    Extend(usize),
+    /// Every column computed into a new row.
+    Any,
+}
+
+impl MapShape {
+    /// The shape of a map computing `exprs` (over an input row at least as wide as the
+    /// columns they read).
+    fn of(exprs: &[ScalarExpr]) -> MapShape {
+        let picks: Option<Vec<usize>> = exprs
+            .iter()
+            .map(|e| match e {
+                ScalarExpr::Column(j) => Some(*j),
+                _ => None,
+            })
+            .collect();
+        if let Some(picks) = picks
+            && picks.windows(2).all(|w| w[0] < w[1])
+        {
+            return MapShape::Select(picks);
+        }
+        let kept = exprs
+            .iter()
+            .enumerate()
+            .take_while(|(i, e)| matches!(e, ScalarExpr::Column(j) if j == i))
+            .count();
+        if kept > 0 {
+            MapShape::Extend(kept)
+        } else {
+            MapShape::Any
+        }
     }
 }
 
