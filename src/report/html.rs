@@ -23,7 +23,7 @@ pub const ENTITIES_SHOWN: usize = 200;
 pub const ALERTS_PER_ENTITY: usize = 25;
 /// How many alerts the page's filters work on (the first, in time order).
 pub const ALERTS_EMBEDDED: usize = 50_000;
-/// Bins of the timeline.
+/// The most bins of the timeline (each a round span: a minute, an hour, a day…).
 pub const TIMELINE_BINS: usize = 120;
 
 /// `s` with `&`, `<`, `>`, `"` and `'` replaced by their character references: safe in text
@@ -119,9 +119,9 @@ pub fn render(r: &RunReport) -> String {
     let _ = write!(
         page,
         "<header><h1>{}</h1><p class=\"meta\">{}{}</p>\
-         <nav><a href=\"#run\">Run</a><a href=\"#timeline-section\">Timeline</a>\
+         <nav><a href=\"#timeline-section\">Timeline</a>\
          <a href=\"#incidents\">Incidents</a><a href=\"#entities\">Entities</a>\
-         <a href=\"#mitre\">MITRE ATT&amp;CK</a>{}</nav></header>\n<main>\n",
+         <a href=\"#mitre\">MITRE ATT&amp;CK</a><a href=\"#run\">Run</a>{}</nav></header>\n<main>\n",
         escape(&title),
         escape(&r.command_line),
         if r.version.is_empty() {
@@ -136,12 +136,12 @@ pub fn render(r: &RunReport) -> String {
         }
     );
     summary(&mut page, r, &alerts);
-    run_section(&mut page, r);
     filters(&mut page, r, &alerts);
     timeline(&mut page, r, &alerts);
     incidents(&mut page, r);
     entities(&mut page, r, &alerts);
     mitre(&mut page, r);
+    run_section(&mut page, r);
     if let Some(f) = &r.replay {
         replay(&mut page, f);
     }
@@ -324,9 +324,12 @@ fn run_section(page: &mut String, r: &RunReport) {
              <td class=\"num\">{}</td></tr>",
             escape(&rule.name),
             if rule.hunting {
-                " <span class=\"tag\">hunting: results, not alerts</span>"
+                format!(
+                    " <span class=\"tag\">hunting query: {} result(s), not alerts</span>",
+                    count(rule.results)
+                )
             } else {
-                ""
+                String::new()
             },
             escape(&rule.severity),
             escape(&rule.tactics.join(", ")),
@@ -375,10 +378,12 @@ fn filters(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
     page.push_str("</section>\n");
 }
 
-/// The timeline's geometry, shared with the page's script.
+/// The timeline's geometry, shared with the page's script: `bins` bins of `bin` ticks from
+/// `t0` (a multiple of `bin`).
 struct Geometry {
     t0: i64,
-    span: i64,
+    bin: i64,
+    bins: usize,
     x0: f64,
     bin_width: f64,
     lane: f64,
@@ -389,21 +394,58 @@ impl Geometry {
     const WIDTH: f64 = 1100.0;
     const LABELS: f64 = 300.0;
 
+    /// Bins of the first round length (a minute, five, …, a day, a week, thirty days) that
+    /// covers `t0..=t1` in at most [`TIMELINE_BINS`] bins.
     fn of(t0: i64, t1: i64) -> Geometry {
-        let span = (t1 - t0).max(crate::model::TICKS_PER_HOUR);
+        use crate::model::{TICKS_PER_DAY as D, TICKS_PER_HOUR as H, TICKS_PER_MINUTE as M};
+        let round = [
+            M,
+            5 * M,
+            10 * M,
+            15 * M,
+            30 * M,
+            H,
+            2 * H,
+            3 * H,
+            6 * H,
+            12 * H,
+            D,
+            2 * D,
+            7 * D,
+            30 * D,
+        ];
+        let fits =
+            |bin: i64| (t1.div_euclid(bin) - t0.div_euclid(bin) + 1) as usize <= TIMELINE_BINS;
+        let bin = round
+            .into_iter()
+            .find(|b| fits(*b))
+            .unwrap_or_else(|| ((t1 - t0) / (TIMELINE_BINS as i64 - 1)).max(1) + 1);
+        let start = t0.div_euclid(bin) * bin;
+        let bins =
+            ((t1.div_euclid(bin) - t0.div_euclid(bin) + 1).max(1) as usize).min(TIMELINE_BINS);
         Geometry {
-            t0,
-            span,
+            t0: start,
+            bin,
+            bins,
             x0: Self::LABELS,
-            bin_width: (Self::WIDTH - Self::LABELS - 10.0) / TIMELINE_BINS as f64,
+            bin_width: (Self::WIDTH - Self::LABELS - 10.0) / bins as f64,
             lane: 22.0,
             top: 8.0,
         }
     }
 
     fn bin(&self, tick: i64) -> usize {
-        let f = (tick - self.t0) as f64 / self.span as f64;
-        ((f * TIMELINE_BINS as f64).floor().max(0.0) as usize).min(TIMELINE_BINS - 1)
+        (((tick - self.t0).div_euclid(self.bin)).max(0) as usize).min(self.bins - 1)
+    }
+
+    /// A bin's start as its label: the date alone for bins of a day or more.
+    fn label(&self, b: usize) -> String {
+        let t = when(self.t0 + self.bin * b as i64);
+        if self.bin % crate::model::TICKS_PER_DAY == 0 {
+            t.chars().take(10).collect()
+        } else {
+            t.chars().take(16).collect()
+        }
     }
 }
 
@@ -442,12 +484,11 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
     let lanes = lanes(r, alerts);
     let _ = write!(
         page,
-        "<p>When each alert would have fired, from {} to {} ({} bins of {}); darker is more \
-         alerts. Hover a bar for its count.</p>",
+        "<p>When each alert would have fired over the logs' span, from {} to {}, in bins \
+         of {}; darker is more alerts. Hover a bar for its count.</p>",
         when(t0),
         when(t1),
-        TIMELINE_BINS,
-        crate::plan::window::human_duration(g.span / TIMELINE_BINS as i64)
+        crate::plan::window::human_duration(g.bin)
     );
     let height = g.top + g.lane * lanes.len().max(1) as f64 + 40.0;
     let mut svg = Svg::new(
@@ -458,12 +499,9 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
     );
     let mut counts: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     for a in alerts {
-        counts
-            .entry(a.rule)
-            .or_insert_with(|| vec![0; TIMELINE_BINS])[g.bin(a.tick)] += 1;
+        counts.entry(a.rule).or_insert_with(|| vec![0; g.bins])[g.bin(a.tick)] += 1;
     }
     let max = counts.values().flatten().copied().max().unwrap_or(1).max(1);
-    let bin_ticks = g.span / TIMELINE_BINS as i64;
     for (row, &rule) in lanes.iter().enumerate() {
         let y = g.top + g.lane * row as f64;
         let name = r.rules.get(rule).map_or("", |x| x.name.as_str());
@@ -485,7 +523,6 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
                 if c == 0 {
                     continue;
                 }
-                let start = g.t0 + bin_ticks * b as i64;
                 svg.rect(
                     g.x0 + g.bin_width * b as f64,
                     y + 3.0,
@@ -493,7 +530,7 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
                     g.lane - 6.0,
                     severity_colour(rank),
                     opacity(c, max),
-                    &format!("{name}: {c} alert(s) from {}", when(start)),
+                    &format!("{name}: {c} alert(s) from {}", g.label(b)),
                 );
             }
         }
@@ -501,16 +538,16 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
     }
     let axis_y = g.top + g.lane * lanes.len().max(1) as f64;
     svg.line(g.x0, axis_y, Geometry::WIDTH - 10.0, axis_y, "axis");
-    for k in 0..=6 {
-        let x = g.x0 + (Geometry::WIDTH - 10.0 - g.x0) * k as f64 / 6.0;
-        let t = g.t0 + g.span * k / 6;
+    // About six labels, at bin starts, each text starting at its tick (at least 130 px
+    // apart: ⌈bins / 6⌉ bins of 790 / bins px), none past the right edge.
+    let every = g.bins.div_ceil(6).max(1);
+    for b in (0..g.bins).step_by(every) {
+        let x = g.x0 + g.bin_width * b as f64;
+        if x + 110.0 > Geometry::WIDTH {
+            break;
+        }
         svg.line(x, axis_y, x, axis_y + 5.0, "axis");
-        let anchor = match k {
-            0 => "start",
-            6 => "end",
-            _ => "middle",
-        };
-        svg.text(x, axis_y + 18.0, anchor, "tick", &when(t));
+        svg.text(x, axis_y + 18.0, "start", "tick", &g.label(b));
     }
     page.push_str(&svg.finish());
     if lanes.is_empty() {
@@ -522,6 +559,16 @@ fn timeline(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
 /// A bin's opacity: more alerts darker, on a log scale (the page's script computes the same).
 fn opacity(c: u64, max: u64) -> f64 {
     0.25 + 0.75 * ((1 + c) as f64).ln() / ((1 + max) as f64).ln()
+}
+
+/// An alert's rule and title (the title alone when it is the rule's name), escaped.
+fn rule_and_title(r: &RunReport, a: &Alert) -> String {
+    let rule = r.rules.get(a.rule).map_or("", |x| x.name.as_str());
+    if a.title == rule || rule.is_empty() {
+        escape(&a.title)
+    } else {
+        format!("{}: {}", escape(rule), escape(&a.title))
+    }
 }
 
 /// The names of rules `rules`, joined.
@@ -565,12 +612,11 @@ fn incidents(page: &mut String, r: &RunReport) {
         for m in &i.members {
             let _ = write!(
                 page,
-                "<li>{} <span class=\"sev sev{}\">{}</span> {}: {}</li>",
+                "<li>{} <span class=\"sev sev{}\">{}</span> {}</li>",
                 when(m.tick),
                 m.severity,
                 severity_name(m.severity),
-                escape(r.rules.get(m.rule).map_or("", |x| x.name.as_str())),
-                escape(&m.title)
+                rule_and_title(r, m)
             );
         }
         if i.alerts > i.members.len() {
@@ -680,14 +726,13 @@ fn entities(page: &mut String, r: &RunReport, alerts: &[&Alert]) {
             let _ = write!(
                 page,
                 "<tr class=\"ent-alert\" data-sev=\"{}\" data-rule=\"{}\"><td>{}</td>\
-                 <td><span class=\"sev sev{}\">{}</span></td><td colspan=\"4\">{}: {}</td></tr>",
+                 <td><span class=\"sev sev{}\">{}</span></td><td colspan=\"4\">{}</td></tr>",
                 a.severity,
                 a.rule,
                 when(a.tick),
                 a.severity,
                 severity_name(a.severity),
-                escape(r.rules.get(a.rule).map_or("", |x| x.name.as_str())),
-                escape(&a.title)
+                rule_and_title(r, a)
             );
         }
         if e.alerts.len() > ALERTS_PER_ENTITY {
@@ -984,13 +1029,11 @@ fn data(r: &RunReport, alerts: &[&Alert]) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "bins": TIMELINE_BINS,
+        "bins": g.bins,
         "x0": g.x0,
         "bw": g.bin_width,
         "lh": g.lane - 6.0,
-        "binStarts": (0..TIMELINE_BINS)
-            .map(|b| when(g.t0 + g.span / TIMELINE_BINS as i64 * b as i64))
-            .collect::<Vec<_>>(),
+        "binStarts": (0..g.bins).map(|b| g.label(b)).collect::<Vec<_>>(),
         "colours": rule_colours,
         "names": rule_names,
         "alerts": rows,
@@ -1024,6 +1067,7 @@ thead th{background:#f0f2f5;position:sticky;top:0}
 .filters{position:sticky;top:0;z-index:2}
 .filters label{margin-right:6px}
 #f-entity{width:260px}
+#f-rule{max-width:340px}
 svg text{font-size:11px;fill:#1d2330}
 svg .tick{fill:#5a6472}
 svg .axis-title{font-weight:600}
@@ -1260,9 +1304,10 @@ mod tests {
         );
         assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
         assert!(
-            svg.contains("Impossible travel: 1 alert(s) from 2024-05-02 06:00:00"),
+            svg.contains("Impossible travel: 1 alert(s) from 2024-05-02 06:00<"),
             "{svg}"
         );
+        assert!(page.contains("in bins of 30m;"), "{page}");
         // The entity table: alice with her two alerts, in time order.
         let ents = page.split("<table id=\"entity-table\">").nth(1).unwrap();
         let alice = ents

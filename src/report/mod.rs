@@ -104,8 +104,11 @@ pub struct RuleRun {
     pub records_read: u64,
     /// Rows its query kept: the rows of its raised alerts and of their updates.
     pub rows_kept: u64,
-    /// Alerts it raised that were shown (hunting queries: results).
+    /// Alerts it raised that were shown (a hunting query's results count only when they are
+    /// shown among the alerts).
     pub alerts: u64,
+    /// A hunting query's results, shown or not.
+    pub results: u64,
     /// Raises held back by its suppression.
     pub suppressed: u64,
 }
@@ -217,6 +220,8 @@ pub struct AlertLog {
     pub left_out: u64,
     /// Per rule index: rows its query kept (raises and updates).
     pub rows_kept: Vec<u64>,
+    /// Per rule index: alerts shown (kept or counted beyond).
+    pub shown: Vec<u64>,
 }
 
 impl AlertLog {
@@ -226,6 +231,7 @@ impl AlertLog {
             alerts: Vec::new(),
             left_out: 0,
             rows_kept: vec![0; rules],
+            shown: vec![0; rules],
         }
     }
 
@@ -238,6 +244,9 @@ impl AlertLog {
 
     /// Keeps a shown alert.
     pub fn push(&mut self, alert: Alert) {
+        if let Some(n) = self.shown.get_mut(alert.rule) {
+            *n += 1;
+        }
         if self.alerts.len() < ALERTS_KEPT {
             self.alerts.push(alert);
         } else {
