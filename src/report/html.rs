@@ -890,7 +890,7 @@ fn replay(page: &mut String, f: &super::ReplayFigures) {
         let last = 5.0;
         let x = |q: f64| {
             if q >= 1.0 {
-                last + 0.3
+                last + 0.6
             } else {
                 (1.0 / (1.0 - q)).log10().min(last)
             }
@@ -901,13 +901,13 @@ fn replay(page: &mut String, f: &super::ReplayFigures) {
             .enumerate()
             .map(|(i, l)| (i as f64, l.to_string()))
             .collect();
-        x_ticks.push((last + 0.3, "max".to_string()));
+        x_ticks.push((last + 0.6, "max".to_string()));
         let chart = LineChart {
             id: "latency",
             label: "Tick latency by percentile",
             x_title: "percentile",
             y_title: "latency (ms)",
-            x_range: (0.0, last + 0.3),
+            x_range: (0.0, last + 0.6),
             x_ticks,
             points: f.latency.iter().map(|(q, ms)| (x(*q), *ms)).collect(),
             tips: f
@@ -1069,6 +1069,7 @@ thead th{background:#f0f2f5;position:sticky;top:0}
 #f-entity{width:260px}
 #f-rule{max-width:340px}
 svg text{font-size:11px;fill:#1d2330}
+svg#latency,svg#throughput{max-width:760px;display:block}
 svg .tick{fill:#5a6472}
 svg .axis-title{font-weight:600}
 svg line.axis{stroke:#5a6472}
