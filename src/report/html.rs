@@ -1402,6 +1402,19 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_read_nothing_still_makes_a_page() {
+        let page = render(&RunReport {
+            command: "hunt".into(),
+            ..RunReport::default()
+        });
+        assert!(page.contains("No records and no alerts: nothing to draw."));
+        assert!(page.contains("No incident: no alert was raised."));
+        assert!(page.contains("The alerts name no entity."));
+        assert!(page.contains("No records were read."));
+        assert!(page.contains("id=\"report-data\">{}</script>"));
+    }
+
+    #[test]
     fn escape_covers_text_and_attributes() {
         assert_eq!(
             escape("<a href='x'>\"&\"</a>"),
