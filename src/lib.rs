@@ -15,6 +15,7 @@
 //! - [`rules`]: Sentinel analytic-rule YAML files;
 //! - [`alerts`]: rule results turned into raised, updated and closed alerts;
 //! - [`demo`]: the built-in demo tenant and rule pack;
+//! - [`report`]: the HTML report page of a hunt, a replay or the demo;
 //! - [`cli`]: the `kqlflow` command line.
 
 #![warn(missing_docs)]
@@ -31,5 +32,6 @@ pub mod kql;
 pub mod model;
 pub mod pack;
 pub mod plan;
+pub mod report;
 pub mod rules;
 pub mod runtime;

@@ -341,3 +341,62 @@ fn watchlist_notes_strict_and_duplicate_ids() {
     assert!(err.contains("b.yaml: error: rule id"), "{err}");
     assert!(err.contains("is also the id of"), "{err}");
 }
+
+/// `hunt --report` writes one self-contained HTML page: the run's tables, the incidents, the
+/// timeline, the entity table and the ATT&CK matrix of the demo tenant's alerts.
+#[test]
+fn hunt_writes_its_html_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let page = dir.path().join("report.html");
+    let (code, out, err) = hunt_pack(dir.path(), &logs, &["--report", page.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 7, "{out}");
+    assert!(
+        err.contains(&format!("report: {}", page.display())),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Self-contained: nothing fetched.
+    assert!(!html.contains("src=\"http") && !html.contains("<link"));
+    assert!(
+        html.contains("<div class=\"big\">7</div><div>alerts</div>"),
+        "{html}"
+    );
+    assert!(html.contains("<div class=\"big\">5</div><div>incidents</div>"));
+    assert_eq!(html.matches("<tr class=\"incident\"").count(), 5);
+    let timeline = html.split("<svg id=\"timeline\"").nth(1).unwrap();
+    let timeline = timeline.split("</svg>").next().unwrap();
+    assert!(
+        timeline.matches("<g class=\"lane\"").count() >= 5,
+        "{timeline}"
+    );
+    // Every bar tells its count.
+    assert_eq!(
+        timeline.matches("<title>").count(),
+        timeline.matches("<rect").count()
+    );
+    // alice's two alerts, an hour apart, in her entity's rows.
+    let alice = html
+        .split("data-ent=\"account alice@contoso.com\">")
+        .nth(1)
+        .unwrap();
+    let alice = alice.split("</tbody>").next().unwrap();
+    assert_eq!(
+        alice.matches("<tr class=\"ent-alert\"").count(),
+        2,
+        "{alice}"
+    );
+    assert!(html.contains("<div id=\"mitre-matrix\""));
+    assert!(
+        html.contains("T1110 <b>"),
+        "the brute-force technique fired"
+    );
+    // The run: the tables read with their span, the rules with their records read.
+    assert!(html.contains("<td>SigninLogs</td>"), "{html}");
+    assert!(html.contains("<table id=\"rules\">"));
+    assert!(!html.contains("id=\"replay\""));
+}

@@ -147,6 +147,7 @@ fn replay_prints_alerts_latency_and_writes_its_report() {
     .unwrap();
     let report = dir.path().join("report.json");
     let alerts = dir.path().join("alerts.jsonl");
+    let page = dir.path().join("report.html");
     let (code, out, err) = kqlflow(&[
         "replay",
         "--logs",
@@ -157,6 +158,8 @@ fn replay_prints_alerts_latency_and_writes_its_report() {
         report.to_str().unwrap(),
         "--alerts",
         alerts.to_str().unwrap(),
+        "--report-html",
+        page.to_str().unwrap(),
         "-w",
         "2",
     ]);
@@ -192,6 +195,18 @@ fn replay_prints_alerts_latency_and_writes_its_report() {
     let max = r["latency"]["max_ms"].as_f64().unwrap();
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
     assert_eq!(r["from"], "2024-05-01T00:00:00Z");
+    // The HTML report: the replay's incidents and its latency and throughput plots.
+    assert!(err.contains("HTML report: "), "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<title>kqlflow replay report</title>"));
+    assert_eq!(html.matches("<tr class=\"incident\"").count(), 5);
+    assert!(html.contains("<svg id=\"timeline\""));
+    let latency = html.split("<svg id=\"latency\"").nth(1).unwrap();
+    let latency = latency.split("</svg>").next().unwrap();
+    assert!(latency.contains("<polyline"), "{latency}");
+    // A dot per percentile (0 to 99.999%, ten a decade) and the maximum.
+    assert_eq!(latency.matches("<circle").count(), 52);
+    assert!(html.contains("250 ticks measured"), "{html}");
     let events = std::fs::read_to_string(&alerts).unwrap();
     assert!(events.lines().any(|l| l.contains("\"status\":\"closed\"")));
     assert_eq!(

@@ -53,6 +53,25 @@ impl LatencyRecorder {
         self.histogram.len()
     }
 
+    /// The latency distribution as a percentile curve: (quantile, milliseconds) at quantiles
+    /// spaced evenly on a log scale of `1 / (1 - q)` from 0 to 99.999% (ten points per
+    /// decade, as hdrhistogram's percentile plots show them), then the maximum at quantile 1.
+    /// Empty when nothing was recorded.
+    pub fn curve(&self) -> Vec<(f64, f64)> {
+        if self.histogram.is_empty() {
+            return Vec::new();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        let mut out: Vec<(f64, f64)> = (0..=50)
+            .map(|k| {
+                let q = 1.0 - 10f64.powf(-(k as f64) / 10.0);
+                (q, ms(self.histogram.value_at_quantile(q)))
+            })
+            .collect();
+        out.push((1.0, ms(self.histogram.max())));
+        out
+    }
+
     /// The percentiles, in milliseconds (all zero when nothing was recorded).
     pub fn percentiles(&self) -> Percentiles {
         let n = self.histogram.len();
@@ -107,6 +126,23 @@ pub fn machine() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_curve_rises_to_the_maximum() {
+        let mut r = LatencyRecorder::new().unwrap();
+        assert!(r.curve().is_empty());
+        for ms in 1..=1000u64 {
+            r.record(Duration::from_millis(ms));
+        }
+        let c = r.curve();
+        assert_eq!(c.len(), 52);
+        assert_eq!(c[0].0, 0.0);
+        assert!((c[10].0 - 0.9).abs() < 1e-9, "{c:?}");
+        assert!((c[10].1 - 900.0).abs() < 1.0, "{c:?}");
+        assert!(c.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(c.last().unwrap().0, 1.0);
+        assert!((c.last().unwrap().1 - 1000.0).abs() < 1.0, "{c:?}");
+    }
 
     #[test]
     fn percentiles_of_known_latencies() {

@@ -76,6 +76,16 @@ pub struct Incident {
     pub alerts: usize,
 }
 
+impl Incident {
+    /// Its title: its most severe alert's, the earliest of them.
+    pub fn title(&self) -> &str {
+        self.members
+            .iter()
+            .max_by_key(|m| (m.severity, std::cmp::Reverse(m.tick)))
+            .map_or("", |m| m.title.as_str())
+    }
+}
+
 /// How many alerts an incident keeps for display (it counts them all).
 pub const MEMBERS_KEPT: usize = 50;
 

@@ -25,6 +25,11 @@ pub struct DemoArgs {
     /// Worker threads.
     #[arg(short = 'w', long = "workers", default_value_t = 1)]
     workers: usize,
+    /// Write the demo's report to FILE: one self-contained HTML page of the replay (the
+    /// run, incidents, a timeline, the entities, a MITRE ATT&CK matrix, tick latency and
+    /// records/s) that opens offline in a browser.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// The demo tenant: small enough to replay in seconds, long enough (8 days) for the rules that
@@ -103,6 +108,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         tick: "1s".into(),
         // The demo prints the replay's figures; it writes no report.
         report: None,
+        report_html: args.report.clone(),
         alerts: None,
         quiet: false,
         table: None,
@@ -159,6 +165,17 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
         RULES.len(),
         started.elapsed().as_secs_f64()
     );
+    if let (Some(path), Some(page)) = (&args.report, &outcome.page) {
+        let mut page = page.clone();
+        page.command = "demo".into();
+        match super::page::write(path, &page) {
+            Ok(()) => eprintln!("report: {}", path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        }
+    }
     if args.out.is_some() {
         eprintln!(
             "the tenant is in {d}: kqlflow hunt --rules dataflows/ --logs {d}/logs --watchlist {allow}",

@@ -35,6 +35,7 @@ pub enum AlertFormat {
     after_help = "Examples:\n  kqlflow hunt --rules dataflows/ --logs exports/\n  \
 kqlflow hunt --rules dataflows/ --logs exports/ --from 2024-05-01 --to 2024-05-08 --out alerts.jsonl\n  \
 kqlflow hunt --rules dataflows/ --logs exports/ --watchlist NetworkAllowlist=allow.csv --format jsonl\n  \
+kqlflow hunt --logs exports/ --report report.html\n  \
 kqlflow hunt --rules dataflows/ --logs /shared/exports/ -w 2 -n 2 -p 0 --hostfile hosts.txt   (and -p 1 on the second host)"
 )]
 pub struct HuntArgs {
@@ -55,6 +56,10 @@ pub struct HuntArgs {
     /// end even when standard output closes early.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also write the hunt's report to FILE: one self-contained HTML page (the run, incidents,
+    /// a timeline, the entities, a MITRE ATT&CK matrix) that opens offline in a browser.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// How to print the alerts.
     #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
     format: AlertFormat,
@@ -510,6 +515,11 @@ pub fn run(args: &HuntArgs) -> i32 {
     let (pack, columns, severities) = pack_parts(&rules);
     let mut counts = mine.clone();
     let mut raised_in_range = vec![0usize; pack.len()];
+    let mut log = args
+        .report
+        .as_ref()
+        .filter(|_| cluster.process == 0)
+        .map(|_| crate::report::AlertLog::new(pack.len()));
     let options = PackOptions {
         cluster: cluster.clone(),
         tick,
@@ -539,6 +549,9 @@ pub fn run(args: &HuntArgs) -> i32 {
                 }
                 let d = describe(rule, columns, e);
                 let shown = progress.suspend(|| printer.event(*order, rule, &d, e));
+                if let Some(log) = log.as_mut() {
+                    super::page::note_event(log, *order, &d, e, shown);
+                }
                 if shown {
                     raised_in_range[*order] += 1;
                     for v in d.entities.values() {
@@ -693,6 +706,32 @@ pub fn run(args: &HuntArgs) -> i32 {
         "  {} rule(s), {records} records in {secs:.2} s ({rate:.0} records/s)",
         rules.len()
     );
+    if let (Some(path), Some(log)) = (&args.report, log) {
+        let run = super::page::Run {
+            command: "hunt",
+            counts: &counts,
+            ingest: &read.report,
+            arrival: (
+                arrival.order.name(),
+                args.arrival.lateness_text(),
+                super::logs::policy_name(arrival.late),
+            ),
+            pack: &pack,
+            summary: &summary,
+            hunting_results: &printer.hunting_results,
+            incidents: &printer.incidents,
+            wall_seconds: start.elapsed().as_secs_f64(),
+        };
+        match super::page::write(path, &super::page::gather(run, log)) {
+            Ok(()) => {
+                let _ = writeln!(err, "  report: {}", path.display());
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return 1;
+            }
+        }
+    }
     if printer.stdout_closed {
         let _ = writeln!(
             err,

@@ -11,6 +11,7 @@ mod hunt;
 mod inspect;
 mod logs;
 mod output;
+mod page;
 mod replay;
 mod run;
 mod shell;

@@ -435,10 +435,7 @@ fn severity_name(rank: usize) -> &'static str {
 
 /// The title of an incident: its most severe alert's, earliest first.
 pub fn incident_title(i: &Incident) -> &str {
-    i.members
-        .iter()
-        .max_by_key(|m| (m.severity, std::cmp::Reverse(m.tick)))
-        .map_or("", |m| m.title.as_str())
+    i.title()
 }
 
 fn write_incidents(

@@ -26,7 +26,8 @@ use crate::runtime::live::Speed;
 #[command(
     after_help = "Examples:\n  kqlflow replay --logs tenant/logs --watchlist NetworkAllowlist=tenant/NetworkAllowlist.csv\n  \
 kqlflow replay --rules dataflows/ --logs tenant/logs --speed 3600 --tick 1s -w 2\n  \
-kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl"
+kqlflow replay --logs tenant/logs --speed max --report report.json --alerts alerts.jsonl\n  \
+kqlflow replay --logs tenant/logs --report-html report.html"
 )]
 pub struct ReplayArgs {
     /// Rule files (.yaml) or folders of them (default: the rule pack built into kqlflow, the
@@ -47,6 +48,11 @@ pub struct ReplayArgs {
     /// `kqlflow-replay-<time>-<pid>.json`, whose path is printed at the end).
     #[arg(long, value_name = "FILE")]
     pub(super) report: Option<PathBuf>,
+    /// Also write the replay's report as one self-contained HTML page to FILE: the run,
+    /// incidents, a timeline, the entities, a MITRE ATT&CK matrix, the tick latency
+    /// percentiles and records/s over the replay.
+    #[arg(long, value_name = "FILE")]
+    pub(super) report_html: Option<PathBuf>,
     /// Also write the alerts' lifecycle events as JSON Lines to FILE (raised and closed;
     /// updated too with --updates).
     #[arg(long, value_name = "FILE")]
@@ -141,6 +147,8 @@ pub(super) struct Outcome {
     pub(super) raised: Vec<RaisedAlert>,
     /// The detections' alerts grouped into incidents, and the rules' names.
     pub(super) printer: super::output::AlertPrinter,
+    /// The HTML report's data, with `--report-html` (process 0 only).
+    pub(super) page: Option<crate::report::RunReport>,
 }
 
 /// A raised alert: (tick, rule file name, entities).
@@ -162,6 +170,15 @@ pub fn run(args: &ReplayArgs) -> i32 {
                 return i32::from(failed);
             }
             print_summary(&outcome.report, &outcome.printer);
+            if let (Some(path), Some(page)) = (&args.report_html, &outcome.page) {
+                match super::page::write(path, page) {
+                    Ok(()) => eprintln!("  HTML report: {}", path.display()),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                }
+            }
             let text = serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n";
             let written = match &args.report {
                 Some(path) => std::fs::write(path, text).map(|()| path.clone()),
@@ -323,6 +340,15 @@ pub(super) fn replay(
     })?;
     let mut counts = mine.clone();
     let mut raised: Vec<RaisedAlert> = Vec::new();
+    let mut log = args
+        .report_html
+        .as_ref()
+        .filter(|_| leader)
+        .map(|_| crate::report::AlertLog::new(pack.len()));
+    // Records handed over the replay, for the page's throughput plot: a sample every 50 ms
+    // at most.
+    let mut samples: Vec<(f64, u64)> = Vec::new();
+    let mut handed = 0u64;
     printer.quiet = !(print && !args.quiet && leader);
     let options = PackOptions {
         cluster: cluster.clone(),
@@ -345,6 +371,15 @@ pub(super) fn replay(
                 for t in ticks {
                     latencies.record(t.latency);
                 }
+                if log.is_some()
+                    && let Some(t) = ticks.last()
+                {
+                    let now = replay_start.elapsed().as_secs_f64();
+                    handed = t.records;
+                    if samples.last().is_none_or(|s| now - s.0 >= 0.05) {
+                        samples.push((now, t.records));
+                    }
+                }
                 if let Some(t) = ticks.last() {
                     progress.set_position(t.records);
                     progress.set_message(format_datetime_iso(t.tick as i64));
@@ -354,7 +389,10 @@ pub(super) fn replay(
             Report::Alert { rule: i, event: e } => {
                 let (rule, cols) = (&pack[*i].0, &columns[*i]);
                 let d = describe(rule, cols, e);
-                progress.suspend(|| printer.event(*i, rule, &d, e));
+                let shown = progress.suspend(|| printer.event(*i, rule, &d, e));
+                if let Some(log) = log.as_mut() {
+                    super::page::note_event(log, *i, &d, e, shown);
+                }
                 if e.status != Status::Raised {
                     return;
                 }
@@ -442,12 +480,44 @@ pub(super) fn replay(
         incidents: printer.incidents.incidents().len(),
         peak_memory_bytes: peak_memory_bytes(),
     };
+    let page = log.map(|log| {
+        let run = super::page::Run {
+            command: "replay",
+            counts: &counts,
+            ingest: &read.report,
+            arrival: (
+                arrival.order.name(),
+                args.arrival.lateness_text(),
+                super::logs::policy_name(arrival.late),
+            ),
+            pack: &pack,
+            summary: &summary,
+            hunting_results: &printer.hunting_results,
+            incidents: &printer.incidents,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        };
+        let mut page = super::page::gather(run, log);
+        samples.push((replay_seconds, handed));
+        page.replay = Some(crate::report::ReplayFigures {
+            speed: args.speed.clone(),
+            tick: args.tick.clone(),
+            workers: cluster.workers,
+            ingest_seconds,
+            replay_seconds,
+            speedup: report.speedup,
+            ticks: latencies.count(),
+            latency: latencies.curve(),
+            progress: samples,
+        });
+        page
+    });
     raised.sort();
     Ok((
         Outcome {
             report,
             raised,
             printer,
+            page,
         },
         failed,
     ))

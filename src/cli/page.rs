@@ -1,0 +1,152 @@
+//! The HTML report of `hunt --report`, `replay --report-html` and `demo --report`: what the
+//! commands gather for it as they run, and writing it. The page itself is
+//! [`crate::report::html`]'s.
+
+use std::path::Path;
+
+use super::hunt::Described;
+use super::logs::ReadCounts;
+use crate::alerts::incidents::Grouper;
+use crate::alerts::{AlertEvent, Status, severity_rank};
+use crate::pack::PackSummary;
+use crate::plan::Program;
+use crate::report::{AlertLog, Incident, Late, Rejected, RuleRun, RunReport, TableRead};
+use crate::rules::Rule;
+
+/// Notes a rule's event for the report: the rows its query kept, and, when `shown` (a raise
+/// the printer counted as an alert), the alert.
+pub(super) fn note_event(
+    log: &mut AlertLog,
+    index: usize,
+    d: &Described,
+    e: &AlertEvent,
+    shown: bool,
+) {
+    if matches!(e.status, Status::Raised | Status::Updated) {
+        log.rows(index, e.rows.len());
+    }
+    if shown {
+        log.push(crate::report::Alert {
+            tick: e.tick as i64,
+            rule: index,
+            severity: severity_rank(&d.details.severity).unwrap_or(0),
+            title: d.details.title.clone(),
+            entities: d
+                .entities
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect(),
+        });
+    }
+}
+
+/// What a run read and did, for its report.
+pub(super) struct Run<'a> {
+    /// `hunt`, `replay` or `demo`.
+    pub command: &'static str,
+    /// The records read (the whole cluster's).
+    pub counts: &'a ReadCounts,
+    /// This process's ingest report: the tables' time spans and the rejects by reason.
+    pub ingest: &'a crate::ingest::Report,
+    /// The order records were fed in, the allowed lateness and the late policy.
+    pub arrival: (&'a str, &'a str, &'a str),
+    /// The rules run.
+    pub pack: &'a [(Rule, Program)],
+    /// The pack's counts.
+    pub summary: &'a PackSummary,
+    /// Hunting results per rule.
+    pub hunting_results: &'a [u64],
+    /// The incidents.
+    pub incidents: &'a Grouper,
+    /// Wall-clock seconds of the whole run.
+    pub wall_seconds: f64,
+}
+
+/// The report of a run whose alerts are in `log`.
+pub(super) fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
+    let counts = run.counts;
+    let tables = counts
+        .records
+        .iter()
+        .map(|(t, n)| {
+            let stats = run.ingest.tables.get(t);
+            TableRead {
+                table: t.clone(),
+                records: *n,
+                first: stats.and_then(|s| s.min_time),
+                last: stats.and_then(|s| s.max_time),
+            }
+        })
+        .collect();
+    let rejects = run
+        .ingest
+        .rejects
+        .iter()
+        .map(|(reason, tally)| Rejected {
+            reason: reason.to_string(),
+            count: tally.count,
+            examples: tally.examples.clone(),
+        })
+        .collect();
+    let rules = run
+        .pack
+        .iter()
+        .enumerate()
+        .map(|(i, (rule, program))| {
+            let read = crate::exec::columns_read_by(std::iter::once(program));
+            RuleRun {
+                name: rule.name.clone(),
+                id: rule.id.clone(),
+                severity: rule
+                    .severity
+                    .clone()
+                    .unwrap_or_else(|| "Informational".into()),
+                tactics: rule.tactics.clone(),
+                techniques: rule.relevant_techniques.clone(),
+                hunting: !rule.is_scheduled(),
+                records_read: read
+                    .keys()
+                    .map(|t| counts.records.get(t).copied().unwrap_or(0))
+                    .sum(),
+                rows_kept: log.rows_kept.get(i).copied().unwrap_or(0),
+                alerts: log.shown.get(i).copied().unwrap_or(0),
+                results: run.hunting_results.get(i).copied().unwrap_or(0),
+                suppressed: run.summary.suppressed.get(i).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    RunReport {
+        command: run.command.to_string(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        version: super::VERSION.to_string(),
+        tables,
+        rejects,
+        late: Late {
+            order: run.arrival.0.to_string(),
+            lateness: run.arrival.1.to_string(),
+            policy: run.arrival.2.to_string(),
+            late: counts.late.late,
+            accepted: counts.late.accepted,
+            rejected: counts.late.rejected,
+        },
+        timeless: counts.timeless,
+        skipped: run.summary.skipped,
+        wall_seconds: run.wall_seconds,
+        rules,
+        alerts: log.alerts,
+        alerts_left_out: log.left_out,
+        incidents: run
+            .incidents
+            .incidents()
+            .into_iter()
+            .map(Incident::of)
+            .collect(),
+        replay: None,
+    }
+}
+
+/// Writes the report's page to `path`.
+pub(super) fn write(path: &Path, report: &RunReport) -> Result<(), String> {
+    std::fs::write(path, crate::report::html::render(report))
+        .map_err(|e| format!("writing the report {}: {e}", path.display()))
+}
