@@ -1,6 +1,9 @@
 //! kqlflow runs Microsoft Sentinel style KQL detection and hunting rules over Entra ID (Azure AD)
 //! logs as incrementally maintained differential dataflows.
 //!
+//! A program that hunts starts at [`api`]: load a rule pack, hunt over a folder of logs, and
+//! receive the alerts (`examples/hunt.rs`).
+//!
 //! The crate is split by concern (see `ARCHITECTURE.md` in the project's shared docs):
 //!
 //! - [`model`]: KQL scalar values, types, rows and schemas, and Kusto's conversions;
@@ -16,11 +19,13 @@
 //! - [`alerts`]: rule results turned into raised, updated and closed alerts;
 //! - [`demo`]: the built-in demo tenant and rule pack;
 //! - [`report`]: the HTML report page of a hunt, a replay or the demo;
+//! - [`api`]: the jobs as a library: rule packs, hunting over logs, alerts to a sink;
 //! - [`cli`]: the `kqlflow` command line.
 
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod demo;

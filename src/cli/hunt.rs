@@ -5,10 +5,10 @@
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use super::check::{Loaded, QueryOptions};
+use super::check::QueryOptions;
 use super::logs::ReadCounts;
 use crate::alerts::{Status, tracker_for};
 use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
@@ -80,24 +80,6 @@ pub struct HuntArgs {
     show: super::output::ShowArgs,
     #[command(flatten)]
     common: QueryOptions,
-}
-
-fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default();
-            found
-                .retain(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")));
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
 }
 
 /// One alert event's line in the JSON Lines output.
@@ -254,20 +236,38 @@ pub(super) type LoadedRule = (PathBuf, Rule, Program);
 /// Drops from `rules` each rule that cannot run incrementally, telling why on standard error
 /// when `tell`; whether any was dropped.
 pub(super) fn keep_runnable(rules: &mut Vec<LoadedRule>, tell: bool) -> bool {
-    let mut dropped = false;
-    rules.retain(|(path, rule, program)| {
-        match crate::pack::check(&[(rule.clone(), program.clone())]) {
-            Ok(()) => true,
-            Err(e) => {
-                if tell {
-                    eprintln!("{}: error: {e}", path.display());
-                }
-                dropped = true;
-                false
-            }
+    let mut pack = to_pack(std::mem::take(rules));
+    let dropped = pack.keep_runnable();
+    if tell {
+        for m in &pack.messages {
+            eprintln!("{m}");
         }
-    });
+    }
+    *rules = from_pack(pack);
     dropped
+}
+
+/// `rules` as the library's pack.
+fn to_pack(rules: Vec<LoadedRule>) -> crate::api::RulePack {
+    crate::api::RulePack {
+        rules: rules
+            .into_iter()
+            .map(|(path, rule, program)| crate::api::PackRule {
+                path,
+                rule,
+                program,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The rules of the library's `pack`.
+fn from_pack(pack: crate::api::RulePack) -> Vec<LoadedRule> {
+    pack.rules
+        .into_iter()
+        .map(|r| (r.path, r.rule, r.program))
+        .collect()
 }
 
 /// A pack's rules as the pack runs them, with each rule's result columns and severity.
@@ -295,105 +295,30 @@ pub(super) fn load_rules(
     paths: &[PathBuf],
     common: &QueryOptions,
 ) -> Result<(Vec<LoadedRule>, bool), i32> {
-    let files = rule_files(paths);
-    if files.is_empty() {
-        eprintln!(
-            "error: no rule files (.yaml) in {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Err(2);
-    }
-    bind_rules(files.into_iter().map(|f| (f, None)).collect(), common)
+    told(crate::api::RulePack::load(paths, common))
 }
 
 /// The rule pack built into the binary (the `dataflows/` files), bound.
 pub(super) fn builtin_rules(common: &QueryOptions) -> Result<(Vec<LoadedRule>, bool), i32> {
-    let texts = crate::demo::RULES
-        .iter()
-        .map(|(name, text)| (Path::new("dataflows").join(name), Some(text.to_string())))
-        .collect();
-    bind_rules(texts, common)
+    told(crate::api::RulePack::builtin(common))
 }
 
-/// Reads (unless its text is given) and binds each rule file.
-fn bind_rules(
-    files: Vec<(PathBuf, Option<String>)>,
-    common: &QueryOptions,
-) -> Result<(Vec<LoadedRule>, bool), i32> {
-    let mut failed = false;
-    let mut rules: Vec<LoadedRule> = Vec::new();
-    for (f, text) in files {
-        let loaded = match text.map_or_else(|| Loaded::read(&f), |t| Loaded::from_text(&f, t)) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-                continue;
+/// A loaded pack's rules and whether some failed, its messages told on standard error; or
+/// exit code 2 for an error that stops the run.
+fn told(pack: Result<crate::api::RulePack, String>) -> Result<(Vec<LoadedRule>, bool), i32> {
+    match pack {
+        Ok(pack) => {
+            for m in &pack.messages {
+                eprintln!("{m}");
             }
-        };
-        let Some(rule) = loaded.rule.clone() else {
-            eprintln!(
-                "{}: error: not a rule file (hunt runs Sentinel rule YAML)",
-                f.display()
-            );
-            failed = true;
-            continue;
-        };
-        let opts = match common.bind_options(Some(&rule)) {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err(2);
-            }
-        };
-        match loaded.bind(&opts) {
-            Ok(p) => {
-                // What check says of the rule, said here too: a note (a watchlist without its
-                // file or a column, a union leg skipped) changes what the rule can find.
-                let mut told = 0;
-                for n in &p.notes {
-                    eprintln!("{}: note: {n}", f.display());
-                    told += 1;
-                }
-                for w in loaded.warnings(&p) {
-                    eprintln!("{w}");
-                    told += 1;
-                }
-                for w in crate::alerts::check_rule(&rule) {
-                    eprintln!("{}: warning: {w}", f.display());
-                    told += 1;
-                }
-                if let Some((first, _, _)) = rules.iter().find(|(_, r, _)| r.id == rule.id) {
-                    eprintln!(
-                        "{}: error: rule id {} is also the id of {}: each rule needs its own id",
-                        f.display(),
-                        rule.id,
-                        first.display()
-                    );
-                    failed = true;
-                    continue;
-                }
-                if told > 0 && common.strict {
-                    eprintln!(
-                        "{}: error: --strict: not run because of the notes and warnings above",
-                        f.display()
-                    );
-                    failed = true;
-                    continue;
-                }
-                rules.push((f, rule, p));
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
+            let failed = pack.failed;
+            Ok((from_pack(pack), failed))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(2)
         }
     }
-    Ok((rules, failed))
 }
 
 /// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,

@@ -9,7 +9,7 @@ mod explain;
 mod generate;
 mod hunt;
 mod inspect;
-mod logs;
+pub(crate) mod logs;
 mod output;
 mod page;
 mod replay;
