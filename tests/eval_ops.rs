@@ -424,3 +424,51 @@ fn make_series_then_anomalies_and_mv_expand() {
         [vec![longs(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1])]]
     );
 }
+
+#[test]
+fn aggregate_defaults_and_count_of_values() {
+    // Kusto's "default values of aggregations": over no values count, sum, sumif, stdev,
+    // variance (and their -if forms) are 0, avg and max null; summarize with no `by` over no
+    // rows still gives one row.
+    let empty = "datatable(k:string, x:long, r:real) [] ";
+    assert_eq!(
+        run(&format!(
+            "{empty}| summarize n = count(), c = count(x), s = sum(x), sr = sum(r), si = sumif(x, x > 0), \
+             sd = stdev(x), v = variance(r), sdi = stdevif(x, x > 0), vi = varianceif(r, r > 0), a = avg(x), m = max(x)"
+        )),
+        [vec![
+            l(0),
+            l(0),
+            l(0),
+            Value::Real(0.0),
+            l(0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            N,
+            N
+        ]]
+    );
+    // With a `by`, no rows give no groups.
+    assert!(run(&format!("{empty}| summarize s = sum(x) by k")).is_empty());
+    // A group whose values are all null: sum 0, count(x) 0, count() its rows.
+    let t =
+        "datatable(k:string, x:long) ['a', long(null), 'a', long(null), 'b', 2, 'b', long(null)] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize n = count(), c = count(x), s = sum(x), si = sumif(x, k == 'a'), sd = stdev(x) by k"
+        ))),
+        [
+            vec![s("a"), l(2), l(0), l(0), l(0), Value::Real(0.0)],
+            vec![s("b"), l(2), l(1), l(2), l(0), Value::Real(0.0)],
+        ]
+    );
+    // count(x)'s column is named after its argument.
+    let q = "datatable(k:string, x:long) [] | summarize count(x), count()";
+    let parsed = kql::parse(q).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let names: Vec<&str> = p.root.schema.iter().map(|c| &*c.name).collect();
+    assert_eq!(names, ["count_x", "count_"]);
+}

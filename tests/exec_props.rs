@@ -49,6 +49,10 @@ const QUERIES: &[&str] = &[
     "SigninLogs | where ResultType != \"0\" | summarize Failures = count() by UserPrincipalName | where Failures >= 2 | order by Failures desc | take 5",
     "SigninLogs | extend g = new_guid(), h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), b = bin_at(TimeGenerated, 7m, datetime(2024-05-01T08:03:00Z)), c = countof(IPAddress, '.'), r = replace(@'\\.', '-', IPAddress), x = extract_all(@'(\\d+)', IPAddress), u = parse_url(strcat('https://', IPAddress, '/p?a=1')).Host | project UserPrincipalName, g, h, w, b, c, r, x, u",
     "let ranges = datatable(Range:string, Name:string)['1.1.0.0/16', 'one', '10.0.0.0/8', 'ten', '0.0.0.0/0', 'all']; SigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Range) | project UserPrincipalName, IPAddress, Name",
+    // Kusto's default values of aggregations over no values: a window that is often empty,
+    // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
+    "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
+    "SigninLogs | extend x = iff(ResultType == \"0\", strlen(IPAddress), int(null)) | summarize s = sum(x), c = count(x), sdi = stdevif(x, UserPrincipalName == 'bob'), vi = varianceif(toreal(x), IPAddress == '1.1.1.1') by UserPrincipalName",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",
 ];
 

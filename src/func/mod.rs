@@ -306,7 +306,7 @@ macro_rules! a {
 
 /// Every aggregate kqlflow implements, with Kusto's deprecated aliases.
 pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
-    a!("count", Count, 0, 0, "count_"),
+    a!("count", Count, 0, 1, "count_"),
     a!("countif", CountIf, 1, 1, "countif_"),
     a!("dcount", DCount, 1, 2, "dcount_"),
     a!("dcountif", DCountIf, 2, 3, "dcountif_"),
@@ -321,6 +321,8 @@ pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
     a!("maxif", MaxIf, 2, 2, "maxif_"),
     a!("stdev", Stdev, 1, 1, "stdev_"),
     a!("variance", Variance, 1, 1, "variance_"),
+    a!("stdevif", StdevIf, 2, 2, "stdevif_"),
+    a!("varianceif", VarianceIf, 2, 2, "varianceif_"),
     a!("make_set", MakeSet, 1, 2, "set_"),
     a!("makeset", MakeSet, 1, 2, "set_"),
     a!("make_set_if", MakeSetIf, 2, 3, "set_"),

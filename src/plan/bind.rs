@@ -2007,8 +2007,12 @@ impl<'a> Binder<'a> {
                 bound.push(x);
                 tys.push(ty);
             }
+            spec.arg = tys.first().copied().unwrap_or(Type::Dynamic);
+            if f.kind == AggKind::Count && !bound.is_empty() {
+                spec.kind = AggKind::CountValues;
+            }
             let limit_at = |i: usize, b: &Vec<ScalarExpr>| b.get(i).and_then(const_usize);
-            let args_ir: Vec<ScalarExpr> = match f.kind {
+            let args_ir: Vec<ScalarExpr> = match spec.kind {
                 AggKind::Count => Vec::new(),
                 AggKind::DCount => bound.into_iter().take(1).collect(),
                 AggKind::DCountIf => bound.into_iter().take(2).collect(),
@@ -2052,6 +2056,10 @@ impl<'a> Binder<'a> {
             let ty = spec.result_type(&tys);
             let nm = match explicit {
                 Some(n) => n,
+                None if spec.kind == AggKind::CountValues => match &first_name {
+                    Some(col) => format!("count_{col}"),
+                    None => "count_".to_string(),
+                },
                 None => f.default_column_name(first_name.as_deref()),
             };
             let nm = unique_name(&schema, &nm);
@@ -2320,13 +2328,15 @@ impl<'a> Binder<'a> {
                         | AggKind::MaxIf
                         | AggKind::Stdev
                         | AggKind::Variance
+                        | AggKind::StdevIf
+                        | AggKind::VarianceIf
                 )
             });
             let Some(f) = f else {
                 return Err(BindError::new(
                     name.span,
                     format!(
-                        "not supported yet: the aggregate '{}' in make-series (count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, max, minif, maxif, stdev, variance)",
+                        "not supported yet: the aggregate '{}' in make-series (count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, max, minif, maxif, stdev, stdevif, variance, varianceif)",
                         name.name
                     ),
                 ));
@@ -2350,8 +2360,11 @@ impl<'a> Binder<'a> {
                 bound.push(x);
                 tys.push(ty);
             }
-            let spec = AggSpec::new(f.kind);
-            let args_ir: Vec<ScalarExpr> = match f.kind {
+            let mut spec = AggSpec::with_arg(f.kind, tys.first().copied().unwrap_or(Type::Dynamic));
+            if f.kind == AggKind::Count && !bound.is_empty() {
+                spec.kind = AggKind::CountValues;
+            }
+            let args_ir: Vec<ScalarExpr> = match spec.kind {
                 AggKind::Count => Vec::new(),
                 AggKind::DCount => bound.into_iter().take(1).collect(),
                 AggKind::DCountIf => bound.into_iter().take(2).collect(),
