@@ -472,3 +472,131 @@ fn aggregate_defaults_and_count_of_values() {
     let names: Vec<&str> = p.root.schema.iter().map(|c| &*c.name).collect();
     assert_eq!(names, ["count_x", "count_"]);
 }
+
+fn names(q: &str) -> Vec<String> {
+    let parsed = kql::parse(q).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    p.root.schema.iter().map(|c| c.name.to_string()).collect()
+}
+
+#[test]
+fn containscs_is_contains_cs() {
+    assert_eq!(
+        run(
+            "print a = 'Hello' containscs 'ell', b = 'Hello' containscs 'ELL', c = 'Hello' !containscs 'ELL', d = 'Hello' !containscs 'ell'"
+        ),
+        [vec![
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Bool(false)
+        ]]
+    );
+}
+
+#[test]
+fn percentile_and_percentiles_by_nearest_rank() {
+    // Nearest rank: the least value with at least p% of the values at or below it.
+    let t = "datatable(k:string, x:long) ['a', 1, 'a', 2, 'a', 3, 'a', 4, 'a', 5, 'a', 6, 'a', 7, 'a', 8, 'a', 9, 'a', 10, 'b', 7, 'b', long(null)] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize percentiles(x, 0, 10, 50, 90, 99.5, 100) by k"
+        ))),
+        [
+            vec![s("a"), l(1), l(1), l(5), l(9), l(10), l(10)],
+            vec![s("b"), l(7), l(7), l(7), l(7), l(7), l(7)],
+        ]
+    );
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize percentiles(x, 5, 50, 99.5), percentile(x, 95) by k"
+        )),
+        [
+            "k",
+            "percentile_x_5",
+            "percentile_x_50",
+            "percentile_x_99_5",
+            "percentile_x_95"
+        ]
+    );
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize (p5, p95) = percentiles(x, 5, 95), m = percentiles(x, 50)"
+        )),
+        ["p5", "p95", "m"]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}| where k == 'a' | summarize (lo, hi) = percentiles(x, 25, 75)"
+        )),
+        [vec![l(3), l(8)]]
+    );
+    // Weighted: each value counted its weight times (the documentation's bucketed latencies).
+    let w =
+        "datatable(ReqCount:long, LatencyBucket:long) [20, 10, 33, 20, 60, 30, 100, 40, 200, 50] ";
+    assert_eq!(
+        run(&format!(
+            "{w}| summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9), percentilew(LatencyBucket, ReqCount, 10)"
+        )),
+        [vec![l(40), l(50), l(50), l(20)]]
+    );
+    assert_eq!(
+        names(&format!(
+            "{w}| summarize percentilesw(LatencyBucket, ReqCount, 50, 99.9)"
+        )),
+        [
+            "percentile_LatencyBucket_50",
+            "percentile_LatencyBucket_99_9"
+        ]
+    );
+    // Over no values: null.
+    assert_eq!(
+        run("datatable(x:long) [] | summarize percentile(x, 50)"),
+        [vec![N]]
+    );
+    for bad in [
+        "datatable(x:long) [] | summarize p = percentiles(x, 5, 95)",
+        "datatable(x:long) [] | summarize percentile(x, 150)",
+        "datatable(x:long) [] | summarize percentile(x, x)",
+    ] {
+        let parsed = kql::parse(bad).unwrap();
+        assert!(
+            plan::bind(bad, &parsed, Catalog::builtin(), &BindOptions::default()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn scalars_over_aggregates_in_summarize() {
+    let t = "datatable(k:string, x:long, y:string) ['a', 1, 'p', 'a', 2, 'q', 'b', 4, 'p'] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize s = tostring(make_set(y)), n = count(), r = toint(avg(x)) * 10, q = strcat(k, '-', count()), w = iff(max(x) > 3, 'big', 'small') by k"
+        ))),
+        [
+            vec![
+                s("a"),
+                s("[\"p\",\"q\"]"),
+                l(2),
+                l(10),
+                s("a-2"),
+                s("small")
+            ],
+            vec![s("b"), s("[\"p\"]"), l(1), l(40), s("b-1"), s("big")],
+        ]
+    );
+    // Unnamed: a conversion of one aggregate keeps the aggregate's name.
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize tostring(make_set(y)), toint(avg(x)), max(x) - min(x) by k"
+        )),
+        ["k", "set_y", "avg_x", "Column1"]
+    );
+    // With no `by` over no rows: one row, the expression over the aggregates' defaults.
+    assert_eq!(
+        run("datatable(x:long) [] | summarize a = sum(x) + 1, b = tostring(make_set(x))"),
+        [vec![l(1), s("[]")]]
+    );
+}

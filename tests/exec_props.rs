@@ -53,6 +53,10 @@ const QUERIES: &[&str] = &[
     // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
     "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
     "SigninLogs | extend x = iff(ResultType == \"0\", strlen(IPAddress), int(null)) | summarize s = sum(x), c = count(x), sdi = stdevif(x, UserPrincipalName == 'bob'), vi = varianceif(toreal(x), IPAddress == '1.1.1.1') by UserPrincipalName",
+    // percentiles (a sorted multiset per group), scalars over aggregates, containscs.
+    "SigninLogs | where TimeGenerated > ago(15m) and UserPrincipalName !containscs 'A' | extend x = strlen(UserPrincipalName) * 10 + strlen(IPAddress) | summarize percentiles(x, 10, 50, 95), p = percentile(IPAddress, 50), s = tostring(make_set(IPAddress)), r = toint(avg(x)) * 2, q = strcat(UserPrincipalName, ':', count()) by UserPrincipalName",
+    "SigninLogs | where IPAddress containscs '.1' | summarize (lo, hi) = percentiles(TimeGenerated, 0, 75), n = count() + dcount(IPAddress)",
+    "SigninLogs | summarize c = count() by UserPrincipalName, IPAddress | summarize percentilesw(strlen(IPAddress), c, 25, 90) by UserPrincipalName",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",
 ];
 

@@ -69,6 +69,9 @@ pub enum AggKind {
     TakeAny,
     /// `percentile(x, p)`: the nearest-rank percentile. Arguments: `[x]`.
     Percentile,
+    /// `percentilew(x, w, p)`: the nearest-rank percentile with each value counted `w` times
+    /// (rows whose weight is not a positive integer are left out). Arguments: `[x, w]`.
+    PercentileW,
 }
 
 /// An aggregate with its constant parameters.
@@ -134,7 +137,7 @@ impl AggSpec {
                 _ => Type::Real,
             },
             Avg | AvgIf | Stdev | Variance | StdevIf | VarianceIf => Type::Real,
-            Min | Max | MinIf | MaxIf | Percentile => first,
+            Min | Max | MinIf | MaxIf | Percentile | PercentileW => first,
             MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin => {
                 Type::Dynamic
             }
@@ -295,9 +298,17 @@ impl Accumulator {
                 if skip_null && x.is_null() {
                     return;
                 }
+                let times = if self.spec.kind == PercentileW {
+                    match args.get(1) {
+                        Some(Value::Long(w)) if *w > 0 => *w,
+                        _ => return,
+                    }
+                } else {
+                    1
+                };
                 let e = values.entry(key.clone()).or_insert(0);
                 let before = *e;
-                *e += diff;
+                *e += diff.saturating_mul(times);
                 let after = *e;
                 if before <= 0 && after > 0 {
                     *distinct += 1;
@@ -432,13 +443,23 @@ impl Accumulator {
                 best.cloned().unwrap_or(Value::Null)
             }
             TakeAny => live().next().cloned().unwrap_or(Value::Null),
-            Percentile => {
+            Percentile | PercentileW => {
+                // The multiset is kept sorted; values of one kind (the usual case) are in
+                // Kusto's order already, mixed dynamic values are sorted by `compare`.
                 let mut values: Vec<(&Value, i64)> = m
                     .iter()
                     .filter(|(_, c)| **c > 0)
                     .map(|(v, c)| (v, *c))
                     .collect();
-                values.sort_by(|a, b| compare(a.0, b.0).unwrap_or(a.0.cmp(b.0)));
+                let one_kind = match (values.first(), values.last()) {
+                    (Some(a), Some(b)) => {
+                        std::mem::discriminant(a.0) == std::mem::discriminant(b.0)
+                    }
+                    _ => true,
+                };
+                if !one_kind {
+                    values.sort_by(|a, b| compare(a.0, b.0).unwrap_or(a.0.cmp(b.0)));
+                }
                 let n: i64 = values.iter().map(|(_, c)| c).sum();
                 if n == 0 {
                     return Value::Null;
@@ -690,6 +711,22 @@ mod tests {
         assert_eq!(aggregate_rows(p, values.iter().map(|r| r.as_slice())), l(9));
         p.percentile = 50.0;
         assert_eq!(aggregate_rows(p, values.iter().map(|r| r.as_slice())), l(5));
+        // Weighted: 1 counted 3 times, 2 once, 3 six times (10 in all).
+        let weighted = [
+            vec![l(1), l(3)],
+            vec![l(2), l(1)],
+            vec![l(3), l(6)],
+            vec![l(9), l(0)],
+        ];
+        let mut w = AggSpec::new(AggKind::PercentileW);
+        for (pc, want) in [(30.0, 1), (40.0, 2), (41.0, 3), (100.0, 3)] {
+            w.percentile = pc;
+            assert_eq!(
+                aggregate_rows(w, weighted.iter().map(|r| r.as_slice())),
+                l(want),
+                "{pc}"
+            );
+        }
     }
 
     #[test]

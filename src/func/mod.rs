@@ -335,6 +335,9 @@ pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
     a!("take_any", TakeAny, 1, ANY, ""),
     a!("any", TakeAny, 1, ANY, "any_"),
     a!("percentile", Percentile, 2, 2, "percentile_"),
+    a!("percentiles", Percentile, 2, ANY, "percentile_"),
+    a!("percentilew", PercentileW, 3, 3, "percentile_"),
+    a!("percentilesw", PercentileW, 3, ANY, "percentile_"),
 ];
 
 /// The aggregate function named `name`.

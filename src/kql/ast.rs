@@ -489,6 +489,9 @@ impl BinaryOp {
             "!contains" => NotContains,
             "contains_cs" => ContainsCs,
             "!contains_cs" => NotContainsCs,
+            // Kusto's older spellings of contains_cs.
+            "containscs" => ContainsCs,
+            "!containscs" => NotContainsCs,
             "startswith" => StartsWith,
             "!startswith" => NotStartsWith,
             "startswith_cs" => StartsWithCs,

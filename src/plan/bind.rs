@@ -1877,6 +1877,9 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_summarize(&mut self, p: Plan, s: &Summarize) -> Result<Plan> {
+        if s.aggregates.iter().any(is_expr_over_aggregates) {
+            return self.bind_summarize_exprs(p, s);
+        }
         let scope = Scope::of(&p);
         let mut schema: Vec<Column> = Vec::new();
         let mut keys = Vec::new();
@@ -1906,7 +1909,7 @@ impl<'a> Binder<'a> {
             let ExprKind::Call { name, args } = &call.kind else {
                 return Err(BindError::new(
                     a.expr.span,
-                    "not supported yet: an expression over aggregates; write one aggregate per column (`N = count()`)",
+                    "summarize takes aggregates (`N = count()`) or expressions over them (`N = toint(avg(x))`)",
                 ));
             };
             let Some(f) = aggregate_fn(&name.name) else {
@@ -1914,8 +1917,8 @@ impl<'a> Binder<'a> {
                     name.span,
                     if scalar_fn(&name.name).is_some() {
                         format!(
-                            "not supported yet: the scalar function '{}' over aggregates in summarize",
-                            name.name
+                            "'{}' is a scalar function: summarize takes aggregates or expressions over them (`{}(make_set(x))`)",
+                            name.name, name.name
                         )
                     } else {
                         format!("not supported yet: the aggregate '{}'", name.name)
@@ -1941,6 +1944,68 @@ impl<'a> Binder<'a> {
                         nargs
                     ),
                 ));
+            }
+            if matches!(f.kind, AggKind::Percentile | AggKind::PercentileW) {
+                // percentile(x, p) and percentiles(x, p1, p2, …): one column per percentage,
+                // named `percentile_x_50` unless the query names them; the weighted forms
+                // take the weight second.
+                let (x, ty) = self.bind_row_expr(&args[0], &scope)?;
+                let weighted = f.kind == AggKind::PercentileW;
+                let mut inputs = vec![x];
+                if weighted {
+                    inputs.push(self.bind_row_expr(&args[1], &scope)?.0);
+                }
+                let mut percents = Vec::new();
+                for arg in &args[inputs.len()..] {
+                    let (pe, _) = self.bind_row_expr(arg, &scope)?;
+                    let pc = match fold(&pe) {
+                        Some(Folded::Const(Value::Long(n))) => n as f64,
+                        Some(Folded::Const(Value::Real(r))) => r,
+                        _ => {
+                            return Err(BindError::new(
+                                arg.span,
+                                format!("{} needs constant percentages", f.name),
+                            ));
+                        }
+                    };
+                    if !(0.0..=100.0).contains(&pc) {
+                        return Err(BindError::new(
+                            arg.span,
+                            format!("a percentage is between 0 and 100, not {pc}"),
+                        ));
+                    }
+                    percents.push(pc);
+                }
+                if !a.names.is_empty() && a.names.len() != percents.len() {
+                    return Err(BindError::new(
+                        a.span,
+                        format!(
+                            "{} gives {} columns here: name each one, as in `(p50, p95) = percentiles(x, 50, 95)`, or none",
+                            f.name,
+                            percents.len()
+                        ),
+                    ));
+                }
+                let col = args.first().and_then(infer_name).unwrap_or_default();
+                for (i, pc) in percents.into_iter().enumerate() {
+                    let mut spec = AggSpec::with_arg(f.kind, ty);
+                    spec.percentile = pc;
+                    let nm = match a.names.get(i) {
+                        Some(n) => n.name.clone(),
+                        None => format!("percentile_{col}_{}", percent_suffix(pc)),
+                    };
+                    let nm = unique_name(&schema, &nm);
+                    schema.push(Column {
+                        name: Str::from(nm.as_str()),
+                        ty: spec.result_type(&[ty]),
+                    });
+                    aggs.push(AggCall {
+                        spec,
+                        args: inputs.clone(),
+                    });
+                    unpack.push(None);
+                }
+                continue;
             }
             let mut spec = AggSpec::new(f.kind);
             let explicit = a.names.first().map(|n| n.name.clone());
@@ -2038,19 +2103,6 @@ impl<'a> Binder<'a> {
                     v
                 }
                 AggKind::MakeBag => bound.into_iter().take(1).collect(),
-                AggKind::Percentile => {
-                    match bound.get(1).and_then(fold) {
-                        Some(Folded::Const(Value::Long(n))) => spec.percentile = n as f64,
-                        Some(Folded::Const(Value::Real(r))) => spec.percentile = r,
-                        _ => {
-                            return Err(BindError::new(
-                                call.span,
-                                "percentile needs a constant percentage",
-                            ));
-                        }
-                    }
-                    bound.into_iter().take(1).collect()
-                }
                 _ => bound,
             };
             let ty = spec.result_type(&tys);
@@ -2123,6 +2175,107 @@ impl<'a> Binder<'a> {
             }
         }
         Ok(map_plan(reduce, cols))
+    }
+
+    /// A summarize with scalar expressions over aggregates (`s = tostring(make_set(x))`,
+    /// `toint(avg(x))`): the aggregates are computed into hidden columns, then each expression
+    /// is evaluated over them (and the group keys) in a map after the reduce.
+    fn bind_summarize_exprs(&mut self, p: Plan, s: &Summarize) -> Result<Plan> {
+        const HIDDEN: &str = "__summarize_agg";
+        let mut items: Vec<NamedExpr> = Vec::new();
+        // Per item over aggregates: its name (if given), its expression over the hidden
+        // columns, and the first hidden column it reads.
+        let mut exprs: Vec<(Option<String>, Expr, String)> = Vec::new();
+        let mut hidden = 0usize;
+        for a in &s.aggregates {
+            if !is_expr_over_aggregates(a) {
+                items.push(a.clone());
+                continue;
+            }
+            one_name(a)?;
+            let mut first: Option<(String, Option<String>)> = None;
+            let rewritten = rewrite_calls(&a.expr, &mut |call: &Expr| {
+                let ExprKind::Call { name, args } = &call.kind else {
+                    return None;
+                };
+                let f = aggregate_fn(&name.name)?;
+                hidden += 1;
+                let h = format!("{HIDDEN}{hidden}");
+                if first.is_none() {
+                    let default =
+                        f.default_column_name(args.first().and_then(infer_name).as_deref());
+                    first = Some((h.clone(), Some(default)));
+                }
+                items.push(NamedExpr {
+                    names: vec![Ident {
+                        name: h.clone(),
+                        span: name.span,
+                    }],
+                    expr: call.clone(),
+                    span: call.span,
+                });
+                Some(Expr {
+                    kind: ExprKind::Name(Ident {
+                        name: h,
+                        span: call.span,
+                    }),
+                    span: call.span,
+                })
+            });
+            let Some((first, default)) = first else {
+                return Err(BindError::new(a.expr.span, "summarize takes aggregates"));
+            };
+            let name = a.names.first().map(|n| n.name.clone()).or_else(|| {
+                // Through conversions (`tostring(make_set(x))`) the aggregate's own name.
+                let mut e = strip_paren(&rewritten);
+                while let ExprKind::Call { name, args } = &e.kind
+                    && NAME_THROUGH.contains(&name.name.as_str())
+                    && args.len() == 1
+                {
+                    e = strip_paren(&args[0]);
+                }
+                match &e.kind {
+                    ExprKind::Name(id) if id.name == first => default,
+                    _ => None,
+                }
+            });
+            exprs.push((name, rewritten, first));
+        }
+        let inner = Summarize {
+            params: s.params.clone(),
+            aggregates: items,
+            by: s.by.clone(),
+        };
+        let reduce = self.bind_summarize(p, &inner)?;
+        let scope = Scope::of(&reduce);
+        let nkeys = s.by.len();
+        let mut outs: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+        let taken = |outs: &Vec<(Str, Type, ScalarExpr)>| -> Vec<Column> {
+            outs.iter()
+                .map(|c| Column {
+                    name: c.0.clone(),
+                    ty: c.1,
+                })
+                .collect()
+        };
+        for (i, c) in reduce.schema.iter().enumerate() {
+            if i >= nkeys && c.name.starts_with(HIDDEN) {
+                let Some((name, e, _)) = exprs.iter().find(|x| *x.2 == *c.name) else {
+                    continue;
+                };
+                let (x, ty) = self.bind_row_expr(e, &scope)?;
+                let nm = match name {
+                    Some(n) => n.clone(),
+                    None => self.name_for(e, outs.iter().map(|c| &*c.0)),
+                };
+                let nm = unique_name(&taken(&outs), &nm);
+                outs.push((Str::from(nm.as_str()), ty, x));
+            } else {
+                let nm = unique_name(&taken(&outs), &c.name);
+                outs.push((Str::from(nm.as_str()), c.ty, ScalarExpr::Column(i)));
+            }
+        }
+        Ok(map_plan(reduce, outs))
     }
 
     /// An `extend` item that calls a function returning several columns
@@ -3377,6 +3530,92 @@ fn order_key(p: &Plan) -> ScalarExpr {
 }
 
 /// Refuses a tuple assignment `(A, B) = …` where only one column can be assigned.
+/// True when a summarize item is a scalar expression over aggregates (`tostring(make_set(x))`)
+/// rather than one aggregate call.
+fn is_expr_over_aggregates(item: &NamedExpr) -> bool {
+    let e = strip_paren(&item.expr);
+    if let ExprKind::Call { name, .. } = &e.kind
+        && aggregate_fn(&name.name).is_some()
+    {
+        return false;
+    }
+    let mut found = false;
+    rewrite_calls(e, &mut |call: &Expr| {
+        if let ExprKind::Call { name, .. } = &call.kind
+            && aggregate_fn(&name.name).is_some()
+        {
+            found = true;
+        }
+        None
+    });
+    found
+}
+
+/// A copy of `e` in which every call `f` answers with a replacement is replaced (the
+/// replacement's own calls are not visited); other calls' arguments are visited.
+fn rewrite_calls(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+    let kind = match &e.kind {
+        ExprKind::Call { name, args } => {
+            if let Some(r) = f(e) {
+                return r;
+            }
+            ExprKind::Call {
+                name: name.clone(),
+                args: args.iter().map(|a| rewrite_calls(a, f)).collect(),
+            }
+        }
+        ExprKind::Paren(i) => ExprKind::Paren(Box::new(rewrite_calls(i, f))),
+        ExprKind::Unary { op, operand } => ExprKind::Unary {
+            op: *op,
+            operand: Box::new(rewrite_calls(operand, f)),
+        },
+        ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary {
+            op: *op,
+            lhs: Box::new(rewrite_calls(lhs, f)),
+            rhs: Box::new(rewrite_calls(rhs, f)),
+        },
+        ExprKind::Logical { op, operands } => ExprKind::Logical {
+            op: *op,
+            operands: operands.iter().map(|a| rewrite_calls(a, f)).collect(),
+        },
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => ExprKind::Between {
+            expr: Box::new(rewrite_calls(expr, f)),
+            low: Box::new(rewrite_calls(low, f)),
+            high: Box::new(rewrite_calls(high, f)),
+            negated: *negated,
+        },
+        ExprKind::InList { expr, op, items } => ExprKind::InList {
+            expr: Box::new(rewrite_calls(expr, f)),
+            op: *op,
+            items: items.iter().map(|a| rewrite_calls(a, f)).collect(),
+        },
+        ExprKind::Member { target, name } => ExprKind::Member {
+            target: Box::new(rewrite_calls(target, f)),
+            name: name.clone(),
+        },
+        ExprKind::Index { target, index } => ExprKind::Index {
+            target: Box::new(rewrite_calls(target, f)),
+            index: Box::new(rewrite_calls(index, f)),
+        },
+        other => other.clone(),
+    };
+    Expr { kind, span: e.span }
+}
+
+/// A percentage as Kusto writes it in a column name: `50`, `99_9`.
+fn percent_suffix(pc: f64) -> String {
+    if pc.fract() == 0.0 {
+        format!("{}", pc as i64)
+    } else {
+        format!("{pc}").replace('.', "_")
+    }
+}
+
 fn one_name(item: &crate::kql::NamedExpr) -> Result<()> {
     if item.names.len() > 1 {
         return Err(BindError::new(
