@@ -600,3 +600,58 @@ fn scalars_over_aggregates_in_summarize() {
         [vec![l(1), s("[]")]]
     );
 }
+
+#[test]
+fn join_on_conditions_joined_by_and() {
+    let q = "let L = datatable(a:string, b:long, v:long) ['x', 1, 10, 'x', 2, 20, 'y', 1, 30];\n\
+             let R = datatable(c:string, d:long, w:long) ['x', 1, 100, 'x', 3, 300, 'y', 1, 400];\n";
+    let by_and = sorted(run(&format!(
+        "{q}L | join kind=inner R on $left.a == $right.c and $left.b == $right.d | project a, b, v, w"
+    )));
+    assert_eq!(
+        by_and,
+        [
+            vec![s("x"), l(1), l(10), l(100)],
+            vec![s("y"), l(1), l(30), l(400)]
+        ]
+    );
+    let by_comma = sorted(run(&format!(
+        "{q}L | join kind=inner R on $left.a == $right.c, $left.b == $right.d | project a, b, v, w"
+    )));
+    assert_eq!(by_and, by_comma);
+    assert_eq!(
+        sorted(run(&format!(
+            "{q}L | join kind=leftanti R on $left.a == $right.c and $left.b == $right.d"
+        ))),
+        [vec![s("x"), l(2), l(20)]]
+    );
+}
+
+#[test]
+fn named_arguments() {
+    // A user function's parameters by name, in any order, with defaults for the others.
+    assert_eq!(
+        run(
+            "let f = (a:long, b:long = 2, c:long = 3) { a * 100 + b * 10 + c }; print x = f(1, c = 7), y = f(b = 5, a = 4), z = f(9)"
+        ),
+        [vec![l(127), l(453), l(923)]]
+    );
+    // ipv4_lookup's return_unmatched by name (false: the matched rows only).
+    let q = "let R = datatable(net:string, tag:string) ['10.0.0.0/8', 'ten'];\n\
+             datatable(ip:string) ['10.1.2.3', '8.8.8.8'] | evaluate ipv4_lookup(R, ip, net, return_unmatched = false)";
+    assert_eq!(run(q), [vec![s("10.1.2.3"), s("10.0.0.0/8"), s("ten")]]);
+    for (bad, says) in [
+        ("let f = (a:long) { a }; print f(b = 1)", "no parameter 'b'"),
+        ("print strlen(s = 'x')", "named argument"),
+        (
+            "datatable(ip:string) [] | evaluate ipv4_lookup(datatable(n:string) [], ip, n, keep = false)",
+            "no parameter 'keep'",
+        ),
+    ] {
+        let parsed = kql::parse(bad).unwrap_or_else(|e| panic!("{}", e.render(bad, "<q>")));
+        match plan::bind(bad, &parsed, Catalog::builtin(), &BindOptions::default()) {
+            Ok(_) => panic!("{bad} binds"),
+            Err(e) => assert!(e.message.contains(says), "{bad}: {}", e.message),
+        }
+    }
+}

@@ -782,15 +782,36 @@ impl<'a> Binder<'a> {
                 ),
             ));
         }
+        // Named arguments (`f(x, window = 2d)`) go to their parameters, the others in order.
+        let mut named: Vec<(&Ident, &Expr)> = Vec::new();
+        let mut positional: Vec<&Expr> = Vec::new();
+        for a in args {
+            match &a.kind {
+                ExprKind::NamedArg { name, value } => {
+                    if !def.params.iter().any(|p| p.name.name == name.name) {
+                        return Err(BindError::new(
+                            name.span,
+                            format!("the function has no parameter '{}'", name.name),
+                        ));
+                    }
+                    named.push((name, value));
+                }
+                _ => positional.push(a),
+            }
+        }
         let mut bindings = Vec::new();
-        let mut args_iter = args.iter();
+        let mut args_iter = positional.into_iter();
         let mut input = input;
         for (i, p) in def.params.iter().enumerate() {
+            let by_name = named
+                .iter()
+                .find(|(n, _)| n.name == p.name.name)
+                .map(|(_, v)| *v);
             let binding = match &p.ty {
                 ParamType::Tabular { columns, .. } => {
                     let (plan, at) = match (i, input.take()) {
                         (0, Some(plan)) => (plan, span),
-                        (_, _) => match args_iter.next() {
+                        (_, _) => match by_name.or_else(|| args_iter.next()) {
                             Some(a) => (self.bind_tabular(a)?, a.span),
                             None => {
                                 return Err(BindError::new(
@@ -814,7 +835,7 @@ impl<'a> Binder<'a> {
                     Binding::Tabular(plan)
                 }
                 ParamType::Scalar(ty) => {
-                    let arg = args_iter.next();
+                    let arg = by_name.or_else(|| args_iter.next());
                     match (arg, &p.default) {
                         (Some(a), _) => {
                             let (x, _) = self.bind_scalar(a, scope)?;
@@ -3021,6 +3042,13 @@ impl<'a> Binder<'a> {
             }
             ExprKind::Star => Err(BindError::new(e.span, "`*` is not a value here")),
             ExprKind::TypeOf(_) => Err(BindError::new(e.span, "typeof(…) is not a value here")),
+            ExprKind::NamedArg { name, .. } => Err(BindError::new(
+                name.span,
+                format!(
+                    "a named argument (`{} = …`) is taken by user functions and plugins, not here",
+                    name.name
+                ),
+            )),
             _ => Err(BindError::new(
                 e.span,
                 "a tabular expression where a scalar is expected (use toscalar())",
@@ -3383,6 +3411,20 @@ impl Binder<'_> {
         let mut left_keys = Vec::new();
         let mut right_keys = Vec::new();
         for a in &args[3..] {
+            // `return_unmatched = false` (named, as Kusto documents it) or a bare bool.
+            let a = match &a.kind {
+                ExprKind::NamedArg { name, value } if name.name == "return_unmatched" => value,
+                ExprKind::NamedArg { name, .. } => {
+                    return Err(BindError::new(
+                        name.span,
+                        format!(
+                            "ipv4_lookup has no parameter '{}' (it takes return_unmatched)",
+                            name.name
+                        ),
+                    ));
+                }
+                _ => a,
+            };
             if let ExprKind::Literal(l) = &a.kind
                 && let Value::Bool(b) = l.value
             {
