@@ -225,6 +225,42 @@ fn watchlists_are_read_by_column_name() {
         ),
         [vec![s("1.2.3.4"), s("1.2.3.4")]]
     );
+    // _ItemId: a GUID per row, stable (the same row, the same id), distinct between rows.
+    let ids = run_at(
+        "_GetWatchlist('Allow') | project IPOrRange, _ItemId",
+        &data,
+        0,
+    );
+    assert_eq!(ids.len(), 2);
+    let id = |r: &Vec<Value>| match &r[1] {
+        Value::String(g) => g.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(id(&ids[0]), id(&ids[1]));
+    assert!(
+        ids.iter()
+            .all(|r| id(r).len() == 36 && id(r).matches('-').count() == 4)
+    );
+    assert_eq!(
+        run_at(
+            "_GetWatchlist('Allow') | project IPOrRange, _ItemId",
+            &data,
+            0
+        ),
+        ids
+    );
+    // A file's own _ItemId column wins.
+    data.watchlists.insert(
+        "Own".into(),
+        Watchlist::from_csv("_ItemId,Name\nabc,x\n").unwrap(),
+    );
+    let mut opts = BindOptions::default();
+    opts.watchlists
+        .insert("Own".into(), vec!["_ItemId".into(), "Name".into()]);
+    let q = "_GetWatchlist('Own') | project _ItemId, SearchKey";
+    let parsed = kql::parse(q).unwrap();
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &opts).unwrap();
+    assert_eq!(eval::evaluate(&p, &data, 0), [vec![s("abc"), s("abc")]]);
 }
 
 // ---- make-series ------------------------------------------------------------------------------

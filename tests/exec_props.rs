@@ -256,6 +256,8 @@ const WATCHLIST_QUERIES: &[&str] = &[
     "SigninLogs | join kind=inner (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey, Level) on UserPrincipalName | summarize n = count() by UserPrincipalName, Level",
     "SigninLogs | join kind=leftanti (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey) on UserPrincipalName | project UserPrincipalName, IPAddress",
     "_GetWatchlist('Vip') | summarize users = make_set(SearchKey), levels = dcount(Level)",
+    // _ItemId follows a row's contents, so a row a new version keeps keeps its id.
+    "SigninLogs | join kind=inner (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey, _ItemId) on UserPrincipalName | project UserPrincipalName, IPAddress, _ItemId",
     // A scalar from the watchlist read by every row: rows are paired with it again when a
     // version changes it, and no longer kept once the last version is in.
     "let vips = toscalar(_GetWatchlist('Vip') | summarize make_set(SearchKey)); SigninLogs | where set_has_element(vips, UserPrincipalName) | project UserPrincipalName, IPAddress",

@@ -1092,8 +1092,10 @@ impl<'a> Binder<'a> {
                         self.open_names.clone()
                     }
                 };
-                if !cols.iter().any(|c| c == "SearchKey") {
-                    cols.push("SearchKey".to_string());
+                for standard in ["SearchKey", "_ItemId"] {
+                    if !cols.iter().any(|c| c == standard) {
+                        cols.push(standard.to_string());
+                    }
                 }
                 Ok(Plan {
                     node: Node::Watchlist { name },
