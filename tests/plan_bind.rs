@@ -1069,3 +1069,56 @@ fn functions_public_rules_use() {
         ]
     );
 }
+
+#[test]
+fn custom_table_without_schema_binds_for_check_only() {
+    let q = "let limit = 5;\nMyApp_CL\n| where TimeGenerated > ago(1d) and Count_d > limit and Ok_b and EventTime > ago(2h)\n| extend Seen = Seen_t, Label = strcat(Host, '/', User_s), Account = tolower(Account)\n| summarize n = count(), m = max(Seen) by User_s, Host, Label";
+    let opts = BindOptions {
+        open_custom_tables: true,
+        ..BindOptions::default()
+    };
+    let p = bind_with(q, &opts).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    // The scan's columns: typed by suffix, or as datetime when compared with a time; names the
+    // query only assigns (Seen, n, m) and let names (limit) are not columns.
+    fn scan(p: &Plan) -> Option<&Plan> {
+        match &p.node {
+            Node::Scan { .. } => Some(p),
+            _ => p.inputs().into_iter().find_map(scan),
+        }
+    }
+    let s = scan(&p.root).expect("a scan");
+    let ty = |n: &str| s.schema.iter().find(|c| &*c.name == n).map(|c| c.ty);
+    use kqlflow::model::Type;
+    assert_eq!(ty("Count_d"), Some(Type::Real));
+    assert_eq!(ty("Ok_b"), Some(Type::Bool));
+    assert_eq!(ty("Seen_t"), Some(Type::DateTime));
+    assert_eq!(ty("EventTime"), Some(Type::DateTime));
+    assert_eq!(ty("Host"), Some(Type::String));
+    assert_eq!(ty("Account"), Some(Type::String));
+    assert_eq!(ty("TimeGenerated"), Some(Type::DateTime));
+    assert_eq!(ty("_ItemId"), Some(Type::String));
+    for absent in ["Seen", "n", "m", "limit", "Label"] {
+        assert_eq!(ty(absent), None, "{absent}");
+    }
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("custom table 'MyApp_CL' has no schema")),
+        "{:?}",
+        p.notes
+    );
+    // Commands that run queries refuse it, saying why.
+    let e = bind(q).expect_err("refused");
+    assert!(
+        e.message.contains("custom table 'MyApp_CL' has no schema"),
+        "{}",
+        e.message
+    );
+    // A table that is not custom is still unknown.
+    let e = bind("MyApp | take 1").expect_err("unknown");
+    assert!(
+        e.message.starts_with("unknown table 'MyApp'"),
+        "{}",
+        e.message
+    );
+}

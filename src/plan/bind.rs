@@ -76,6 +76,10 @@ pub struct BindOptions {
     /// True when an `externaldata` URL without a file binds to no rows, with a note (`check`,
     /// `explain`); otherwise it is an error naming `--externaldata`.
     pub externaldata_optional: bool,
+    /// True when a custom (`_CL`) table kqlflow has no schema for binds with the columns the
+    /// query uses, typed by Log Analytics' custom field suffixes, with a note (`check`,
+    /// `explain`); otherwise it is an unknown table.
+    pub open_custom_tables: bool,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
@@ -133,6 +137,7 @@ pub fn bind(
         notes: Vec::new(),
         depth: 0,
         open_names: Vec::new(),
+        open_types: (Vec::new(), Vec::new()),
         warnings: Vec::new(),
     };
     let body = b.bind_lets(&query.statements)?;
@@ -324,6 +329,9 @@ struct Binder<'a> {
     notes: Vec<String>,
     depth: usize,
     open_names: Vec<String>,
+    /// For an open custom table: the names the pipeline uses as times, and those it only
+    /// assigns (see [`Binder::time_and_assigned_names`]).
+    open_types: (Vec<String>, Vec<String>),
     warnings: Vec<Warning>,
 }
 
@@ -896,13 +904,23 @@ impl<'a> Binder<'a> {
 
     fn bind_pipe(&mut self, source: &Expr, ops: &[Operator], root: bool) -> Result<Plan> {
         let saved_open = std::mem::take(&mut self.open_names);
-        if let ExprKind::Call { name, .. } = &strip_paren(source).kind
-            && name.name == "_GetWatchlist"
-        {
+        let open_source = match &strip_paren(source).kind {
+            ExprKind::Call { name, .. } => name.name == "_GetWatchlist",
+            ExprKind::Name(id) => {
+                id.name.ends_with("_CL")
+                    && self.lookup(&id.name).is_none()
+                    && self.catalog.table(&id.name).is_none()
+            }
+            _ => false,
+        };
+        let saved_open_types = std::mem::take(&mut self.open_types);
+        if open_source {
             self.open_names = self.names_in_ops(ops);
+            self.open_types = self.time_and_assigned_names(ops);
         }
         let mut p = self.bind_tabular(source);
         self.open_names = saved_open;
+        self.open_types = saved_open_types;
         for (i, op) in ops.iter().enumerate() {
             let tail_ok = root && ops[i + 1..].iter().all(presentation_safe);
             p = self.bind_op(p?, op, tail_ok, false);
@@ -992,6 +1010,86 @@ impl<'a> Binder<'a> {
             out.push(w.to_string());
         }
         out
+    }
+
+    /// Of the names in `ops`, those used as times (compared with `ago(…)`, `now()`, a
+    /// `datetime(…)` or `startofday(…)`, or binned by a timespan), and those first seen assigned
+    /// (`N = …`): how an open custom table types its columns and which it leaves out.
+    fn time_and_assigned_names(&self, ops: &[Operator]) -> (Vec<String>, Vec<String>) {
+        use kql::TokenKind as K;
+        let (Some(first), Some(last)) = (ops.first(), ops.last()) else {
+            return (Vec::new(), Vec::new());
+        };
+        let text = Span::new(first.span.start, last.span.end).text(self.src);
+        let Ok(tokens) = kql::tokenize(text) else {
+            return (Vec::new(), Vec::new());
+        };
+        const TIME_FNS: &[&str] = &[
+            "ago",
+            "now",
+            "startofday",
+            "startofweek",
+            "startofmonth",
+            "startofyear",
+            "endofday",
+            "todatetime",
+            "datetime_add",
+        ];
+        let word = |i: usize| {
+            tokens
+                .get(i)
+                .filter(|t| t.kind == K::Word)
+                .map(|t| t.span.text(text))
+        };
+        let is_time_at = |i: usize| match tokens.get(i).map(|t| &t.kind) {
+            Some(K::DateTime(_)) => true,
+            Some(K::LParen) => {
+                matches!(tokens.get(i + 1).map(|t| &t.kind), Some(K::DateTime(_)))
+                    || word(i + 1).is_some_and(|w| TIME_FNS.contains(&w))
+            }
+            _ => word(i).is_some_and(|w| TIME_FNS.contains(&w)),
+        };
+        let (mut times, mut assigned, mut read) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..tokens.len() {
+            let Some(w) = word(i) else { continue };
+            let next = tokens.get(i + 1).map(|t| &t.kind);
+            let compared = matches!(next, Some(K::Gt | K::Ge | K::Lt | K::Le | K::EqEq))
+                || word(i + 1).is_some_and(|b| b == "between" || b == "!between");
+            let binned = i >= 2
+                && word(i - 2) == Some("bin")
+                && matches!(tokens.get(i - 1).map(|t| &t.kind), Some(K::LParen))
+                && matches!(tokens.get(i + 2).map(|t| &t.kind), Some(K::TimeSpan(_)));
+            if (compared && is_time_at(i + 2)) || binned {
+                times.push(w.to_string());
+            }
+            // A name first seen assigned (`N = …`) is the query's own, not the table's,
+            // unless its own value reads it (`extend N = tolower(N)`).
+            let seen = assigned.iter().chain(&read).any(|x: &String| x == w);
+            let reads_itself = || {
+                let mut depth = 0i32;
+                for (j, t) in tokens.iter().enumerate().skip(i + 2) {
+                    match t.kind {
+                        K::LParen | K::LBracket => depth += 1,
+                        K::RParen | K::RBracket => depth -= 1,
+                        K::Comma | K::Pipe | K::Semi if depth <= 0 => break,
+                        K::Word if word(j) == Some(w) => return true,
+                        _ => {}
+                    }
+                    if depth < 0 {
+                        break;
+                    }
+                }
+                false
+            };
+            if !seen {
+                if next == Some(&K::Assign) && !reads_itself() {
+                    assigned.push(w.to_string());
+                } else {
+                    read.push(w.to_string());
+                }
+            }
+        }
+        (times, assigned)
     }
 
     fn bind_tabular(&mut self, e: &Expr) -> Result<Plan> {
@@ -1208,6 +1306,9 @@ impl<'a> Binder<'a> {
                 event_time: Some(t.time_column),
             });
         }
+        if id.name.ends_with("_CL") {
+            return self.open_custom_table(id);
+        }
         let mut near = self.catalog.closest(&id.name, 3);
         for (n, b) in &self.env {
             if matches!(b, Binding::Tabular(_))
@@ -1230,6 +1331,74 @@ impl<'a> Binder<'a> {
                 did_you_mean(&near)
             ),
         ))
+    }
+
+    /// A custom (`_CL`) table with no schema. `check` and `explain` bind it with the standard
+    /// columns and the names the rest of the pipeline reads, typed by the suffix Log Analytics
+    /// gives custom fields (`_s` string, `_d` real, `_b` bool, `_t` datetime, `_g` guid as
+    /// string), as datetime when compared with a time (`EventTime > ago(1d)`), others as
+    /// string, with a note; the commands that run queries refuse it, since nothing would read
+    /// its records.
+    fn open_custom_table(&mut self, id: &Ident) -> Result<Plan> {
+        if !self.opts.open_custom_tables {
+            return Err(BindError::new(
+                id.span,
+                format!(
+                    "custom table '{}' has no schema in kqlflow: `kqlflow check` binds it with the columns the query uses, but running it needs its schema (not supported yet)",
+                    id.name
+                ),
+            ));
+        }
+        let mut columns: Vec<Column> = Vec::new();
+        for n in &self.open_names {
+            if self.lookup(n).is_some()
+                || crate::catalog::STANDARD_COLUMNS.iter().any(|(c, _)| c == n)
+                || columns.iter().any(|c| &*c.name == n.as_str())
+                || self.open_types.1.contains(n)
+            {
+                continue;
+            }
+            let ty = match n.rsplit_once('_').map(|(_, suffix)| suffix) {
+                Some("d") => Type::Real,
+                Some("b") => Type::Bool,
+                Some("t") => Type::DateTime,
+                _ if self.open_types.0.contains(n) => Type::DateTime,
+                _ => Type::String,
+            };
+            columns.push(Column {
+                name: Str::from(n.as_str()),
+                ty,
+            });
+        }
+        let table = crate::catalog::table_from_columns(&id.name, columns)
+            .map_err(|e| BindError::new(id.span, e.to_string()))?;
+        let used: Vec<&str> = table
+            .schema
+            .columns()
+            .iter()
+            .map(|c| &*c.name)
+            .filter(|n| !crate::catalog::STANDARD_COLUMNS.iter().any(|(s, _)| s == n))
+            .collect();
+        let note = format!(
+            "custom table '{}' has no schema in kqlflow: bound with the standard columns and the names the query reads, typed by their suffix (_s string, _d real, _b bool, _t datetime) or as datetime when compared with a time, others string: {}",
+            id.name,
+            if used.is_empty() {
+                "none".to_string()
+            } else {
+                used.join(", ")
+            }
+        );
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+        Ok(Plan {
+            node: Node::Scan {
+                table: table.name.to_string(),
+                columns: (0..table.schema.len()).collect(),
+            },
+            schema: table.schema.columns().to_vec(),
+            event_time: Some(table.time_column),
+        })
     }
 
     fn bind_print(&mut self, items: &[NamedExpr]) -> Result<Plan> {
