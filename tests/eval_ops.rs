@@ -691,3 +691,40 @@ fn named_arguments() {
         }
     }
 }
+
+#[test]
+fn between_a_datetime_and_a_timespan() {
+    // Kusto: `StartTime between (datetime(2007-07-27) .. 3d)` is 2007-07-27 .. 2007-07-30,
+    // both ends included.
+    let t = "datatable(t:datetime) [datetime(2007-07-26T23:59:59Z), datetime(2007-07-27), datetime(2007-07-29T12:00:00Z), datetime(2007-07-30), datetime(2007-07-30T00:00:01Z)] ";
+    assert_eq!(
+        run(&format!(
+            "{t}| where t between (datetime(2007-07-27) .. 3d) | count"
+        )),
+        [vec![l(3)]]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}| where t !between (datetime(2007-07-27) .. 3d) | count"
+        )),
+        [vec![l(2)]]
+    );
+    // Relative to now: `between (ago(3d) .. 1d)` is from three days ago to two days ago.
+    let now = parse_datetime("2007-08-01T00:00:00Z").unwrap();
+    let rows = run_at(
+        &format!("{t}| where t between (ago(3d) .. 1d) | project t"),
+        &Data::default(),
+        now,
+    );
+    assert_eq!(
+        rows,
+        [
+            vec![Value::DateTime(
+                parse_datetime("2007-07-29T12:00:00Z").unwrap()
+            )],
+            vec![Value::DateTime(
+                parse_datetime("2007-07-30T00:00:00Z").unwrap()
+            )]
+        ]
+    );
+}

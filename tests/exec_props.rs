@@ -21,6 +21,8 @@ const QUERIES: &[&str] = &[
     "SigninLogs | summarize c = count(), d = dcount(IPAddress), s = make_set(IPAddress), mn = min(TimeGenerated), mx = max(TimeGenerated) by UserPrincipalName",
     "SigninLogs | where TimeGenerated > ago(10m) | summarize count() by IPAddress",
     "SigninLogs | where TimeGenerated between (ago(30m) .. ago(5m)) | project UserPrincipalName, IPAddress",
+    // A datetime and a timespan: from 30 minutes ago to 20 minutes ago.
+    "SigninLogs | where TimeGenerated between (ago(30m) .. 10m) | summarize count() by UserPrincipalName",
     "SigninLogs | where TimeGenerated >= ago(20m) and ResultType == \"0\" | summarize dcount(UserPrincipalName)",
     "SigninLogs | where ResultType == \"x\" | summarize n = count(), d = dcount(IPAddress)",
     "SigninLogs | summarize arg_max(TimeGenerated, IPAddress) by UserPrincipalName",

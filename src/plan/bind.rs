@@ -3119,9 +3119,16 @@ impl<'a> Binder<'a> {
                 high,
                 negated,
             } => {
-                let (x, _) = self.bind_scalar(expr, scope)?;
-                let (lo, _) = self.bind_scalar(low, scope)?;
-                let (hi, _) = self.bind_scalar(high, scope)?;
+                let (x, xt) = self.bind_scalar(expr, scope)?;
+                let (lo, lt) = self.bind_scalar(low, scope)?;
+                let (hi, ht) = self.bind_scalar(high, scope)?;
+                // `t between (start .. 3d)`: with a datetime and a timespan the range is
+                // `start .. start + 3d`, as Kusto documents.
+                let hi = if xt == Type::DateTime && lt == Type::DateTime && ht == Type::TimeSpan {
+                    ScalarExpr::Binary(BinOp::Add, Box::new(lo.clone()), Box::new(hi))
+                } else {
+                    hi
+                };
                 Ok((
                     ScalarExpr::Between {
                         expr: Box::new(x),
