@@ -728,3 +728,46 @@ fn between_a_datetime_and_a_timespan() {
         ]
     );
 }
+
+#[test]
+fn day_aligned_windows_follow_midnight() {
+    // `> startofday(ago(1d))`: from yesterday's midnight, whatever the time of day now.
+    let t = "datatable(t:datetime) [datetime(2024-05-01T23:00:00Z), datetime(2024-05-02T00:00:00Z), datetime(2024-05-02T10:00:00Z), datetime(2024-05-03T01:00:00Z)] ";
+    let count_at = |q: &str, now: &str| {
+        run_at(
+            &format!("{t}| where {q} | count"),
+            &Data::default(),
+            parse_datetime(now).unwrap(),
+        )
+    };
+    let since_yesterday = "t > startofday(ago(1d))";
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-03T02:00:00Z"),
+        [vec![l(2)]]
+    );
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-03T23:59:59Z"),
+        [vec![l(2)]]
+    );
+    // (A datatable's rows are all there at any tick, the one after now too.)
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-02T12:00:00Z"),
+        [vec![l(4)]]
+    );
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-04T00:00:00Z"),
+        [vec![l(1)]]
+    );
+    // `>=` keeps the record at midnight itself.
+    assert_eq!(
+        count_at("t >= startofday(ago(1d))", "2024-05-03T02:00:00Z"),
+        [vec![l(3)]]
+    );
+    assert_eq!(
+        count_at(
+            "t between (startofday(ago(2d)) .. startofday(now()))",
+            "2024-05-03T02:00:00Z"
+        ),
+        [vec![l(3)]]
+    );
+}

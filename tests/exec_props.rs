@@ -138,7 +138,19 @@ fn compare(
     until: i64,
     workers: usize,
 ) -> Result<(), TestCaseError> {
-    let tick = MIN;
+    compare_ticked(query, p, rows, watchlists, until, workers, MIN)
+}
+
+/// [`compare`] with ticks `tick` apart.
+fn compare_ticked(
+    query: &str,
+    p: &Program,
+    rows: &[(i64, Row)],
+    watchlists: HashMap<String, Watchlist>,
+    until: i64,
+    workers: usize,
+    tick: i64,
+) -> Result<(), TestCaseError> {
     let cluster = ClusterOptions {
         workers,
         ..ClusterOptions::default()
@@ -226,6 +238,46 @@ proptest! {
         let last = rows.iter().map(|(t, _)| *t).max().unwrap_or(T0);
         compare(QUERIES[q], &p, &rows, HashMap::new(), last + 50 * MIN, 1)?;
         compare(QUERIES[q], &p, &rows, HashMap::new(), last + 50 * MIN, 3)?;
+    }
+}
+
+/// Windows that move by whole days (`startofday(ago(1d))`), over records spread across
+/// several midnights and ticks half an hour apart.
+const DAY_QUERIES: &[&str] = &[
+    "SigninLogs | where TimeGenerated > startofday(ago(1d)) | summarize count() by UserPrincipalName",
+    "SigninLogs | where TimeGenerated between (startofday(ago(2d)) .. startofday(now())) | project UserPrincipalName, IPAddress, TimeGenerated",
+    "let e = startofday(now()); let s = e - 1d; SigninLogs | where TimeGenerated >= s and TimeGenerated < e | summarize dcount(IPAddress) by ResultType",
+    "SigninLogs | where TimeGenerated <= startofday(ago(1d)) and TimeGenerated > ago(3d) | project UserPrincipalName, TimeGenerated",
+];
+
+fn days_of_records() -> impl Strategy<Value = Vec<(i64, Row)>> {
+    let users = prop::sample::select(vec!["alice", "bob", "carol"]);
+    let ips = prop::sample::select(vec!["1.1.1.1", "2.2.2.2", "10.0.0.1"]);
+    let results = prop::sample::select(vec!["0", "50126"]);
+    // Up to four days from T0 (08:00), at whole and odd minutes, some on midnight itself.
+    prop::collection::vec(
+        (0i64..4 * 24 * 4, any::<bool>(), users, ips, results),
+        0..20,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .map(|(k, odd, u, ip, r)| {
+                signin(T0 + k * 15 * MIN + if odd { 7 * MIN } else { 0 }, u, ip, r)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn day_aligned_windows_incremental_equals_batch(rows in days_of_records(), q in 0..DAY_QUERIES.len()) {
+        let p = program(DAY_QUERIES[q]);
+        let last = rows.iter().map(|(t, _)| *t).max().unwrap_or(T0);
+        for workers in [1, 3] {
+            compare_ticked(DAY_QUERIES[q], &p, &rows, HashMap::new(), last + 3 * 24 * 60 * MIN, workers, 30 * MIN)?;
+        }
     }
 }
 

@@ -87,6 +87,7 @@ fn tb(column: usize, op: BoundOp, offset_ticks: i64) -> TemporalBound {
         column,
         op,
         offset_ticks,
+        align: 0,
     }
 }
 
@@ -579,7 +580,8 @@ fn now_elsewhere_is_an_error_pointing_at_it() {
         "SigninLogs | summarize max(TimeGenerated) by UserPrincipalName\n| where max_TimeGenerated + 1d > ago(1d)",
     );
     assert_eq!(at, "2:34");
-    let (at, _) = err("let t = startofday(now());\nSigninLogs | where TimeGenerated > t");
+    // A day-aligned time moved by hours is not a window that moves by whole days.
+    let (at, _) = err("let t = startofday(now()) + 3h;\nSigninLogs | where TimeGenerated > t");
     assert_eq!(at, "1:20");
 }
 
@@ -1120,5 +1122,53 @@ fn custom_table_without_schema_binds_for_check_only() {
         e.message.starts_with("unknown table 'MyApp'"),
         "{}",
         e.message
+    );
+}
+
+#[test]
+fn windows_that_move_by_whole_days_are_temporal_bounds() {
+    let day = |column: usize, op: BoundOp, offset_ticks: i64| TemporalBound {
+        column,
+        op,
+        offset_ticks,
+        align: TICKS_PER_DAY,
+    };
+    let p = ok("SigninLogs | where TimeGenerated > startofday(ago(7d))");
+    let t = p
+        .root
+        .schema
+        .iter()
+        .position(|c| &*c.name == "TimeGenerated");
+    let t = t.expect("TimeGenerated");
+    assert_eq!(temporal(&p), [day(t, BoundOp::Gt, -7 * TICKS_PER_DAY)]);
+    // between, a let, and whole days added to a day-aligned time.
+    let p = ok(
+        "let e = startofday(now()); let s = e - 8d; SigninLogs | where TimeGenerated between (s .. e)",
+    );
+    assert_eq!(
+        temporal(&p),
+        [
+            day(t, BoundOp::Ge, -8 * TICKS_PER_DAY),
+            day(t, BoundOp::Le, 0)
+        ]
+    );
+    // A day-aligned time plus hours does not move by whole days: refused, as is now() used
+    // as a value.
+    for q in [
+        "SigninLogs | where TimeGenerated > startofday(now()) - 3h",
+        "let e = startofday(now()); SigninLogs | extend x = e",
+        "SigninLogs | where TimeGenerated > startofweek(now())",
+    ] {
+        let e = bind(q).expect_err(q);
+        assert!(
+            e.message.starts_with("now() can only bound"),
+            "{q}: {}",
+            e.message
+        );
+    }
+    // Plain bounds are not aligned.
+    assert_eq!(
+        temporal(&ok("SigninLogs | where TimeGenerated > ago(1h)")),
+        [tb(t, BoundOp::Gt, -TICKS_PER_HOUR)]
     );
 }

@@ -556,25 +556,24 @@ fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Ve
         ScalarExpr::Column(i) if is_time(*i) => Some(*i),
         _ => None,
     };
-    let now = |e: &ScalarExpr| match fold(e) {
-        Some(Folded::NowPlus(t)) => Some(t),
-        _ => None,
-    };
+    let now = now_bound;
     match x {
         ScalarExpr::Binary(op, a, b) => {
             let op = bound_op(op)?;
-            if let (Some(c), Some(t)) = (col(a), now(b)) {
+            if let (Some(c), Some((t, align))) = (col(a), now(b)) {
                 return Some(vec![TemporalBound {
                     column: c,
                     op,
                     offset_ticks: t,
+                    align,
                 }]);
             }
-            if let (Some(t), Some(c)) = (now(a), col(b)) {
+            if let (Some((t, align)), Some(c)) = (now(a), col(b)) {
                 return Some(vec![TemporalBound {
                     column: c,
                     op: op.flip(),
                     offset_ticks: t,
+                    align,
                 }]);
             }
             None
@@ -586,19 +585,54 @@ fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Ve
             negated: false,
         } => {
             let c = col(expr)?;
-            let (l, h) = (now(lo)?, now(hi)?);
+            let ((l, la), (h, ha)) = (now(lo)?, now(hi)?);
             Some(vec![
                 TemporalBound {
                     column: c,
                     op: BoundOp::Ge,
                     offset_ticks: l,
+                    align: la,
                 },
                 TemporalBound {
                     column: c,
                     op: BoundOp::Le,
                     offset_ticks: h,
+                    align: ha,
                 },
             ])
+        }
+        _ => None,
+    }
+}
+
+/// `now() + t` as (t, 0), or a time that moves by whole days as (t, a day):
+/// `startofday(now() + t)`, plus or minus whole days (`startofday(now()) - 8d` is
+/// `startofday(now() - 8d)`).
+fn now_bound(e: &ScalarExpr) -> Option<(i64, i64)> {
+    if let Some(Folded::NowPlus(t)) = fold(e) {
+        return Some((t, 0));
+    }
+    match e {
+        ScalarExpr::Call { name, args } if name == "startofday" && args.len() == 1 => {
+            match fold(&args[0]) {
+                Some(Folded::NowPlus(t)) => Some((t, TICKS_PER_DAY)),
+                _ => None,
+            }
+        }
+        ScalarExpr::Binary(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+            let (t, align) = now_bound(a)?;
+            let Some(Folded::Const(Value::TimeSpan(k))) = fold(b) else {
+                return None;
+            };
+            if align == 0 || k % align != 0 {
+                return None;
+            }
+            let t = if *op == BinOp::Add {
+                t.checked_add(k)?
+            } else {
+                t.checked_sub(k)?
+            };
+            Some((t, align))
         }
         _ => None,
     }
@@ -699,6 +733,9 @@ impl<'a> Binder<'a> {
         match fold(&x) {
             Some(Folded::Const(v)) => Ok(Binding::Scalar(ScalarExpr::Literal(v), ty)),
             Some(Folded::NowPlus(t)) => Ok(Binding::Scalar(now_plus(t), Type::DateTime)),
+            // A time that moves by whole days (`startofday(now())`): its uses are checked
+            // where they are (a where's time bound, or refused).
+            None if now_bound(&x).is_some() => Ok(Binding::Scalar(x, Type::DateTime)),
             None if x.uses_now() => Err(BindError::new(
                 self.now_span(e).unwrap_or(e.span),
                 NOW_MESSAGE,
@@ -2007,7 +2044,7 @@ impl<'a> Binder<'a> {
         let reach = bounds
             .iter()
             .filter(|b| Some(b.column) == event_time && matches!(b.op, BoundOp::Gt | BoundOp::Ge))
-            .map(|b| b.offset_ticks)
+            .map(|b| b.offset_ticks.saturating_sub(b.align))
             .min();
         if let Some(r) = reach
             && r < -period
@@ -3905,7 +3942,8 @@ mod tests {
             Some(vec![TemporalBound {
                 column: 2,
                 op: BoundOp::Gt,
-                offset_ticks: -TICKS_PER_HOUR
+                offset_ticks: -TICKS_PER_HOUR,
+                align: 0,
             }])
         );
         assert_eq!(temporal_bounds(&cmp, &|i| i == 1), None);
