@@ -225,6 +225,42 @@ fn watchlists_are_read_by_column_name() {
         ),
         [vec![s("1.2.3.4"), s("1.2.3.4")]]
     );
+    // _ItemId: a GUID per row, stable (the same row, the same id), distinct between rows.
+    let ids = run_at(
+        "_GetWatchlist('Allow') | project IPOrRange, _ItemId",
+        &data,
+        0,
+    );
+    assert_eq!(ids.len(), 2);
+    let id = |r: &Vec<Value>| match &r[1] {
+        Value::String(g) => g.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(id(&ids[0]), id(&ids[1]));
+    assert!(
+        ids.iter()
+            .all(|r| id(r).len() == 36 && id(r).matches('-').count() == 4)
+    );
+    assert_eq!(
+        run_at(
+            "_GetWatchlist('Allow') | project IPOrRange, _ItemId",
+            &data,
+            0
+        ),
+        ids
+    );
+    // A file's own _ItemId column wins.
+    data.watchlists.insert(
+        "Own".into(),
+        Watchlist::from_csv("_ItemId,Name\nabc,x\n").unwrap(),
+    );
+    let mut opts = BindOptions::default();
+    opts.watchlists
+        .insert("Own".into(), vec!["_ItemId".into(), "Name".into()]);
+    let q = "_GetWatchlist('Own') | project _ItemId, SearchKey";
+    let parsed = kql::parse(q).unwrap();
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &opts).unwrap();
+    assert_eq!(eval::evaluate(&p, &data, 0), [vec![s("abc"), s("abc")]]);
 }
 
 // ---- make-series ------------------------------------------------------------------------------
@@ -450,5 +486,316 @@ fn top_and_take_in_the_middle_of_a_query() {
             "{t}let best = toscalar(T | top 1 by v desc | project k); T | where k == best | project v"
         )),
         [vec![l(5)]]
+    );
+}
+
+#[test]
+fn aggregate_defaults_and_count_of_values() {
+    // Kusto's "default values of aggregations": over no values count, sum, sumif, stdev,
+    // variance (and their -if forms) are 0, avg and max null; summarize with no `by` over no
+    // rows still gives one row.
+    let empty = "datatable(k:string, x:long, r:real) [] ";
+    assert_eq!(
+        run(&format!(
+            "{empty}| summarize n = count(), c = count(x), s = sum(x), sr = sum(r), si = sumif(x, x > 0), \
+             sd = stdev(x), v = variance(r), sdi = stdevif(x, x > 0), vi = varianceif(r, r > 0), a = avg(x), m = max(x)"
+        )),
+        [vec![
+            l(0),
+            l(0),
+            l(0),
+            Value::Real(0.0),
+            l(0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            N,
+            N
+        ]]
+    );
+    // With a `by`, no rows give no groups.
+    assert!(run(&format!("{empty}| summarize s = sum(x) by k")).is_empty());
+    // A group whose values are all null: sum 0, count(x) 0, count() its rows.
+    let t =
+        "datatable(k:string, x:long) ['a', long(null), 'a', long(null), 'b', 2, 'b', long(null)] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize n = count(), c = count(x), s = sum(x), si = sumif(x, k == 'a'), sd = stdev(x) by k"
+        ))),
+        [
+            vec![s("a"), l(2), l(0), l(0), l(0), Value::Real(0.0)],
+            vec![s("b"), l(2), l(1), l(2), l(0), Value::Real(0.0)],
+        ]
+    );
+    // count(x)'s column is named after its argument.
+    let q = "datatable(k:string, x:long) [] | summarize count(x), count()";
+    let parsed = kql::parse(q).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let names: Vec<&str> = p.root.schema.iter().map(|c| &*c.name).collect();
+    assert_eq!(names, ["count_x", "count_"]);
+}
+
+fn names(q: &str) -> Vec<String> {
+    let parsed = kql::parse(q).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    let p = plan::bind(q, &parsed, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    p.root.schema.iter().map(|c| c.name.to_string()).collect()
+}
+
+#[test]
+fn containscs_is_contains_cs() {
+    assert_eq!(
+        run(
+            "print a = 'Hello' containscs 'ell', b = 'Hello' containscs 'ELL', c = 'Hello' !containscs 'ELL', d = 'Hello' !containscs 'ell'"
+        ),
+        [vec![
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Bool(false)
+        ]]
+    );
+}
+
+#[test]
+fn percentile_and_percentiles_by_nearest_rank() {
+    // Nearest rank: the least value with at least p% of the values at or below it.
+    let t = "datatable(k:string, x:long) ['a', 1, 'a', 2, 'a', 3, 'a', 4, 'a', 5, 'a', 6, 'a', 7, 'a', 8, 'a', 9, 'a', 10, 'b', 7, 'b', long(null)] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize percentiles(x, 0, 10, 50, 90, 99.5, 100) by k"
+        ))),
+        [
+            vec![s("a"), l(1), l(1), l(5), l(9), l(10), l(10)],
+            vec![s("b"), l(7), l(7), l(7), l(7), l(7), l(7)],
+        ]
+    );
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize percentiles(x, 5, 50, 99.5), percentile(x, 95) by k"
+        )),
+        [
+            "k",
+            "percentile_x_5",
+            "percentile_x_50",
+            "percentile_x_99_5",
+            "percentile_x_95"
+        ]
+    );
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize (p5, p95) = percentiles(x, 5, 95), m = percentiles(x, 50)"
+        )),
+        ["p5", "p95", "m"]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}| where k == 'a' | summarize (lo, hi) = percentiles(x, 25, 75)"
+        )),
+        [vec![l(3), l(8)]]
+    );
+    // Weighted: each value counted its weight times (the documentation's bucketed latencies).
+    let w =
+        "datatable(ReqCount:long, LatencyBucket:long) [20, 10, 33, 20, 60, 30, 100, 40, 200, 50] ";
+    assert_eq!(
+        run(&format!(
+            "{w}| summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9), percentilew(LatencyBucket, ReqCount, 10)"
+        )),
+        [vec![l(40), l(50), l(50), l(20)]]
+    );
+    assert_eq!(
+        names(&format!(
+            "{w}| summarize percentilesw(LatencyBucket, ReqCount, 50, 99.9)"
+        )),
+        [
+            "percentile_LatencyBucket_50",
+            "percentile_LatencyBucket_99_9"
+        ]
+    );
+    // Over no values: null.
+    assert_eq!(
+        run("datatable(x:long) [] | summarize percentile(x, 50)"),
+        [vec![N]]
+    );
+    for bad in [
+        "datatable(x:long) [] | summarize p = percentiles(x, 5, 95)",
+        "datatable(x:long) [] | summarize percentile(x, 150)",
+        "datatable(x:long) [] | summarize percentile(x, x)",
+    ] {
+        let parsed = kql::parse(bad).unwrap();
+        assert!(
+            plan::bind(bad, &parsed, Catalog::builtin(), &BindOptions::default()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn scalars_over_aggregates_in_summarize() {
+    let t = "datatable(k:string, x:long, y:string) ['a', 1, 'p', 'a', 2, 'q', 'b', 4, 'p'] ";
+    assert_eq!(
+        sorted(run(&format!(
+            "{t}| summarize s = tostring(make_set(y)), n = count(), r = toint(avg(x)) * 10, q = strcat(k, '-', count()), w = iff(max(x) > 3, 'big', 'small') by k"
+        ))),
+        [
+            vec![
+                s("a"),
+                s("[\"p\",\"q\"]"),
+                l(2),
+                l(10),
+                s("a-2"),
+                s("small")
+            ],
+            vec![s("b"), s("[\"p\"]"), l(1), l(40), s("b-1"), s("big")],
+        ]
+    );
+    // Unnamed: a conversion of one aggregate keeps the aggregate's name.
+    assert_eq!(
+        names(&format!(
+            "{t}| summarize tostring(make_set(y)), toint(avg(x)), max(x) - min(x) by k"
+        )),
+        ["k", "set_y", "avg_x", "Column1"]
+    );
+    // With no `by` over no rows: one row, the expression over the aggregates' defaults.
+    assert_eq!(
+        run("datatable(x:long) [] | summarize a = sum(x) + 1, b = tostring(make_set(x))"),
+        [vec![l(1), s("[]")]]
+    );
+}
+
+#[test]
+fn join_on_conditions_joined_by_and() {
+    let q = "let L = datatable(a:string, b:long, v:long) ['x', 1, 10, 'x', 2, 20, 'y', 1, 30];\n\
+             let R = datatable(c:string, d:long, w:long) ['x', 1, 100, 'x', 3, 300, 'y', 1, 400];\n";
+    let by_and = sorted(run(&format!(
+        "{q}L | join kind=inner R on $left.a == $right.c and $left.b == $right.d | project a, b, v, w"
+    )));
+    assert_eq!(
+        by_and,
+        [
+            vec![s("x"), l(1), l(10), l(100)],
+            vec![s("y"), l(1), l(30), l(400)]
+        ]
+    );
+    let by_comma = sorted(run(&format!(
+        "{q}L | join kind=inner R on $left.a == $right.c, $left.b == $right.d | project a, b, v, w"
+    )));
+    assert_eq!(by_and, by_comma);
+    assert_eq!(
+        sorted(run(&format!(
+            "{q}L | join kind=leftanti R on $left.a == $right.c and $left.b == $right.d"
+        ))),
+        [vec![s("x"), l(2), l(20)]]
+    );
+}
+
+#[test]
+fn named_arguments() {
+    // A user function's parameters by name, in any order, with defaults for the others.
+    assert_eq!(
+        run(
+            "let f = (a:long, b:long = 2, c:long = 3) { a * 100 + b * 10 + c }; print x = f(1, c = 7), y = f(b = 5, a = 4), z = f(9)"
+        ),
+        [vec![l(127), l(453), l(923)]]
+    );
+    // ipv4_lookup's return_unmatched by name (false: the matched rows only).
+    let q = "let R = datatable(net:string, tag:string) ['10.0.0.0/8', 'ten'];\n\
+             datatable(ip:string) ['10.1.2.3', '8.8.8.8'] | evaluate ipv4_lookup(R, ip, net, return_unmatched = false)";
+    assert_eq!(run(q), [vec![s("10.1.2.3"), s("10.0.0.0/8"), s("ten")]]);
+    for (bad, says) in [
+        ("let f = (a:long) { a }; print f(b = 1)", "no parameter 'b'"),
+        ("print strlen(s = 'x')", "named argument"),
+        (
+            "datatable(ip:string) [] | evaluate ipv4_lookup(datatable(n:string) [], ip, n, keep = false)",
+            "no parameter 'keep'",
+        ),
+    ] {
+        let parsed = kql::parse(bad).unwrap_or_else(|e| panic!("{}", e.render(bad, "<q>")));
+        match plan::bind(bad, &parsed, Catalog::builtin(), &BindOptions::default()) {
+            Ok(_) => panic!("{bad} binds"),
+            Err(e) => assert!(e.message.contains(says), "{bad}: {}", e.message),
+        }
+    }
+}
+
+#[test]
+fn between_a_datetime_and_a_timespan() {
+    // Kusto: `StartTime between (datetime(2007-07-27) .. 3d)` is 2007-07-27 .. 2007-07-30,
+    // both ends included.
+    let t = "datatable(t:datetime) [datetime(2007-07-26T23:59:59Z), datetime(2007-07-27), datetime(2007-07-29T12:00:00Z), datetime(2007-07-30), datetime(2007-07-30T00:00:01Z)] ";
+    assert_eq!(
+        run(&format!(
+            "{t}| where t between (datetime(2007-07-27) .. 3d) | count"
+        )),
+        [vec![l(3)]]
+    );
+    assert_eq!(
+        run(&format!(
+            "{t}| where t !between (datetime(2007-07-27) .. 3d) | count"
+        )),
+        [vec![l(2)]]
+    );
+    // Relative to now: `between (ago(3d) .. 1d)` is from three days ago to two days ago.
+    let now = parse_datetime("2007-08-01T00:00:00Z").unwrap();
+    let rows = run_at(
+        &format!("{t}| where t between (ago(3d) .. 1d) | project t"),
+        &Data::default(),
+        now,
+    );
+    assert_eq!(
+        rows,
+        [
+            vec![Value::DateTime(
+                parse_datetime("2007-07-29T12:00:00Z").unwrap()
+            )],
+            vec![Value::DateTime(
+                parse_datetime("2007-07-30T00:00:00Z").unwrap()
+            )]
+        ]
+    );
+}
+
+#[test]
+fn day_aligned_windows_follow_midnight() {
+    // `> startofday(ago(1d))`: from yesterday's midnight, whatever the time of day now.
+    let t = "datatable(t:datetime) [datetime(2024-05-01T23:00:00Z), datetime(2024-05-02T00:00:00Z), datetime(2024-05-02T10:00:00Z), datetime(2024-05-03T01:00:00Z)] ";
+    let count_at = |q: &str, now: &str| {
+        run_at(
+            &format!("{t}| where {q} | count"),
+            &Data::default(),
+            parse_datetime(now).unwrap(),
+        )
+    };
+    let since_yesterday = "t > startofday(ago(1d))";
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-03T02:00:00Z"),
+        [vec![l(2)]]
+    );
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-03T23:59:59Z"),
+        [vec![l(2)]]
+    );
+    // (A datatable's rows are all there at any tick, the one after now too.)
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-02T12:00:00Z"),
+        [vec![l(4)]]
+    );
+    assert_eq!(
+        count_at(since_yesterday, "2024-05-04T00:00:00Z"),
+        [vec![l(1)]]
+    );
+    // `>=` keeps the record at midnight itself.
+    assert_eq!(
+        count_at("t >= startofday(ago(1d))", "2024-05-03T02:00:00Z"),
+        [vec![l(3)]]
+    );
+    assert_eq!(
+        count_at(
+            "t between (startofday(ago(2d)) .. startofday(now()))",
+            "2024-05-03T02:00:00Z"
+        ),
+        [vec![l(3)]]
     );
 }

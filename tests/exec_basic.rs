@@ -126,6 +126,33 @@ fn keyless_summarize_has_one_row_even_when_empty() {
 }
 
 #[test]
+fn keyless_summarize_over_nothing_gives_kusto_defaults() {
+    let p = program(
+        "SigninLogs | where ResultType == \"nope\" | extend x = strlen(IPAddress), r = strlen(IPAddress) * 0.5 \
+         | summarize n = count(x), s = sum(x), sr = sum(r), si = sumif(x, x > 1), sd = stdev(x), v = variance(r), \
+         sdi = stdevif(x, true), vi = varianceif(x, true), a = avg(x), m = max(x), st = make_set(x)",
+    );
+    let one = run(&p, data(), 1);
+    assert_eq!(
+        at(&one, T0 + 10 * MIN),
+        vec![vec![
+            Value::Long(0),
+            Value::Long(0),
+            Value::Real(0.0),
+            Value::Long(0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Real(0.0),
+            Value::Null,
+            Value::Null,
+            Value::array(Vec::new()),
+        ]]
+    );
+    assert_eq!(run(&p, data(), 2), one);
+}
+
+#[test]
 fn inner_join_and_union() {
     let p = program(
         "let f = SigninLogs | where ResultType != \"0\" | summarize Failed = count() by UserPrincipalName;\n\

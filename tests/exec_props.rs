@@ -21,6 +21,8 @@ const QUERIES: &[&str] = &[
     "SigninLogs | summarize c = count(), d = dcount(IPAddress), s = make_set(IPAddress), mn = min(TimeGenerated), mx = max(TimeGenerated) by UserPrincipalName",
     "SigninLogs | where TimeGenerated > ago(10m) | summarize count() by IPAddress",
     "SigninLogs | where TimeGenerated between (ago(30m) .. ago(5m)) | project UserPrincipalName, IPAddress",
+    // A datetime and a timespan: from 30 minutes ago to 20 minutes ago.
+    "SigninLogs | where TimeGenerated between (ago(30m) .. 10m) | summarize count() by UserPrincipalName",
     "SigninLogs | where TimeGenerated >= ago(20m) and ResultType == \"0\" | summarize dcount(UserPrincipalName)",
     "SigninLogs | where ResultType == \"x\" | summarize n = count(), d = dcount(IPAddress)",
     "SigninLogs | summarize arg_max(TimeGenerated, IPAddress) by UserPrincipalName",
@@ -45,6 +47,7 @@ const QUERIES: &[&str] = &[
     "let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join kind=rightanti s on UserPrincipalName",
     "let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join kind=leftsemi s on UserPrincipalName",
     "let f = SigninLogs | where ResultType != \"0\" | project UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, SIP = IPAddress; f | join kind=rightsemi s on UserPrincipalName",
+    "let f = SigninLogs | where ResultType != \"0\" | project U = UserPrincipalName, FIP = IPAddress; let s = SigninLogs | where ResultType == \"0\" | project UserPrincipalName, IPAddress; f | join kind=inner s on $left.U == $right.UserPrincipalName and $left.FIP == $right.IPAddress | project U, FIP",
     "let recent = SigninLogs | where TimeGenerated > ago(15m) | distinct IPAddress; SigninLogs | where TimeGenerated > ago(30m) | join kind=leftanti recent on IPAddress | project UserPrincipalName, IPAddress",
     "SigninLogs | where ResultType != \"0\" | summarize Failures = count() by UserPrincipalName | where Failures >= 2 | order by Failures desc | take 5",
     // top and take inside a query: the first rows by the keys, ties broken by the row, the same
@@ -56,6 +59,14 @@ const QUERIES: &[&str] = &[
     "let last = toscalar(SigninLogs | top 1 by TimeGenerated desc | project IPAddress); SigninLogs | where IPAddress == last | project UserPrincipalName, TimeGenerated",
     "SigninLogs | extend g = new_guid(), h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), b = bin_at(TimeGenerated, 7m, datetime(2024-05-01T08:03:00Z)), c = countof(IPAddress, '.'), r = replace(@'\\.', '-', IPAddress), x = extract_all(@'(\\d+)', IPAddress), u = parse_url(strcat('https://', IPAddress, '/p?a=1')).Host | project UserPrincipalName, g, h, w, b, c, r, x, u",
     "let ranges = datatable(Range:string, Name:string)['1.1.0.0/16', 'one', '10.0.0.0/8', 'ten', '0.0.0.0/0', 'all']; SigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Range) | project UserPrincipalName, IPAddress, Name",
+    // Kusto's default values of aggregations over no values: a window that is often empty,
+    // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
+    "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
+    "SigninLogs | extend x = iff(ResultType == \"0\", strlen(IPAddress), int(null)) | summarize s = sum(x), c = count(x), sdi = stdevif(x, UserPrincipalName == 'bob'), vi = varianceif(toreal(x), IPAddress == '1.1.1.1') by UserPrincipalName",
+    // percentiles (a sorted multiset per group), scalars over aggregates, containscs.
+    "SigninLogs | where TimeGenerated > ago(15m) and UserPrincipalName !containscs 'A' | extend x = strlen(UserPrincipalName) * 10 + strlen(IPAddress) | summarize percentiles(x, 10, 50, 95), p = percentile(IPAddress, 50), s = tostring(make_set(IPAddress)), r = toint(avg(x)) * 2, q = strcat(UserPrincipalName, ':', count()) by UserPrincipalName",
+    "SigninLogs | where IPAddress containscs '.1' | summarize (lo, hi) = percentiles(TimeGenerated, 0, 75), n = count() + dcount(IPAddress)",
+    "SigninLogs | summarize c = count() by UserPrincipalName, IPAddress | summarize percentilesw(strlen(IPAddress), c, 25, 90) by UserPrincipalName",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",
 ];
 
@@ -134,7 +145,19 @@ fn compare(
     until: i64,
     workers: usize,
 ) -> Result<(), TestCaseError> {
-    let tick = MIN;
+    compare_ticked(query, p, rows, watchlists, until, workers, MIN)
+}
+
+/// [`compare`] with ticks `tick` apart.
+fn compare_ticked(
+    query: &str,
+    p: &Program,
+    rows: &[(i64, Row)],
+    watchlists: HashMap<String, Watchlist>,
+    until: i64,
+    workers: usize,
+    tick: i64,
+) -> Result<(), TestCaseError> {
     let cluster = ClusterOptions {
         workers,
         ..ClusterOptions::default()
@@ -225,6 +248,46 @@ proptest! {
     }
 }
 
+/// Windows that move by whole days (`startofday(ago(1d))`), over records spread across
+/// several midnights and ticks half an hour apart.
+const DAY_QUERIES: &[&str] = &[
+    "SigninLogs | where TimeGenerated > startofday(ago(1d)) | summarize count() by UserPrincipalName",
+    "SigninLogs | where TimeGenerated between (startofday(ago(2d)) .. startofday(now())) | project UserPrincipalName, IPAddress, TimeGenerated",
+    "let e = startofday(now()); let s = e - 1d; SigninLogs | where TimeGenerated >= s and TimeGenerated < e | summarize dcount(IPAddress) by ResultType",
+    "SigninLogs | where TimeGenerated <= startofday(ago(1d)) and TimeGenerated > ago(3d) | project UserPrincipalName, TimeGenerated",
+];
+
+fn days_of_records() -> impl Strategy<Value = Vec<(i64, Row)>> {
+    let users = prop::sample::select(vec!["alice", "bob", "carol"]);
+    let ips = prop::sample::select(vec!["1.1.1.1", "2.2.2.2", "10.0.0.1"]);
+    let results = prop::sample::select(vec!["0", "50126"]);
+    // Up to four days from T0 (08:00), at whole and odd minutes, some on midnight itself.
+    prop::collection::vec(
+        (0i64..4 * 24 * 4, any::<bool>(), users, ips, results),
+        0..20,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .map(|(k, odd, u, ip, r)| {
+                signin(T0 + k * 15 * MIN + if odd { 7 * MIN } else { 0 }, u, ip, r)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn day_aligned_windows_incremental_equals_batch(rows in days_of_records(), q in 0..DAY_QUERIES.len()) {
+        let p = program(DAY_QUERIES[q]);
+        let last = rows.iter().map(|(t, _)| *t).max().unwrap_or(T0);
+        for workers in [1, 3] {
+            compare_ticked(DAY_QUERIES[q], &p, &rows, HashMap::new(), last + 3 * 24 * 60 * MIN, workers, 30 * MIN)?;
+        }
+    }
+}
+
 /// Every query, on one fixed dataset, so each is exercised whatever proptest draws.
 #[test]
 fn every_query_on_a_fixed_tenant() {
@@ -254,6 +317,8 @@ const WATCHLIST_QUERIES: &[&str] = &[
     "SigninLogs | join kind=inner (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey, Level) on UserPrincipalName | summarize n = count() by UserPrincipalName, Level",
     "SigninLogs | join kind=leftanti (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey) on UserPrincipalName | project UserPrincipalName, IPAddress",
     "_GetWatchlist('Vip') | summarize users = make_set(SearchKey), levels = dcount(Level)",
+    // _ItemId follows a row's contents, so a row a new version keeps keeps its id.
+    "SigninLogs | join kind=inner (_GetWatchlist('Vip') | project UserPrincipalName = SearchKey, _ItemId) on UserPrincipalName | project UserPrincipalName, IPAddress, _ItemId",
     // A scalar from the watchlist read by every row: rows are paired with it again when a
     // version changes it, and no longer kept once the last version is in.
     "let vips = toscalar(_GetWatchlist('Vip') | summarize make_set(SearchKey)); SigninLogs | where set_has_element(vips, UserPrincipalName) | project UserPrincipalName, IPAddress",

@@ -91,6 +91,7 @@ fn s(e: &Expr) -> String {
             name.name,
             args.iter().map(s).collect::<Vec<_>>().join(", ")
         ),
+        ExprKind::NamedArg { name, value } => format!("{}={}", name.name, s(value)),
         ExprKind::Member { target, name } => format!("{}.{}", s(target), name.name),
         ExprKind::Index { target, index } => format!("{}[{}]", s(target), s(index)),
         ExprKind::Pipe { source, operators } => format!(
@@ -378,6 +379,24 @@ fn joins() {
             .2
             .starts_with("a join condition must be")
     );
+    // Conditions joined by `and`, as Sentinel rules write them.
+    let OperatorKind::Join(j) =
+        op("T | join kind=anti U on $left.D==$right.D and $left.T == $right.U and K, M")
+    else {
+        panic!()
+    };
+    assert_eq!(j.on.len(), 4);
+    assert!(
+        matches!(&j.on[1], JoinCondition::Equal { left, right, .. } if left.name == "T" && right.name == "U")
+    );
+    assert!(matches!(&j.on[2], JoinCondition::Column(c) if c.name == "K"));
+    assert!(matches!(&j.on[3], JoinCondition::Column(c) if c.name == "M"));
+    // `or` is no join condition.
+    assert!(
+        err("T | join U on $left.a == $right.b or $left.c == $right.d")
+            .2
+            .starts_with("a join condition must be")
+    );
     let OperatorKind::Lookup(l) = op("T | lookup kind=inner (U) on a") else {
         panic!()
     };
@@ -401,7 +420,7 @@ fn joins() {
         (
             1,
             17,
-            "a join condition must be a column name or `$left.Column == $right.Column`".into()
+            "a join condition must be a column name or `$left.Column == $right.Column` (several joined by `,` or `and`)".into()
         )
     );
     assert_eq!(
@@ -551,6 +570,23 @@ fn small_operators() {
         panic!()
     };
     assert_eq!(s(&call), "ipv4_lookup(ranges, ip, net)");
+    // Named arguments, after positional ones or alone; `==` stays a comparison.
+    let OperatorKind::Evaluate { call, .. } =
+        op("T | evaluate ipv4_lookup(ranges, ip, net, return_unmatched = true)")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        s(&call),
+        "ipv4_lookup(ranges, ip, net, return_unmatched=Bool(true))"
+    );
+    assert_eq!(se("f(a = 1, b == 2)"), "f(a=1, (== b 2))");
+    assert_eq!(
+        e("f(x, window = 2d)").to_string(),
+        "f(x, window = 2d)",
+        "displayed as written"
+    );
+    assert!(err("f(a = )").2.contains("after `a =` in the call to `f`"));
     assert!(
         err("T | evaluate x")
             .2

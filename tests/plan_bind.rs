@@ -87,6 +87,7 @@ fn tb(column: usize, op: BoundOp, offset_ticks: i64) -> TemporalBound {
         column,
         op,
         offset_ticks,
+        align: 0,
     }
 }
 
@@ -579,7 +580,8 @@ fn now_elsewhere_is_an_error_pointing_at_it() {
         "SigninLogs | summarize max(TimeGenerated) by UserPrincipalName\n| where max_TimeGenerated + 1d > ago(1d)",
     );
     assert_eq!(at, "2:34");
-    let (at, _) = err("let t = startofday(now());\nSigninLogs | where TimeGenerated > t");
+    // A day-aligned time moved by hours is not a window that moves by whole days.
+    let (at, _) = err("let t = startofday(now()) + 3h;\nSigninLogs | where TimeGenerated > t");
     assert_eq!(at, "1:20");
 }
 
@@ -1069,5 +1071,106 @@ fn functions_public_rules_use() {
             "d: datetime",
             "b: real"
         ]
+    );
+}
+
+#[test]
+fn custom_table_without_schema_binds_for_check_only() {
+    let q = "let limit = 5;\nMyApp_CL\n| where TimeGenerated > ago(1d) and Count_d > limit and Ok_b and EventTime > ago(2h)\n| extend Seen = Seen_t, Label = strcat(Host, '/', User_s), Account = tolower(Account)\n| summarize n = count(), m = max(Seen) by User_s, Host, Label";
+    let opts = BindOptions {
+        open_custom_tables: true,
+        ..BindOptions::default()
+    };
+    let p = bind_with(q, &opts).unwrap_or_else(|e| panic!("{}", e.render(q, "<q>")));
+    // The scan's columns: typed by suffix, or as datetime when compared with a time; names the
+    // query only assigns (Seen, n, m) and let names (limit) are not columns.
+    fn scan(p: &Plan) -> Option<&Plan> {
+        match &p.node {
+            Node::Scan { .. } => Some(p),
+            _ => p.inputs().into_iter().find_map(scan),
+        }
+    }
+    let s = scan(&p.root).expect("a scan");
+    let ty = |n: &str| s.schema.iter().find(|c| &*c.name == n).map(|c| c.ty);
+    use kqlflow::model::Type;
+    assert_eq!(ty("Count_d"), Some(Type::Real));
+    assert_eq!(ty("Ok_b"), Some(Type::Bool));
+    assert_eq!(ty("Seen_t"), Some(Type::DateTime));
+    assert_eq!(ty("EventTime"), Some(Type::DateTime));
+    assert_eq!(ty("Host"), Some(Type::String));
+    assert_eq!(ty("Account"), Some(Type::String));
+    assert_eq!(ty("TimeGenerated"), Some(Type::DateTime));
+    assert_eq!(ty("_ItemId"), Some(Type::String));
+    for absent in ["Seen", "n", "m", "limit", "Label"] {
+        assert_eq!(ty(absent), None, "{absent}");
+    }
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("custom table 'MyApp_CL' has no schema")),
+        "{:?}",
+        p.notes
+    );
+    // Commands that run queries refuse it, saying why.
+    let e = bind(q).expect_err("refused");
+    assert!(
+        e.message.contains("custom table 'MyApp_CL' has no schema"),
+        "{}",
+        e.message
+    );
+    // A table that is not custom is still unknown.
+    let e = bind("MyApp | take 1").expect_err("unknown");
+    assert!(
+        e.message.starts_with("unknown table 'MyApp'"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn windows_that_move_by_whole_days_are_temporal_bounds() {
+    let day = |column: usize, op: BoundOp, offset_ticks: i64| TemporalBound {
+        column,
+        op,
+        offset_ticks,
+        align: TICKS_PER_DAY,
+    };
+    let p = ok("SigninLogs | where TimeGenerated > startofday(ago(7d))");
+    let t = p
+        .root
+        .schema
+        .iter()
+        .position(|c| &*c.name == "TimeGenerated");
+    let t = t.expect("TimeGenerated");
+    assert_eq!(temporal(&p), [day(t, BoundOp::Gt, -7 * TICKS_PER_DAY)]);
+    // between, a let, and whole days added to a day-aligned time.
+    let p = ok(
+        "let e = startofday(now()); let s = e - 8d; SigninLogs | where TimeGenerated between (s .. e)",
+    );
+    assert_eq!(
+        temporal(&p),
+        [
+            day(t, BoundOp::Ge, -8 * TICKS_PER_DAY),
+            day(t, BoundOp::Le, 0)
+        ]
+    );
+    // A day-aligned time plus hours does not move by whole days: refused, as is now() used
+    // as a value.
+    for q in [
+        "SigninLogs | where TimeGenerated > startofday(now()) - 3h",
+        "let e = startofday(now()); SigninLogs | extend x = e",
+        "SigninLogs | where TimeGenerated > startofweek(now())",
+    ] {
+        let e = bind(q).expect_err(q);
+        assert!(
+            e.message.starts_with("now() can only bound"),
+            "{q}: {}",
+            e.message
+        );
+    }
+    // Plain bounds are not aligned.
+    assert_eq!(
+        temporal(&ok("SigninLogs | where TimeGenerated > ago(1h)")),
+        [tb(t, BoundOp::Gt, -TICKS_PER_HOUR)]
     );
 }

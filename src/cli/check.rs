@@ -328,6 +328,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             // An externaldata URL without its file binds to no rows here, with a note.
             Ok(o) => BindOptions {
                 externaldata_optional: true,
+                open_custom_tables: true,
                 ..o
             },
             Err(e) => {

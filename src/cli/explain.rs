@@ -33,6 +33,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
         // An externaldata URL without its file binds to no rows here, with a note.
         Ok(o) => crate::plan::BindOptions {
             externaldata_optional: true,
+            open_custom_tables: true,
             ..o
         },
         Err(e) => {

@@ -89,7 +89,9 @@ pub struct Data {
 }
 
 /// A watchlist's rows in the columns `schema` asks for: columns by header name (all strings),
-/// `SearchKey` from the first column when the file has no such column, a missing column
+/// `SearchKey` from the first column when the file has no such column, `_ItemId` (when the
+/// file has none) a GUID hashed from the row's header and cells, so that a row keeps its id
+/// from one version of the watchlist to the next and both engines agree; a missing column
 /// empty. Both engines read watchlists through this.
 pub fn watchlist_rows(schema: &[Column], w: &Watchlist) -> Vec<Row> {
     let idx: Vec<Option<usize>> = schema
@@ -108,6 +110,13 @@ pub fn watchlist_rows(schema: &[Column], w: &Watchlist) -> Vec<Row> {
                     None if &*c.name == "SearchKey" => {
                         Value::str(key.and_then(|k| r.get(k)).map_or("", String::as_str))
                     }
+                    None if &*c.name == "_ItemId" => crate::func::more::f_new_guid(
+                        &w.columns
+                            .iter()
+                            .chain(r.iter())
+                            .map(Value::str)
+                            .collect::<Vec<_>>(),
+                    ),
                     None => missing(c),
                 })
                 .collect()

@@ -38,7 +38,7 @@ use crate::plan::ir::{
     AggCall, BoundOp, EvalCtx, JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound,
 };
 use crate::plan::optimize;
-use crate::runtime::temporal::{TimeBound, presence};
+use crate::runtime::temporal::{TimeBound, aligned, presence, presence_each};
 use crate::runtime::{Rows, Time};
 
 /// What a query needs as input: its tables' and watchlists' collections, keyed by name.
@@ -1502,7 +1502,9 @@ fn temporal_filter<'scope>(
     tick: i64,
 ) -> Rows<'scope> {
     let column = bounds.first().map_or(0, |b| b.column);
-    let tb: Vec<TimeBound> = bounds.iter().map(time_bound).collect();
+    let tb: Vec<(TimeBound, i64)> = bounds.iter().map(|b| (time_bound(b), b.align)).collect();
+    let any_aligned = tb.iter().any(|(_, a)| *a > 0);
+    let plain: Vec<TimeBound> = tb.iter().map(|(b, _)| *b).collect();
     let scope = rows.inner.scope();
     rows.inner
         .unary_frontier(Pipeline, "TemporalFilter", move |_, info| {
@@ -1520,7 +1522,16 @@ fn temporal_filter<'scope>(
                         let Some(Value::DateTime(value)) = row.get(column) else {
                             continue;
                         };
-                        let Some((start, end)) = presence(t as i64, *value, &tb, tick) else {
+                        let found = if any_aligned {
+                            let each: Vec<(TimeBound, i64)> = tb
+                                .iter()
+                                .map(|(b, align)| aligned(*b, *align, *value))
+                                .collect();
+                            presence_each(t as i64, &each, tick)
+                        } else {
+                            presence(t as i64, *value, &plain, tick)
+                        };
+                        let Some((start, end)) = found else {
                             continue;
                         };
                         let start = start.max(t);

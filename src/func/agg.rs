@@ -43,6 +43,12 @@ pub enum AggKind {
     Stdev,
     /// `variance(x)`: the sample variance. Arguments: `[x]`.
     Variance,
+    /// `stdevif(x, p)`. Arguments: `[x, p]`.
+    StdevIf,
+    /// `varianceif(x, p)`. Arguments: `[x, p]`.
+    VarianceIf,
+    /// `count(x)`: rows where `x` is not null. Arguments: `[x]`.
+    CountValues,
     /// `make_set(x[, n])`: distinct values in ascending order, arrays flattened. Arguments: `[x]`.
     MakeSet,
     /// `make_set_if(x, p[, n])`. Arguments: `[x, p]`.
@@ -63,6 +69,9 @@ pub enum AggKind {
     TakeAny,
     /// `percentile(x, p)`: the nearest-rank percentile. Arguments: `[x]`.
     Percentile,
+    /// `percentilew(x, w, p)`: the nearest-rank percentile with each value counted `w` times
+    /// (rows whose weight is not a positive integer are left out). Arguments: `[x, w]`.
+    PercentileW,
 }
 
 /// An aggregate with its constant parameters.
@@ -74,6 +83,9 @@ pub struct AggSpec {
     pub limit: usize,
     /// `percentile`'s percentage, 0 to 100.
     pub percentile: f64,
+    /// The type of the first argument as bound ([`Type::Dynamic`] when not known): `sum` and
+    /// `sumif` over no values return the zero of their result type for it.
+    pub arg: Type,
 }
 
 impl AggSpec {
@@ -83,6 +95,33 @@ impl AggSpec {
             kind,
             limit: 1_048_576,
             percentile: 50.0,
+            arg: Type::Dynamic,
+        }
+    }
+
+    /// The aggregate `kind` over a first argument of type `arg`.
+    pub fn with_arg(kind: AggKind, arg: Type) -> AggSpec {
+        AggSpec {
+            arg,
+            ..AggSpec::new(kind)
+        }
+    }
+
+    /// The value over no values (or only nulls), per Kusto's "default values of
+    /// aggregations": 0 for the counts, `sum`, `sumif`, `stdev`, `stdevif`, `variance` and
+    /// `varianceif`; null for `avg`, `min`, `max` and the others (the set and list aggregates
+    /// give their empty array by themselves).
+    pub fn empty_value(&self) -> Value {
+        use AggKind::*;
+        match self.kind {
+            Count | CountIf | CountValues | DCount | DCountIf => Value::Long(0),
+            Sum | SumIf => match self.result_type(&[self.arg]) {
+                Type::Long => Value::Long(0),
+                Type::TimeSpan => Value::TimeSpan(0),
+                _ => Value::Real(0.0),
+            },
+            Stdev | StdevIf | Variance | VarianceIf => Value::Real(0.0),
+            _ => Value::Null,
         }
     }
 
@@ -91,14 +130,14 @@ impl AggSpec {
         use AggKind::*;
         let first = args.first().copied().unwrap_or(Type::Dynamic);
         match self.kind {
-            Count | CountIf | DCount | DCountIf => Type::Long,
+            Count | CountIf | CountValues | DCount | DCountIf => Type::Long,
             Sum | SumIf => match first {
                 Type::Int | Type::Long => Type::Long,
                 Type::TimeSpan => Type::TimeSpan,
                 _ => Type::Real,
             },
-            Avg | AvgIf | Stdev | Variance => Type::Real,
-            Min | Max | MinIf | MaxIf | Percentile => first,
+            Avg | AvgIf | Stdev | Variance | StdevIf | VarianceIf => Type::Real,
+            Min | Max | MinIf | MaxIf | Percentile | PercentileW => first,
             MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin => {
                 Type::Dynamic
             }
@@ -161,7 +200,7 @@ impl Accumulator {
     pub fn new(spec: AggSpec) -> Accumulator {
         use AggKind::*;
         let state = match spec.kind {
-            Count | CountIf => State::Count(0),
+            Count | CountIf | CountValues => State::Count(0),
             Sum | SumIf => State::Sum {
                 n: 0,
                 long: 0,
@@ -170,7 +209,7 @@ impl Accumulator {
                 span: 0,
                 spans: 0,
             },
-            Avg | AvgIf | Stdev | Variance => State::Moments {
+            Avg | AvgIf | Stdev | Variance | StdevIf | VarianceIf => State::Moments {
                 n: 0,
                 sum: ExactSum::new(),
                 sumsq: ExactSum::new(),
@@ -200,7 +239,9 @@ impl Accumulator {
         let pred = |i: usize| is_true(args.get(i).unwrap_or(&Value::Null));
         let kept = match self.spec.kind {
             CountIf => pred(0),
-            DCountIf | SumIf | AvgIf | MinIf | MaxIf | MakeSetIf | MakeListIf => pred(1),
+            CountValues => !x.is_null(),
+            DCountIf | SumIf | AvgIf | MinIf | MaxIf | MakeSetIf | MakeListIf | StdevIf
+            | VarianceIf => pred(1),
             _ => true,
         };
         if !kept {
@@ -257,9 +298,17 @@ impl Accumulator {
                 if skip_null && x.is_null() {
                     return;
                 }
+                let times = if self.spec.kind == PercentileW {
+                    match args.get(1) {
+                        Some(Value::Long(w)) if *w > 0 => *w,
+                        _ => return,
+                    }
+                } else {
+                    1
+                };
                 let e = values.entry(key.clone()).or_insert(0);
                 let before = *e;
-                *e += diff;
+                *e += diff.saturating_mul(times);
                 let after = *e;
                 if before <= 0 && after > 0 {
                     *distinct += 1;
@@ -287,7 +336,7 @@ impl Accumulator {
                 spans,
             } => {
                 if *n == 0 {
-                    Value::Null
+                    self.spec.empty_value()
                 } else if *spans > 0 && *reals == 0 {
                     i64::try_from(*span + *long).map_or(Value::Null, Value::TimeSpan)
                 } else if *reals > 0 {
@@ -303,13 +352,13 @@ impl Accumulator {
                 let (sum, sumsq) = (sum.value(), sumsq.value());
                 match self.spec.kind {
                     Avg | AvgIf if n > 0.0 => Value::Real(sum / n),
-                    Stdev | Variance if n >= 1.0 => {
+                    Stdev | Variance | StdevIf | VarianceIf => {
                         let var = if n < 2.0 {
                             0.0
                         } else {
                             ((sumsq - sum * sum / n) / (n - 1.0)).max(0.0)
                         };
-                        Value::Real(if self.spec.kind == Stdev {
+                        Value::Real(if matches!(self.spec.kind, Stdev | StdevIf) {
                             var.sqrt()
                         } else {
                             var
@@ -394,13 +443,23 @@ impl Accumulator {
                 best.cloned().unwrap_or(Value::Null)
             }
             TakeAny => live().next().cloned().unwrap_or(Value::Null),
-            Percentile => {
+            Percentile | PercentileW => {
+                // The multiset is kept sorted; values of one kind (the usual case) are in
+                // Kusto's order already, mixed dynamic values are sorted by `compare`.
                 let mut values: Vec<(&Value, i64)> = m
                     .iter()
                     .filter(|(_, c)| **c > 0)
                     .map(|(v, c)| (v, *c))
                     .collect();
-                values.sort_by(|a, b| compare(a.0, b.0).unwrap_or(a.0.cmp(b.0)));
+                let one_kind = match (values.first(), values.last()) {
+                    (Some(a), Some(b)) => {
+                        std::mem::discriminant(a.0) == std::mem::discriminant(b.0)
+                    }
+                    _ => true,
+                };
+                if !one_kind {
+                    values.sort_by(|a, b| compare(a.0, b.0).unwrap_or(a.0.cmp(b.0)));
+                }
                 let n: i64 = values.iter().map(|(_, c)| c).sum();
                 if n == 0 {
                     return Value::Null;
@@ -455,11 +514,83 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(run(AggKind::Stdev, &[vec![l(7)]]), Value::Real(0.0));
-        assert_eq!(run(AggKind::Sum, &[vec![Value::Null]]), Value::Null);
+        // Kusto's "default values of aggregations": sum over no values is 0 of its type.
+        assert_eq!(run(AggKind::Sum, &[vec![Value::Null]]), Value::Real(0.0));
+        assert_eq!(run(AggKind::Avg, &[vec![Value::Null]]), Value::Null);
         assert_eq!(
             run(AggKind::Sum, &[vec![l(1)], vec![Value::Real(0.5)]]),
             Value::Real(1.5)
         );
+    }
+
+    #[test]
+    fn defaults_over_no_values() {
+        let none: Vec<Vec<Value>> = Vec::new();
+        let over = |kind: AggKind, arg: Type, rows: &[Vec<Value>]| {
+            aggregate_rows(
+                AggSpec::with_arg(kind, arg),
+                rows.iter().map(|r| r.as_slice()),
+            )
+        };
+        assert_eq!(over(AggKind::Sum, Type::Long, &none), l(0));
+        assert_eq!(over(AggKind::Sum, Type::Int, &none), l(0));
+        assert_eq!(over(AggKind::Sum, Type::Real, &none), Value::Real(0.0));
+        assert_eq!(
+            over(AggKind::Sum, Type::TimeSpan, &none),
+            Value::TimeSpan(0)
+        );
+        // sumif's predicate false everywhere: no values.
+        let f = Value::Bool(false);
+        assert_eq!(
+            over(AggKind::SumIf, Type::Long, &[vec![l(4), f.clone()]]),
+            l(0)
+        );
+        for kind in [
+            AggKind::Stdev,
+            AggKind::Variance,
+            AggKind::StdevIf,
+            AggKind::VarianceIf,
+        ] {
+            assert_eq!(over(kind, Type::Long, &none), Value::Real(0.0), "{kind:?}");
+        }
+        assert_eq!(
+            over(AggKind::StdevIf, Type::Long, &[vec![l(4), f.clone()]]),
+            Value::Real(0.0)
+        );
+        for kind in [AggKind::Count, AggKind::CountValues, AggKind::DCount] {
+            assert_eq!(over(kind, Type::Long, &none), l(0), "{kind:?}");
+        }
+        for kind in [
+            AggKind::Avg,
+            AggKind::Min,
+            AggKind::Max,
+            AggKind::Percentile,
+        ] {
+            assert_eq!(over(kind, Type::Long, &none), Value::Null, "{kind:?}");
+        }
+        // A sum that comes back to no values after retractions is 0 again.
+        let mut acc = Accumulator::new(AggSpec::with_arg(AggKind::Sum, Type::Long));
+        acc.add(&[l(3)], 1);
+        acc.add(&[l(3)], -1);
+        assert_eq!(acc.result(), l(0));
+    }
+
+    #[test]
+    fn count_of_values_and_conditional_spread() {
+        let rows = vec![vec![l(1)], vec![Value::Null], vec![l(1)], vec![s("")]];
+        // count(x) counts the rows where x is not null (an empty string is a value).
+        assert_eq!(run(AggKind::CountValues, &rows), l(3));
+        let t = Value::Bool(true);
+        let f = Value::Bool(false);
+        let cond = vec![
+            vec![l(1), t.clone()],
+            vec![l(3), t.clone()],
+            vec![l(100), f],
+            vec![l(5), t],
+        ];
+        // Sample variance of 1, 3, 5 is 4.
+        assert_eq!(run(AggKind::VarianceIf, &cond), Value::Real(4.0));
+        assert_eq!(run(AggKind::StdevIf, &cond), Value::Real(2.0));
     }
 
     #[test]
@@ -469,6 +600,7 @@ mod tests {
             AggKind::Sum,
             AggKind::Avg,
             AggKind::Stdev,
+            AggKind::CountValues,
             AggKind::DCount,
             AggKind::Min,
             AggKind::Max,
@@ -579,6 +711,22 @@ mod tests {
         assert_eq!(aggregate_rows(p, values.iter().map(|r| r.as_slice())), l(9));
         p.percentile = 50.0;
         assert_eq!(aggregate_rows(p, values.iter().map(|r| r.as_slice())), l(5));
+        // Weighted: 1 counted 3 times, 2 once, 3 six times (10 in all).
+        let weighted = [
+            vec![l(1), l(3)],
+            vec![l(2), l(1)],
+            vec![l(3), l(6)],
+            vec![l(9), l(0)],
+        ];
+        let mut w = AggSpec::new(AggKind::PercentileW);
+        for (pc, want) in [(30.0, 1), (40.0, 2), (41.0, 3), (100.0, 3)] {
+            w.percentile = pc;
+            assert_eq!(
+                aggregate_rows(w, weighted.iter().map(|r| r.as_slice())),
+                l(want),
+                "{pc}"
+            );
+        }
     }
 
     #[test]

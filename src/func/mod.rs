@@ -306,7 +306,7 @@ macro_rules! a {
 
 /// Every aggregate kqlflow implements, with Kusto's deprecated aliases.
 pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
-    a!("count", Count, 0, 0, "count_"),
+    a!("count", Count, 0, 1, "count_"),
     a!("countif", CountIf, 1, 1, "countif_"),
     a!("dcount", DCount, 1, 2, "dcount_"),
     a!("dcountif", DCountIf, 2, 3, "dcountif_"),
@@ -321,6 +321,8 @@ pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
     a!("maxif", MaxIf, 2, 2, "maxif_"),
     a!("stdev", Stdev, 1, 1, "stdev_"),
     a!("variance", Variance, 1, 1, "variance_"),
+    a!("stdevif", StdevIf, 2, 2, "stdevif_"),
+    a!("varianceif", VarianceIf, 2, 2, "varianceif_"),
     a!("make_set", MakeSet, 1, 2, "set_"),
     a!("makeset", MakeSet, 1, 2, "set_"),
     a!("make_set_if", MakeSetIf, 2, 3, "set_"),
@@ -333,6 +335,9 @@ pub static AGGREGATE_FUNCTIONS: &[AggregateFn] = &[
     a!("take_any", TakeAny, 1, ANY, ""),
     a!("any", TakeAny, 1, ANY, "any_"),
     a!("percentile", Percentile, 2, 2, "percentile_"),
+    a!("percentiles", Percentile, 2, ANY, "percentile_"),
+    a!("percentilew", PercentileW, 3, 3, "percentile_"),
+    a!("percentilesw", PercentileW, 3, ANY, "percentile_"),
 ];
 
 /// The aggregate function named `name`.

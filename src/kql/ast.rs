@@ -223,6 +223,14 @@ pub enum ExprKind {
         /// The arguments; tabular arguments are expressions too.
         args: Vec<Expr>,
     },
+    /// `name = value` as an argument of a call: a named argument, as plugins
+    /// (`ipv4_lookup(…, return_unmatched = false)`) and user functions take them.
+    NamedArg {
+        /// The parameter's name.
+        name: Ident,
+        /// The value.
+        value: Box<Expr>,
+    },
     /// `target.name`: a dynamic property (or `$left.Col` in a join).
     Member {
         /// The value accessed.
@@ -489,6 +497,9 @@ impl BinaryOp {
             "!contains" => NotContains,
             "contains_cs" => ContainsCs,
             "!contains_cs" => NotContainsCs,
+            // Kusto's older spellings of contains_cs.
+            "containscs" => ContainsCs,
+            "!containscs" => NotContainsCs,
             "startswith" => StartsWith,
             "!startswith" => NotStartsWith,
             "startswith_cs" => StartsWithCs,

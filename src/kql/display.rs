@@ -315,6 +315,10 @@ impl Display for Expr {
             ExprKind::Name(id) => write!(f, "{id}"),
             ExprKind::Star => f.write_char('*'),
             ExprKind::TypeOf(t) => write!(f, "typeof({t})"),
+            ExprKind::NamedArg { name, value } => {
+                write!(f, "{name} = ")?;
+                write_top(f, value)
+            }
             ExprKind::Paren(inner) => {
                 f.write_char('(')?;
                 write_top(f, inner)?;

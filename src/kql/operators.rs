@@ -519,7 +519,7 @@ impl<'a> Parser<'a> {
         loop {
             self.need_expr("a join condition", context)?;
             let (e, _) = self.expr()?;
-            on.push(join_condition(e)?);
+            join_conditions(e, &mut on)?;
             let Some(comma) = self.eat(&TokenKind::Comma) else {
                 break;
             };
@@ -867,6 +867,29 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The join conditions of one `on` item: `Col`, `$left.A == $right.B` (either order), or
+/// several of them joined by `and` (`$left.A == $right.B and $left.C == $right.D`).
+fn join_conditions(e: Expr, out: &mut Vec<JoinCondition>) -> PResult<()> {
+    match e.kind {
+        ExprKind::Logical {
+            op: LogicalOp::And,
+            operands,
+        } => {
+            for o in operands {
+                join_conditions(o, out)?;
+            }
+            Ok(())
+        }
+        ExprKind::Paren(inner) if matches!(inner.kind, ExprKind::Logical { .. }) => {
+            join_conditions(*inner, out)
+        }
+        _ => {
+            out.push(join_condition(e)?);
+            Ok(())
+        }
+    }
+}
+
 /// A join condition: `Col` or `$left.A == $right.B` (either order).
 fn join_condition(e: Expr) -> PResult<JoinCondition> {
     /// `$left.Col`, `$right.Col`, or `$left['Col Name']`.
@@ -918,7 +941,7 @@ fn join_condition(e: Expr) -> PResult<JoinCondition> {
     }
     Err(perr(
         e.span,
-        "a join condition must be a column name or `$left.Column == $right.Column`",
+        "a join condition must be a column name or `$left.Column == $right.Column` (several joined by `,` or `and`)",
     ))
 }
 

@@ -1363,8 +1363,33 @@ impl<'a> Parser<'a> {
                     let after = if args.is_empty() { "" } else { "after ',' " };
                     format!("{after}in the call to `{}`", name.name)
                 })?;
+                // A named argument: `name = value`.
+                let named = match self.nth_word(0) {
+                    Some(w) if self.nth_kind(1) == &TokenKind::Assign => {
+                        let at = self.bump();
+                        self.bump();
+                        self.need_expr("a value", || {
+                            format!("after `{w} =` in the call to `{}`", name.name)
+                        })?;
+                        Some(Ident {
+                            name: w.to_string(),
+                            span: at,
+                        })
+                    }
+                    _ => None,
+                };
                 let (a, ah) = tri!(self.query_expr());
                 h = h.max(ah);
+                let a = match named {
+                    Some(n) => Expr {
+                        span: Span::new(n.span.start, a.span.end),
+                        kind: ExprKind::NamedArg {
+                            name: n,
+                            value: Box::new(a),
+                        },
+                    },
+                    None => a,
+                };
                 args.push(a);
                 match self.eat(&TokenKind::Comma) {
                     Some(comma) if self.is(&TokenKind::RParen) => {

@@ -76,6 +76,10 @@ pub struct BindOptions {
     /// True when an `externaldata` URL without a file binds to no rows, with a note (`check`,
     /// `explain`); otherwise it is an error naming `--externaldata`.
     pub externaldata_optional: bool,
+    /// True when a custom (`_CL`) table kqlflow has no schema for binds with the columns the
+    /// query uses, typed by Log Analytics' custom field suffixes, with a note (`check`,
+    /// `explain`); otherwise it is an unknown table.
+    pub open_custom_tables: bool,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
@@ -133,6 +137,7 @@ pub fn bind(
         notes: Vec::new(),
         depth: 0,
         open_names: Vec::new(),
+        open_types: (Vec::new(), Vec::new()),
         warnings: Vec::new(),
     };
     let body = b.bind_lets(&query.statements)?;
@@ -324,6 +329,9 @@ struct Binder<'a> {
     notes: Vec<String>,
     depth: usize,
     open_names: Vec<String>,
+    /// For an open custom table: the names the pipeline uses as times, and those it only
+    /// assigns (see [`Binder::time_and_assigned_names`]).
+    open_types: (Vec<String>, Vec<String>),
     warnings: Vec<Warning>,
 }
 
@@ -548,25 +556,24 @@ fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Ve
         ScalarExpr::Column(i) if is_time(*i) => Some(*i),
         _ => None,
     };
-    let now = |e: &ScalarExpr| match fold(e) {
-        Some(Folded::NowPlus(t)) => Some(t),
-        _ => None,
-    };
+    let now = now_bound;
     match x {
         ScalarExpr::Binary(op, a, b) => {
             let op = bound_op(op)?;
-            if let (Some(c), Some(t)) = (col(a), now(b)) {
+            if let (Some(c), Some((t, align))) = (col(a), now(b)) {
                 return Some(vec![TemporalBound {
                     column: c,
                     op,
                     offset_ticks: t,
+                    align,
                 }]);
             }
-            if let (Some(t), Some(c)) = (now(a), col(b)) {
+            if let (Some((t, align)), Some(c)) = (now(a), col(b)) {
                 return Some(vec![TemporalBound {
                     column: c,
                     op: op.flip(),
                     offset_ticks: t,
+                    align,
                 }]);
             }
             None
@@ -578,19 +585,54 @@ fn temporal_bounds(x: &ScalarExpr, is_time: &dyn Fn(usize) -> bool) -> Option<Ve
             negated: false,
         } => {
             let c = col(expr)?;
-            let (l, h) = (now(lo)?, now(hi)?);
+            let ((l, la), (h, ha)) = (now(lo)?, now(hi)?);
             Some(vec![
                 TemporalBound {
                     column: c,
                     op: BoundOp::Ge,
                     offset_ticks: l,
+                    align: la,
                 },
                 TemporalBound {
                     column: c,
                     op: BoundOp::Le,
                     offset_ticks: h,
+                    align: ha,
                 },
             ])
+        }
+        _ => None,
+    }
+}
+
+/// `now() + t` as (t, 0), or a time that moves by whole days as (t, a day):
+/// `startofday(now() + t)`, plus or minus whole days (`startofday(now()) - 8d` is
+/// `startofday(now() - 8d)`).
+fn now_bound(e: &ScalarExpr) -> Option<(i64, i64)> {
+    if let Some(Folded::NowPlus(t)) = fold(e) {
+        return Some((t, 0));
+    }
+    match e {
+        ScalarExpr::Call { name, args } if name == "startofday" && args.len() == 1 => {
+            match fold(&args[0]) {
+                Some(Folded::NowPlus(t)) => Some((t, TICKS_PER_DAY)),
+                _ => None,
+            }
+        }
+        ScalarExpr::Binary(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+            let (t, align) = now_bound(a)?;
+            let Some(Folded::Const(Value::TimeSpan(k))) = fold(b) else {
+                return None;
+            };
+            if align == 0 || k % align != 0 {
+                return None;
+            }
+            let t = if *op == BinOp::Add {
+                t.checked_add(k)?
+            } else {
+                t.checked_sub(k)?
+            };
+            Some((t, align))
         }
         _ => None,
     }
@@ -675,6 +717,9 @@ impl<'a> Binder<'a> {
         match fold(&x) {
             Some(Folded::Const(v)) => Ok(Binding::Scalar(ScalarExpr::Literal(v), ty)),
             Some(Folded::NowPlus(t)) => Ok(Binding::Scalar(now_plus(t), Type::DateTime)),
+            // A time that moves by whole days (`startofday(now())`): its uses are checked
+            // where they are (a where's time bound, or refused).
+            None if now_bound(&x).is_some() => Ok(Binding::Scalar(x, Type::DateTime)),
             None if x.uses_now() => Err(BindError::new(
                 self.now_span(e).unwrap_or(e.span),
                 NOW_MESSAGE,
@@ -766,15 +811,36 @@ impl<'a> Binder<'a> {
                 ),
             ));
         }
+        // Named arguments (`f(x, window = 2d)`) go to their parameters, the others in order.
+        let mut named: Vec<(&Ident, &Expr)> = Vec::new();
+        let mut positional: Vec<&Expr> = Vec::new();
+        for a in args {
+            match &a.kind {
+                ExprKind::NamedArg { name, value } => {
+                    if !def.params.iter().any(|p| p.name.name == name.name) {
+                        return Err(BindError::new(
+                            name.span,
+                            format!("the function has no parameter '{}'", name.name),
+                        ));
+                    }
+                    named.push((name, value));
+                }
+                _ => positional.push(a),
+            }
+        }
         let mut bindings = Vec::new();
-        let mut args_iter = args.iter();
+        let mut args_iter = positional.into_iter();
         let mut input = input;
         for (i, p) in def.params.iter().enumerate() {
+            let by_name = named
+                .iter()
+                .find(|(n, _)| n.name == p.name.name)
+                .map(|(_, v)| *v);
             let binding = match &p.ty {
                 ParamType::Tabular { columns, .. } => {
                     let (plan, at) = match (i, input.take()) {
                         (0, Some(plan)) => (plan, span),
-                        (_, _) => match args_iter.next() {
+                        (_, _) => match by_name.or_else(|| args_iter.next()) {
                             Some(a) => (self.bind_tabular(a)?, a.span),
                             None => {
                                 return Err(BindError::new(
@@ -798,7 +864,7 @@ impl<'a> Binder<'a> {
                     Binding::Tabular(plan)
                 }
                 ParamType::Scalar(ty) => {
-                    let arg = args_iter.next();
+                    let arg = by_name.or_else(|| args_iter.next());
                     match (arg, &p.default) {
                         (Some(a), _) => {
                             let (x, _) = self.bind_scalar(a, scope)?;
@@ -859,13 +925,23 @@ impl<'a> Binder<'a> {
 
     fn bind_pipe(&mut self, source: &Expr, ops: &[Operator]) -> Result<Plan> {
         let saved_open = std::mem::take(&mut self.open_names);
-        if let ExprKind::Call { name, .. } = &strip_paren(source).kind
-            && name.name == "_GetWatchlist"
-        {
+        let open_source = match &strip_paren(source).kind {
+            ExprKind::Call { name, .. } => name.name == "_GetWatchlist",
+            ExprKind::Name(id) => {
+                id.name.ends_with("_CL")
+                    && self.lookup(&id.name).is_none()
+                    && self.catalog.table(&id.name).is_none()
+            }
+            _ => false,
+        };
+        let saved_open_types = std::mem::take(&mut self.open_types);
+        if open_source {
             self.open_names = self.names_in_ops(ops);
+            self.open_types = self.time_and_assigned_names(ops);
         }
         let mut p = self.bind_tabular(source);
         self.open_names = saved_open;
+        self.open_types = saved_open_types;
         for op in ops {
             p = self.bind_op(p?, op);
             if let Ok(plan) = &p
@@ -954,6 +1030,86 @@ impl<'a> Binder<'a> {
             out.push(w.to_string());
         }
         out
+    }
+
+    /// Of the names in `ops`, those used as times (compared with `ago(…)`, `now()`, a
+    /// `datetime(…)` or `startofday(…)`, or binned by a timespan), and those first seen assigned
+    /// (`N = …`): how an open custom table types its columns and which it leaves out.
+    fn time_and_assigned_names(&self, ops: &[Operator]) -> (Vec<String>, Vec<String>) {
+        use kql::TokenKind as K;
+        let (Some(first), Some(last)) = (ops.first(), ops.last()) else {
+            return (Vec::new(), Vec::new());
+        };
+        let text = Span::new(first.span.start, last.span.end).text(self.src);
+        let Ok(tokens) = kql::tokenize(text) else {
+            return (Vec::new(), Vec::new());
+        };
+        const TIME_FNS: &[&str] = &[
+            "ago",
+            "now",
+            "startofday",
+            "startofweek",
+            "startofmonth",
+            "startofyear",
+            "endofday",
+            "todatetime",
+            "datetime_add",
+        ];
+        let word = |i: usize| {
+            tokens
+                .get(i)
+                .filter(|t| t.kind == K::Word)
+                .map(|t| t.span.text(text))
+        };
+        let is_time_at = |i: usize| match tokens.get(i).map(|t| &t.kind) {
+            Some(K::DateTime(_)) => true,
+            Some(K::LParen) => {
+                matches!(tokens.get(i + 1).map(|t| &t.kind), Some(K::DateTime(_)))
+                    || word(i + 1).is_some_and(|w| TIME_FNS.contains(&w))
+            }
+            _ => word(i).is_some_and(|w| TIME_FNS.contains(&w)),
+        };
+        let (mut times, mut assigned, mut read) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..tokens.len() {
+            let Some(w) = word(i) else { continue };
+            let next = tokens.get(i + 1).map(|t| &t.kind);
+            let compared = matches!(next, Some(K::Gt | K::Ge | K::Lt | K::Le | K::EqEq))
+                || word(i + 1).is_some_and(|b| b == "between" || b == "!between");
+            let binned = i >= 2
+                && word(i - 2) == Some("bin")
+                && matches!(tokens.get(i - 1).map(|t| &t.kind), Some(K::LParen))
+                && matches!(tokens.get(i + 2).map(|t| &t.kind), Some(K::TimeSpan(_)));
+            if (compared && is_time_at(i + 2)) || binned {
+                times.push(w.to_string());
+            }
+            // A name first seen assigned (`N = …`) is the query's own, not the table's,
+            // unless its own value reads it (`extend N = tolower(N)`).
+            let seen = assigned.iter().chain(&read).any(|x: &String| x == w);
+            let reads_itself = || {
+                let mut depth = 0i32;
+                for (j, t) in tokens.iter().enumerate().skip(i + 2) {
+                    match t.kind {
+                        K::LParen | K::LBracket => depth += 1,
+                        K::RParen | K::RBracket => depth -= 1,
+                        K::Comma | K::Pipe | K::Semi if depth <= 0 => break,
+                        K::Word if word(j) == Some(w) => return true,
+                        _ => {}
+                    }
+                    if depth < 0 {
+                        break;
+                    }
+                }
+                false
+            };
+            if !seen {
+                if next == Some(&K::Assign) && !reads_itself() {
+                    assigned.push(w.to_string());
+                } else {
+                    read.push(w.to_string());
+                }
+            }
+        }
+        (times, assigned)
     }
 
     fn bind_tabular(&mut self, e: &Expr) -> Result<Plan> {
@@ -1054,8 +1210,10 @@ impl<'a> Binder<'a> {
                         self.open_names.clone()
                     }
                 };
-                if !cols.iter().any(|c| c == "SearchKey") {
-                    cols.push("SearchKey".to_string());
+                for standard in ["SearchKey", "_ItemId"] {
+                    if !cols.iter().any(|c| c == standard) {
+                        cols.push(standard.to_string());
+                    }
                 }
                 Ok(Plan {
                     node: Node::Watchlist { name },
@@ -1168,6 +1326,9 @@ impl<'a> Binder<'a> {
                 event_time: Some(t.time_column),
             });
         }
+        if id.name.ends_with("_CL") {
+            return self.open_custom_table(id);
+        }
         let mut near = self.catalog.closest(&id.name, 3);
         for (n, b) in &self.env {
             if matches!(b, Binding::Tabular(_))
@@ -1190,6 +1351,74 @@ impl<'a> Binder<'a> {
                 did_you_mean(&near)
             ),
         ))
+    }
+
+    /// A custom (`_CL`) table with no schema. `check` and `explain` bind it with the standard
+    /// columns and the names the rest of the pipeline reads, typed by the suffix Log Analytics
+    /// gives custom fields (`_s` string, `_d` real, `_b` bool, `_t` datetime, `_g` guid as
+    /// string), as datetime when compared with a time (`EventTime > ago(1d)`), others as
+    /// string, with a note; the commands that run queries refuse it, since nothing would read
+    /// its records.
+    fn open_custom_table(&mut self, id: &Ident) -> Result<Plan> {
+        if !self.opts.open_custom_tables {
+            return Err(BindError::new(
+                id.span,
+                format!(
+                    "custom table '{}' has no schema in kqlflow: `kqlflow check` binds it with the columns the query uses, but running it needs its schema (not supported yet)",
+                    id.name
+                ),
+            ));
+        }
+        let mut columns: Vec<Column> = Vec::new();
+        for n in &self.open_names {
+            if self.lookup(n).is_some()
+                || crate::catalog::STANDARD_COLUMNS.iter().any(|(c, _)| c == n)
+                || columns.iter().any(|c| &*c.name == n.as_str())
+                || self.open_types.1.contains(n)
+            {
+                continue;
+            }
+            let ty = match n.rsplit_once('_').map(|(_, suffix)| suffix) {
+                Some("d") => Type::Real,
+                Some("b") => Type::Bool,
+                Some("t") => Type::DateTime,
+                _ if self.open_types.0.contains(n) => Type::DateTime,
+                _ => Type::String,
+            };
+            columns.push(Column {
+                name: Str::from(n.as_str()),
+                ty,
+            });
+        }
+        let table = crate::catalog::table_from_columns(&id.name, columns)
+            .map_err(|e| BindError::new(id.span, e.to_string()))?;
+        let used: Vec<&str> = table
+            .schema
+            .columns()
+            .iter()
+            .map(|c| &*c.name)
+            .filter(|n| !crate::catalog::STANDARD_COLUMNS.iter().any(|(s, _)| s == n))
+            .collect();
+        let note = format!(
+            "custom table '{}' has no schema in kqlflow: bound with the standard columns and the names the query reads, typed by their suffix (_s string, _d real, _b bool, _t datetime) or as datetime when compared with a time, others string: {}",
+            id.name,
+            if used.is_empty() {
+                "none".to_string()
+            } else {
+                used.join(", ")
+            }
+        );
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+        Ok(Plan {
+            node: Node::Scan {
+                table: table.name.to_string(),
+                columns: (0..table.schema.len()).collect(),
+            },
+            schema: table.schema.columns().to_vec(),
+            event_time: Some(table.time_column),
+        })
     }
 
     fn bind_print(&mut self, items: &[NamedExpr]) -> Result<Plan> {
@@ -1798,7 +2027,7 @@ impl<'a> Binder<'a> {
         let reach = bounds
             .iter()
             .filter(|b| Some(b.column) == event_time && matches!(b.op, BoundOp::Gt | BoundOp::Ge))
-            .map(|b| b.offset_ticks)
+            .map(|b| b.offset_ticks.saturating_sub(b.align))
             .min();
         if let Some(r) = reach
             && r < -period
@@ -1860,6 +2089,9 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_summarize(&mut self, p: Plan, s: &Summarize) -> Result<Plan> {
+        if s.aggregates.iter().any(is_expr_over_aggregates) {
+            return self.bind_summarize_exprs(p, s);
+        }
         let scope = Scope::of(&p);
         let mut schema: Vec<Column> = Vec::new();
         let mut keys = Vec::new();
@@ -1889,7 +2121,7 @@ impl<'a> Binder<'a> {
             let ExprKind::Call { name, args } = &call.kind else {
                 return Err(BindError::new(
                     a.expr.span,
-                    "not supported yet: an expression over aggregates; write one aggregate per column (`N = count()`)",
+                    "summarize takes aggregates (`N = count()`) or expressions over them (`N = toint(avg(x))`)",
                 ));
             };
             let Some(f) = aggregate_fn(&name.name) else {
@@ -1897,8 +2129,8 @@ impl<'a> Binder<'a> {
                     name.span,
                     if scalar_fn(&name.name).is_some() {
                         format!(
-                            "not supported yet: the scalar function '{}' over aggregates in summarize",
-                            name.name
+                            "'{}' is a scalar function: summarize takes aggregates or expressions over them (`{}(make_set(x))`)",
+                            name.name, name.name
                         )
                     } else {
                         format!("not supported yet: the aggregate '{}'", name.name)
@@ -1924,6 +2156,68 @@ impl<'a> Binder<'a> {
                         nargs
                     ),
                 ));
+            }
+            if matches!(f.kind, AggKind::Percentile | AggKind::PercentileW) {
+                // percentile(x, p) and percentiles(x, p1, p2, …): one column per percentage,
+                // named `percentile_x_50` unless the query names them; the weighted forms
+                // take the weight second.
+                let (x, ty) = self.bind_row_expr(&args[0], &scope)?;
+                let weighted = f.kind == AggKind::PercentileW;
+                let mut inputs = vec![x];
+                if weighted {
+                    inputs.push(self.bind_row_expr(&args[1], &scope)?.0);
+                }
+                let mut percents = Vec::new();
+                for arg in &args[inputs.len()..] {
+                    let (pe, _) = self.bind_row_expr(arg, &scope)?;
+                    let pc = match fold(&pe) {
+                        Some(Folded::Const(Value::Long(n))) => n as f64,
+                        Some(Folded::Const(Value::Real(r))) => r,
+                        _ => {
+                            return Err(BindError::new(
+                                arg.span,
+                                format!("{} needs constant percentages", f.name),
+                            ));
+                        }
+                    };
+                    if !(0.0..=100.0).contains(&pc) {
+                        return Err(BindError::new(
+                            arg.span,
+                            format!("a percentage is between 0 and 100, not {pc}"),
+                        ));
+                    }
+                    percents.push(pc);
+                }
+                if !a.names.is_empty() && a.names.len() != percents.len() {
+                    return Err(BindError::new(
+                        a.span,
+                        format!(
+                            "{} gives {} columns here: name each one, as in `(p50, p95) = percentiles(x, 50, 95)`, or none",
+                            f.name,
+                            percents.len()
+                        ),
+                    ));
+                }
+                let col = args.first().and_then(infer_name).unwrap_or_default();
+                for (i, pc) in percents.into_iter().enumerate() {
+                    let mut spec = AggSpec::with_arg(f.kind, ty);
+                    spec.percentile = pc;
+                    let nm = match a.names.get(i) {
+                        Some(n) => n.name.clone(),
+                        None => format!("percentile_{col}_{}", percent_suffix(pc)),
+                    };
+                    let nm = unique_name(&schema, &nm);
+                    schema.push(Column {
+                        name: Str::from(nm.as_str()),
+                        ty: spec.result_type(&[ty]),
+                    });
+                    aggs.push(AggCall {
+                        spec,
+                        args: inputs.clone(),
+                    });
+                    unpack.push(None);
+                }
+                continue;
             }
             let mut spec = AggSpec::new(f.kind);
             let explicit = a.names.first().map(|n| n.name.clone());
@@ -1990,8 +2284,12 @@ impl<'a> Binder<'a> {
                 bound.push(x);
                 tys.push(ty);
             }
+            spec.arg = tys.first().copied().unwrap_or(Type::Dynamic);
+            if f.kind == AggKind::Count && !bound.is_empty() {
+                spec.kind = AggKind::CountValues;
+            }
             let limit_at = |i: usize, b: &Vec<ScalarExpr>| b.get(i).and_then(const_usize);
-            let args_ir: Vec<ScalarExpr> = match f.kind {
+            let args_ir: Vec<ScalarExpr> = match spec.kind {
                 AggKind::Count => Vec::new(),
                 AggKind::DCount => bound.into_iter().take(1).collect(),
                 AggKind::DCountIf => bound.into_iter().take(2).collect(),
@@ -2017,24 +2315,15 @@ impl<'a> Binder<'a> {
                     v
                 }
                 AggKind::MakeBag => bound.into_iter().take(1).collect(),
-                AggKind::Percentile => {
-                    match bound.get(1).and_then(fold) {
-                        Some(Folded::Const(Value::Long(n))) => spec.percentile = n as f64,
-                        Some(Folded::Const(Value::Real(r))) => spec.percentile = r,
-                        _ => {
-                            return Err(BindError::new(
-                                call.span,
-                                "percentile needs a constant percentage",
-                            ));
-                        }
-                    }
-                    bound.into_iter().take(1).collect()
-                }
                 _ => bound,
             };
             let ty = spec.result_type(&tys);
             let nm = match explicit {
                 Some(n) => n,
+                None if spec.kind == AggKind::CountValues => match &first_name {
+                    Some(col) => format!("count_{col}"),
+                    None => "count_".to_string(),
+                },
                 None => f.default_column_name(first_name.as_deref()),
             };
             let nm = unique_name(&schema, &nm);
@@ -2098,6 +2387,107 @@ impl<'a> Binder<'a> {
             }
         }
         Ok(map_plan(reduce, cols))
+    }
+
+    /// A summarize with scalar expressions over aggregates (`s = tostring(make_set(x))`,
+    /// `toint(avg(x))`): the aggregates are computed into hidden columns, then each expression
+    /// is evaluated over them (and the group keys) in a map after the reduce.
+    fn bind_summarize_exprs(&mut self, p: Plan, s: &Summarize) -> Result<Plan> {
+        const HIDDEN: &str = "__summarize_agg";
+        let mut items: Vec<NamedExpr> = Vec::new();
+        // Per item over aggregates: its name (if given), its expression over the hidden
+        // columns, and the first hidden column it reads.
+        let mut exprs: Vec<(Option<String>, Expr, String)> = Vec::new();
+        let mut hidden = 0usize;
+        for a in &s.aggregates {
+            if !is_expr_over_aggregates(a) {
+                items.push(a.clone());
+                continue;
+            }
+            one_name(a)?;
+            let mut first: Option<(String, Option<String>)> = None;
+            let rewritten = rewrite_calls(&a.expr, &mut |call: &Expr| {
+                let ExprKind::Call { name, args } = &call.kind else {
+                    return None;
+                };
+                let f = aggregate_fn(&name.name)?;
+                hidden += 1;
+                let h = format!("{HIDDEN}{hidden}");
+                if first.is_none() {
+                    let default =
+                        f.default_column_name(args.first().and_then(infer_name).as_deref());
+                    first = Some((h.clone(), Some(default)));
+                }
+                items.push(NamedExpr {
+                    names: vec![Ident {
+                        name: h.clone(),
+                        span: name.span,
+                    }],
+                    expr: call.clone(),
+                    span: call.span,
+                });
+                Some(Expr {
+                    kind: ExprKind::Name(Ident {
+                        name: h,
+                        span: call.span,
+                    }),
+                    span: call.span,
+                })
+            });
+            let Some((first, default)) = first else {
+                return Err(BindError::new(a.expr.span, "summarize takes aggregates"));
+            };
+            let name = a.names.first().map(|n| n.name.clone()).or_else(|| {
+                // Through conversions (`tostring(make_set(x))`) the aggregate's own name.
+                let mut e = strip_paren(&rewritten);
+                while let ExprKind::Call { name, args } = &e.kind
+                    && NAME_THROUGH.contains(&name.name.as_str())
+                    && args.len() == 1
+                {
+                    e = strip_paren(&args[0]);
+                }
+                match &e.kind {
+                    ExprKind::Name(id) if id.name == first => default,
+                    _ => None,
+                }
+            });
+            exprs.push((name, rewritten, first));
+        }
+        let inner = Summarize {
+            params: s.params.clone(),
+            aggregates: items,
+            by: s.by.clone(),
+        };
+        let reduce = self.bind_summarize(p, &inner)?;
+        let scope = Scope::of(&reduce);
+        let nkeys = s.by.len();
+        let mut outs: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+        let taken = |outs: &Vec<(Str, Type, ScalarExpr)>| -> Vec<Column> {
+            outs.iter()
+                .map(|c| Column {
+                    name: c.0.clone(),
+                    ty: c.1,
+                })
+                .collect()
+        };
+        for (i, c) in reduce.schema.iter().enumerate() {
+            if i >= nkeys && c.name.starts_with(HIDDEN) {
+                let Some((name, e, _)) = exprs.iter().find(|x| *x.2 == *c.name) else {
+                    continue;
+                };
+                let (x, ty) = self.bind_row_expr(e, &scope)?;
+                let nm = match name {
+                    Some(n) => n.clone(),
+                    None => self.name_for(e, outs.iter().map(|c| &*c.0)),
+                };
+                let nm = unique_name(&taken(&outs), &nm);
+                outs.push((Str::from(nm.as_str()), ty, x));
+            } else {
+                let nm = unique_name(&taken(&outs), &c.name);
+                outs.push((Str::from(nm.as_str()), c.ty, ScalarExpr::Column(i)));
+            }
+        }
+        Ok(map_plan(reduce, outs))
     }
 
     /// An `extend` item that calls a function returning several columns
@@ -2303,13 +2693,15 @@ impl<'a> Binder<'a> {
                         | AggKind::MaxIf
                         | AggKind::Stdev
                         | AggKind::Variance
+                        | AggKind::StdevIf
+                        | AggKind::VarianceIf
                 )
             });
             let Some(f) = f else {
                 return Err(BindError::new(
                     name.span,
                     format!(
-                        "not supported yet: the aggregate '{}' in make-series (count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, max, minif, maxif, stdev, variance)",
+                        "not supported yet: the aggregate '{}' in make-series (count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, max, minif, maxif, stdev, stdevif, variance, varianceif)",
                         name.name
                     ),
                 ));
@@ -2333,8 +2725,11 @@ impl<'a> Binder<'a> {
                 bound.push(x);
                 tys.push(ty);
             }
-            let spec = AggSpec::new(f.kind);
-            let args_ir: Vec<ScalarExpr> = match f.kind {
+            let mut spec = AggSpec::with_arg(f.kind, tys.first().copied().unwrap_or(Type::Dynamic));
+            if f.kind == AggKind::Count && !bound.is_empty() {
+                spec.kind = AggKind::CountValues;
+            }
+            let args_ir: Vec<ScalarExpr> = match spec.kind {
                 AggKind::Count => Vec::new(),
                 AggKind::DCount => bound.into_iter().take(1).collect(),
                 AggKind::DCountIf => bound.into_iter().take(2).collect(),
@@ -2744,9 +3139,16 @@ impl<'a> Binder<'a> {
                 high,
                 negated,
             } => {
-                let (x, _) = self.bind_scalar(expr, scope)?;
-                let (lo, _) = self.bind_scalar(low, scope)?;
-                let (hi, _) = self.bind_scalar(high, scope)?;
+                let (x, xt) = self.bind_scalar(expr, scope)?;
+                let (lo, lt) = self.bind_scalar(low, scope)?;
+                let (hi, ht) = self.bind_scalar(high, scope)?;
+                // `t between (start .. 3d)`: with a datetime and a timespan the range is
+                // `start .. start + 3d`, as Kusto documents.
+                let hi = if xt == Type::DateTime && lt == Type::DateTime && ht == Type::TimeSpan {
+                    ScalarExpr::Binary(BinOp::Add, Box::new(lo.clone()), Box::new(hi))
+                } else {
+                    hi
+                };
                 Ok((
                     ScalarExpr::Between {
                         expr: Box::new(x),
@@ -2838,6 +3240,13 @@ impl<'a> Binder<'a> {
             }
             ExprKind::Star => Err(BindError::new(e.span, "`*` is not a value here")),
             ExprKind::TypeOf(_) => Err(BindError::new(e.span, "typeof(…) is not a value here")),
+            ExprKind::NamedArg { name, .. } => Err(BindError::new(
+                name.span,
+                format!(
+                    "a named argument (`{} = …`) is taken by user functions and plugins, not here",
+                    name.name
+                ),
+            )),
             _ => Err(BindError::new(
                 e.span,
                 "a tabular expression where a scalar is expected (use toscalar())",
@@ -3200,6 +3609,20 @@ impl Binder<'_> {
         let mut left_keys = Vec::new();
         let mut right_keys = Vec::new();
         for a in &args[3..] {
+            // `return_unmatched = false` (named, as Kusto documents it) or a bare bool.
+            let a = match &a.kind {
+                ExprKind::NamedArg { name, value } if name.name == "return_unmatched" => value,
+                ExprKind::NamedArg { name, .. } => {
+                    return Err(BindError::new(
+                        name.span,
+                        format!(
+                            "ipv4_lookup has no parameter '{}' (it takes return_unmatched)",
+                            name.name
+                        ),
+                    ));
+                }
+                _ => a,
+            };
             if let ExprKind::Literal(l) = &a.kind
                 && let Value::Bool(b) = l.value
             {
@@ -3347,6 +3770,92 @@ fn order_key(p: &Plan) -> ScalarExpr {
 }
 
 /// Refuses a tuple assignment `(A, B) = …` where only one column can be assigned.
+/// True when a summarize item is a scalar expression over aggregates (`tostring(make_set(x))`)
+/// rather than one aggregate call.
+fn is_expr_over_aggregates(item: &NamedExpr) -> bool {
+    let e = strip_paren(&item.expr);
+    if let ExprKind::Call { name, .. } = &e.kind
+        && aggregate_fn(&name.name).is_some()
+    {
+        return false;
+    }
+    let mut found = false;
+    rewrite_calls(e, &mut |call: &Expr| {
+        if let ExprKind::Call { name, .. } = &call.kind
+            && aggregate_fn(&name.name).is_some()
+        {
+            found = true;
+        }
+        None
+    });
+    found
+}
+
+/// A copy of `e` in which every call `f` answers with a replacement is replaced (the
+/// replacement's own calls are not visited); other calls' arguments are visited.
+fn rewrite_calls(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+    let kind = match &e.kind {
+        ExprKind::Call { name, args } => {
+            if let Some(r) = f(e) {
+                return r;
+            }
+            ExprKind::Call {
+                name: name.clone(),
+                args: args.iter().map(|a| rewrite_calls(a, f)).collect(),
+            }
+        }
+        ExprKind::Paren(i) => ExprKind::Paren(Box::new(rewrite_calls(i, f))),
+        ExprKind::Unary { op, operand } => ExprKind::Unary {
+            op: *op,
+            operand: Box::new(rewrite_calls(operand, f)),
+        },
+        ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary {
+            op: *op,
+            lhs: Box::new(rewrite_calls(lhs, f)),
+            rhs: Box::new(rewrite_calls(rhs, f)),
+        },
+        ExprKind::Logical { op, operands } => ExprKind::Logical {
+            op: *op,
+            operands: operands.iter().map(|a| rewrite_calls(a, f)).collect(),
+        },
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => ExprKind::Between {
+            expr: Box::new(rewrite_calls(expr, f)),
+            low: Box::new(rewrite_calls(low, f)),
+            high: Box::new(rewrite_calls(high, f)),
+            negated: *negated,
+        },
+        ExprKind::InList { expr, op, items } => ExprKind::InList {
+            expr: Box::new(rewrite_calls(expr, f)),
+            op: *op,
+            items: items.iter().map(|a| rewrite_calls(a, f)).collect(),
+        },
+        ExprKind::Member { target, name } => ExprKind::Member {
+            target: Box::new(rewrite_calls(target, f)),
+            name: name.clone(),
+        },
+        ExprKind::Index { target, index } => ExprKind::Index {
+            target: Box::new(rewrite_calls(target, f)),
+            index: Box::new(rewrite_calls(index, f)),
+        },
+        other => other.clone(),
+    };
+    Expr { kind, span: e.span }
+}
+
+/// A percentage as Kusto writes it in a column name: `50`, `99_9`.
+fn percent_suffix(pc: f64) -> String {
+    if pc.fract() == 0.0 {
+        format!("{}", pc as i64)
+    } else {
+        format!("{pc}").replace('.', "_")
+    }
+}
+
 fn one_name(item: &crate::kql::NamedExpr) -> Result<()> {
     if item.names.len() > 1 {
         return Err(BindError::new(
@@ -3416,7 +3925,8 @@ mod tests {
             Some(vec![TemporalBound {
                 column: 2,
                 op: BoundOp::Gt,
-                offset_ticks: -TICKS_PER_HOUR
+                offset_ticks: -TICKS_PER_HOUR,
+                align: 0,
             }])
         );
         assert_eq!(temporal_bounds(&cmp, &|i| i == 1), None);

@@ -446,6 +446,10 @@ pub struct TemporalBound {
     pub op: BoundOp,
     /// The offset from `now()` in 100 ns ticks (negative for `ago(x)`).
     pub offset_ticks: i64,
+    /// 0, or the multiple `now() + offset` is floored to: a day for
+    /// `startofday(ago(7d))`, so that the bound moves by whole days.
+    #[serde(default)]
+    pub align: i64,
 }
 
 impl TemporalBound {
@@ -454,7 +458,10 @@ impl TemporalBound {
         let Value::DateTime(t) = value else {
             return false;
         };
-        let rhs = now.saturating_add(self.offset_ticks);
+        let mut rhs = now.saturating_add(self.offset_ticks);
+        if self.align > 0 {
+            rhs = rhs.div_euclid(self.align).saturating_mul(self.align);
+        }
         match self.op {
             BoundOp::Lt => *t < rhs,
             BoundOp::Le => *t <= rhs,
@@ -891,14 +898,17 @@ fn write_plan(p: &Plan, depth: usize, out: &mut String) {
         } => {
             let mut s = format!("Filter {predicate}");
             for b in temporal {
-                let _ = write!(
-                    s,
-                    " [temporal #{} {} now(){}{}]",
-                    b.column,
-                    b.op.symbol(),
+                let bound = format!(
+                    "now(){}{}",
                     if b.offset_ticks < 0 { " - " } else { " + " },
                     model::format_timespan(b.offset_ticks.saturating_abs())
                 );
+                let bound = if b.align > 0 {
+                    format!("floor({bound}, {})", model::format_timespan(b.align))
+                } else {
+                    bound
+                };
+                let _ = write!(s, " [temporal #{} {} {bound}]", b.column, b.op.symbol());
             }
             s
         }
@@ -1314,6 +1324,7 @@ mod tests {
             column: 0,
             op: BoundOp::Gt,
             offset_ticks: -10,
+            align: 0,
         };
         assert!(b.holds(&Value::DateTime(95), 100));
         assert!(!b.holds(&Value::DateTime(90), 100));

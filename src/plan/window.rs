@@ -101,6 +101,7 @@ fn wrap(p: &mut Plan, period: i64, every: bool, covered: bool) {
                     column: t,
                     op: BoundOp::Gt,
                     offset_ticks: -period,
+                    align: 0,
                 }],
             );
         }

@@ -30,6 +30,52 @@ impl TimeBound {
     }
 }
 
+/// A bound against `now() + offset` floored to a multiple of `align` (`t > startofday(ago(7d))`)
+/// as a plain bound over a value derived from `t`: with `f` the floor and `c` the ceiling of
+/// `t` to a multiple of `align`, `t > floor(x)` iff `c > x`, `t >= floor(x)` iff
+/// `f + align > x`, `t < floor(x)` iff `f + align <= x`, and `t <= floor(x)` iff `c <= x`.
+/// `align` 0 leaves the bound and `t` as they are.
+pub fn aligned(bound: TimeBound, align: i64, t: i64) -> (TimeBound, i64) {
+    if align <= 0 {
+        return (bound, t);
+    }
+    let floor = t.div_euclid(align).saturating_mul(align);
+    let ceil = if floor == t {
+        t
+    } else {
+        floor.saturating_add(align)
+    };
+    let next = floor.saturating_add(align);
+    match bound {
+        TimeBound::Gt(c) => (TimeBound::Gt(c), ceil),
+        TimeBound::Ge(c) => (TimeBound::Gt(c), next),
+        TimeBound::Lt(c) => (TimeBound::Le(c), next),
+        TimeBound::Le(c) => (TimeBound::Le(c), ceil),
+    }
+}
+
+/// [`presence`] for bounds each over its own value (as [`aligned`] derives them): the
+/// intersection of the bounds' intervals.
+pub fn presence_each(
+    event: i64,
+    bounds: &[(TimeBound, i64)],
+    tick: i64,
+) -> Option<(Time, Option<Time>)> {
+    let mut start = tick_of(event, tick);
+    let mut end: Option<Time> = None;
+    for (b, t) in bounds {
+        let (s, e) = presence(event, *t, std::slice::from_ref(b), tick)?;
+        start = start.max(s);
+        if let Some(e) = e {
+            end = min_end(end, e);
+        }
+    }
+    match end {
+        Some(e) if e <= start => None,
+        _ => Some((start, end)),
+    }
+}
+
 /// The ticks `[start, end)` (multiples of `tick`) at which a record with event time `event`
 /// and filtered time column value `t` is present: from the first tick at or after `event`
 /// (a record is seen once its time has come) and while every bound holds. `end` is `None` when
@@ -80,6 +126,38 @@ mod tests {
     use super::*;
     use crate::model::{TICKS_PER_HOUR as H, TICKS_PER_SECOND as S};
     use proptest::prelude::*;
+
+    #[test]
+    fn day_aligned_bounds_agree_with_flooring_now() {
+        const D: i64 = 24 * H;
+        let floor = |x: i64| x.div_euclid(D) * D;
+        let times = [0, 1, D - 1, D, D + 1, 3 * D + 5 * H, 5 * D];
+        let nows = [0, 1, D - 1, D, D + 7, 2 * D, 4 * D + H, 6 * D, 9 * D];
+        for c in [0, -D, -2 * D - H] {
+            for (b, cmp) in [
+                (
+                    TimeBound::Gt(c),
+                    (|t: i64, r: i64| t > r) as fn(i64, i64) -> bool,
+                ),
+                (TimeBound::Ge(c), |t, r| t >= r),
+                (TimeBound::Lt(c), |t, r| t < r),
+                (TimeBound::Le(c), |t, r| t <= r),
+            ] {
+                for t in times {
+                    let (b2, t2) = aligned(b, D, t);
+                    for now in nows {
+                        assert_eq!(
+                            b2.holds(t2, now),
+                            cmp(t, floor(now + c)),
+                            "{b:?} t={t} now={now}"
+                        );
+                    }
+                }
+            }
+        }
+        // Unaligned: unchanged.
+        assert_eq!(aligned(TimeBound::Ge(-H), 0, 5), (TimeBound::Ge(-H), 5));
+    }
 
     #[test]
     fn ago_one_hour() {
