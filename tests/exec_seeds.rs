@@ -335,7 +335,7 @@ fn public_rules_incremental_equals_batch_on_the_attack_tenant() {
         compared.push(name);
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    // Of the 24 that bind, 21 run incrementally (the others need constructs only the batch
-    // engine has); each of those is compared.
+    // Of the 24 that bind, 21 need no externaldata file (the other 3 read feeds by URL, which
+    // a run needs mapped to a local file); each of those is compared.
     assert!(compared.len() >= 21, "{compared:?}");
 }
