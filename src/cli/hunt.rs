@@ -635,7 +635,6 @@ pub fn run(args: &HuntArgs) -> i32 {
         let run = super::page::Run {
             command: "hunt",
             counts: &counts,
-            ingest: &read.report,
             arrival: (
                 arrival.order.name(),
                 args.arrival.lateness_text(),

@@ -299,7 +299,17 @@ pub struct ReadCounts {
     /// Late records (included in `rejected` when rejected).
     #[serde(default)]
     pub late: LateCounts,
+    /// Per table: the earliest and latest event time read.
+    #[serde(default)]
+    pub spans: std::collections::BTreeMap<String, (Option<i64>, Option<i64>)>,
+    /// Per reason (as the rejects report names it): lines rejected, and the first few as
+    /// `file:line: detail`.
+    #[serde(default)]
+    pub rejects: std::collections::BTreeMap<String, (u64, Vec<String>)>,
 }
+
+/// How many rejected lines per reason [`ReadCounts`] names.
+const MAX_REJECT_EXAMPLES: usize = 5;
 
 impl ReadCounts {
     /// As a note row.
@@ -333,6 +343,23 @@ impl ReadCounts {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
+            for (t, (first, last)) in c.spans {
+                let span = out.spans.entry(t).or_default();
+                span.0 = match (span.0, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                span.1 = match (span.1, last) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            for (reason, (n, examples)) in c.rejects {
+                let r = out.rejects.entry(reason).or_default();
+                r.0 += n;
+                let room = MAX_REJECT_EXAMPLES.saturating_sub(r.1.len());
+                r.1.extend(examples.into_iter().take(room));
+            }
         }
         out
     }
@@ -408,6 +435,21 @@ impl ReadLogs {
             earliest: self.earliest,
             latest: self.latest,
             late: self.late.clone(),
+            spans: self
+                .report
+                .tables
+                .iter()
+                .map(|(t, s)| (t.clone(), (s.min_time, s.max_time)))
+                .collect(),
+            rejects: self
+                .report
+                .rejects
+                .iter()
+                .map(|(reason, tally)| {
+                    let examples = tally.examples.iter().take(MAX_REJECT_EXAMPLES).cloned();
+                    (reason.to_string(), (tally.count, examples.collect()))
+                })
+                .collect(),
         }
     }
 
@@ -746,6 +788,44 @@ fn tick_time(tick: crate::runtime::Time) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What each process of a cluster read reaches process 0's summary and report whole: the
+    /// tables' spans widen, rejects add up by reason, a few examples kept.
+    #[test]
+    fn read_counts_merge_spans_and_rejects_across_processes() {
+        let one = ReadCounts {
+            records: [("SigninLogs".to_string(), 3)].into(),
+            spans: [("SigninLogs".to_string(), (Some(10), Some(20)))].into(),
+            rejects: [(
+                "malformed JSON".to_string(),
+                (2, vec!["a:1: x".into(), "a:2: y".into()]),
+            )]
+            .into(),
+            ..ReadCounts::default()
+        };
+        let two = ReadCounts {
+            records: [("SigninLogs".to_string(), 4), ("AuditLogs".to_string(), 1)].into(),
+            spans: [
+                ("SigninLogs".to_string(), (Some(5), Some(15))),
+                ("AuditLogs".to_string(), (Some(7), Some(7))),
+            ]
+            .into(),
+            rejects: [(
+                "malformed JSON".to_string(),
+                (6, (0..6).map(|i| format!("b:{i}: z")).collect()),
+            )]
+            .into(),
+            ..ReadCounts::default()
+        };
+        let merged = ReadCounts::merge(&[one.to_note(), two.to_note()]);
+        assert_eq!(merged.records["SigninLogs"], 7);
+        assert_eq!(merged.spans["SigninLogs"], (Some(5), Some(20)));
+        assert_eq!(merged.spans["AuditLogs"], (Some(7), Some(7)));
+        let (n, examples) = &merged.rejects["malformed JSON"];
+        assert_eq!(*n, 8);
+        assert_eq!(examples.len(), MAX_REJECT_EXAMPLES);
+        assert_eq!(examples[0], "a:1: x");
+    }
     use crate::model::{TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND};
 
     #[test]

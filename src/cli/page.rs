@@ -44,10 +44,9 @@ pub(super) fn note_event(
 pub(super) struct Run<'a> {
     /// `hunt`, `replay` or `demo`.
     pub command: &'static str,
-    /// The records read (the whole cluster's).
+    /// The records read (the whole cluster's): per table with its time span, and the rejects
+    /// by reason.
     pub counts: &'a ReadCounts,
-    /// This process's ingest report: the tables' time spans and the rejects by reason.
-    pub ingest: &'a crate::ingest::Report,
     /// The order records were fed in, the allowed lateness and the late policy.
     pub arrival: (&'a str, &'a str, &'a str),
     /// The rules run.
@@ -69,23 +68,22 @@ pub(super) fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
         .records
         .iter()
         .map(|(t, n)| {
-            let stats = run.ingest.tables.get(t);
+            let span = counts.spans.get(t);
             TableRead {
                 table: t.clone(),
                 records: *n,
-                first: stats.and_then(|s| s.min_time),
-                last: stats.and_then(|s| s.max_time),
+                first: span.and_then(|s| s.0),
+                last: span.and_then(|s| s.1),
             }
         })
         .collect();
-    let rejects = run
-        .ingest
+    let rejects = counts
         .rejects
         .iter()
-        .map(|(reason, tally)| Rejected {
-            reason: reason.to_string(),
-            count: tally.count,
-            examples: tally.examples.clone(),
+        .map(|(reason, (count, examples))| Rejected {
+            reason: reason.clone(),
+            count: *count,
+            examples: examples.clone(),
         })
         .collect();
     let rules = run

@@ -484,7 +484,6 @@ pub(super) fn replay(
         let run = super::page::Run {
             command: "replay",
             counts: &counts,
-            ingest: &read.report,
             arrival: (
                 arrival.order.name(),
                 args.arrival.lateness_text(),

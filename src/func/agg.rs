@@ -308,7 +308,9 @@ impl Accumulator {
                 };
                 let e = values.entry(key.clone()).or_insert(0);
                 let before = *e;
-                *e += diff.saturating_mul(times);
+                // Wrapping, so that a retraction undoes its insertion exactly even for absurd
+                // weights (a count past i64 is not a meaningful weight; it must not panic).
+                *e = e.wrapping_add(diff.wrapping_mul(times));
                 let after = *e;
                 if before <= 0 && after > 0 {
                     *distinct += 1;
@@ -460,14 +462,14 @@ impl Accumulator {
                 if !one_kind {
                     values.sort_by(|a, b| compare(a.0, b.0).unwrap_or(a.0.cmp(b.0)));
                 }
-                let n: i64 = values.iter().map(|(_, c)| c).sum();
+                let n: i128 = values.iter().map(|(_, c)| i128::from(*c)).sum();
                 if n == 0 {
                     return Value::Null;
                 }
-                let rank = ((self.spec.percentile / 100.0) * n as f64).ceil().max(1.0) as i64;
-                let mut seen = 0;
+                let rank = ((self.spec.percentile / 100.0) * n as f64).ceil().max(1.0) as i128;
+                let mut seen: i128 = 0;
                 for (v, c) in values {
-                    seen += c;
+                    seen += i128::from(c);
                     if seen >= rank {
                         return v.clone();
                     }
