@@ -664,12 +664,10 @@ fn sniff(head: &[u8]) -> Format {
         Some(b'{') if first.ends_with(b"}") || !more_lines => Format::JsonLines,
         Some(b'{') if complete > 0 && complete * 2 >= considered => Format::JsonLines,
         Some(b'{') => Format::Document,
-        // A one-line array followed by object lines is a damaged JSON Lines file.
+        // A line of an array (whole or cut short) followed by object lines is a damaged JSON
+        // Lines file; a document's array opens on a line of its own or holds its elements.
         Some(b'[')
-            if more_lines
-                && first.ends_with(b"]")
-                && complete * 2 >= considered - 1
-                && complete > 0 =>
+            if more_lines && first.len() > 1 && complete * 2 >= considered - 1 && complete > 0 =>
         {
             Format::JsonLines
         }
@@ -941,6 +939,8 @@ mod tests {
         assert_eq!(sniff(b"[\n{\"a\":1},\n{\"a\":2}\n]"), Format::Document);
         assert_eq!(sniff(b"[{\"a\":1},{\"a\":2}]"), Format::Document);
         assert_eq!(sniff(b"[1,2]\n{\"a\":1}\n{\"a\":2}\n"), Format::JsonLines);
+        assert_eq!(sniff(b"[1, 2,\n{\"a\":1}\n{\"a\":2}\n"), Format::JsonLines);
+        assert_eq!(sniff(b"[\n{\"a\":1}\n]\n"), Format::Document);
         assert_eq!(
             sniff(b"x{\"a\":1,\"b\":2}\n{\"a\":1}\n{\"a\":2}\n"),
             Format::JsonLines
