@@ -316,7 +316,9 @@ impl Display for Expr {
             ExprKind::Star => f.write_char('*'),
             ExprKind::TypeOf(t) => write!(f, "typeof({t})"),
             ExprKind::NamedArg { name, value } => {
-                write!(f, "{name} = ")?;
+                // The name as written: the parser reads a named argument's name as a bare word
+                // (a keyword such as `kind` too), so it is not quoted.
+                write!(f, "{} = ", name.name)?;
                 write_top(f, value)
             }
             ExprKind::Paren(inner) => {
