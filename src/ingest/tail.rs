@@ -38,16 +38,9 @@ impl Tail {
     /// Follows `path` from its beginning, looking for more every `wait` at its end, until
     /// `stop` is set. A file that does not exist yet is waited for.
     pub fn new(path: &Path, stop: Arc<AtomicBool>, wait: Duration) -> Tail {
-        Tail {
-            path: path.to_path_buf(),
-            file: File::open(path).ok(),
-            pos: 0,
-            stop,
-            wait,
-            mark: Vec::new(),
-            at_end: true,
-            identity: None,
-        }
+        let mut tail = Tail::new_closed(path, stop, wait);
+        tail.file = File::open(path).ok();
+        tail
     }
 
     /// Follows `path` as [`Tail::new`] does, without opening it yet: the first read opens it.
