@@ -81,7 +81,15 @@ pub fn render_all<'scope>(
     let out = programs
         .iter()
         .enumerate()
-        .map(|(i, p)| render_shared(p, i, sources, tick, worker, &mut memo))
+        .map(|(i, p)| {
+            if let Some(any) = sources.tables.values().next() {
+                crate::runtime::profile::mark(
+                    any.scope().worker().peek_identifier(),
+                    crate::runtime::profile::program_label(i),
+                );
+            }
+            render_shared(p, i, sources, tick, worker, &mut memo)
+        })
         .collect();
     (out, memo.reused)
 }

@@ -197,6 +197,7 @@ fn input_names<'a>(programs: impl IntoIterator<Item = &'a Program> + Clone) -> V
 /// the sub-plans they compute alike shared; one output per program.
 fn render_pack(
     programs: Vec<Program>,
+    labels: Vec<String>,
     names: Vec<(bool, String)>,
     layouts: Layouts,
     tick: i64,
@@ -221,6 +222,7 @@ fn render_pack(
         // Rules share the sub-plans and arrangements they compute alike. check() ran first,
         // so rendering does not fail; were it to, that rule's result is empty rather than a
         // panic inside a worker.
+        crate::runtime::profile::label_programs(&labels);
         render_all(&programs, &sources, tick, worker)
             .0
             .into_iter()
@@ -397,6 +399,7 @@ pub fn run_fed(
         }
     }
     let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
+    let labels: Vec<String> = rules.iter().map(|(r, _)| r.name.clone()).collect();
     let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
     let (tx, rx) = mpsc::channel();
     let sink = PackSink::new(trackers, tx, options.speed == Speed::Max);
@@ -415,7 +418,7 @@ pub fn run_fed(
                 constant,
                 note,
             },
-            render_pack(programs, names, layouts, tick),
+            render_pack(programs, labels, names, layouts, tick),
             sink,
         )
     });

@@ -327,7 +327,7 @@ pub fn run(
             workers,
             names.len(),
             msg_rx,
-            render_pack(programs, names, layouts, tick),
+            render_pack(programs, Vec::new(), names, layouts, tick),
             sink,
         )
     });

@@ -140,6 +140,7 @@ where
             if let Ok(tx) = started_tx.lock() {
                 let _ = tx.send(());
             }
+            super::profile::register(worker);
             let index = worker.index();
             let local = index % local_workers.max(1);
             // Only worker 0 reports: it takes the sink.

@@ -10,6 +10,7 @@
 pub mod arrival;
 pub mod connect;
 pub mod live;
+pub mod profile;
 pub mod stream;
 pub mod temporal;
 
