@@ -257,15 +257,15 @@ pub fn hunt(
     sink: &mut dyn FnMut(HuntAlert<'_>),
 ) -> Result<HuntSummary, String> {
     let programs: Vec<&Program> = pack.rules.iter().map(|r| &r.program).collect();
-    let log_options = crate::cli::logs::LogOptions {
+    let log_options = crate::logs::LogOptions {
         table: options.table.clone(),
-        arrival: crate::cli::logs::Arrival {
+        arrival: crate::logs::Arrival {
             tick: options.tick,
             ..Default::default()
         },
         rejects: None,
     };
-    let mut read = crate::cli::logs::read_logs_for_pack(
+    let mut read = crate::logs::read_logs_for_pack(
         &programs,
         logs,
         &log_options,

@@ -11,6 +11,8 @@
 //!   records onto them;
 //! - [`ingest`]: readers for the log export formats, with coercion to the schema and a report of
 //!   every rejected line;
+//! - [`logs`]: reading the logs for the rules (files and folders, event-time or arrival order,
+//!   late records, rejects) and the watchlists' files;
 //! - [`func`]: the one implementation of KQL's operators, scalar functions and aggregates;
 //! - [`kql`]: the KQL lexer, parser and diagnostics;
 //! - [`plan`]: binding a parsed query against the catalog into the typed relational IR;
@@ -34,6 +36,7 @@ pub mod exec;
 pub mod func;
 pub mod ingest;
 pub mod kql;
+pub mod logs;
 pub mod model;
 pub mod pack;
 pub mod plan;

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::check::QueryOptions;
 use super::hunt::{AlertFormat, LoadedRule, describe};
-use super::logs::{Late, layouts_of, projection_for, schema_row};
+use super::logs::Late;
 use crate::catalog::Catalog;
 use crate::eval::Watchlist;
 use crate::ingest::tail::Tail;
 use crate::ingest::{Ingest, Options, Projection};
+use crate::logs::{layouts_of, projection_for, schema_row};
 use crate::model::{format_datetime_iso, parse_timespan};
 use crate::pack::Report;
 use crate::pack::stream::{Arrived, LateRecord, StreamOptions};
@@ -838,7 +839,7 @@ pub fn run(args: &DetectArgs) -> i32 {
         counts.timeless.load(Ordering::Relaxed),
         late_seen - late_accepted,
         args.allowed_lateness,
-        super::logs::policy_name(options.late),
+        crate::logs::policy_name(options.late),
     );
     if future_seen > 0 {
         let _ = writeln!(

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::check::QueryOptions;
-use super::logs::ReadCounts;
 use crate::alerts::{Status, tracker_for};
+use crate::logs::ReadCounts;
 use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
 use crate::pack::{PackOptions, Report};
 use crate::plan::Program;
@@ -385,18 +385,18 @@ pub fn run(args: &HuntArgs) -> i32 {
     failed |= keep_runnable(&mut rules, cluster.process == 0);
     let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
     // With several processes, each reads its share of the files; process 0 prints.
-    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let files = crate::logs::share_of_files(&args.logs, cluster.processes, cluster.process);
     if cluster.process == 0
         && let Some(note) = args.arrival.unused_note()
     {
         eprintln!("{note}");
     }
-    let log_options = super::logs::LogOptions {
+    let log_options = crate::logs::LogOptions {
         table: args.table.clone(),
         arrival: arrival.clone(),
         rejects: args.arrival.rejects_path(&cluster),
     };
-    let mut read = match super::logs::read_logs_for_pack(
+    let mut read = match crate::logs::read_logs_for_pack(
         &programs,
         &files,
         &log_options,
@@ -511,7 +511,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         eprintln!("error: {e}");
         return 1;
     }
-    counts.warn();
+    super::logs::warn(&counts);
     let per_rule: Vec<(String, String, usize, u64, bool)> = pack
         .iter()
         .enumerate()
@@ -535,7 +535,7 @@ pub fn run(args: &HuntArgs) -> i32 {
     let late = super::logs::late_summary(
         arrival.order.name(),
         args.arrival.lateness_text(),
-        super::logs::policy_name(arrival.late),
+        crate::logs::policy_name(arrival.late),
         counts.late.late,
         counts.late.accepted,
         counts.late.rejected,
@@ -638,7 +638,7 @@ pub fn run(args: &HuntArgs) -> i32 {
             arrival: (
                 arrival.order.name(),
                 args.arrival.lateness_text(),
-                super::logs::policy_name(arrival.late),
+                crate::logs::policy_name(arrival.late),
             ),
             pack: &pack,
             summary: &summary,

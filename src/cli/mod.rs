@@ -9,7 +9,7 @@ mod explain;
 mod generate;
 mod hunt;
 mod inspect;
-pub(crate) mod logs;
+mod logs;
 mod output;
 mod page;
 mod replay;

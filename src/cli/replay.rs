@@ -14,9 +14,9 @@ use kqlflow_replay::latency::{LatencyRecorder, Percentiles, machine, peak_memory
 
 use super::check::QueryOptions;
 use super::hunt::describe;
-use super::logs::ReadCounts;
 use crate::alerts::{Status, tracker_for};
 use crate::eval::Watchlist;
+use crate::logs::ReadCounts;
 use crate::model::{format_datetime_iso, parse_timespan};
 use crate::pack::{PackOptions, Report};
 use crate::runtime::live::Speed;
@@ -276,16 +276,16 @@ pub(super) fn replay(
     let leader = cluster.process == 0;
     let started = Instant::now();
     let programs: Vec<&crate::plan::Program> = rules.iter().map(|(_, _, p)| p).collect();
-    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let files = crate::logs::share_of_files(&args.logs, cluster.processes, cluster.process);
     if leader && let Some(note) = args.arrival.unused_note() {
         eprintln!("{note}");
     }
-    let log_options = super::logs::LogOptions {
+    let log_options = crate::logs::LogOptions {
         table: args.table.clone(),
         arrival: arrival.clone(),
         rejects: args.arrival.rejects_path(&cluster),
     };
-    let mut read = super::logs::read_logs_for_pack(
+    let mut read = crate::logs::read_logs_for_pack(
         &programs,
         &files,
         &log_options,
@@ -423,7 +423,7 @@ pub(super) fn replay(
             "the alerts and the report",
         );
     } else {
-        counts.warn();
+        super::logs::warn(&counts);
     }
     let records: u64 = counts.records.values().sum();
     let span = match (counts.earliest, counts.latest) {
@@ -454,7 +454,7 @@ pub(super) fn replay(
         rejected: counts.rejected,
         order: arrival.order.name().to_string(),
         allowed_lateness: args.arrival.lateness_text().to_string(),
-        late_policy: super::logs::policy_name(arrival.late).to_string(),
+        late_policy: crate::logs::policy_name(arrival.late).to_string(),
         late_records: counts.late.late,
         late_accepted: counts.late.accepted,
         late_rejected: counts.late.rejected,
@@ -487,7 +487,7 @@ pub(super) fn replay(
             arrival: (
                 arrival.order.name(),
                 args.arrival.lateness_text(),
-                super::logs::policy_name(arrival.late),
+                crate::logs::policy_name(arrival.late),
             ),
             pack: &pack,
             summary: &summary,
