@@ -22,7 +22,9 @@
 //! # }
 //! ```
 //!
-//! `examples/hunt.rs` is the same as a program (`cargo run --example hunt -- DIR`).
+//! `examples/hunt.rs` is the same as a program (`cargo run --example hunt -- DIR`). To print
+//! or write alerts as the commands do (a table, JSON Lines, CSV), describe each with
+//! [`crate::alerts::render::describe`] and render it with a [`crate::alerts::render::Renderer`].
 
 mod detect;
 mod hunt;

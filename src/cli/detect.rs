@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::check::QueryOptions;
-use super::hunt::{AlertFormat, describe};
 use super::logs::Late;
+use crate::alerts::render::{AlertFormat, describe};
 use crate::api::{
     Alert, AlertSink, DetectOptions, DetectSummary, LogInput, RulePack, WatchedWatchlist,
 };

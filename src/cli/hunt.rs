@@ -2,29 +2,17 @@
 //! logs, and the alerts each would have raised are printed with the tick they were raised at,
 //! followed by a summary.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::check::QueryOptions;
-use crate::alerts::Status;
+use crate::alerts::render::{AlertFormat, describe};
 use crate::api::{Alert, AlertSink, HuntOptions, HuntSummary, RulePack};
 use crate::logs::ReadCounts;
-use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
-use crate::rules::Rule;
-
-/// How alerts are printed on standard output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AlertFormat {
-    /// One line per alert, coloured by severity on a terminal.
-    Table,
-    /// One JSON object per lifecycle event: raised and closed (updated too with --updates).
-    Jsonl,
-    /// CSV of the raised alerts: tick, severity, rule, rule id, title, entities, rows (JSON).
-    Csv,
-}
+use crate::model::{parse_datetime, parse_timespan};
 
 /// Arguments of `kqlflow hunt`.
 #[derive(Args, Debug)]
@@ -77,154 +65,6 @@ pub struct HuntArgs {
     show: super::output::ShowArgs,
     #[command(flatten)]
     common: QueryOptions,
-}
-
-/// One alert event's line in the JSON Lines output.
-#[derive(serde::Serialize)]
-struct AlertRecord<'a> {
-    rule_id: &'a str,
-    rule: &'a str,
-    /// `alert` for a scheduled rule, `hunting` for a hunting query's result.
-    kind: &'static str,
-    title: &'a str,
-    description: &'a str,
-    severity: &'a str,
-    tactics: &'a [String],
-    techniques: &'a [String],
-    status: Status,
-    tick: String,
-    entities: BTreeMap<String, serde_json::Value>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    custom_details: BTreeMap<&'a str, &'a str>,
-    /// The key's rows in the result after the event.
-    count: usize,
-    /// Raised: the key's rows; updated: the rows added.
-    rows: Vec<serde_json::Value>,
-    /// Updated: the rows removed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    removed: Vec<serde_json::Value>,
-}
-
-fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
-    let mut out = BTreeMap::new();
-    for m in &rule.entity_mappings {
-        for f in &m.field_mappings {
-            if let Some(i) = columns.iter().position(|c| *c == f.column_name) {
-                let v = row.get(i).map(|v| v.to_string()).unwrap_or_default();
-                out.insert(
-                    format!("{}.{}", m.entity_type, f.identifier),
-                    serde_json::Value::String(v),
-                );
-            }
-        }
-    }
-    out
-}
-
-/// An alert event as it is shown.
-pub(super) struct Described {
-    /// Its entities: `EntityType.identifier` → value.
-    pub entities: BTreeMap<String, serde_json::Value>,
-    /// The entities as `k=v` text.
-    pub shown: String,
-    /// What the alert says about itself (title, description, severity, …).
-    pub details: crate::alerts::Details,
-    /// Its JSON Lines record.
-    pub line: String,
-}
-
-/// An alert event `e` of `rule` (whose result has `columns`) as it is shown.
-pub(super) fn describe(
-    rule: &Rule,
-    columns: &[String],
-    e: &crate::alerts::AlertEvent,
-) -> Described {
-    // A closed alert has no rows left: its entities come from its key, laid out as a row.
-    let from_key = || {
-        let mut row = vec![Value::Null; columns.len()];
-        for (i, v) in crate::alerts::alert_key(rule, columns)
-            .into_iter()
-            .zip(&e.key)
-        {
-            if let Some(cell) = row.get_mut(i) {
-                *cell = v.clone();
-            }
-        }
-        row
-    };
-    let keyed;
-    let row: &[Value] = match e.rows.first().or(e.removed.first()) {
-        Some(r) => r,
-        None => {
-            keyed = from_key();
-            &keyed
-        }
-    };
-    let ents = entities(rule, columns, row);
-    let details = crate::alerts::details(rule, columns, row);
-    let shown: Vec<String> = ents
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
-    let record = AlertRecord {
-        rule_id: &rule.id,
-        rule: &rule.name,
-        kind: if rule.is_scheduled() {
-            "alert"
-        } else {
-            "hunting"
-        },
-        title: &details.title,
-        description: &details.description,
-        severity: &details.severity,
-        tactics: &details.tactics,
-        techniques: &rule.relevant_techniques,
-        status: e.status,
-        tick: format_datetime_iso(e.tick as i64),
-        entities: ents.clone(),
-        custom_details: details
-            .custom
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
-        count: e.count,
-        rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
-        removed: e.removed.iter().map(|r| row_json(columns, r)).collect(),
-    };
-    let line = serde_json::to_string(&record).unwrap_or_default();
-    Described {
-        entities: ents,
-        shown: shown.join("  "),
-        details,
-        line,
-    }
-}
-
-fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
-    let text = format!(
-        "{{{}}}",
-        columns
-            .iter()
-            .zip(row)
-            .map(|(c, v)| format!(
-                "{}:{}",
-                serde_json::Value::String(c.clone()),
-                to_json_text(v)
-            ))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-}
-
-pub(super) fn colour(severity: &str) -> &'static str {
-    match severity.to_ascii_lowercase().as_str() {
-        "high" => "\x1b[31m",
-        "medium" => "\x1b[33m",
-        "low" => "\x1b[36m",
-        "informational" => "\x1b[34m",
-        _ => "",
-    }
 }
 
 /// Loads the rule pack (the rule files of `paths`, or the built-in pack when there are none),

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::hunt::Described;
 use crate::alerts::incidents::Grouper;
+use crate::alerts::render::Described;
 use crate::alerts::{AlertEvent, Status, severity_rank};
 use crate::logs::ReadCounts;
 use crate::pack::PackSummary;

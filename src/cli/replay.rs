@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::check::QueryOptions;
-use super::hunt::describe;
 use crate::alerts::Status;
+use crate::alerts::render::describe;
 use crate::api::{Alert, AlertSink, HuntOptions, ReplayOptions, ReplayReport};
 use crate::eval::Watchlist;
 use crate::logs::ReadCounts;
@@ -278,7 +278,7 @@ pub(super) fn replay(
         eprintln!("{note}");
     }
     let mut printer = super::output::AlertPrinter::new(
-        super::hunt::AlertFormat::Table,
+        crate::alerts::render::AlertFormat::Table,
         false,
         &args.show,
         args.alerts.as_deref().filter(|_| leader),
