@@ -4,7 +4,7 @@
 //! `kqlflow demo --out DIR` writes one: hunt `DIR/logs` with `DIR/NetworkAllowlist.csv`).
 
 use kqlflow::alerts::Status;
-use kqlflow::api::{HuntOptions, RulePack, hunt};
+use kqlflow::api::{HuntOptions, RulePack, hunt, on_alert};
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -19,7 +19,7 @@ fn main() -> Result<(), String> {
     for message in &pack.messages {
         eprintln!("{message}");
     }
-    let summary = hunt(&pack, &[logs.into()], &options, &mut |alert| {
+    let mut sink = on_alert(|alert| {
         if alert.event.status == Status::Raised {
             println!(
                 "{}  {}  {:?}",
@@ -28,7 +28,8 @@ fn main() -> Result<(), String> {
                 alert.event.key
             );
         }
-    })?;
+    });
+    let summary = hunt(&pack, &[logs.into()], &options, &mut sink)?;
     eprintln!(
         "{} records read, {} rejected, {} alerts",
         summary.records,

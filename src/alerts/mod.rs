@@ -7,6 +7,7 @@
 //! One alert per key, not one per event.
 
 pub mod incidents;
+pub mod render;
 
 use std::collections::BTreeMap;
 

@@ -10,6 +10,8 @@ use crate::kql::{LineCol, LineIndex, Span};
 use crate::plan::{self, BindOptions, PeriodWindow, Program, WindowScope};
 use crate::rules::{self, Rule};
 
+pub use crate::logs::WatchlistFiles;
+
 /// Arguments of `kqlflow check`.
 #[derive(Args, Debug)]
 #[command(
@@ -50,23 +52,6 @@ pub struct QueryOptions {
     /// rule's period, a trigger kqlflow cannot honour) instead of running it with the note.
     #[arg(long)]
     pub strict: bool,
-}
-
-/// A watchlist's files: its first version and its later ones with the event time each takes
-/// effect from.
-#[derive(Clone, Debug, Default)]
-pub struct WatchlistFiles {
-    /// The first version, in effect from the start.
-    pub first: Option<PathBuf>,
-    /// Later versions, in time order.
-    pub later: Vec<(i64, PathBuf)>,
-}
-
-impl WatchlistFiles {
-    /// Every file, the first version first.
-    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
-        self.first.iter().chain(self.later.iter().map(|(_, p)| p))
-    }
 }
 
 /// A query read from a file: its text, and the rule it came from for YAML files.

@@ -2,32 +2,17 @@
 //! logs, and the alerts each would have raised are printed with the tick they were raised at,
 //! followed by a summary.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::check::QueryOptions;
-use super::logs::ReadCounts;
-use crate::alerts::{Status, tracker_for};
-use crate::model::{Value, format_datetime_iso, parse_datetime, parse_timespan, to_json_text};
-use crate::pack::{PackOptions, Report};
-use crate::plan::Program;
-use crate::rules::Rule;
-use crate::runtime::Time;
-use crate::runtime::live::Speed;
-
-/// How alerts are printed on standard output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AlertFormat {
-    /// One line per alert, coloured by severity on a terminal.
-    Table,
-    /// One JSON object per lifecycle event: raised and closed (updated too with --updates).
-    Jsonl,
-    /// CSV of the raised alerts: tick, severity, rule, rule id, title, entities, rows (JSON).
-    Csv,
-}
+use crate::alerts::render::{AlertFormat, describe};
+use crate::api::{Alert, AlertSink, HuntOptions, HuntSummary, RulePack};
+use crate::logs::ReadCounts;
+use crate::model::{parse_datetime, parse_timespan};
 
 /// Arguments of `kqlflow hunt`.
 #[derive(Args, Debug)]
@@ -82,243 +67,168 @@ pub struct HuntArgs {
     common: QueryOptions,
 }
 
-/// One alert event's line in the JSON Lines output.
-#[derive(serde::Serialize)]
-struct AlertRecord<'a> {
-    rule_id: &'a str,
-    rule: &'a str,
-    /// `alert` for a scheduled rule, `hunting` for a hunting query's result.
-    kind: &'static str,
-    title: &'a str,
-    description: &'a str,
-    severity: &'a str,
-    tactics: &'a [String],
-    techniques: &'a [String],
-    status: Status,
-    tick: String,
-    entities: BTreeMap<String, serde_json::Value>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    custom_details: BTreeMap<&'a str, &'a str>,
-    /// The key's rows in the result after the event.
-    count: usize,
-    /// Raised: the key's rows; updated: the rows added.
-    rows: Vec<serde_json::Value>,
-    /// Updated: the rows removed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    removed: Vec<serde_json::Value>,
-}
-
-fn entities(rule: &Rule, columns: &[String], row: &[Value]) -> BTreeMap<String, serde_json::Value> {
-    let mut out = BTreeMap::new();
-    for m in &rule.entity_mappings {
-        for f in &m.field_mappings {
-            if let Some(i) = columns.iter().position(|c| *c == f.column_name) {
-                let v = row.get(i).map(|v| v.to_string()).unwrap_or_default();
-                out.insert(
-                    format!("{}.{}", m.entity_type, f.identifier),
-                    serde_json::Value::String(v),
-                );
-            }
-        }
-    }
-    out
-}
-
-/// An alert event as it is shown.
-pub(super) struct Described {
-    /// Its entities: `EntityType.identifier` → value.
-    pub entities: BTreeMap<String, serde_json::Value>,
-    /// The entities as `k=v` text.
-    pub shown: String,
-    /// What the alert says about itself (title, description, severity, …).
-    pub details: crate::alerts::Details,
-    /// Its JSON Lines record.
-    pub line: String,
-}
-
-/// An alert event `e` of `rule` (whose result has `columns`) as it is shown.
-pub(super) fn describe(
-    rule: &Rule,
-    columns: &[String],
-    e: &crate::alerts::AlertEvent,
-) -> Described {
-    // A closed alert has no rows left: its entities come from its key, laid out as a row.
-    let from_key = || {
-        let mut row = vec![Value::Null; columns.len()];
-        for (i, v) in crate::alerts::alert_key(rule, columns)
-            .into_iter()
-            .zip(&e.key)
-        {
-            if let Some(cell) = row.get_mut(i) {
-                *cell = v.clone();
-            }
-        }
-        row
+/// Loads the rule pack (the rule files of `paths`, or the built-in pack when there are none),
+/// its notes, warnings and errors told on standard error, and keeps the rules `show` selects:
+/// the pack (`failed` when a rule could not be read or bound), or the exit code of a usage
+/// error.
+pub(super) fn load_pack(
+    paths: &[PathBuf],
+    common: &QueryOptions,
+    show: &super::output::ShowArgs,
+) -> Result<RulePack, i32> {
+    let loaded = if paths.is_empty() {
+        RulePack::builtin(common)
+    } else {
+        RulePack::load(paths, common)
     };
-    let keyed;
-    let row: &[Value] = match e.rows.first().or(e.removed.first()) {
-        Some(r) => r,
-        None => {
-            keyed = from_key();
-            &keyed
-        }
-    };
-    let ents = entities(rule, columns, row);
-    let details = crate::alerts::details(rule, columns, row);
-    let shown: Vec<String> = ents
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
-    let record = AlertRecord {
-        rule_id: &rule.id,
-        rule: &rule.name,
-        kind: if rule.is_scheduled() {
-            "alert"
-        } else {
-            "hunting"
-        },
-        title: &details.title,
-        description: &details.description,
-        severity: &details.severity,
-        tactics: &details.tactics,
-        techniques: &rule.relevant_techniques,
-        status: e.status,
-        tick: format_datetime_iso(e.tick as i64),
-        entities: ents.clone(),
-        custom_details: details
-            .custom
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
-        count: e.count,
-        rows: e.rows.iter().map(|r| row_json(columns, r)).collect(),
-        removed: e.removed.iter().map(|r| row_json(columns, r)).collect(),
-    };
-    let line = serde_json::to_string(&record).unwrap_or_default();
-    Described {
-        entities: ents,
-        shown: shown.join("  "),
-        details,
-        line,
+    let mut pack = loaded.map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
+    for m in pack.messages.drain(..) {
+        eprintln!("{m}");
     }
+    show.select(&mut pack.rules, |r| &r.rule).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
+    Ok(pack)
 }
 
-fn row_json(columns: &[String], row: &[Value]) -> serde_json::Value {
-    let text = format!(
-        "{{{}}}",
-        columns
-            .iter()
-            .zip(row)
-            .map(|(c, v)| format!(
-                "{}:{}",
-                serde_json::Value::String(c.clone()),
-                to_json_text(v)
-            ))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-}
-
-pub(super) fn colour(severity: &str) -> &'static str {
-    match severity.to_ascii_lowercase().as_str() {
-        "high" => "\x1b[31m",
-        "medium" => "\x1b[33m",
-        "low" => "\x1b[36m",
-        "informational" => "\x1b[34m",
-        _ => "",
-    }
-}
-
-/// A rule read from its file and bound: (file, rule, plan).
-pub(super) type LoadedRule = (PathBuf, Rule, Program);
-
-/// Drops from `rules` each rule that cannot run incrementally, telling why on standard error
+/// Drops from `pack` each rule that cannot run incrementally, telling why on standard error
 /// when `tell`; whether any was dropped.
-pub(super) fn keep_runnable(rules: &mut Vec<LoadedRule>, tell: bool) -> bool {
-    let mut pack = to_pack(std::mem::take(rules));
+pub(super) fn keep_runnable(pack: &mut RulePack, tell: bool) -> bool {
     let dropped = pack.keep_runnable();
-    if tell {
-        for m in &pack.messages {
+    for m in pack.messages.drain(..) {
+        if tell {
             eprintln!("{m}");
         }
     }
-    *rules = from_pack(pack);
     dropped
 }
 
-/// `rules` as the library's pack.
-fn to_pack(rules: Vec<LoadedRule>) -> crate::api::RulePack {
-    crate::api::RulePack {
-        rules: rules
-            .into_iter()
-            .map(|(path, rule, program)| crate::api::PackRule {
-                path,
-                rule,
-                program,
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-/// The rules of the library's `pack`.
-fn from_pack(pack: crate::api::RulePack) -> Vec<LoadedRule> {
+/// Each rule's severity (Informational when it gives none).
+pub(super) fn severities(pack: &RulePack) -> Vec<String> {
     pack.rules
-        .into_iter()
-        .map(|r| (r.path, r.rule, r.program))
+        .iter()
+        .map(|r| {
+            r.rule
+                .severity
+                .clone()
+                .unwrap_or_else(|| "Informational".into())
+        })
         .collect()
 }
 
-/// A pack's rules as the pack runs them, with each rule's result columns and severity.
-pub(super) type PackParts = (Vec<(Rule, Program)>, Vec<Vec<String>>, Vec<String>);
-
-/// The pack of `rules`: (rule, plan) pairs, each rule's result columns, each rule's severity
-/// (Informational when it gives none).
-pub(super) fn pack_parts(rules: &[LoadedRule]) -> PackParts {
-    let pack: Vec<(Rule, Program)> = rules
-        .iter()
-        .map(|(_, r, p)| (r.clone(), p.clone()))
-        .collect();
-    let columns = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
-    let severities = pack
-        .iter()
-        .map(|(r, _)| r.severity.clone().unwrap_or_else(|| "Informational".into()))
-        .collect();
-    (pack, columns, severities)
+/// A progress bar on standard error for a run that shows it (on a terminal, in process 0),
+/// drawn with `template`; else a hidden one.
+pub(super) fn progress_bar(shown: bool, template: &str) -> indicatif::ProgressBar {
+    let progress = indicatif::ProgressBar::new(0);
+    if std::io::stderr().is_terminal() && shown {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    progress
 }
 
-/// Reads and binds the rule files (.yaml) of `paths` (files or folders): the rules that bind,
-/// and whether any could not be read or bound (each told on standard error); or the exit
-/// code of a usage error.
-pub(super) fn load_rules(
-    paths: &[PathBuf],
-    common: &QueryOptions,
-) -> Result<(Vec<LoadedRule>, bool), i32> {
-    told(crate::api::RulePack::load(paths, common))
+/// How `hunt` shows the alerts as the library's hunt raises them: those raised between
+/// `--from` and `--to`, printed, noted for the report, counted per rule and per entity.
+struct HuntPrinter {
+    printer: super::output::AlertPrinter,
+    progress: indicatif::ProgressBar,
+    /// `--from` and `--to`.
+    from: Option<i64>,
+    to: Option<i64>,
+    /// The report's alerts (with `--report`, in process 0).
+    log: Option<crate::report::AlertLog>,
+    /// Per rule: alerts shown.
+    shown: Vec<usize>,
+    /// Entities of the alerts shown, with how many alerts name each.
+    entities: BTreeMap<String, usize>,
+    /// Whether the progress bar's length has been set.
+    sized: bool,
 }
 
-/// The rule pack built into the binary (the `dataflows/` files), bound.
-pub(super) fn builtin_rules(common: &QueryOptions) -> Result<(Vec<LoadedRule>, bool), i32> {
-    told(crate::api::RulePack::builtin(common))
-}
-
-/// A loaded pack's rules and whether some failed, its messages told on standard error; or
-/// exit code 2 for an error that stops the run.
-fn told(pack: Result<crate::api::RulePack, String>) -> Result<(Vec<LoadedRule>, bool), i32> {
-    match pack {
-        Ok(pack) => {
-            for m in &pack.messages {
-                eprintln!("{m}");
-            }
-            let failed = pack.failed;
-            Ok((from_pack(pack), failed))
+impl AlertSink for HuntPrinter {
+    fn alert(&mut self, a: Alert<'_>) {
+        let t = a.event.tick as i64;
+        if self.from.is_some_and(|f| t < f) || self.to.is_some_and(|x| t > x) {
+            return;
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(2)
+        let d = describe(a.rule, a.columns, a.event);
+        let printer = &mut self.printer;
+        let shown = self
+            .progress
+            .suspend(|| printer.event(a.index, a.rule, &d, a.event));
+        if let Some(log) = self.log.as_mut() {
+            super::page::note_event(log, a.index, &d, a.event, shown);
+        }
+        if shown {
+            if let Some(n) = self.shown.get_mut(a.index) {
+                *n += 1;
+            }
+            for v in d.entities.values() {
+                *self
+                    .entities
+                    .entry(v.as_str().unwrap_or("").to_string())
+                    .or_default() += 1;
+            }
         }
     }
+
+    fn read(&mut self, counts: &ReadCounts) {
+        if !self.sized {
+            self.sized = true;
+            self.progress.set_length(counts.records.values().sum());
+        }
+    }
+
+    fn ticks(&mut self, ticks: &[crate::pack::TickDone]) {
+        if let Some(t) = ticks.last() {
+            self.progress.set_position(t.records);
+        }
+    }
+}
+
+/// The hunt's options of `args`, with `--from` and `--to`; or the message of a usage error.
+fn hunt_options(args: &HuntArgs) -> Result<(HuntOptions, Option<i64>, Option<i64>), String> {
+    let tick = match parse_timespan(&args.tick) {
+        Some(t) if t > 0 => t,
+        _ => {
+            return Err(format!(
+                "--tick {}: not a positive timespan (such as 1s, 1m)",
+                args.tick
+            ));
+        }
+    };
+    let arrival = args.arrival.arrival(tick)?;
+    let bound = |s: &Option<String>, name: &str| -> Result<Option<i64>, String> {
+        match s {
+            None => Ok(None),
+            Some(s) => parse_datetime(s)
+                .map(Some)
+                .ok_or_else(|| format!("--{name} {s}: not a datetime")),
+        }
+    };
+    let (from, to) = (bound(&args.from, "from")?, bound(&args.to, "to")?);
+    let watchlists = super::logs::load_watchlists(&args.common)?;
+    let cluster = args.cluster.options();
+    let options = HuntOptions {
+        tick,
+        watchlists,
+        table: args.table.clone(),
+        rejects: args.arrival.rejects_path(&cluster),
+        cluster,
+        order: arrival.order,
+        lateness: arrival.lateness,
+        late: arrival.late,
+        max_ahead: arrival.max_ahead,
+    };
+    Ok((options, from, to))
 }
 
 /// Runs `kqlflow hunt`: 0 when every rule ran, 1 when a rule could not be read, bound or run,
@@ -329,93 +239,29 @@ pub fn run(args: &HuntArgs) -> i32 {
         return 2;
     }
     let start = Instant::now();
-    let tick = match parse_timespan(&args.tick) {
-        Some(t) if t > 0 => t,
-        _ => {
-            eprintln!(
-                "error: --tick {}: not a positive timespan (such as 1s, 1m)",
-                args.tick
-            );
-            return 2;
-        }
-    };
-    let arrival = match args.arrival.arrival(tick) {
-        Ok(a) => a,
+    let (options, from, to) = match hunt_options(args) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let bound = |s: &Option<String>, name: &str| -> Result<Option<i64>, String> {
-        match s {
-            None => Ok(None),
-            Some(s) => parse_datetime(s)
-                .map(Some)
-                .ok_or_else(|| format!("--{name} {s}: not a datetime")),
-        }
-    };
-    let (from, to) = match (bound(&args.from, "from"), bound(&args.to, "to")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let watchlists = match super::logs::load_watchlists(&args.common) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let loaded = if args.rules.is_empty() {
-        builtin_rules(&args.common)
-    } else {
-        load_rules(&args.rules, &args.common)
-    };
-    let (mut rules, mut failed) = match loaded {
-        Ok(r) => r,
+    let mut pack = match load_pack(&args.rules, &args.common, &args.show) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    if let Err(e) = args.show.select(&mut rules, |(_, r, _)| r) {
-        eprintln!("error: {e}");
-        return 2;
-    }
-    let cluster = args.cluster.options();
-    failed |= keep_runnable(&mut rules, cluster.process == 0);
-    let programs: Vec<&Program> = rules.iter().map(|(_, _, p)| p).collect();
-    // With several processes, each reads its share of the files; process 0 prints.
-    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
-    if cluster.process == 0
-        && let Some(note) = args.arrival.unused_note()
-    {
+    let leader = options.cluster.process == 0;
+    keep_runnable(&mut pack, leader);
+    let failed = pack.failed;
+    if leader && let Some(note) = args.arrival.unused_note() {
         eprintln!("{note}");
     }
-    let log_options = super::logs::LogOptions {
-        table: args.table.clone(),
-        arrival: arrival.clone(),
-        rejects: args.arrival.rejects_path(&cluster),
-    };
-    let mut read = match super::logs::read_logs_for_pack(
-        &programs,
-        &files,
-        &log_options,
-        crate::pack::Shape::of_programs(programs.iter().copied()),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
-    let mine = read.counts();
-    let fed = std::mem::take(&mut read.fed);
-    let mut printer = match super::output::AlertPrinter::new(
+    let printer = match super::output::AlertPrinter::new(
         args.format,
         args.no_color,
         &args.show,
-        args.out.as_deref().filter(|_| cluster.process == 0),
-        rules.iter().map(|(_, r, _)| r.name.clone()).collect(),
+        args.out.as_deref().filter(|_| leader),
+        pack.rules.iter().map(|r| r.rule.name.clone()).collect(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -423,109 +269,99 @@ pub fn run(args: &HuntArgs) -> i32 {
             return 1;
         }
     };
-    let mut top_entities: BTreeMap<String, usize> = BTreeMap::new();
-    let in_range = |t: Time| from.is_none_or(|f| t as i64 >= f) && to.is_none_or(|x| t as i64 <= x);
-    let total: u64 = mine.records.values().sum();
-    let progress = indicatif::ProgressBar::new(total);
-    if std::io::stderr().is_terminal() && cluster.process == 0 {
-        progress.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} hunting {human_pos}/{human_len} records {wide_bar} {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-    } else {
-        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let (pack, columns, severities) = pack_parts(&rules);
-    let mut counts = mine.clone();
-    let mut raised_in_range = vec![0usize; pack.len()];
-    let mut log = args
-        .report
-        .as_ref()
-        .filter(|_| cluster.process == 0)
-        .map(|_| crate::report::AlertLog::new(pack.len()));
-    let options = PackOptions {
-        cluster: cluster.clone(),
-        tick,
-        speed: Speed::Max,
+    let mut sink = HuntPrinter {
+        printer,
+        progress: progress_bar(
+            leader,
+            "{spinner} hunting {human_pos}/{human_len} records {wide_bar} {eta}",
+        ),
+        from,
+        to,
+        log: args
+            .report
+            .as_ref()
+            .filter(|_| leader)
+            .map(|_| crate::report::AlertLog::new(pack.rules.len())),
+        shown: vec![0; pack.rules.len()],
+        entities: BTreeMap::new(),
+        sized: false,
     };
-    let summary = crate::pack::run_fed(
-        &pack,
-        fed,
-        &watchlists,
-        &options,
-        mine.to_note(),
-        |report| match report {
-            Report::Notes(notes) => counts = ReadCounts::merge(notes),
-            Report::Ticks(ticks) => {
-                if let Some(t) = ticks.last() {
-                    progress.set_position(t.records);
-                }
-            }
-            Report::Finished { .. } => {}
-            Report::Alert {
-                rule: order,
-                event: e,
-            } => {
-                let (rule, columns) = (&pack[*order].0, &columns[*order]);
-                if !in_range(e.tick) {
-                    return;
-                }
-                let d = describe(rule, columns, e);
-                let shown = progress.suspend(|| printer.event(*order, rule, &d, e));
-                if let Some(log) = log.as_mut() {
-                    super::page::note_event(log, *order, &d, e, shown);
-                }
-                if shown {
-                    raised_in_range[*order] += 1;
-                    for v in d.entities.values() {
-                        *top_entities
-                            .entry(v.as_str().unwrap_or("").to_string())
-                            .or_default() += 1;
-                    }
-                }
-            }
-        },
-    );
-    let summary = match summary {
+    let summary = match crate::api::hunt(&pack, &args.logs, &options, &mut sink) {
         Ok(s) => s,
         Err(e) => {
-            progress.finish_and_clear();
-            let _ = printer.finish();
+            sink.progress.finish_and_clear();
+            let _ = sink.printer.finish();
             eprintln!("error: {e}");
             return 1;
         }
     };
-    if cluster.process != 0 {
+    if !leader {
         super::cluster::follower_done(
-            &cluster,
-            files.len(),
-            mine.records.values().sum(),
+            &options.cluster,
+            summary.files,
+            summary.local.records.values().sum(),
             "the alerts and the summary",
         );
         return i32::from(failed);
     }
-    progress.finish_and_clear();
-    if let Err(e) = printer.finish() {
+    sink.progress.finish_and_clear();
+    if let Err(e) = sink.printer.finish() {
         eprintln!("error: {e}");
         return 1;
     }
-    counts.warn();
-    let per_rule: Vec<(String, String, usize, u64, bool)> = pack
-        .iter()
-        .enumerate()
-        .map(|(i, (r, _))| {
-            (
-                r.name.clone(),
-                severities[i].clone(),
-                raised_in_range[i],
-                summary.suppressed.get(i).copied().unwrap_or(0),
-                !r.is_scheduled(),
-            )
-        })
-        .collect();
-    let secs = start.elapsed().as_secs_f64();
+    super::logs::warn(&summary.counts);
+    print_summary(args, &options, &pack, &summary, &sink, start);
+    if let (Some(path), Some(log)) = (&args.report, sink.log.take()) {
+        let rules = pack.pairs();
+        let run = super::page::Run {
+            command: "hunt",
+            counts: &summary.counts,
+            arrival: (
+                options.order.name(),
+                args.arrival.lateness_text(),
+                crate::logs::policy_name(options.late),
+            ),
+            pack: &rules,
+            summary: &summary.pack,
+            hunting_results: &sink.printer.hunting_results,
+            incidents: &sink.printer.incidents,
+            wall_seconds: start.elapsed().as_secs_f64(),
+        };
+        match super::page::write(path, &super::page::gather(run, log)) {
+            Ok(()) => eprintln!("  report: {}", path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        }
+    }
+    if sink.printer.stdout_closed {
+        eprintln!(
+            "error: standard output was closed before every alert was printed{}",
+            if args.out.is_some() {
+                "; the --out file holds them all"
+            } else {
+                ""
+            }
+        );
+        return 1;
+    }
+    i32::from(failed)
+}
+
+/// Prints the hunt's summary on standard error: its incidents, the records read, the alerts
+/// per rule (by severity, hunting queries apart), the top entities and the time taken.
+fn print_summary(
+    args: &HuntArgs,
+    options: &HuntOptions,
+    pack: &RulePack,
+    summary: &HuntSummary,
+    sink: &HuntPrinter,
+    start: Instant,
+) {
+    let counts = &summary.counts;
+    let printer = &sink.printer;
+    let severities = severities(pack);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\nsummary:");
     super::output::summarise_incidents(&mut err, &printer.incidents, &printer.rule_names, 20);
@@ -533,9 +369,9 @@ pub fn run(args: &HuntArgs) -> i32 {
         let _ = writeln!(err, "  {t}: {n} records");
     }
     let late = super::logs::late_summary(
-        arrival.order.name(),
+        options.order.name(),
         args.arrival.lateness_text(),
-        super::logs::policy_name(arrival.late),
+        crate::logs::policy_name(options.late),
         counts.late.late,
         counts.late.accepted,
         counts.late.rejected,
@@ -545,33 +381,28 @@ pub fn run(args: &HuntArgs) -> i32 {
         "  rejected lines: {}; records without event time: {}; {late}",
         counts.rejected, counts.timeless
     );
-    if summary.skipped > 0 {
+    if summary.pack.skipped > 0 {
         let _ = writeln!(
             err,
             "  {} records kept by no rule's first filter were not fed to the dataflow",
-            summary.skipped
+            summary.pack.skipped
         );
     }
     let mut by_severity: BTreeMap<usize, (String, usize)> = BTreeMap::new();
     // Detections by severity, highest first, then hunting queries apart.
-    let mut order: Vec<usize> = (0..per_rule.len()).collect();
+    let mut order: Vec<usize> = (0..pack.rules.len()).collect();
+    let hunting = |i: usize| !pack.rules[i].rule.is_scheduled();
     order.sort_by_key(|&i| {
-        let (_, sev, _, _, hunting) = &per_rule[i];
         (
-            *hunting,
-            std::cmp::Reverse(crate::alerts::severity_rank(sev).unwrap_or(0)),
+            hunting(i),
+            std::cmp::Reverse(crate::alerts::severity_rank(&severities[i]).unwrap_or(0)),
             i,
         )
     });
     let mut hunting_heading = false;
     for i in order {
-        let (name, sev, n, suppressed, hunting) = &per_rule[i];
-        let held = if *suppressed > 0 {
-            format!(" ({suppressed} suppressed)")
-        } else {
-            String::new()
-        };
-        if *hunting {
+        let (name, sev) = (&pack.rules[i].rule.name, &severities[i]);
+        if hunting(i) {
             if !hunting_heading {
                 hunting_heading = true;
                 let _ = writeln!(
@@ -588,15 +419,20 @@ pub fn run(args: &HuntArgs) -> i32 {
             let _ = writeln!(err, "    {name}: {results} result(s)");
             continue;
         }
+        let n = sink.shown[i];
+        let held = match summary.pack.suppressed.get(i) {
+            Some(&s) if s > 0 => format!(" ({s} suppressed)"),
+            _ => String::new(),
+        };
         let e = by_severity
             .entry(crate::alerts::severity_rank(sev).unwrap_or(0))
             .or_insert_with(|| (sev.clone(), 0));
         e.1 += n;
         let _ = writeln!(err, "  [{sev}] {name}: {n} alert(s){held}");
     }
-    let by_severity: Vec<(String, usize)> = by_severity.into_values().rev().collect();
     let sev: Vec<String> = by_severity
-        .iter()
+        .into_values()
+        .rev()
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
@@ -609,8 +445,11 @@ pub fn run(args: &HuntArgs) -> i32 {
             sev.join(", ")
         }
     );
-    let mut top: Vec<(&String, &usize)> =
-        top_entities.iter().filter(|(k, _)| !k.is_empty()).collect();
+    let mut top: Vec<(&String, &usize)> = sink
+        .entities
+        .iter()
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let top: Vec<String> = top
         .iter()
@@ -621,6 +460,7 @@ pub fn run(args: &HuntArgs) -> i32 {
         let _ = writeln!(err, "  top entities: {}", top.join(", "));
     }
     let records: u64 = counts.records.values().sum();
+    let secs = start.elapsed().as_secs_f64();
     let rate = if secs > 0.0 {
         records as f64 / secs
     } else {
@@ -629,44 +469,6 @@ pub fn run(args: &HuntArgs) -> i32 {
     let _ = writeln!(
         err,
         "  {} rule(s), {records} records in {secs:.2} s ({rate:.0} records/s)",
-        rules.len()
+        pack.rules.len()
     );
-    if let (Some(path), Some(log)) = (&args.report, log) {
-        let run = super::page::Run {
-            command: "hunt",
-            counts: &counts,
-            arrival: (
-                arrival.order.name(),
-                args.arrival.lateness_text(),
-                super::logs::policy_name(arrival.late),
-            ),
-            pack: &pack,
-            summary: &summary,
-            hunting_results: &printer.hunting_results,
-            incidents: &printer.incidents,
-            wall_seconds: start.elapsed().as_secs_f64(),
-        };
-        match super::page::write(path, &super::page::gather(run, log)) {
-            Ok(()) => {
-                let _ = writeln!(err, "  report: {}", path.display());
-            }
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return 1;
-            }
-        }
-    }
-    if printer.stdout_closed {
-        let _ = writeln!(
-            err,
-            "error: standard output was closed before every alert was printed{}",
-            if args.out.is_some() {
-                "; the --out file holds them all"
-            } else {
-                ""
-            }
-        );
-        return 1;
-    }
-    i32::from(failed)
 }

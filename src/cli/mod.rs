@@ -9,7 +9,7 @@ mod explain;
 mod generate;
 mod hunt;
 mod inspect;
-pub(crate) mod logs;
+mod logs;
 mod output;
 mod page;
 mod replay;
@@ -18,10 +18,7 @@ mod shell;
 
 use clap::{Parser, Subcommand};
 
-/// The version `kqlflow --version` prints: the crate's version and the git commit it was built
-/// from (`0.1.0 (commit 0123456789ab)`), or `unknown commit` for a build from a source tree
-/// without git history.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KQLFLOW_COMMIT"), ")");
+pub use crate::VERSION;
 
 /// The `kqlflow` command.
 #[derive(Parser, Debug)]

@@ -9,8 +9,8 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::hunt::{AlertFormat, Described, colour};
 use crate::alerts::incidents::{Grouper, Incident, Matching, Member, Options, Scope};
+use crate::alerts::render::{AlertFormat, Described, Renderer};
 use crate::alerts::{AlertEvent, SEVERITIES, Status, severity_rank};
 use crate::model::format_datetime_iso;
 use crate::rules::Rule;
@@ -154,16 +154,14 @@ impl ShowArgs {
 
 /// Writes alert events as [`ShowArgs`] and the format say.
 pub struct AlertPrinter {
-    format: AlertFormat,
-    colours: bool,
-    /// The terminal's width, when standard output is one: table lines are cut to it.
-    width: Option<usize>,
+    /// The rendering on standard output (table lines cut to the terminal's width, when
+    /// standard output is one).
+    renderer: Renderer,
     min_rank: usize,
     updates: bool,
     include_hunting: bool,
     out: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
     hunting_out: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
-    csv_header: bool,
     /// Standard output was closed by its reader.
     pub stdout_closed: bool,
     /// The first error writing a file.
@@ -207,9 +205,13 @@ impl AlertPrinter {
             })
             .flatten();
         Ok(AlertPrinter {
-            format,
-            colours: format == AlertFormat::Table && !no_color && terminal,
-            width,
+            renderer: Renderer {
+                format,
+                colours: format == AlertFormat::Table && !no_color && terminal,
+                width,
+                updates: show.updates,
+                csv_header: false,
+            },
             min_rank: show.min_rank()?,
             updates: show.updates,
             include_hunting: show.include_hunting,
@@ -221,7 +223,6 @@ impl AlertPrinter {
                 Some(p) => Some((p.clone(), create(p)?)),
                 None => None,
             },
-            csv_header: false,
             stdout_closed: false,
             file_error: None,
             hunting_results: vec![0; rules],
@@ -286,7 +287,7 @@ impl AlertPrinter {
         }
         write(&mut self.out, &mut self.file_error);
         if !self.stdout_closed && !self.quiet {
-            let text = self.render(d, e);
+            let text = self.renderer.render(d, e);
             if let Some(text) = text {
                 let mut lock = std::io::stdout().lock();
                 if lock
@@ -301,80 +302,13 @@ impl AlertPrinter {
         e.status == Status::Raised
     }
 
-    /// The text an event prints on standard output, if any.
-    fn render(&mut self, d: &Described, e: &AlertEvent) -> Option<String> {
-        match self.format {
-            AlertFormat::Jsonl => Some(format!("{}\n", d.line)),
-            // The table lists raised alerts; with --updates, every step of their lifecycle.
-            AlertFormat::Table if e.status != Status::Raised && !self.updates => None,
-            AlertFormat::Table => {
-                let (on, off) = if self.colours {
-                    (colour(&d.details.severity), "\x1b[0m")
-                } else {
-                    ("", "")
-                };
-                let mark = match e.status {
-                    Status::Raised => "",
-                    Status::Updated => "updated: ",
-                    Status::Closed => "closed: ",
-                };
-                let plain = format!(
-                    "{}  {:<13} {mark}{}  {}",
-                    format_datetime_iso(e.tick as i64),
-                    d.details.severity,
-                    d.details.title,
-                    d.shown
-                );
-                let cut = match self.width {
-                    Some(w) if plain.chars().count() > w && w > 1 => {
-                        let mut s: String = plain.chars().take(w - 1).collect();
-                        s.push('…');
-                        s
-                    }
-                    _ => plain,
-                };
-                // Colour the severity (it starts after the tick and two spaces).
-                let head = format_datetime_iso(e.tick as i64).chars().count() + 2;
-                let (a, rest) = split_chars(&cut, head);
-                let sev_len = d.details.severity.chars().count().min(rest.chars().count());
-                let (b, c) = split_chars(rest, sev_len);
-                Some(format!("{a}{on}{b}{off}{c}\n"))
-            }
-            AlertFormat::Csv => {
-                if e.status != Status::Raised {
-                    return None;
-                }
-                let mut w = csv::Writer::from_writer(Vec::new());
-                if !self.csv_header {
-                    self.csv_header = true;
-                    let _ = w.write_record([
-                        "tick", "severity", "rule", "rule_id", "title", "entities", "rows",
-                    ]);
-                }
-                let v: serde_json::Value =
-                    serde_json::from_str(&d.line).unwrap_or(serde_json::Value::Null);
-                let _ = w.write_record([
-                    format_datetime_iso(e.tick as i64),
-                    d.details.severity.clone(),
-                    v["rule"].as_str().unwrap_or("").to_string(),
-                    v["rule_id"].as_str().unwrap_or("").to_string(),
-                    d.details.title.clone(),
-                    d.shown.replace("  ", "; "),
-                    v["rows"].to_string(),
-                ]);
-                w.into_inner()
-                    .ok()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-            }
-        }
-    }
-
     /// Writes the CSV header when no alert wrote it, and flushes the files: the first error.
     pub fn finish(&mut self) -> Result<(), String> {
-        if self.format == AlertFormat::Csv && !self.csv_header && !self.stdout_closed {
-            self.csv_header = true;
+        if !self.stdout_closed
+            && let Some(header) = self.renderer.pending_header()
+        {
             let mut lock = std::io::stdout().lock();
-            if writeln!(lock, "tick,severity,rule,rule_id,title,entities,rows").is_err() {
+            if lock.write_all(header.as_bytes()).is_err() {
                 self.stdout_closed = true;
             }
         }
@@ -395,14 +329,6 @@ impl AlertPrinter {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
-    }
-}
-
-/// `s` split after its first `n` characters.
-fn split_chars(s: &str, n: usize) -> (&str, &str) {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
     }
 }
 

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::hunt::Described;
-use super::logs::ReadCounts;
 use crate::alerts::incidents::Grouper;
+use crate::alerts::render::Described;
 use crate::alerts::{AlertEvent, Status, severity_rank};
+use crate::logs::ReadCounts;
 use crate::pack::PackSummary;
 use crate::plan::Program;
 use crate::report::{AlertLog, Incident, Late, Rejected, RuleRun, RunReport, TableRead};

@@ -6,19 +6,17 @@
 
 use clap::Args;
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use kqlflow_replay::latency::{LatencyRecorder, Percentiles, machine, peak_memory_bytes};
-
 use super::check::QueryOptions;
-use super::hunt::describe;
-use super::logs::ReadCounts;
-use crate::alerts::{Status, tracker_for};
+use crate::alerts::Status;
+use crate::alerts::render::describe;
+use crate::api::{Alert, AlertSink, HuntOptions, ReplayOptions, ReplayReport};
 use crate::eval::Watchlist;
+use crate::logs::ReadCounts;
 use crate::model::{format_datetime_iso, parse_timespan};
-use crate::pack::{PackOptions, Report};
 use crate::runtime::live::Speed;
 
 /// Arguments of `kqlflow replay`.
@@ -71,72 +69,6 @@ pub struct ReplayArgs {
     pub(super) common: QueryOptions,
     #[command(flatten)]
     pub(super) cluster: super::cluster::ClusterArgs,
-}
-
-/// The JSON report of a replay.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ReplayReport {
-    /// The command line.
-    pub command: String,
-    /// kqlflow's version and the commit it was built from, as `--version` prints them.
-    pub version: String,
-    /// The machine: cores and CPU model.
-    pub machine: String,
-    /// Worker threads per process.
-    pub workers: usize,
-    /// Processes.
-    pub processes: usize,
-    /// `max` or N (times real time).
-    pub speed: String,
-    /// The tick length.
-    pub tick: String,
-    /// Rules in the pack.
-    pub rules: usize,
-    /// Records replayed (the whole cluster's).
-    pub records: u64,
-    /// Records per table.
-    pub records_per_table: std::collections::BTreeMap<String, u64>,
-    /// Lines rejected: by ingest, and late records under `--late=reject`.
-    pub rejected: u64,
-    /// The order records were fed in: `event` or `arrival`.
-    pub order: String,
-    /// The allowed lateness (`--allowed-lateness`; it matters in arrival order).
-    pub allowed_lateness: String,
-    /// What became of late records: `accept` or `reject`.
-    pub late_policy: String,
-    /// Records older than the watermark when they arrived (arrival order only).
-    pub late_records: u64,
-    /// Of the late records, those fed at the watermark's tick.
-    pub late_accepted: u64,
-    /// Of the late records, those rejected (also counted in `rejected`).
-    pub late_rejected: u64,
-    /// Records no rule's filter on its scans keeps, not fed to the dataflow (process 0's
-    /// share in a cluster).
-    pub skipped_at_source: u64,
-    /// The event-time span replayed.
-    pub from: Option<String>,
-    /// The end of the event-time span.
-    pub to: Option<String>,
-    /// Seconds spent reading the logs (before the replay).
-    pub ingest_seconds: f64,
-    /// Seconds of the replay itself.
-    pub replay_seconds: f64,
-    /// Records per second of replay.
-    pub records_per_second: f64,
-    /// Event time replayed per wall second (the achieved speed-up).
-    pub speedup: f64,
-    /// Per-tick latency (ticks at which records were handed).
-    pub latency: Percentiles,
-    /// Raised alerts per scheduled rule (file name → count).
-    pub alerts: std::collections::BTreeMap<String, u64>,
-    /// Raised alerts in all (scheduled rules).
-    pub alerts_total: u64,
-    /// Results raised per hunting query (file name → count): not alerts.
-    pub hunting_results: std::collections::BTreeMap<String, u64>,
-    /// The incidents the alerts group into.
-    pub incidents: usize,
-    /// Peak resident memory of this process, in bytes.
-    pub peak_memory_bytes: Option<u64>,
 }
 
 /// What a replay did, for `kqlflow demo`: the report, and every raised alert as (tick, rule
@@ -242,6 +174,87 @@ fn write_temporary_report(text: &str) -> std::io::Result<PathBuf> {
     ))
 }
 
+/// How `replay` shows the alerts as the library's replay raises them: printed (unless
+/// quiet), noted for the HTML report, every raise kept for the demo; and the progress.
+struct ReplayPrinter {
+    printer: super::output::AlertPrinter,
+    progress: indicatif::ProgressBar,
+    /// The HTML report's alerts (with `--report-html`, in process 0).
+    log: Option<crate::report::AlertLog>,
+    /// Each rule's file name.
+    names: Vec<String>,
+    /// Every raise.
+    raised: Vec<RaisedAlert>,
+}
+
+impl AlertSink for ReplayPrinter {
+    fn alert(&mut self, a: Alert<'_>) {
+        let d = describe(a.rule, a.columns, a.event);
+        let printer = &mut self.printer;
+        let shown = self
+            .progress
+            .suspend(|| printer.event(a.index, a.rule, &d, a.event));
+        if let Some(log) = self.log.as_mut() {
+            super::page::note_event(log, a.index, &d, a.event, shown);
+        }
+        if a.event.status != Status::Raised {
+            return;
+        }
+        let ents = d
+            .entities
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+            .collect();
+        let name = self.names.get(a.index).cloned().unwrap_or_default();
+        self.raised.push((a.event.tick, name, ents));
+    }
+
+    fn read(&mut self, counts: &ReadCounts) {
+        self.progress.set_length(counts.records.values().sum());
+    }
+
+    fn ticks(&mut self, ticks: &[crate::pack::TickDone]) {
+        if let Some(t) = ticks.last() {
+            self.progress.set_position(t.records);
+            self.progress
+                .set_message(format_datetime_iso(t.tick as i64));
+        }
+    }
+}
+
+/// The replay's options of `args` with `watchlists`, or the message of a usage error.
+fn replay_options(
+    args: &ReplayArgs,
+    watchlists: &HashMap<String, Watchlist>,
+) -> Result<ReplayOptions, String> {
+    let tick = match parse_timespan(&args.tick) {
+        Some(t) if t > 0 => t,
+        _ => {
+            return Err(format!(
+                "--tick {}: not a positive timespan (such as 1s, 1m)",
+                args.tick
+            ));
+        }
+    };
+    let speed = Speed::parse(&args.speed)?;
+    let arrival = args.arrival.arrival(tick)?;
+    let cluster = args.cluster.options();
+    Ok(ReplayOptions {
+        run: HuntOptions {
+            tick,
+            watchlists: watchlists.clone(),
+            table: args.table.clone(),
+            rejects: args.arrival.rejects_path(&cluster),
+            cluster,
+            order: arrival.order,
+            lateness: arrival.lateness,
+            late: arrival.late,
+            max_ahead: arrival.max_ahead,
+        },
+        speed,
+    })
+}
+
 /// Replays `args.logs` through the rules; prints the raised alerts as they happen when
 /// `print` (and not `--quiet`). Returns the outcome and whether a rule failed, or an exit
 /// code.
@@ -254,268 +267,111 @@ pub(super) fn replay(
         eprintln!("error: {m}");
         2
     };
-    let tick = match parse_timespan(&args.tick) {
-        Some(t) if t > 0 => t,
-        _ => {
-            return Err(usage(format!(
-                "--tick {}: not a positive timespan (such as 1s, 1m)",
-                args.tick
-            )));
-        }
-    };
-    let speed = Speed::parse(&args.speed).map_err(usage)?;
-    let arrival = args.arrival.arrival(tick).map_err(usage)?;
-    let (mut rules, mut failed) = if args.rules.is_empty() {
-        super::hunt::builtin_rules(&args.common)?
-    } else {
-        super::hunt::load_rules(&args.rules, &args.common)?
-    };
-    args.show.select(&mut rules, |(_, r, _)| r).map_err(usage)?;
-    let cluster = args.cluster.options();
-    failed |= super::hunt::keep_runnable(&mut rules, true);
+    let options = replay_options(args, watchlists).map_err(usage)?;
+    let mut pack = super::hunt::load_pack(&args.rules, &args.common, &args.show)?;
+    super::hunt::keep_runnable(&mut pack, true);
+    let mut failed = pack.failed;
+    let cluster = &options.run.cluster;
     let leader = cluster.process == 0;
     let started = Instant::now();
-    let programs: Vec<&crate::plan::Program> = rules.iter().map(|(_, _, p)| p).collect();
-    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
     if leader && let Some(note) = args.arrival.unused_note() {
         eprintln!("{note}");
     }
-    let log_options = super::logs::LogOptions {
-        table: args.table.clone(),
-        arrival: arrival.clone(),
-        rejects: args.arrival.rejects_path(&cluster),
-    };
-    let mut read = super::logs::read_logs_for_pack(
-        &programs,
-        &files,
-        &log_options,
-        crate::pack::Shape::of_programs(programs.iter().copied()),
-    )
-    .map_err(|e| {
-        eprintln!("error: {e}");
-        1
-    })?;
-    let ingest_seconds = started.elapsed().as_secs_f64();
-    let mine = read.counts();
-    let fed = std::mem::take(&mut read.fed);
-    let pack: Vec<(crate::rules::Rule, crate::plan::Program)> = rules
-        .iter()
-        .map(|(_, r, p)| (r.clone(), p.clone()))
-        .collect();
-    let names: Vec<String> = rules
-        .iter()
-        .map(|(path, _, _)| {
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    let columns: Vec<Vec<String>> = pack.iter().map(|(r, p)| tracker_for(r, p).1).collect();
     let mut printer = super::output::AlertPrinter::new(
-        super::hunt::AlertFormat::Table,
+        crate::alerts::render::AlertFormat::Table,
         false,
         &args.show,
         args.alerts.as_deref().filter(|_| leader),
-        pack.iter().map(|(r, _)| r.name.clone()).collect(),
+        pack.rules.iter().map(|r| r.rule.name.clone()).collect(),
     )
     .map_err(|e| {
         eprintln!("error: {e}");
         1
     })?;
-    let total: u64 = mine.records.values().sum();
-    let progress = indicatif::ProgressBar::new(total);
-    if std::io::stderr().is_terminal() && leader {
-        progress.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} replaying {wide_bar} {human_pos}/{human_len} records  {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-    } else {
-        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let mut latencies = LatencyRecorder::new().map_err(|e| {
-        eprintln!("error: {e}");
-        1
-    })?;
-    let mut counts = mine.clone();
-    let mut raised: Vec<RaisedAlert> = Vec::new();
-    let mut log = args
-        .report_html
-        .as_ref()
-        .filter(|_| leader)
-        .map(|_| crate::report::AlertLog::new(pack.len()));
-    // Records handed over the replay, for the page's throughput plot: a sample every 50 ms
-    // at most.
-    let mut samples: Vec<(f64, u64)> = Vec::new();
-    let mut handed = 0u64;
     printer.quiet = !(print && !args.quiet && leader);
-    let options = PackOptions {
-        cluster: cluster.clone(),
-        tick,
-        speed,
+    let mut sink = ReplayPrinter {
+        printer,
+        progress: super::hunt::progress_bar(
+            leader,
+            "{spinner} replaying {wide_bar} {human_pos}/{human_len} records  {msg}",
+        ),
+        log: args
+            .report_html
+            .as_ref()
+            .filter(|_| leader)
+            .map(|_| crate::report::AlertLog::new(pack.rules.len())),
+        names: pack
+            .rules
+            .iter()
+            .map(|r| {
+                r.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        raised: Vec::new(),
     };
-    let replay_start = Instant::now();
-    let summary = crate::pack::run_fed(
-        &pack,
-        fed,
-        watchlists,
-        &options,
-        mine.to_note(),
-        |report| match report {
-            Report::Notes(notes) => {
-                counts = ReadCounts::merge(notes);
-                progress.set_length(counts.records.values().sum());
-            }
-            Report::Ticks(ticks) => {
-                for t in ticks {
-                    latencies.record(t.latency);
-                }
-                if log.is_some()
-                    && let Some(t) = ticks.last()
-                {
-                    let now = replay_start.elapsed().as_secs_f64();
-                    handed = t.records;
-                    if samples.last().is_none_or(|s| now - s.0 >= 0.05) {
-                        samples.push((now, t.records));
-                    }
-                }
-                if let Some(t) = ticks.last() {
-                    progress.set_position(t.records);
-                    progress.set_message(format_datetime_iso(t.tick as i64));
-                }
-            }
-            Report::Finished { .. } => {}
-            Report::Alert { rule: i, event: e } => {
-                let (rule, cols) = (&pack[*i].0, &columns[*i]);
-                let d = describe(rule, cols, e);
-                let shown = progress.suspend(|| printer.event(*i, rule, &d, e));
-                if let Some(log) = log.as_mut() {
-                    super::page::note_event(log, *i, &d, e, shown);
-                }
-                if e.status != Status::Raised {
-                    return;
-                }
-                let ents = d
-                    .entities
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                    .collect();
-                raised.push((e.tick, names[*i].clone(), ents));
-            }
-        },
-    );
-    progress.finish_and_clear();
-    let replay_seconds = replay_start.elapsed().as_secs_f64();
-    let summary = summary.map_err(|e| {
+    let result = crate::api::replay(&pack, &args.logs, &options, &mut sink);
+    sink.progress.finish_and_clear();
+    let done = result.map_err(|e| {
         eprintln!("error: {e}");
         1
     })?;
-    if let Err(e) = printer.finish() {
+    if let Err(e) = sink.printer.finish() {
         eprintln!("error: {e}");
         failed = true;
     }
     if !leader {
         super::cluster::follower_done(
-            &cluster,
-            files.len(),
-            mine.records.values().sum(),
+            cluster,
+            done.run.files,
+            done.run.local.records.values().sum(),
             "the alerts and the report",
         );
     } else {
-        counts.warn();
+        super::logs::warn(&done.run.counts);
     }
-    let records: u64 = counts.records.values().sum();
-    let span = match (counts.earliest, counts.latest) {
-        (Some(a), Some(b)) => (b - a) as f64 / 1e7,
-        _ => 0.0,
-    };
-    let mut alerts = std::collections::BTreeMap::new();
-    let mut hunting = std::collections::BTreeMap::new();
-    for (i, n) in summary.raised.iter().enumerate() {
-        let into = if pack[i].0.is_scheduled() {
-            &mut alerts
-        } else {
-            &mut hunting
-        };
-        *into.entry(names[i].clone()).or_insert(0) += *n;
-    }
+    // The report says the speed, tick and lateness as they were given.
     let report = ReplayReport {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        version: super::VERSION.to_string(),
-        machine: machine(),
-        workers: cluster.workers,
-        processes: cluster.processes,
         speed: args.speed.clone(),
         tick: args.tick.clone(),
-        rules: pack.len(),
-        records,
-        records_per_table: counts.records.clone(),
-        rejected: counts.rejected,
-        order: arrival.order.name().to_string(),
         allowed_lateness: args.arrival.lateness_text().to_string(),
-        late_policy: super::logs::policy_name(arrival.late).to_string(),
-        late_records: counts.late.late,
-        late_accepted: counts.late.accepted,
-        late_rejected: counts.late.rejected,
-        skipped_at_source: summary.skipped,
-        from: counts.earliest.map(format_datetime_iso),
-        to: counts.latest.map(format_datetime_iso),
-        ingest_seconds,
-        replay_seconds,
-        records_per_second: if replay_seconds > 0.0 {
-            records as f64 / replay_seconds
-        } else {
-            0.0
-        },
-        speedup: if replay_seconds > 0.0 {
-            span / replay_seconds
-        } else {
-            0.0
-        },
-        latency: latencies.percentiles(),
-        alerts_total: alerts.values().sum(),
-        alerts,
-        hunting_results: hunting,
-        incidents: printer.incidents.incidents().len(),
-        peak_memory_bytes: peak_memory_bytes(),
+        incidents: sink.printer.incidents.incidents().len(),
+        ..done.report.clone()
     };
-    let page = log.map(|log| {
+    let page = sink.log.take().map(|log| {
+        let rules = pack.pairs();
         let run = super::page::Run {
             command: "replay",
-            counts: &counts,
-            arrival: (
-                arrival.order.name(),
-                args.arrival.lateness_text(),
-                super::logs::policy_name(arrival.late),
-            ),
-            pack: &pack,
-            summary: &summary,
-            hunting_results: &printer.hunting_results,
-            incidents: &printer.incidents,
+            counts: &done.run.counts,
+            arrival: (&report.order, &report.allowed_lateness, &report.late_policy),
+            pack: &rules,
+            summary: &done.run.pack,
+            hunting_results: &sink.printer.hunting_results,
+            incidents: &sink.printer.incidents,
             wall_seconds: started.elapsed().as_secs_f64(),
         };
         let mut page = super::page::gather(run, log);
-        samples.push((replay_seconds, handed));
         page.replay = Some(crate::report::ReplayFigures {
             speed: args.speed.clone(),
             tick: args.tick.clone(),
             workers: cluster.workers,
-            ingest_seconds,
-            replay_seconds,
+            ingest_seconds: report.ingest_seconds,
+            replay_seconds: report.replay_seconds,
             speedup: report.speedup,
-            ticks: latencies.count(),
-            latency: latencies.curve(),
-            progress: samples,
+            ticks: done.latency_ticks,
+            latency: done.latency_curve.clone(),
+            progress: done.progress.clone(),
         });
         page
     });
-    raised.sort();
+    sink.raised.sort();
     Ok((
         Outcome {
             report,
-            raised,
-            printer,
+            raised: sink.raised,
+            printer: sink.printer,
             page,
         },
         failed,

@@ -204,8 +204,8 @@ pub fn run(args: &RunArgs) -> i32 {
     };
     // With several processes, each reads its share of the files.
     let cluster = args.cluster.options();
-    let files = super::cluster::share_of_files(&args.logs, cluster.processes, cluster.process);
-    let read = match super::logs::read_logs(&[&program], &files, args.table.clone()) {
+    let files = crate::logs::share_of_files(&args.logs, cluster.processes, cluster.process);
+    let read = match crate::logs::read_logs(&[&program], &files, args.table.clone()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -213,7 +213,7 @@ pub fn run(args: &RunArgs) -> i32 {
         }
     };
     if cluster.processes == 1 {
-        read.warn();
+        super::logs::warn(&read.counts());
     }
     let read_records: u64 = read.tables.values().map(|r| r.len() as u64).sum();
     let mut latest = read.latest;

@@ -1,36 +1,50 @@
 //! The library's entry points for the jobs the command line runs: load a rule pack (rule files,
-//! folders of them, or the built-in pack), read logs in any format, and hunt over them, the
-//! alerts coming to a sink of the caller's as the rules raise, update and close them.
+//! folders of them, or the built-in pack), then run it over logs in any format as a
+//! [`hunt`] (as fast as it goes), a [`replay`] (paced, each tick's latency measured) or a live
+//! [`detect`] (files followed as they grow, or a stream of lines), on one or several workers
+//! or processes. The alerts come to an [`AlertSink`] of the caller's as the rules raise,
+//! update and close them; each job returns what it read and did.
 //!
 //! ```no_run
-//! use kqlflow::api::{HuntOptions, RulePack, hunt};
+//! use kqlflow::api::{HuntOptions, RulePack, hunt, on_alert};
 //!
 //! # fn main() -> Result<(), String> {
 //! let pack = RulePack::builtin(&Default::default())?;
 //! for message in &pack.messages {
 //!     eprintln!("{message}");
 //! }
-//! let summary = hunt(&pack, &["tenant/logs".into()], &HuntOptions::default(), &mut |alert| {
+//! let mut sink = on_alert(|alert| {
 //!     println!("{} {:?} {:?}", alert.rule.name, alert.event.status, alert.event.key);
-//! })?;
+//! });
+//! let summary = hunt(&pack, &["tenant/logs".into()], &HuntOptions::default(), &mut sink)?;
 //! println!("{} records read, {} rejected", summary.records, summary.rejected);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! `examples/hunt.rs` is the same as a program (`cargo run --example hunt -- DIR`).
+//! `examples/hunt.rs` is the same as a program (`cargo run --example hunt -- DIR`). To print
+//! or write alerts as the commands do (a table, JSON Lines, CSV), describe each with
+//! [`crate::alerts::render::describe`] and render it with a [`crate::alerts::render::Renderer`].
 
-use std::collections::HashMap;
+mod detect;
+mod hunt;
+mod replay;
+
+pub use detect::{
+    DetectOptions, DetectSummary, LogInput, Notices, WatchedWatchlist, detect, late_detail,
+};
+pub use hunt::{HuntOptions, HuntSummary, hunt};
+pub use replay::{ReplayOptions, ReplayReport, ReplaySummary, replay};
+
 use std::path::{Path, PathBuf};
 
 use crate::alerts::AlertEvent;
 use crate::cli::check::{Loaded, QueryOptions};
-use crate::eval::Watchlist;
-use crate::pack::{PackOptions, Report};
+use crate::logs::ReadCounts;
+use crate::pack::TickDone;
+use crate::pack::stream::LateRecord;
 use crate::plan::Program;
 use crate::rules::Rule;
-use crate::runtime::ClusterOptions;
-use crate::runtime::live::Speed;
 
 /// How rules are bound: watchlist files, `externaldata` files, the default query period,
 /// strictness (the command line's shared options; `Default` for none).
@@ -201,33 +215,28 @@ pub(crate) fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// How [`hunt`] runs.
-#[derive(Clone, Debug)]
-pub struct HuntOptions {
-    /// The tick length in 100 ns units (default one second): the event-time granularity at
-    /// which alerts are raised.
-    pub tick: i64,
-    /// Watchlists by name, with their later versions.
-    pub watchlists: HashMap<String, Watchlist>,
-    /// The table of records whose table nothing else tells (a file named after no table).
-    pub table: Option<String>,
-    /// Worker threads and processes.
-    pub cluster: ClusterOptions,
-}
+impl RulePack {
+    /// Each rule with its plan, as the pack's dataflow runs them.
+    pub(crate) fn pairs(&self) -> Vec<(Rule, Program)> {
+        self.rules
+            .iter()
+            .map(|r| (r.rule.clone(), r.program.clone()))
+            .collect()
+    }
 
-impl Default for HuntOptions {
-    fn default() -> HuntOptions {
-        HuntOptions {
-            tick: crate::model::TICKS_PER_SECOND,
-            watchlists: HashMap::new(),
-            table: None,
-            cluster: ClusterOptions::default(),
-        }
+    /// Each rule's result columns, as its alerts' rows are laid out.
+    pub(crate) fn columns(&self) -> Vec<Vec<String>> {
+        self.rules
+            .iter()
+            .map(|r| crate::alerts::tracker_for(&r.rule, &r.program).1)
+            .collect()
     }
 }
 
-/// One step of an alert's lifecycle, as [`hunt`] hands it to its sink.
-pub struct HuntAlert<'a> {
+/// One step of an alert's lifecycle, as a job hands it to its sink.
+pub struct Alert<'a> {
+    /// The rule's index in the pack.
+    pub index: usize,
     /// The rule that raised it.
     pub rule: &'a Rule,
     /// The rule's result columns (the positions of the event's rows).
@@ -236,78 +245,36 @@ pub struct HuntAlert<'a> {
     pub event: &'a AlertEvent,
 }
 
-/// What a hunt read and raised.
-#[derive(Clone, Debug, Default)]
-pub struct HuntSummary {
-    /// Records read, over every table.
-    pub records: u64,
-    /// Lines rejected (the ingest report tells why).
-    pub rejected: u64,
-    /// Per rule of the pack: alerts raised.
-    pub raised: Vec<u64>,
+/// What receives a job's alerts, and, if it wants them, what the job read and how its ticks
+/// went. Every method is called on the thread that called the job, in the order things happen.
+pub trait AlertSink {
+    /// A step of an alert's lifecycle: raised, updated or closed.
+    fn alert(&mut self, alert: Alert<'_>);
+
+    /// What was read: [`hunt`] and [`replay`] tell this process's read as soon as its logs are
+    /// read, then the whole cluster's once every process has reported.
+    fn read(&mut self, _counts: &ReadCounts) {}
+
+    /// Ticks whose records are through the dataflow and whose alerts are out, in order: their
+    /// latency and the records handed so far.
+    fn ticks(&mut self, _ticks: &[TickDone]) {}
+
+    /// A late record that entered at the watermark's tick or was rejected, or a record from
+    /// the future that was rejected ([`detect`]; [`hunt`] and [`replay`] count theirs in
+    /// what they read).
+    fn late(&mut self, _record: &LateRecord) {}
 }
 
-/// Reads the logs at `logs` (files or folders, any input format) and runs every rule of
-/// `pack` over them in event-time order, as `kqlflow hunt` does: `sink` receives each alert
-/// event (raised, updated, closed) as the rules raise it.
-pub fn hunt(
-    pack: &RulePack,
-    logs: &[PathBuf],
-    options: &HuntOptions,
-    sink: &mut dyn FnMut(HuntAlert<'_>),
-) -> Result<HuntSummary, String> {
-    let programs: Vec<&Program> = pack.rules.iter().map(|r| &r.program).collect();
-    let log_options = crate::cli::logs::LogOptions {
-        table: options.table.clone(),
-        arrival: crate::cli::logs::Arrival {
-            tick: options.tick,
-            ..Default::default()
-        },
-        rejects: None,
-    };
-    let mut read = crate::cli::logs::read_logs_for_pack(
-        &programs,
-        logs,
-        &log_options,
-        crate::pack::Shape::of_programs(programs.iter().copied()),
-    )?;
-    let counts = read.counts();
-    let fed = std::mem::take(&mut read.fed);
-    let rules: Vec<(Rule, Program)> = pack
-        .rules
-        .iter()
-        .map(|r| (r.rule.clone(), r.program.clone()))
-        .collect();
-    let columns: Vec<Vec<String>> = rules
-        .iter()
-        .map(|(r, p)| crate::alerts::tracker_for(r, p).1)
-        .collect();
-    let run = PackOptions {
-        cluster: options.cluster.clone(),
-        tick: options.tick,
-        speed: Speed::Max,
-    };
-    let summary = crate::pack::run_fed(
-        &rules,
-        fed,
-        &options.watchlists,
-        &run,
-        counts.to_note(),
-        |report| {
-            if let Report::Alert { rule, event } = report
-                && let (Some((r, _)), Some(cols)) = (rules.get(*rule), columns.get(*rule))
-            {
-                sink(HuntAlert {
-                    rule: r,
-                    columns: cols,
-                    event,
-                });
-            }
-        },
-    )?;
-    Ok(HuntSummary {
-        records: counts.records.values().sum(),
-        rejected: counts.rejected,
-        raised: summary.raised,
-    })
+/// An [`AlertSink`] that hands each alert to a closure and ignores the rest (see [`on_alert`]).
+pub struct OnAlert<F>(pub F);
+
+impl<F: FnMut(Alert<'_>)> AlertSink for OnAlert<F> {
+    fn alert(&mut self, alert: Alert<'_>) {
+        (self.0)(alert)
+    }
+}
+
+/// A sink that calls `f` with each alert: `hunt(&pack, &logs, &options, &mut on_alert(|a| …))`.
+pub fn on_alert<F: FnMut(Alert<'_>)>(f: F) -> OnAlert<F> {
+    OnAlert(f)
 }
