@@ -98,7 +98,7 @@ impl Profile {
         };
         let mut ops: Vec<(&usize, &(Duration, u64))> =
             self.spent.iter().filter(|(id, _)| leaf(id)).collect();
-        ops.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+        ops.sort_by_key(|o| std::cmp::Reverse(o.1.0));
         let total: Duration = ops.iter().map(|(_, (d, _))| *d).sum();
         let mut out = format!(
             "operator profile, worker {}: {} operators, {:.3} s scheduled\n",
@@ -161,7 +161,7 @@ impl Profile {
             }
         }
         let mut names: Vec<_> = by_name.into_iter().collect();
-        names.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+        names.sort_by_key(|n| std::cmp::Reverse(n.1.0));
         out.push_str("  by name:\n");
         for (name, (d, n, count)) in names {
             out.push_str(&format!(
