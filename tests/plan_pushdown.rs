@@ -42,6 +42,8 @@ fn queries() -> Vec<(String, bool)> {
         ("SigninLogs | extend p = split(IPAddress, \".\") | mv-expand p | where UserPrincipalName != \"bob\" and p == \"1\"", true),
         ("SigninLogs | extend p = split(IPAddress, \".\") | mv-apply p on (where p != \"1\" | summarize c = count()) | where UserPrincipalName == \"alice\" and c > 1", true),
         ("SigninLogs | sort by TimeGenerated asc | where UserPrincipalName == \"alice\"", true),
+        // A function with an mv-apply invoked twice: filters stay above its two copies.
+        (TWICE, false),
         // A shared plan keeps its rows; a filter inside it moves within it.
         ("let s = SigninLogs | extend k = 1 | where ResultType == \"0\"; s | where UserPrincipalName == \"alice\" | union (s | where UserPrincipalName == \"bob\")", true),
         // lets read once are written out, and filters move into them.
@@ -92,6 +94,34 @@ fn queries() -> Vec<(String, bool)> {
         ));
     }
     q
+}
+
+/// A function whose body has an mv-apply, invoked on the same table by two branches with
+/// different filters.
+const TWICE: &str = "let f = (T:(IPAddress:string)) { T | extend p = split(IPAddress, \".\") | mv-apply p on (where p != \"1\" | summarize c = count()) }; union (SigninLogs | invoke f() | where ResultType == \"0\" and TimeGenerated > ago(20m)), (SigninLogs | invoke f() | where ResultType != \"0\" and UserPrincipalName == \"alice\")";
+
+/// The mv-apply sub-plans of `p`, as their text.
+fn mv_applies(p: &plan::Plan, out: &mut Vec<String>) {
+    if matches!(p.node, plan::Node::MvApply { .. }) {
+        out.push(format!("{p:?}"));
+    }
+    for i in p.inputs() {
+        mv_applies(i, out);
+    }
+}
+
+#[test]
+fn filters_stay_above_a_costly_sub_plan_written_out_twice() {
+    let o = plan::optimize(&program(TWICE));
+    let mut found = Vec::new();
+    mv_applies(&o.root, &mut found);
+    assert_eq!(found.len(), 2, "{o:#?}");
+    assert_eq!(found[0], found[1], "the two copies differ after pushdown");
+    // A single use still gets its filters pushed into it.
+    let once = "SigninLogs | extend p = split(IPAddress, \".\") | mv-apply p on (where p != \"1\" | summarize c = count()) | where UserPrincipalName == \"alice\"";
+    let mut found = Vec::new();
+    mv_applies(&plan::optimize(&program(once)).root, &mut found);
+    assert!(found[0].contains("alice"), "{found:?}");
 }
 
 fn program(src: &str) -> Program {

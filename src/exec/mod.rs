@@ -3,8 +3,9 @@
 //! Each plan node becomes a collection of rows: a scan is a table's input, a filter a
 //! differential `filter` (its temporal bounds become presence intervals: every update is moved
 //! to the tick the row enters the window and retracted at the tick it leaves), a map a `map`, a
-//! summarize a keyed `reduce` over func's accumulators, a join an arranged `join` (with
-//! `antijoin`/`semijoin` for the anti and semi kinds and for outer joins' unmatched rows), a
+//! summarize a per-key fold over func's accumulators ([`fold`]), a join one operator that
+//! keeps each key's current rows on both sides and applies ticks in order (every kind: inner,
+//! semi, anti, outer; [`ordered_join`]), a
 //! union a `concat`, an mv-expand a `flat_map`. Shared sub-plans are rendered once. Scalar
 //! sub-queries (`toscalar`) become one-row collections joined onto the rows that use them.
 //! Sort, top and take at the end of a query shape the printed snapshot and are left to the
@@ -20,14 +21,13 @@ mod env;
 mod fold;
 mod held;
 mod narrow;
+mod ordered_join;
 
 pub use narrow::Layouts;
 use narrow::Narrow;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
-use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
@@ -68,9 +68,9 @@ pub fn render<'scope>(
 
 /// Renders `programs` into one dataflow, as [`render`] renders one, sharing what they have in
 /// common: a sub-plan that two rules (or two places of one rule) compute alike is rendered
-/// once and its rows used by both, and a join input arranged by the same key is arranged
-/// once. Returns each program's result, or why it could not be rendered, and how many
-/// sub-plans and arrangements were reused rather than rendered again.
+/// once and its rows used by both, and a join input keyed alike is keyed once. Returns each
+/// program's result, or why it could not be rendered, and how many sub-plans and keyed join
+/// inputs were reused rather than rendered again.
 pub fn render_all<'scope>(
     programs: &[Program],
     sources: &Sources<'scope>,
@@ -133,10 +133,8 @@ fn render_shared<'scope>(
     r.plan(root)
 }
 
-/// Rows arranged by a key (the key columns' values).
-type ByKey<'scope> = Arranged<'scope, TraceAgent<ValSpine<Row, Row, Time, isize>>>;
-/// The distinct keys of a [`ByKey`], arranged.
-type KeySet<'scope> = Arranged<'scope, TraceAgent<KeySpine<Row, Time, isize>>>;
+/// Rows paired with their key (the key columns' values).
+type ByKey<'scope> = differential_dataflow::VecCollection<'scope, Time, (Row, Row), isize>;
 
 /// What the plans rendered into one dataflow share, by the text of the plan that computes it
 /// (with its shared sub-plans written out, and the program's index when it reads the program's
@@ -145,7 +143,6 @@ type KeySet<'scope> = Arranged<'scope, TraceAgent<KeySpine<Row, Time, isize>>>;
 struct Memo<'scope> {
     rows: HashMap<String, (Rows<'scope>, Option<Narrow>)>,
     by_key: HashMap<(String, Vec<usize>), ByKey<'scope>>,
-    key_sets: HashMap<(String, Vec<usize>), KeySet<'scope>>,
     reused: usize,
 }
 
@@ -834,9 +831,6 @@ impl<'scope> Renderer<'_, 'scope> {
         }
     }
 
-    /// `input`'s rows arranged by the values of `keys` (with only the least row per key
-    /// when `least`, as innerunique's left side), shared with every other use of the same
-    /// input, keys and choice.
     fn by_key(
         &mut self,
         input: &Plan,
@@ -866,31 +860,14 @@ impl<'scope> Renderer<'_, 'scope> {
         } else {
             keyed
         };
-        let a = keyed.arrange_by_key_named("JoinInput");
-        self.memo.by_key.insert(id, a.clone());
-        Ok(a)
+        self.memo.by_key.insert(id, keyed.clone());
+        Ok(keyed)
     }
 
-    /// The distinct keys of [`Renderer::by_key`]'s arrangement, arranged, shared likewise.
-    fn key_set(&mut self, input: &Plan, keys: &[usize]) -> Result<KeySet<'scope>, String> {
-        let id = (self.fingerprint(input), keys.to_vec());
-        if let Some(a) = self.memo.key_sets.get(&id) {
-            self.memo.reused += 1;
-            return Ok(a.clone());
-        }
-        let a = self
-            .by_key(input, keys, false)?
-            .as_collection(|k: &Row, _v: &Row| k.clone())
-            .distinct()
-            .arrange_by_self_named("JoinKeys");
-        self.memo.key_sets.insert(id, a.clone());
-        Ok(a)
-    }
-
-    /// An equi-join, over arranged inputs: inner kinds join the two arrangements; semi kinds
-    /// join one side's arrangement with the other's key set; anti kinds take the semi-join's
-    /// rows away from the side's rows; outer kinds add the anti-join's rows, padded with
-    /// empty values, to the inner join's.
+    /// An equi-join of the two sides' rows keyed by their key columns, in one
+    /// [`ordered_join::join_ordered`] operator: inner kinds emit the pairs; semi kinds a side's
+    /// rows while the other side has the key; anti kinds while it has not; outer kinds the
+    /// pairs and the unmatched rows padded with empty values.
     fn join(&mut self, p: &Plan) -> Result<Rows<'scope>, String> {
         let Node::Join {
             kind,
@@ -914,69 +891,67 @@ impl<'scope> Renderer<'_, 'scope> {
             );
             out
         };
-        let semi = |a: ByKey<'scope>, keys: KeySet<'scope>| -> Rows<'scope> {
-            a.join_core(keys, |_k, row: &Row, _: &()| Some(row.clone()))
+        let right_nulls: Row = right_output
+            .iter()
+            .map(|&i| default_of(right.schema.get(i).map_or(Type::Dynamic, |c| c.ty)))
+            .collect();
+        let left_nulls: Row = left.schema.iter().map(|c| default_of(c.ty)).collect();
+        let ro = right_output.clone();
+        let pad_left: ordered_join::RowFn = std::rc::Rc::new(move |row: &Row| {
+            let mut out = row.clone();
+            out.extend(right_nulls.iter().cloned());
+            out
+        });
+        let pad_right: ordered_join::RowFn = std::rc::Rc::new(move |row: &Row| {
+            let mut out = left_nulls.clone();
+            out.extend(
+                ro.iter()
+                    .map(|&i| row.get(i).cloned().unwrap_or(Value::Null)),
+            );
+            out
+        });
+        let pairs: Option<ordered_join::PairFn> = Some(std::rc::Rc::new(pair));
+        let emit = match kind {
+            JoinKind::Inner | JoinKind::InnerUnique => ordered_join::Emit {
+                pairs,
+                ..Default::default()
+            },
+            JoinKind::LeftSemi => ordered_join::Emit {
+                left_matched: Some(None),
+                ..Default::default()
+            },
+            JoinKind::RightSemi => ordered_join::Emit {
+                right_matched: Some(None),
+                ..Default::default()
+            },
+            JoinKind::LeftAnti => ordered_join::Emit {
+                left_unmatched: Some(None),
+                ..Default::default()
+            },
+            JoinKind::RightAnti => ordered_join::Emit {
+                right_unmatched: Some(None),
+                ..Default::default()
+            },
+            JoinKind::LeftOuter => ordered_join::Emit {
+                pairs,
+                left_unmatched: Some(Some(pad_left)),
+                ..Default::default()
+            },
+            JoinKind::RightOuter => ordered_join::Emit {
+                pairs,
+                right_unmatched: Some(Some(pad_right)),
+                ..Default::default()
+            },
+            JoinKind::FullOuter => ordered_join::Emit {
+                pairs,
+                left_unmatched: Some(Some(pad_left)),
+                right_unmatched: Some(Some(pad_right)),
+                ..Default::default()
+            },
         };
-        let rows_of = |a: ByKey<'scope>| a.as_collection(|_k: &Row, row: &Row| row.clone());
-        Ok(match kind {
-            JoinKind::Inner | JoinKind::InnerUnique => {
-                let l = self.by_key(left, left_keys, kind == JoinKind::InnerUnique)?;
-                let r = self.by_key(right, right_keys, false)?;
-                l.join_core(r, move |_k, a: &Row, b: &Row| Some(pair(a, b)))
-            }
-            JoinKind::LeftSemi => semi(
-                self.by_key(left, left_keys, false)?,
-                self.key_set(right, right_keys)?,
-            ),
-            JoinKind::RightSemi => semi(
-                self.by_key(right, right_keys, false)?,
-                self.key_set(left, left_keys)?,
-            ),
-            JoinKind::LeftAnti => {
-                let l = self.by_key(left, left_keys, false)?;
-                let matched = semi(l.clone(), self.key_set(right, right_keys)?);
-                rows_of(l).concat(matched.negate())
-            }
-            JoinKind::RightAnti => {
-                let r = self.by_key(right, right_keys, false)?;
-                let matched = semi(r.clone(), self.key_set(left, left_keys)?);
-                rows_of(r).concat(matched.negate())
-            }
-            JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter => {
-                let l = self.by_key(left, left_keys, false)?;
-                let r = self.by_key(right, right_keys, false)?;
-                let mut out = l
-                    .clone()
-                    .join_core(r.clone(), move |_k, a: &Row, b: &Row| Some(pair(a, b)));
-                if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
-                    let right_nulls: Row = right_output
-                        .iter()
-                        .map(|&i| default_of(right.schema.get(i).map_or(Type::Dynamic, |c| c.ty)))
-                        .collect();
-                    let matched = semi(l.clone(), self.key_set(right, right_keys)?);
-                    let unmatched = rows_of(l).concat(matched.negate()).map(move |mut row| {
-                        row.extend(right_nulls.iter().cloned());
-                        row
-                    });
-                    out = out.concat(unmatched);
-                }
-                if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
-                    let left_nulls: Row = left.schema.iter().map(|c| default_of(c.ty)).collect();
-                    let ro = right_output.clone();
-                    let matched = semi(r.clone(), self.key_set(left, left_keys)?);
-                    let unmatched = rows_of(r).concat(matched.negate()).map(move |row| {
-                        let mut out = left_nulls.clone();
-                        out.extend(
-                            ro.iter()
-                                .map(|&i| row.get(i).cloned().unwrap_or(Value::Null)),
-                        );
-                        out
-                    });
-                    out = out.concat(unmatched);
-                }
-                out
-            }
-        })
+        let l = self.by_key(left, left_keys, kind == JoinKind::InnerUnique)?;
+        let r = self.by_key(right, right_keys, false)?;
+        Ok(ordered_join::join_ordered(l, r, "Join", emit))
     }
 
     /// `make-series` as a keyed reduce of each group's bins, the arrays' span (from the bins

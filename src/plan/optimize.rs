@@ -29,12 +29,18 @@
 //!   read; `Sort`: always. Nothing moves through `Take`, into a shared plan used in several
 //!   places (the other uses would lose rows) or past the leaves. A shared plan used in one
 //!   place only (a `let` read once) is first written out there, and filters move into it.
+//! - Nothing moves into a sub-plan that contains an `mv-apply` and is written out identically
+//!   in several places of the program (a function invoked twice on the same table): kept
+//!   whole, the renderer computes it once for all its uses, where each use's filters pushed
+//!   into it would make the copies differ and run the costly sub-plan once per use.
 //!
 //! Adjacent filters merge, a filter that keeps everything disappears, and the temporal bounds
 //! of one filter all read one column (as the renderer requires): bounds on several columns
 //! become stacked filters, the event time's first.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hasher;
 
 use crate::model::{Column, Type, Value};
 
@@ -46,13 +52,65 @@ use super::ir::{JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound};
 /// batch evaluator gives the same rows for the result as for `program`.
 pub fn optimize(program: &Program) -> Program {
     let program = inline_single_use(program);
-    Program {
+    BARRIERS.with(|b| *b.borrow_mut() = repeated_costly_subplans(&program));
+    let out = Program {
         root: optimize_plan(&program.root),
         shared: program.shared.iter().map(optimize_plan).collect(),
         scalars: program.scalars.iter().map(optimize_plan).collect(),
         notes: program.notes,
         warnings: program.warnings,
+    };
+    BARRIERS.with(|b| b.borrow_mut().clear());
+    out
+}
+
+thread_local! {
+    /// The digests of the sub-plans filters do not move into during the current
+    /// [`optimize`] call (see [`repeated_costly_subplans`]).
+    static BARRIERS: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+/// A digest of a plan's text (as `Debug` writes it), written straight into the hasher.
+fn digest(p: &Plan) -> u64 {
+    struct Digest(rustc_hash::FxHasher);
+    impl std::fmt::Write for Digest {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
     }
+    let mut d = Digest(rustc_hash::FxHasher::default());
+    let _ = std::fmt::write(&mut d, format_args!("{p:?}"));
+    d.0.finish()
+}
+
+/// The digests of the sub-plans that occur more than once in `program` and contain an
+/// `mv-apply`: filters stay above them, so that every occurrence stays alike and the
+/// renderer computes it once.
+fn repeated_costly_subplans(program: &Program) -> HashSet<u64> {
+    /// Counts every sub-plan of `p` that contains an `mv-apply`; true when `p` does.
+    fn walk(p: &Plan, counts: &mut HashMap<u64, usize>) -> bool {
+        let mut costly = matches!(p.node, Node::MvApply { .. });
+        for i in p.inputs() {
+            costly |= walk(i, counts);
+        }
+        if costly {
+            *counts.entry(digest(p)).or_insert(0) += 1;
+        }
+        costly
+    }
+    let mut counts = HashMap::new();
+    for p in std::iter::once(&program.root)
+        .chain(&program.shared)
+        .chain(&program.scalars)
+    {
+        walk(p, &mut counts);
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(d, _)| d)
+        .collect()
 }
 
 /// The program with each shared plan that is referred to exactly once written out in its
@@ -226,6 +284,11 @@ fn split(pending: Pending, route: &dyn Fn(usize) -> Option<ScalarExpr>) -> (Pend
 /// `plan` (whose filters are not yet pushed) with `pending` applied above it, both pushed as
 /// far down as they go.
 fn push(plan: Plan, pending: Pending) -> Plan {
+    if !pending.is_empty()
+        && BARRIERS.with(|b| !b.borrow().is_empty() && b.borrow().contains(&digest(&plan)))
+    {
+        return wrap(push(plan, Pending::default()), pending);
+    }
     let Plan {
         node,
         schema,

@@ -112,8 +112,14 @@ impl Profile {
                 .get(id)
                 .map(|(n, a)| (n.as_str(), format!("{a:?}")))
                 .unwrap_or(("?", String::new()));
+            let owner = self
+                .marks
+                .iter()
+                .rev()
+                .find(|(first, _)| first <= *id)
+                .map_or("(inputs)", |(_, l)| l.as_str());
             out.push_str(&format!(
-                "  {:>8.3} s {:>5.1}% {:>9} runs  {name} {addr}\n",
+                "  {:>8.3} s {:>5.1}% {:>9} runs  {name} {addr}  {owner}\n",
                 d.as_secs_f64(),
                 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-9),
                 n

@@ -1,0 +1,314 @@
+//! Equi-joins over totally ordered ticks: the engine's join, semi-join, anti-join and outer
+//! join in one operator.
+//!
+//! Differential's `join` arranges both inputs into traces that keep every tick's updates
+//! until compaction, and merges those traces' batches as they come: for the windowed rules,
+//! whose inputs change at almost every tick, that merging is most of a join's cost. Event
+//! time in kqlflow is totally ordered, so [`join_ordered`] keeps instead each key's current
+//! rows on both sides, holds each tick's changes until both inputs' frontiers have passed it,
+//! and applies the ticks in order. For a tick whose changes are ΔL and ΔR, the output's change
+//! is `ΔL ⋈ R + L' ⋈ ΔR` (L' the left side with ΔL applied), and a row that appears when its
+//! key has (or lacks) rows on the other side changes only when that side's count for the key
+//! crosses zero. A change then costs the rows it meets on the other side, as in
+//! differential's join, with no trace to maintain.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use crate::model::Row;
+use crate::runtime::Time;
+
+/// Turns a joined or an unpaired row into an output row.
+pub type RowFn = std::rc::Rc<dyn Fn(&Row) -> Row>;
+
+/// Makes the output row of a left row and a right row that pair.
+pub type PairFn = std::rc::Rc<dyn Fn(&Row, &Row) -> Row>;
+
+/// What a join emits for each key, as a function of the key's left rows L and right rows R.
+/// Every part is optional; the output is the sum of the parts present.
+#[derive(Default, Clone)]
+pub struct Emit {
+    /// Each pair of L × R, made into one row (inner and outer joins).
+    pub pairs: Option<PairFn>,
+    /// Each row of L while R is not empty (left semi-join); `None` inside means as it is.
+    pub left_matched: Option<Option<RowFn>>,
+    /// Each row of L while R is empty (left anti-join, and left outer joins' unmatched rows).
+    pub left_unmatched: Option<Option<RowFn>>,
+    /// Each row of R while L is not empty (right semi-join).
+    pub right_matched: Option<Option<RowFn>>,
+    /// Each row of R while L is empty (right anti-join, right outer joins' unmatched rows).
+    pub right_unmatched: Option<Option<RowFn>>,
+}
+
+impl Emit {
+    fn keeps_left_rows(&self) -> bool {
+        self.pairs.is_some() || self.left_matched.is_some() || self.left_unmatched.is_some()
+    }
+
+    fn keeps_right_rows(&self) -> bool {
+        self.pairs.is_some() || self.right_matched.is_some() || self.right_unmatched.is_some()
+    }
+}
+
+/// One key's rows on one side (when they are kept) and how many there are.
+#[derive(Default)]
+struct Side {
+    rows: FxHashMap<Row, isize>,
+    count: isize,
+}
+
+impl Side {
+    fn apply(&mut self, row: &Row, diff: isize, keep: bool) {
+        self.count += diff;
+        if keep {
+            let n = self.rows.entry(row.clone()).or_insert(0);
+            *n += diff;
+            if *n == 0 {
+                self.rows.remove(row);
+            }
+        }
+    }
+}
+
+/// Both sides of one key.
+#[derive(Default)]
+struct Entry {
+    left: Side,
+    right: Side,
+}
+
+/// The changes of one tick, by side.
+type Changes = (Vec<(Row, Row, isize)>, Vec<(Row, Row, isize)>);
+
+/// Gives `row` (mapped by `f` when there is one) with multiplicity `diff` at `time`.
+fn give_row(
+    out: &mut Vec<(Row, Time, isize)>,
+    f: &Option<RowFn>,
+    row: &Row,
+    time: Time,
+    diff: isize,
+) {
+    if diff == 0 {
+        return;
+    }
+    let row = match f {
+        Some(f) => f(row),
+        None => row.clone(),
+    };
+    out.push((row, time, diff));
+}
+
+/// Applies one tick's changes to `keys`, pushing the output's changes onto `out` (see the
+/// module's comment for why the sum of what is pushed is the change of the join's output).
+fn apply_tick(
+    emit: &Emit,
+    (keep_left, keep_right): (bool, bool),
+    keys: &mut FxHashMap<Row, Entry>,
+    touched: &mut FxHashMap<Row, (isize, isize)>,
+    (lefts, rights): Changes,
+    time: Time,
+    out: &mut Vec<(Row, Time, isize)>,
+) {
+    let left_status = emit.left_matched.is_some() || emit.left_unmatched.is_some();
+    let right_status = emit.right_matched.is_some() || emit.right_unmatched.is_some();
+    let status = left_status || right_status;
+    // The left changes, against the right rows as they were before this tick.
+    for (key, row, diff) in lefts {
+        let e = match keys.get_mut(&key) {
+            Some(e) => e,
+            None => keys.entry(key.clone()).or_default(),
+        };
+        if status {
+            touched
+                .entry(key.clone())
+                .or_insert((e.left.count, e.right.count));
+        }
+        if let Some(pair) = &emit.pairs {
+            for (b, c) in &e.right.rows {
+                out.push((pair(&row, b), time, diff * c));
+            }
+        }
+        let part = if e.right.count > 0 {
+            &emit.left_matched
+        } else {
+            &emit.left_unmatched
+        };
+        if let Some(f) = part {
+            give_row(out, f, &row, time, diff);
+        }
+        e.left.apply(&row, diff, keep_left);
+        if e.left.count == 0
+            && e.right.count == 0
+            && e.left.rows.is_empty()
+            && e.right.rows.is_empty()
+        {
+            keys.remove(&key);
+        }
+    }
+    // The right changes, against the left rows with this tick's changes applied, and the
+    // left's count before this tick.
+    for (key, row, diff) in rights {
+        let e = match keys.get_mut(&key) {
+            Some(e) => e,
+            None => keys.entry(key.clone()).or_default(),
+        };
+        let left_before = if status {
+            touched
+                .entry(key.clone())
+                .or_insert((e.left.count, e.right.count))
+                .0
+        } else {
+            e.left.count
+        };
+        if let Some(pair) = &emit.pairs {
+            for (a, c) in &e.left.rows {
+                out.push((pair(a, &row), time, c * diff));
+            }
+        }
+        let part = if left_before > 0 {
+            &emit.right_matched
+        } else {
+            &emit.right_unmatched
+        };
+        if let Some(f) = part {
+            give_row(out, f, &row, time, diff);
+        }
+        e.right.apply(&row, diff, keep_right);
+        if e.left.count == 0
+            && e.right.count == 0
+            && e.left.rows.is_empty()
+            && e.right.rows.is_empty()
+        {
+            keys.remove(&key);
+        }
+    }
+    // Rows whose part depends on the other side being empty move from one part to the other
+    // when that side's count crossed zero this tick.
+    for (key, (left_before, right_before)) in touched.drain() {
+        let Some(e) = keys.get(&key) else {
+            continue;
+        };
+        if left_status && (right_before > 0) != (e.right.count > 0) {
+            let (was, now) = if right_before > 0 {
+                (&emit.left_matched, &emit.left_unmatched)
+            } else {
+                (&emit.left_unmatched, &emit.left_matched)
+            };
+            for (a, c) in &e.left.rows {
+                if let Some(f) = was {
+                    give_row(out, f, a, time, -c);
+                }
+                if let Some(f) = now {
+                    give_row(out, f, a, time, *c);
+                }
+            }
+        }
+        if right_status && (left_before > 0) != (e.left.count > 0) {
+            let (was, now) = if left_before > 0 {
+                (&emit.right_matched, &emit.right_unmatched)
+            } else {
+                (&emit.right_unmatched, &emit.right_matched)
+            };
+            for (b, c) in &e.right.rows {
+                if let Some(f) = was {
+                    give_row(out, f, b, time, -c);
+                }
+                if let Some(f) = now {
+                    give_row(out, f, b, time, *c);
+                }
+            }
+        }
+    }
+}
+
+/// Joins `left` and `right`, collections of (key, row), on equal keys, emitting per key what
+/// `emit` says (see [`Emit`]). Both inputs go to the worker that owns their key; each tick's
+/// changes are applied once both inputs have passed it, in tick order.
+pub fn join_ordered<'scope>(
+    left: VecCollection<'scope, Time, (Row, Row), isize>,
+    right: VecCollection<'scope, Time, (Row, Row), isize>,
+    name: &str,
+    emit: Emit,
+) -> VecCollection<'scope, Time, Row, isize> {
+    let by_key = |update: &((Row, Row), Time, isize)| update.0.0.hashed();
+    let keep_left = emit.keeps_left_rows();
+    let keep_right = emit.keeps_right_rows();
+    left.inner
+        .binary_frontier(
+            right.inner,
+            Exchange::new(by_key),
+            Exchange::new(by_key),
+            name,
+            move |_capability, _info| {
+                let mut pending: BTreeMap<Time, Changes> = BTreeMap::new();
+                let mut cap: Option<Capability<Time>> = None;
+                let mut keys: FxHashMap<Row, Entry> = FxHashMap::default();
+                let mut out: Vec<(Row, Time, isize)> = Vec::new();
+                // Keys whose other-side count may have crossed zero this tick, with the
+                // counts before the tick: (key, left count, right count).
+                let mut touched: FxHashMap<Row, (isize, isize)> = FxHashMap::default();
+                move |(input1, frontier1), (input2, frontier2), output| {
+                    input1.for_each(|in_cap, data| {
+                        let Some(&least) = in_cap.least() else {
+                            return;
+                        };
+                        super::held::hold_from(&mut cap, &in_cap, least);
+                        for ((key, row), time, diff) in data.drain(..) {
+                            pending
+                                .entry(time.max(least))
+                                .or_default()
+                                .0
+                                .push((key, row, diff));
+                        }
+                    });
+                    input2.for_each(|in_cap, data| {
+                        let Some(&least) = in_cap.least() else {
+                            return;
+                        };
+                        super::held::hold_from(&mut cap, &in_cap, least);
+                        for ((key, row), time, diff) in data.drain(..) {
+                            pending
+                                .entry(time.max(least))
+                                .or_default()
+                                .1
+                                .push((key, row, diff));
+                        }
+                    });
+                    let Some(c) = cap.as_ref() else {
+                        return;
+                    };
+                    while let Some(entry) = pending.first_entry() {
+                        let time = *entry.key();
+                        if frontier1.less_equal(&time) || frontier2.less_equal(&time) {
+                            break;
+                        }
+                        let (lefts, rights) = entry.remove();
+                        apply_tick(
+                            &emit,
+                            (keep_left, keep_right),
+                            &mut keys,
+                            &mut touched,
+                            (lefts, rights),
+                            time,
+                            &mut out,
+                        );
+                    }
+                    if !out.is_empty() {
+                        let mut session = output.session(c);
+                        for u in out.drain(..) {
+                            session.give(u);
+                        }
+                    }
+                    super::held::hold_at(&mut cap, pending.keys().next().copied());
+                }
+            },
+        )
+        .as_collection()
+}
