@@ -237,10 +237,7 @@ fn the_library_detects_over_a_stream_of_lines_with_late_records() {
     std::fs::write(dir.path().join("blocked.yaml"), BLOCKED_RULE).unwrap();
     let blocked = dir.path().join("blocked.csv");
     std::fs::write(&blocked, "IP\n192.0.2.1\n").unwrap();
-    let rule_options = kqlflow::api::RuleOptions {
-        watchlists: vec![format!("Blocked={}", blocked.display())],
-        ..Default::default()
-    };
+    let rule_options = kqlflow::api::RuleOptions::default().watchlist("Blocked", &blocked);
     let mut pack = RulePack::load(&[dir.path().to_path_buf()], &rule_options).unwrap();
     assert!(!pack.failed, "{:?}", pack.messages);
     assert!(!pack.keep_runnable());

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kqlflow::api::QueryFile;
 use kqlflow::catalog::Catalog;
-use kqlflow::cli::check::Loaded;
 use kqlflow::eval::{self, Data};
 use kqlflow::ingest::{Ingest, Options, Projection};
 use kqlflow::model::{Row, Value, parse_datetime};
@@ -59,7 +59,7 @@ fn load(files: &[(&str, &str)]) -> Data {
 }
 
 fn run(path: &Path, data: &Data, at: &str) -> Vec<Row> {
-    let l = Loaded::read(path).unwrap();
+    let l = QueryFile::read(path).unwrap();
     let opts = BindOptions {
         query_period: l.rule.as_ref().and_then(|r| r.query_period),
         ..BindOptions::default()

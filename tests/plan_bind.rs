@@ -4,9 +4,9 @@
 #[cfg(feature = "corpus")]
 use std::path::Path;
 
-use kqlflow::catalog::Catalog;
 #[cfg(feature = "corpus")]
-use kqlflow::cli::check::Loaded;
+use kqlflow::api::QueryFile;
+use kqlflow::catalog::Catalog;
 use kqlflow::kql;
 use kqlflow::model::{TICKS_PER_DAY, TICKS_PER_HOUR};
 use kqlflow::plan::{
@@ -57,7 +57,7 @@ fn cols(p: &Program) -> Vec<String> {
 
 #[cfg(feature = "corpus")]
 fn file_cols(path: &Path, opts: &BindOptions) -> Result<Vec<String>, String> {
-    let l = Loaded::read(path)?;
+    let l = QueryFile::read(path)?;
     let mut opts = opts.clone();
     if let Some(p) = l.rule.as_ref().and_then(|r| r.query_period) {
         opts.query_period = Some(p);

@@ -6,6 +6,7 @@
 //! by their first alert.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 use crate::runtime::Time;
 
@@ -193,6 +194,76 @@ impl Grouper {
         }
         out
     }
+}
+
+/// One incident's line in [`write_jsonl`]'s file.
+#[derive(serde::Serialize)]
+struct IncidentRecord<'a> {
+    incident: usize,
+    severity: &'static str,
+    title: &'a str,
+    first: String,
+    last: String,
+    alerts: usize,
+    rules: Vec<&'a str>,
+    entities: Vec<&'a str>,
+    members: Vec<MemberRecord<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct MemberRecord<'a> {
+    rule: &'a str,
+    tick: String,
+    severity: &'static str,
+    title: &'a str,
+    entities: &'a [String],
+}
+
+fn severity_name(rank: usize) -> &'static str {
+    super::SEVERITIES
+        .get(rank)
+        .copied()
+        .unwrap_or("Informational")
+}
+
+/// Writes `incidents` to `path` as JSON Lines, one incident a line with its alerts (`names`
+/// are the rules' names by index), as `--incidents-out` does.
+pub fn write_jsonl(
+    path: &std::path::Path,
+    incidents: &[&Incident],
+    names: &[String],
+) -> Result<(), String> {
+    let mut f = std::fs::File::create(path)
+        .map(std::io::BufWriter::new)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let name = |r: usize| names.get(r).map_or("", String::as_str);
+    for (n, i) in incidents.iter().enumerate() {
+        let record = IncidentRecord {
+            incident: n + 1,
+            severity: severity_name(i.severity),
+            title: i.title(),
+            first: crate::model::format_datetime_iso(i.first as i64),
+            last: crate::model::format_datetime_iso(i.last as i64),
+            alerts: i.alerts,
+            rules: i.rules.iter().map(|&r| name(r)).collect(),
+            entities: i.entities.iter().map(String::as_str).collect(),
+            members: i
+                .members
+                .iter()
+                .map(|m| MemberRecord {
+                    rule: name(m.rule),
+                    tick: crate::model::format_datetime_iso(m.tick as i64),
+                    severity: severity_name(m.severity),
+                    title: &m.title,
+                    entities: &m.entities,
+                })
+                .collect(),
+        };
+        let line = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        writeln!(f, "{line}").map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    f.flush()
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@ use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::Catalog;
-use crate::kql::{LineCol, LineIndex, Span};
-use crate::plan::{self, BindOptions, PeriodWindow, Program, WindowScope};
+use crate::api::{QueryFile, QueryPeriod, RuleOptions};
+use crate::logs::WatchlistFiles;
+use crate::plan::BindOptions;
 use crate::rules::{self, Rule};
-
-pub use crate::logs::WatchlistFiles;
 
 /// Arguments of `kqlflow check`.
 #[derive(Args, Debug)]
@@ -52,18 +50,6 @@ pub struct QueryOptions {
     /// rule's period, a trigger kqlflow cannot honour) instead of running it with the note.
     #[arg(long)]
     pub strict: bool,
-}
-
-/// A query read from a file: its text, and the rule it came from for YAML files.
-pub struct Loaded {
-    /// The file.
-    pub path: PathBuf,
-    /// The query text.
-    pub query: String,
-    /// The rule, for YAML files.
-    pub rule: Option<Rule>,
-    /// The file's whole text (for diagnostics).
-    pub file_text: String,
 }
 
 impl QueryOptions {
@@ -119,33 +105,16 @@ impl QueryOptions {
         Ok(out)
     }
 
-    /// The bind options for a query (the rule's query period wins over `--period`), or a
-    /// usage error.
-    pub fn bind_options(&self, rule: Option<&Rule>) -> Result<BindOptions, String> {
-        let mut opts = BindOptions::default();
-        let mut windowed = true;
-        match self.period.as_deref().map(str::trim) {
-            Some(p) if p.eq_ignore_ascii_case("all") => windowed = false,
-            Some(p) => {
-                opts.query_period = Some(rules::parse_duration(p).ok_or_else(|| {
-                    format!("--period {p}: not a duration (such as 1d or P14D) nor `all`")
-                })?);
-            }
-            None => {}
-        }
-        if let Some(p) = rule.and_then(|r| r.query_period) {
-            opts.query_period = Some(p);
-            windowed = true;
-        }
-        let scope = if rule.is_some_and(Rule::is_scheduled) {
-            WindowScope::EveryScan
-        } else {
-            WindowScope::ScansWithoutTimeFilter
+    /// The library's rule options these arguments give, or a usage error.
+    pub fn options(&self) -> Result<RuleOptions, String> {
+        let period = match self.period.as_deref().map(str::trim) {
+            None => QueryPeriod::Default,
+            Some(p) if p.eq_ignore_ascii_case("all") => QueryPeriod::All,
+            Some(p) => QueryPeriod::Of(rules::parse_duration(p).ok_or_else(|| {
+                format!("--period {p}: not a duration (such as 1d or P14D) nor `all`")
+            })?),
         };
-        opts.window = windowed.then_some(PeriodWindow {
-            period: opts.query_period.unwrap_or(crate::model::TICKS_PER_DAY),
-            scope,
-        });
+        let mut externaldata = HashMap::new();
         for m in &self.externaldata {
             // The URL itself holds `=` in its query string: the file is after the last `=`.
             let Some((url, file)) = m.rsplit_once('=') else {
@@ -154,124 +123,20 @@ impl QueryOptions {
             if url.is_empty() || file.is_empty() {
                 return Err(format!("--externaldata {m}: expected URL=FILE"));
             }
-            opts.externaldata
-                .insert(url.to_string(), PathBuf::from(file));
+            externaldata.insert(url.to_string(), PathBuf::from(file));
         }
-        for (name, files) in self.watchlist_paths()? {
-            // Every version's columns, in the order first seen.
-            let mut columns: Vec<String> = Vec::new();
-            for path in files.paths() {
-                for c in plan::watchlist_columns(path)? {
-                    if !columns.contains(&c) {
-                        columns.push(c);
-                    }
-                }
-            }
-            opts.watchlists.insert(name, columns);
-        }
-        Ok(opts)
-    }
-}
-
-/// Renders a diagnostic at a 1-based line and column of `text`: `origin:line:col: error:
-/// message`, the line and a caret.
-pub fn render_at(text: &str, origin: &str, at: LineCol, width: usize, message: &str) -> String {
-    let index = LineIndex::new(text);
-    let line = index.line_text(text, at.line);
-    let gutter = at.line.to_string();
-    let pad = " ".repeat(gutter.len());
-    let marker: String = line
-        .chars()
-        .take(at.column.saturating_sub(1))
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    format!(
-        "{origin}:{at}: error: {message}\n{pad} |\n{gutter} | {line}\n{pad} | {marker}{}",
-        "^".repeat(width.max(1))
-    )
-}
-
-impl Loaded {
-    /// Reads a query (.kql or any other extension) or a rule (.yaml, .yml) file.
-    pub fn read(path: &Path) -> Result<Loaded, String> {
-        let file_text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: error: cannot read: {e}", path.display()))?;
-        Loaded::from_text(path, file_text)
+        Ok(RuleOptions {
+            watchlists: self.watchlist_paths()?,
+            externaldata,
+            period,
+            strict: self.strict,
+        })
     }
 
-    /// A query or rule from its text, `path` telling which (by its extension) and naming it
-    /// in messages.
-    pub fn from_text(path: &Path, file_text: String) -> Result<Loaded, String> {
-        let is_yaml = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        );
-        if is_yaml {
-            let rule = Rule::from_yaml(&file_text, path).map_err(|e| match e.position {
-                Some(p) => render_at(&file_text, &path.display().to_string(), p, 1, &e.message),
-                None => format!("{}: error: {}", path.display(), e.message),
-            })?;
-            Ok(Loaded {
-                path: path.to_path_buf(),
-                query: rule.query.clone(),
-                rule: Some(rule),
-                file_text,
-            })
-        } else {
-            Ok(Loaded {
-                path: path.to_path_buf(),
-                query: file_text.clone(),
-                rule: None,
-                file_text,
-            })
-        }
-    }
-
-    /// A diagnostic about `span` of the query, at its position in the file.
-    pub fn render(&self, span: Span, message: &str) -> String {
-        let origin = self.path.display().to_string();
-        match &self.rule {
-            None => crate::kql::ParseError::new(span, message).render(&self.query, &origin),
-            Some(rule) => {
-                let at = rule.query_position(span.start);
-                let end = rule.query_position(span.end);
-                let width = if end.line == at.line && end.column > at.column {
-                    end.column - at.column
-                } else {
-                    1
-                };
-                render_at(&self.file_text, &origin, at, width, message)
-            }
-        }
-    }
-
-    /// The program's warnings, each rendered at its place in the file as `check` prints them.
-    pub fn warnings(&self, program: &Program) -> Vec<String> {
-        program
-            .warnings
-            .iter()
-            .map(|w| {
-                self.render(Span::new(w.start, w.end), &w.message).replacen(
-                    ": error: ",
-                    ": warning: ",
-                    1,
-                )
-            })
-            .collect()
-    }
-
-    /// Parses and binds the query; on failure the rendered diagnostics (every syntax error
-    /// the parser recovered from, one after another, or the binding error).
-    pub fn bind(&self, opts: &BindOptions) -> Result<Program, String> {
-        let q = crate::kql::parse_all(&self.query).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| self.render(e.span, &e.message))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        plan::bind(&self.query, &q, Catalog::builtin(), opts)
-            .map_err(|e| self.render(e.span, &e.message))
+    /// The bind options for a query (the rule's query period wins over `--period`), or a
+    /// usage error.
+    pub fn bind_options(&self, rule: Option<&Rule>) -> Result<BindOptions, String> {
+        self.options()?.bind_options(rule)
     }
 }
 
@@ -301,7 +166,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             println!("{}: skipped (not a query or rule file)", path.display());
             continue;
         }
-        let loaded = match Loaded::read(path) {
+        let loaded = match QueryFile::read(path) {
             Ok(l) => l,
             Err(e) => {
                 println!("{e}");

@@ -168,7 +168,7 @@ fn demo(args: &DemoArgs, dir: &Path) -> i32 {
     if let (Some(path), Some(page)) = (&args.report, &outcome.page) {
         let mut page = page.clone();
         page.command = "demo".into();
-        match super::page::write(path, &page) {
+        match crate::report::gather::write(path, &page) {
             Ok(()) => eprintln!("report: {}", path.display()),
             Err(e) => {
                 eprintln!("error: {e}");

@@ -4,7 +4,8 @@
 use clap::Args;
 use std::path::PathBuf;
 
-use super::check::{Loaded, QueryOptions};
+use super::check::QueryOptions;
+use crate::api::QueryFile;
 
 /// Arguments of `kqlflow explain`.
 #[derive(Args, Debug)]
@@ -22,7 +23,7 @@ pub struct ExplainArgs {
 
 /// Runs `kqlflow explain`: 0 when the query binds, 1 when it does not, 2 for a usage error.
 pub fn run(args: &ExplainArgs) -> i32 {
-    let loaded = match Loaded::read(&args.file) {
+    let loaded = match QueryFile::read(&args.file) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");

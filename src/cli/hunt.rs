@@ -76,22 +76,24 @@ pub(super) fn load_pack(
     common: &QueryOptions,
     show: &super::output::ShowArgs,
 ) -> Result<RulePack, i32> {
-    let loaded = if paths.is_empty() {
-        RulePack::builtin(common)
-    } else {
-        RulePack::load(paths, common)
-    };
-    let mut pack = loaded.map_err(|e| {
+    let usage = |e: String| {
         eprintln!("error: {e}");
         2
-    })?;
+    };
+    let options = common.options().map_err(usage)?;
+    let loaded = if paths.is_empty() {
+        RulePack::builtin(&options)
+    } else {
+        RulePack::load(paths, &options)
+    };
+    let mut pack = loaded.map_err(usage)?;
     for m in pack.messages.drain(..) {
         eprintln!("{m}");
     }
-    show.select(&mut pack.rules, |r| &r.rule).map_err(|e| {
-        eprintln!("error: {e}");
-        2
-    })?;
+    let selection = show.selection();
+    if !selection.is_all() && pack.select(&selection) == 0 {
+        return Err(usage("--only-rule/--tactic select no rule".to_string()));
+    }
     Ok(pack)
 }
 
@@ -165,7 +167,7 @@ impl AlertSink for HuntPrinter {
             .progress
             .suspend(|| printer.event(a.index, a.rule, &d, a.event));
         if let Some(log) = self.log.as_mut() {
-            super::page::note_event(log, a.index, &d, a.event, shown);
+            crate::report::gather::note_event(log, a.index, &d, a.event, shown);
         }
         if shown {
             if let Some(n) = self.shown.get_mut(a.index) {
@@ -313,8 +315,9 @@ pub fn run(args: &HuntArgs) -> i32 {
     print_summary(args, &options, &pack, &summary, &sink, start);
     if let (Some(path), Some(log)) = (&args.report, sink.log.take()) {
         let rules = pack.pairs();
-        let run = super::page::Run {
+        let run = crate::report::gather::Run {
             command: "hunt",
+            command_line: super::command_line(),
             counts: &summary.counts,
             arrival: (
                 options.order.name(),
@@ -327,7 +330,7 @@ pub fn run(args: &HuntArgs) -> i32 {
             incidents: &sink.printer.incidents,
             wall_seconds: start.elapsed().as_secs_f64(),
         };
-        match super::page::write(path, &super::page::gather(run, log)) {
+        match crate::report::gather::write(path, &crate::report::gather::gather(run, log)) {
             Ok(()) => eprintln!("  report: {}", path.display()),
             Err(e) => {
                 eprintln!("error: {e}");

@@ -124,22 +124,17 @@ impl ArrivalArgs {
     }
 
     /// The rejects file this process writes: `--rejects FILE`, as FILE.p for process p of a
-    /// cluster of several.
+    /// cluster of several ([`crate::logs::rejects_of_process`]).
     pub fn rejects_path(&self, cluster: &ClusterOptions) -> Option<PathBuf> {
         let path = self.rejects.as_ref()?;
-        if cluster.processes <= 1 {
-            return Some(path.clone());
-        }
-        let mut name = path.clone().into_os_string();
-        name.push(format!(".{}", cluster.process));
-        Some(PathBuf::from(name))
+        Some(crate::logs::rejects_of_process(path, cluster))
     }
 }
 
 /// Reads the watchlist files named by `--watchlist NAME=FILE.csv[@DATETIME]`, each with its
 /// later versions.
 pub fn load_watchlists(common: &QueryOptions) -> Result<HashMap<String, Watchlist>, String> {
-    crate::logs::load_watchlists(&common.watchlist_paths()?)
+    common.options()?.load_watchlists()
 }
 
 /// Prints the warnings of a read on standard error: rejected lines, records left out, late

@@ -11,7 +11,6 @@ mod hunt;
 mod inspect;
 mod logs;
 mod output;
-mod page;
 mod replay;
 mod run;
 mod shell;
@@ -92,4 +91,9 @@ pub fn main() -> i32 {
         Command::Completions(args) => shell::completions(&args),
         Command::Man(args) => shell::man(&args),
     }
+}
+
+/// The command line this process was started with, as the reports record it.
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
 }

@@ -9,9 +9,10 @@ use std::io::Write;
 
 use clap::Args;
 
-use crate::alerts::incidents::{Grouper, Incident, Matching, Member, Options, Scope};
+use crate::alerts::incidents::{Grouper, Incident, Matching, Member, Options, Scope, write_jsonl};
 use crate::alerts::render::{AlertFormat, Described, Renderer};
 use crate::alerts::{AlertEvent, SEVERITIES, Status, severity_rank};
+use crate::api::RuleSelection;
 use crate::model::format_datetime_iso;
 use crate::rules::Rule;
 
@@ -109,39 +110,12 @@ impl ShowArgs {
         })
     }
 
-    /// Whether `rule` is selected by `--only-rule` and `--tactic`.
-    pub fn selects(&self, rule: &Rule) -> bool {
-        let by_rule = self.only_rule.is_empty()
-            || self.only_rule.iter().any(|r| {
-                let r = r.trim().to_lowercase();
-                rule.id.eq_ignore_ascii_case(&r) || rule.name.to_lowercase().contains(&r)
-            });
-        let by_tactic = self.tactic.is_empty()
-            || self.tactic.iter().any(|t| {
-                let t = t.trim();
-                rule.tactics
-                    .iter()
-                    .chain(&rule.relevant_techniques)
-                    .any(|x| {
-                        x.eq_ignore_ascii_case(t)
-                            || x.to_lowercase()
-                                .starts_with(&format!("{}.", t.to_lowercase()))
-                    })
-            });
-        by_rule && by_tactic
-    }
-
-    /// Keeps the rules `--only-rule` and `--tactic` select; a usage error when they select
-    /// none.
-    pub fn select<T>(&self, rules: &mut Vec<T>, rule: impl Fn(&T) -> &Rule) -> Result<(), String> {
-        if self.only_rule.is_empty() && self.tactic.is_empty() {
-            return Ok(());
+    /// The rules `--only-rule` and `--tactic` select.
+    pub fn selection(&self) -> RuleSelection {
+        RuleSelection {
+            rules: self.only_rule.clone(),
+            tactics: self.tactic.clone(),
         }
-        rules.retain(|r| self.selects(rule(r)));
-        if rules.is_empty() {
-            return Err("--only-rule/--tactic select no rule".to_string());
-        }
-        Ok(())
     }
 
     /// Checks every option: a usage error names the first bad one.
@@ -313,7 +287,7 @@ impl AlertPrinter {
             }
         }
         if let Some(path) = &self.incidents_out
-            && let Err(e) = write_incidents(path, &self.incidents.incidents(), &self.rule_names)
+            && let Err(e) = write_jsonl(path, &self.incidents.incidents(), &self.rule_names)
             && self.file_error.is_none()
         {
             self.file_error = Some(e);
@@ -332,29 +306,6 @@ impl AlertPrinter {
     }
 }
 
-/// One incident's line in `--incidents-out`.
-#[derive(serde::Serialize)]
-struct IncidentRecord<'a> {
-    incident: usize,
-    severity: &'static str,
-    title: &'a str,
-    first: String,
-    last: String,
-    alerts: usize,
-    rules: Vec<&'a str>,
-    entities: Vec<&'a str>,
-    members: Vec<MemberRecord<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct MemberRecord<'a> {
-    rule: &'a str,
-    tick: String,
-    severity: &'static str,
-    title: &'a str,
-    entities: &'a [String],
-}
-
 fn severity_name(rank: usize) -> &'static str {
     SEVERITIES.get(rank).copied().unwrap_or("Informational")
 }
@@ -362,42 +313,6 @@ fn severity_name(rank: usize) -> &'static str {
 /// The title of an incident: its most severe alert's, earliest first.
 pub fn incident_title(i: &Incident) -> &str {
     i.title()
-}
-
-fn write_incidents(
-    path: &std::path::Path,
-    incidents: &[&Incident],
-    names: &[String],
-) -> Result<(), String> {
-    let mut f = create(path)?;
-    let name = |r: usize| names.get(r).map_or("", String::as_str);
-    for (n, i) in incidents.iter().enumerate() {
-        let record = IncidentRecord {
-            incident: n + 1,
-            severity: severity_name(i.severity),
-            title: incident_title(i),
-            first: format_datetime_iso(i.first as i64),
-            last: format_datetime_iso(i.last as i64),
-            alerts: i.alerts,
-            rules: i.rules.iter().map(|&r| name(r)).collect(),
-            entities: i.entities.iter().map(String::as_str).collect(),
-            members: i
-                .members
-                .iter()
-                .map(|m| MemberRecord {
-                    rule: name(m.rule),
-                    tick: format_datetime_iso(m.tick as i64),
-                    severity: severity_name(m.severity),
-                    title: &m.title,
-                    entities: &m.entities,
-                })
-                .collect(),
-        };
-        let line = serde_json::to_string(&record).map_err(|e| e.to_string())?;
-        writeln!(f, "{line}").map_err(|e| format!("writing {}: {e}", path.display()))?;
-    }
-    f.flush()
-        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// Writes the incidents section of a summary: how many per severity, then the first `shown`

@@ -103,7 +103,7 @@ pub fn run(args: &ReplayArgs) -> i32 {
             }
             print_summary(&outcome.report, &outcome.printer);
             if let (Some(path), Some(page)) = (&args.report_html, &outcome.page) {
-                match super::page::write(path, page) {
+                match crate::report::gather::write(path, page) {
                     Ok(()) => eprintln!("  HTML report: {}", path.display()),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -195,7 +195,7 @@ impl AlertSink for ReplayPrinter {
             .progress
             .suspend(|| printer.event(a.index, a.rule, &d, a.event));
         if let Some(log) = self.log.as_mut() {
-            super::page::note_event(log, a.index, &d, a.event, shown);
+            crate::report::gather::note_event(log, a.index, &d, a.event, shown);
         }
         if a.event.status != Status::Raised {
             return;
@@ -342,8 +342,9 @@ pub(super) fn replay(
     };
     let page = sink.log.take().map(|log| {
         let rules = pack.pairs();
-        let run = super::page::Run {
+        let run = crate::report::gather::Run {
             command: "replay",
+            command_line: super::command_line(),
             counts: &done.run.counts,
             arrival: (&report.order, &report.allowed_lateness, &report.late_policy),
             pack: &rules,
@@ -352,7 +353,7 @@ pub(super) fn replay(
             incidents: &sink.printer.incidents,
             wall_seconds: started.elapsed().as_secs_f64(),
         };
-        let mut page = super::page::gather(run, log);
+        let mut page = crate::report::gather::gather(run, log);
         page.replay = Some(crate::report::ReplayFigures {
             speed: args.speed.clone(),
             tick: args.tick.clone(),

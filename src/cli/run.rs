@@ -4,8 +4,8 @@ use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::check::{Loaded, QueryOptions};
-use crate::eval::{self, Data};
+use super::check::QueryOptions;
+use crate::api::QueryFile;
 use crate::model::{
     Column, Row, Value, format_datetime_iso, format_timespan, parse_datetime, to_json_text,
 };
@@ -164,7 +164,7 @@ pub fn run(args: &RunArgs) -> i32 {
         eprintln!("error: --changes needs the incremental engine (leave out --engine batch)");
         return 2;
     }
-    let loaded = match Loaded::read(&args.file) {
+    let loaded = match QueryFile::read(&args.file) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -202,10 +202,20 @@ pub fn run(args: &RunArgs) -> i32 {
         },
         None => None,
     };
-    // With several processes, each reads its share of the files.
     let cluster = args.cluster.options();
-    let files = crate::logs::share_of_files(&args.logs, cluster.processes, cluster.process);
-    let read = match crate::logs::read_logs(&[&program], &files, args.table.clone()) {
+    let options = crate::api::QueryOptions {
+        at,
+        tick,
+        table: args.table.clone(),
+        watchlists,
+        engine: match args.engine {
+            Engine::Incremental => crate::api::Engine::Incremental,
+            Engine::Batch => crate::api::Engine::Batch,
+        },
+        changes: args.changes,
+        cluster: cluster.clone(),
+    };
+    let result = match crate::api::run_query(&program, &args.logs, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -213,123 +223,33 @@ pub fn run(args: &RunArgs) -> i32 {
         }
     };
     if cluster.processes == 1 {
-        super::logs::warn(&read.counts());
+        super::logs::warn(&result.local);
     }
-    let read_records: u64 = read.tables.values().map(|r| r.len() as u64).sum();
-    let mut latest = read.latest;
-    let note = vec![
-        Value::Long(read.latest.unwrap_or(i64::MIN)),
-        Value::Long(read.report.rejected() as i64),
-        Value::Long(read.timeless as i64),
-    ];
-    let mut data = Data {
-        tables: read.tables,
-        watchlists,
-    };
-    // The result at a tick T is the query with now() = T over the records up to T; --at (or
-    // the latest event time) is rounded up to its tick so both engines see the same T.
-    let now_of = |latest: Option<i64>| {
-        let now = at
-            .or(latest)
-            .unwrap_or_else(crate::runtime::arrival::wall_clock);
-        crate::runtime::tick_of(now, tick) as i64
-    };
-    if cluster.process == 0 {
-        for n in &program.notes {
-            eprintln!("note: {n}");
-        }
+    if cluster.process != 0 {
+        super::cluster::follower_done(&cluster, result.files, result.records, "the result");
+        return 0;
     }
-    let stdout = std::io::stdout();
-    let printed = match args.engine {
-        Engine::Batch => {
-            let rows = eval::evaluate(&program, &data, now_of(latest));
-            print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
-        }
-        Engine::Incremental => {
-            let tables: Vec<(String, Vec<(i64, Row)>)> =
-                std::mem::take(&mut data.tables).into_iter().collect();
-            let watchlists = crate::exec::watchlist_sources(&program, &data.watchlists);
-            // Only the result at one tick is wanted (not the change stream): when that tick is
-            // known before the run, the dataflow computes just that tick.
-            let only =
-                (!args.changes && (at.is_some() || cluster.processes == 1)).then(|| now_of(latest));
-            let (changes, notes) = match crate::exec::run_program_at(
-                &program,
-                &tables,
-                &watchlists,
-                &cluster,
-                tick,
-                note,
-                only,
-            ) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return 1;
-                }
-            };
-            // The change stream is gathered on the first worker of process 0, which prints.
-            if cluster.process != 0 {
-                super::cluster::follower_done(&cluster, files.len(), read_records, "the result");
-                return 0;
-            }
-            if cluster.processes > 1 {
-                // The cluster's figures, from every process's note.
-                let long = |r: &Row, i: usize| match r.get(i) {
-                    Some(Value::Long(n)) => *n,
-                    _ => 0,
-                };
-                latest = notes
-                    .iter()
-                    .map(|r| long(r, 0))
-                    .filter(|t| *t != i64::MIN)
-                    .max();
-                let rejected: i64 = notes.iter().map(|r| long(r, 1)).sum();
-                let timeless: i64 = notes.iter().map(|r| long(r, 2)).sum();
-                if rejected > 0 {
-                    eprintln!(
-                        "warning: {rejected} input lines rejected across the cluster (see `kqlflow inspect` for details)"
-                    );
-                }
-                if timeless > 0 {
-                    eprintln!(
-                        "warning: {timeless} records without an event time were left out across the cluster"
-                    );
-                }
-            }
-            let now = now_of(latest);
-            if args.changes {
-                let mut schema = vec![
-                    Column {
-                        name: "_tick".into(),
-                        ty: crate::model::Type::DateTime,
-                    },
-                    Column {
-                        name: "_diff".into(),
-                        ty: crate::model::Type::Long,
-                    },
-                ];
-                schema.extend(
-                    crate::exec::strip_presentation(&program.root)
-                        .schema
-                        .iter()
-                        .cloned(),
-                );
-                let rows: Vec<Row> = changes
-                    .iter()
-                    .map(|c| {
-                        let mut r = vec![Value::DateTime(c.tick as i64), Value::Long(c.diff)];
-                        r.extend(c.row.iter().cloned());
-                        r
-                    })
-                    .collect();
-                print_rows(&mut stdout.lock(), &schema, &rows, args.format)
-            } else {
-                let rows = crate::exec::snapshot_rows(&program, &changes, now);
-                print_rows(&mut stdout.lock(), program.schema(), &rows, args.format)
-            }
-        }
-    };
+    for n in &program.notes {
+        eprintln!("note: {n}");
+    }
+    if result.cluster_rejected > 0 {
+        eprintln!(
+            "warning: {} input lines rejected across the cluster (see `kqlflow inspect` for details)",
+            result.cluster_rejected
+        );
+    }
+    if result.cluster_timeless > 0 {
+        eprintln!(
+            "warning: {} records without an event time were left out across the cluster",
+            result.cluster_timeless
+        );
+    }
+    let printed = print_rows(
+        &mut std::io::stdout().lock(),
+        &result.schema,
+        &result.rows,
+        args.format,
+    );
     match printed {
         Ok(()) => 0,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,

@@ -19,7 +19,7 @@ pub use share::share_of_files;
 pub use watchlists::{WatchlistFiles, load_watchlists, read_watchlist};
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::ingest::{Ingest, Options, Projection, RejectReason, Report};
@@ -380,4 +380,15 @@ pub fn schema_row<'c>(
         *v = Value::DateTime(t);
     }
     Some((def, t, row))
+}
+
+/// The rejects file process p of a cluster writes when the cluster's is `path`: `path` itself
+/// for a single process, `path.p` for each of several.
+pub fn rejects_of_process(path: &Path, cluster: &crate::runtime::ClusterOptions) -> PathBuf {
+    if cluster.processes <= 1 {
+        return path.to_path_buf();
+    }
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".{}", cluster.process));
+    PathBuf::from(name)
 }

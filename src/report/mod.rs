@@ -1,12 +1,13 @@
 //! The run report: one self-contained HTML page an analyst opens after a retro-hunt, a replay
 //! or the demo (`hunt --report`, `replay --report-html`, `demo --report`).
 //!
-//! The commands gather what the page shows into a [`RunReport`], plain data with no reference
+//! A run's results are gathered ([`gather`]) into a [`RunReport`], plain data with no reference
 //! to the engine, and [`html::render`] turns it into the page: what was read and rejected, the
 //! rules' figures, incidents and alerts by severity, a timeline of alerts per rule, a table
 //! per entity, a MITRE ATT&CK matrix, and for a replay its tick latency and throughput. The
 //! plots are inline SVG drawn by [`svg`]; the page needs no network.
 
+pub mod gather;
 pub mod html;
 pub mod svg;
 

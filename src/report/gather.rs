@@ -1,27 +1,20 @@
-//! The HTML report of `hunt --report`, `replay --report-html` and `demo --report`: what the
-//! commands gather for it as they run, and writing it. The page itself is
-//! [`crate::report::html`]'s.
+//! A report gathered from a run of the engine: what a hunt, replay or the demo read, ran and
+//! raised, turned into the plain [`RunReport`] the page shows, and the page written.
 
 use std::path::Path;
 
+use super::{AlertLog, Incident, Late, Rejected, RuleRun, RunReport, TableRead};
 use crate::alerts::incidents::Grouper;
 use crate::alerts::render::Described;
 use crate::alerts::{AlertEvent, Status, severity_rank};
 use crate::logs::ReadCounts;
 use crate::pack::PackSummary;
 use crate::plan::Program;
-use crate::report::{AlertLog, Incident, Late, Rejected, RuleRun, RunReport, TableRead};
 use crate::rules::Rule;
 
 /// Notes a rule's event for the report: the rows its query kept, and, when `shown` (a raise
 /// the printer counted as an alert), the alert.
-pub(super) fn note_event(
-    log: &mut AlertLog,
-    index: usize,
-    d: &Described,
-    e: &AlertEvent,
-    shown: bool,
-) {
+pub fn note_event(log: &mut AlertLog, index: usize, d: &Described, e: &AlertEvent, shown: bool) {
     if matches!(e.status, Status::Raised | Status::Updated) {
         log.rows(index, e.rows.len());
     }
@@ -41,9 +34,11 @@ pub(super) fn note_event(
 }
 
 /// What a run read and did, for its report.
-pub(super) struct Run<'a> {
+pub struct Run<'a> {
     /// `hunt`, `replay` or `demo`.
     pub command: &'static str,
+    /// The command line (or what the program that ran says of itself).
+    pub command_line: String,
     /// The records read (the whole cluster's): per table with its time span, and the rejects
     /// by reason.
     pub counts: &'a ReadCounts,
@@ -62,7 +57,7 @@ pub(super) struct Run<'a> {
 }
 
 /// The report of a run whose alerts are in `log`.
-pub(super) fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
+pub fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
     let counts = run.counts;
     let tables = counts
         .records
@@ -115,8 +110,8 @@ pub(super) fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
         .collect();
     RunReport {
         command: run.command.to_string(),
-        command_line: std::env::args().collect::<Vec<_>>().join(" "),
-        version: super::VERSION.to_string(),
+        command_line: run.command_line,
+        version: crate::VERSION.to_string(),
         tables,
         rejects,
         late: Late {
@@ -144,7 +139,7 @@ pub(super) fn gather(run: Run<'_>, log: AlertLog) -> RunReport {
 }
 
 /// Writes the report's page to `path`.
-pub(super) fn write(path: &Path, report: &RunReport) -> Result<(), String> {
+pub fn write(path: &Path, report: &RunReport) -> Result<(), String> {
     std::fs::write(path, crate::report::html::render(report))
         .map_err(|e| format!("writing the report {}: {e}", path.display()))
 }
