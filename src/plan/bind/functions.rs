@@ -1,0 +1,300 @@
+//! Calls of scalar functions: the function library's, and those decided when binding
+//! (`column_ifexists`, `ingestion_time`); unknown functions named with a suggestion.
+
+use super::*;
+
+/// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
+/// suggesting a similarly named function as for a typo.
+const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
+    "parse_xml",
+    "next",
+    "prev",
+    "row_number",
+    "row_cumsum",
+    "row_window_session",
+    "hash",
+    "hash_md5",
+    "hash_sha1",
+    "hash_sha256",
+    "series_fit_line",
+    "series_stats",
+    "series_outliers",
+    "geo_info_from_ip_address",
+    "zip",
+    "translate",
+    "parse_path",
+    "parse_user_agent",
+    "array_sort_asc",
+    "array_sort_desc",
+    "bag_merge",
+    "bag_remove_keys",
+    "jaccard_index",
+    "range",
+];
+
+/// The known function closest to a misspelt name (by edit distance, ignoring case), if one is
+/// close enough to be a likely typo: at most one edit for names up to five letters, two up to
+/// ten, three beyond.
+fn closest_function(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = match lower.len() {
+        0..=5 => 1,
+        6..=10 => 2,
+        _ => 3,
+    };
+    crate::func::SCALAR_FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain(crate::func::AGGREGATE_FUNCTIONS.iter().map(|f| f.name))
+        .chain([
+            "now",
+            "ago",
+            "column_ifexists",
+            "ingestion_time",
+            "toscalar",
+            "new_guid",
+            "pack_all",
+        ])
+        .map(|f| (crate::model::edit_distance(&lower, f), f))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, f)| f)
+}
+
+impl Binder<'_> {
+    pub(super) fn bind_call(
+        &mut self,
+        e: &Expr,
+        name: &Ident,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let n = name.name.as_str();
+        match n {
+            "now" => {
+                return match args {
+                    [] => Ok((ScalarExpr::Now, Type::DateTime)),
+                    [off] => {
+                        let (x, _) = self.bind_scalar(off, scope)?;
+                        Ok((
+                            ScalarExpr::Binary(BinOp::Add, Box::new(ScalarExpr::Now), Box::new(x)),
+                            Type::DateTime,
+                        ))
+                    }
+                    _ => Err(BindError::new(e.span, "now() takes at most one argument")),
+                };
+            }
+            "ago" => {
+                let [a] = args else {
+                    return Err(BindError::new(e.span, "ago() takes one timespan"));
+                };
+                let (x, _) = self.bind_scalar(a, scope)?;
+                return Ok((
+                    ScalarExpr::Binary(BinOp::Sub, Box::new(ScalarExpr::Now), Box::new(x)),
+                    Type::DateTime,
+                ));
+            }
+            "column_ifexists" | "columnifexists" => {
+                return self.bind_column_ifexists(e, args, scope);
+            }
+            "new_guid" | "pack_all" => {
+                if !args.is_empty() && n == "new_guid" {
+                    return Err(BindError::new(e.span, "new_guid() takes no argument"));
+                }
+                // new_guid is computed from the row's values (see func::more::f_new_guid), so
+                // that both engines, and a row's insertion and retraction, agree.
+                if n == "new_guid" {
+                    let note = "new_guid() is a GUID derived from the row's values (not random), so that results can be maintained and retracted; equal rows get equal GUIDs";
+                    if !self.notes.iter().any(|x| x == note) {
+                        self.notes.push(note.to_string());
+                    }
+                    return Ok((
+                        ScalarExpr::Call {
+                            name: n.to_string(),
+                            args: scope.cols.iter().map(|c| c.2.clone()).collect(),
+                        },
+                        Type::String,
+                    ));
+                }
+                // pack_all([ignore_null_empty]): a bag of the row's columns.
+                let skip_empty = match args.first() {
+                    Some(a) => match fold(&self.bind_scalar(a, scope)?.0) {
+                        Some(Folded::Const(Value::Bool(b))) => b,
+                        _ => {
+                            return Err(BindError::new(
+                                a.span,
+                                "pack_all() takes a constant bool (whether to leave out null and empty values)",
+                            ));
+                        }
+                    },
+                    None => false,
+                };
+                let mut xs = Vec::new();
+                for (name, _, x) in &scope.cols {
+                    xs.push(ScalarExpr::Literal(Value::str(name)));
+                    xs.push(x.clone());
+                }
+                let name = if skip_empty { "pack_nonempty" } else { "pack" };
+                return Ok((
+                    ScalarExpr::Call {
+                        name: name.to_string(),
+                        args: xs,
+                    },
+                    Type::Dynamic,
+                ));
+            }
+            "ingestion_time" => return self.bind_ingestion_time(e, args, scope),
+            "toscalar" => {
+                let [a] = args else {
+                    return Err(BindError::new(e.span, "toscalar() takes one expression"));
+                };
+                if !self.is_tabular_syntax(a) {
+                    return self.bind_scalar(a, scope);
+                }
+                let p = self.bind_tabular(a)?;
+                let ty = p.schema.first().map_or(Type::Dynamic, |c| c.ty);
+                self.scalars.push(p);
+                return Ok((ScalarExpr::Scalar(self.scalars.len() - 1), ty));
+            }
+            _ => {}
+        }
+        if let Some(Binding::Function(def, env_len)) = self.lookup(n).cloned() {
+            return match self.call_function(&def, env_len, args, None, e.span, scope)? {
+                Bound::Scalar(x, ty) => Ok((x, ty)),
+                Bound::Table(_) => Err(BindError::new(
+                    e.span,
+                    format!("the function '{n}' returns a table where a scalar is expected"),
+                )),
+            };
+        }
+        if let Some(f) = scalar_fn(n) {
+            if args.len() < f.min_args || args.len() > f.max_args {
+                return Err(BindError::new(
+                    e.span,
+                    format!(
+                        "{n}() takes {} to {} arguments, {} given",
+                        f.min_args,
+                        if f.max_args == usize::MAX {
+                            "any number of".to_string()
+                        } else {
+                            f.max_args.to_string()
+                        },
+                        args.len()
+                    ),
+                ));
+            }
+            let mut xs = Vec::new();
+            let mut tys = Vec::new();
+            for a in args {
+                let (x, ty) = self.bind_scalar(a, scope)?;
+                xs.push(x);
+                tys.push(ty);
+            }
+            if n == "extract" || n == "replace_regex" || n == "replace" || n == "extract_all" {
+                let i = usize::from(n == "replace_regex");
+                let pat = xs.get(i).and_then(fold);
+                if let Some(Folded::Const(Value::String(p))) = pat
+                    && let Some(err) = crate::func::regex_error(&p)
+                {
+                    return Err(BindError::new(
+                        args[i].span,
+                        format!("invalid regular expression: {err}"),
+                    ));
+                }
+            }
+            if n == "series_decompose_anomalies" {
+                let autodetect = match xs.get(2).map(fold) {
+                    None | Some(Some(Folded::Const(Value::Null))) => true,
+                    Some(Some(Folded::Const(v))) => crate::model::tolong(&v) == Value::Long(-1),
+                    Some(_) => false,
+                };
+                let note = "series_decompose_anomalies: seasonality -1 (autodetect) is taken as no seasonality: kqlflow does not implement series_periods_detect";
+                if autodetect && !self.notes.iter().any(|x| x == note) {
+                    self.notes.push(note.to_string());
+                }
+            }
+            let ty = f.result_type(&tys);
+            return Ok((
+                ScalarExpr::Call {
+                    name: n.to_string(),
+                    args: xs,
+                },
+                ty,
+            ));
+        }
+        if aggregate_fn(n).is_some() {
+            return Err(BindError::new(
+                e.span,
+                format!("the aggregate {n}() can only be used in summarize"),
+            ));
+        }
+        // A Kusto function kqlflow lacks is "not supported yet", not a typo.
+        let hint = if KUSTO_FUNCTIONS_NOT_YET.contains(&n) {
+            None
+        } else {
+            closest_function(n)
+        };
+        Err(BindError::new(
+            name.span,
+            match hint {
+                Some(h) => format!("unknown function '{n}'; did you mean {h}()?"),
+                None => format!("not supported yet: the function '{n}'"),
+            },
+        ))
+    }
+
+    /// `column_ifexists("Name", default)`: decided when binding, with no function left to run.
+    /// It is the input's column `Name` (with its type) when the input has that column, and
+    /// otherwise `default` (with the default's type). The name must be a constant string.
+    pub(super) fn bind_column_ifexists(
+        &mut self,
+        e: &Expr,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let [name, default] = args else {
+            return Err(BindError::new(
+                e.span,
+                "column_ifexists() takes a column name and a default value",
+            ));
+        };
+        let (x, _) = self.bind_scalar(name, scope)?;
+        let Some(Folded::Const(Value::String(col))) = fold(&x) else {
+            return Err(BindError::new(
+                name.span,
+                "column_ifexists() needs the column's name as a constant string",
+            ));
+        };
+        if let Some((_, ty, x)) = scope.get(&col) {
+            return Ok((x.clone(), *ty));
+        }
+        self.bind_scalar(default, scope)
+    }
+
+    /// `ingestion_time()`: kqlflow has no ingestion time (records come from exported files,
+    /// not from a Log Analytics workspace), so it is taken as the record's event time, the
+    /// scanned table's `TimeGenerated`, which must reach the expression unchanged (after a
+    /// `summarize` or a `project` that drops it there is none, and the call is refused). The
+    /// program's notes say so: "ingestion_time() is taken as TimeGenerated".
+    pub(super) fn bind_ingestion_time(
+        &mut self,
+        e: &Expr,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        if !args.is_empty() {
+            return Err(BindError::new(e.span, "ingestion_time() takes no argument"));
+        }
+        let Some(t) = scope.event_time else {
+            return Err(BindError::new(
+                e.span,
+                "not supported: ingestion_time() here; kqlflow takes ingestion_time() as the record's TimeGenerated, and the rows here no longer carry the scanned table's TimeGenerated unchanged",
+            ));
+        };
+        let note = INGESTION_TIME_NOTE.to_string();
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+        Ok((ScalarExpr::Column(t), Type::DateTime))
+    }
+}
