@@ -1,29 +1,41 @@
 //! kqlflow runs Microsoft Sentinel style KQL detection and hunting rules over Entra ID (Azure AD)
 //! logs as incrementally maintained differential dataflows.
 //!
-//! A program that hunts starts at [`api`]: load a rule pack, hunt, replay or detect live over
-//! logs, and receive the alerts in a sink (`examples/hunt.rs`).
+//! # Hunting from a program
 //!
-//! The crate is split by concern (see `ARCHITECTURE.md` in the project's shared docs):
+//! A program starts at [`api`]: load a rule pack (the built-in one, rule files or folders),
+//! run it over logs as a [`hunt`](api::hunt), a [`replay`](api::replay) or a live
+//! [`detect`](api::detect), and receive the alerts in an [`AlertSink`](api::AlertSink). This is
+//! `examples/hunt.rs`, which hunts a folder of logs with the built-in pack
+//! (`cargo run --release --example hunt -- DIR`):
 //!
-//! - [`model`]: KQL scalar values, types, rows and schemas, and Kusto's conversions;
-//! - [`catalog`]: the built-in table schemas and the mapping of Azure Monitor diagnostic
-//!   records onto them;
-//! - [`ingest`]: readers for the log export formats, with coercion to the schema and a report of
-//!   every rejected line;
-//! - [`logs`]: reading the logs for the rules (files and folders, event-time or arrival order,
-//!   late records, rejects) and the watchlists' files;
-//! - [`func`]: the one implementation of KQL's operators, scalar functions and aggregates;
-//! - [`kql`]: the KQL lexer, parser and diagnostics;
-//! - [`plan`]: binding a parsed query against the catalog into the typed relational IR;
-//! - [`eval`]: the batch reference evaluator of the IR;
-//! - [`rules`]: Sentinel analytic-rule YAML files;
-//! - [`alerts`]: rule results turned into raised, updated and closed alerts;
-//! - [`demo`]: the built-in demo tenant and rule pack;
-//! - [`report`]: the HTML report page of a hunt, a replay or the demo;
-//! - [`api`]: the jobs as a library: rule packs, hunting, replaying and live detection over
-//!   logs, alerts to a sink;
-//! - [`cli`]: the `kqlflow` command line.
+#![doc = concat!("```no_run\n", include_str!("../examples/hunt.rs"), "```")]
+//!
+//! # The data flow
+//!
+//! Records go **ingest → plan → exec → alerts → sinks**:
+//!
+//! 1. **ingest**: [`ingest`] reads log exports (JSON Lines, JSON arrays, Azure Monitor
+//!    diagnostic records, the portal's CSV, gzipped or not) into typed rows of the [`catalog`]'s
+//!    tables, rejecting bad lines with a reason; [`logs`] reads files and folders for the rules
+//!    that will run, in event-time or arrival order (late records, records from the future),
+//!    and the watchlists' CSV files.
+//! 2. **plan**: [`rules`] reads Sentinel analytic-rule YAML, [`kql`] parses the query, and
+//!    [`plan`] binds it against the catalog into a typed relational [`Program`](plan::Program)
+//!    with its temporal bounds; [`eval`] is the batch reference evaluator of that IR.
+//! 3. **exec**: [`exec`] renders a program into differential dataflow operators (using the one
+//!    implementation of KQL's functions and aggregates in [`func`]); [`pack`] runs every rule
+//!    of a pack in one dataflow over shared table inputs, on the workers and processes of
+//!    [`runtime`] (timely), tick by tick in event time.
+//! 4. **alerts**: [`alerts`] turns each rule's result changes into raised, updated and closed
+//!    alerts (entities, suppression, incidents) and renders them as a table, JSON Lines or CSV.
+//! 5. **sinks**: [`api`] hands every alert, what was read and each tick to the caller's
+//!    [`AlertSink`](api::AlertSink); [`report`] gathers a run into an HTML page; [`cli`] is
+//!    the `kqlflow` command line, which parses arguments and prints what the library returns.
+//!
+//! Around them: [`model`] holds KQL's values, types, rows and schemas and Kusto's
+//! conversions; [`demo`] the built-in demo tenant and rule pack. `ARCHITECTURE.md` in the
+//! project's shared docs gives the design.
 
 #![warn(missing_docs)]
 

@@ -281,8 +281,7 @@ pub(crate) fn read_live_lines(
 
 /// JSON Lines handed in pieces as they arrive (a followed file read a chunk at a time): each
 /// line is read as soon as it is complete, a line longer than `--max-line-bytes` is rejected
-/// without being held whole, and what is left without a newline at the end is read by
-/// [`LiveLines::end`].
+/// without being held whole, and what is left without a newline is read when the stream ends.
 pub struct LiveLines {
     name: String,
     hint: Option<usize>,

@@ -111,7 +111,8 @@ pub struct Feeder {
 }
 
 impl Feeder {
-    /// A feeder for `rules`' inputs (see [`input_names`]) with `options`' ticks and lateness.
+    /// A feeder for `rules`' inputs (every table some rule reads, then every watchlist) with
+    /// `options`' ticks and lateness.
     pub fn new(rules: &[(Rule, Program)], options: &StreamOptions) -> Feeder {
         let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
         Feeder {
