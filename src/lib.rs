@@ -44,6 +44,11 @@
 /// without git history.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KQLFLOW_COMMIT"), ")");
 
+/// The README's Rust examples ("As a library"), compiled and type-checked as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod alerts;
 pub mod api;
 pub mod catalog;
