@@ -3,9 +3,9 @@
 //! Each plan node becomes a collection of rows: a scan is a table's input, a filter a
 //! differential `filter` (its temporal bounds become presence intervals: every update is moved
 //! to the tick the row enters the window and retracted at the tick it leaves), a map a `map`, a
-//! summarize a per-key fold over func's accumulators ([`fold`]), a join one operator that
+//! summarize a per-key fold over func's accumulators (`fold.rs`), a join one operator that
 //! keeps each key's current rows on both sides and applies ticks in order (every kind: inner,
-//! semi, anti, outer; [`ordered_join`]), a
+//! semi, anti, outer; `ordered_join.rs`), a
 //! union a `concat`, an mv-expand a `flat_map`. Shared sub-plans are rendered once. Scalar
 //! sub-queries (`toscalar`) become one-row collections joined onto the rows that use them.
 //! Sort, top and take at the end of a query shape the printed snapshot and are left to the
