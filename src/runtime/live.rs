@@ -214,6 +214,8 @@ where
             let mut pending: VecDeque<(Time, Instant, u64)> = VecDeque::new();
             let mut mine: u64 = 0;
             let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
+            // The last tick of the batch handed before the current one, at full speed.
+            let mut in_flight: Option<Time> = None;
             while i < events.len() || c < constant.len() {
                 let t = match (events.get(i), constant.get(c)) {
                     (Some(e), Some(k)) => tick_of(e.time, tick).min(tick_of(k.time, tick)),
@@ -290,7 +292,16 @@ where
                             h.advance_to(t + 1);
                             h.flush();
                         }
-                        worker.step_while(|| probe.less_equal(&t));
+                        // Two batches in flight: the previous batch must be through before
+                        // this one is followed by another, so that a worker done with its
+                        // share of a batch goes on to the next rather than wait for the
+                        // others at every batch.
+                        match in_flight.replace(t) {
+                            Some(previous) => worker.step_while(|| probe.less_equal(&previous)),
+                            None => {
+                                worker.step();
+                            }
+                        }
                         batch_records = 0;
                         batch_ticks = 0;
                     }
