@@ -44,6 +44,8 @@ fn queries() -> Vec<(String, bool)> {
         ("SigninLogs | sort by TimeGenerated asc | where UserPrincipalName == \"alice\"", true),
         // A function with an mv-apply invoked twice: filters stay above its two copies.
         (TWICE, false),
+        // A window below an mv-apply moves above it.
+        (WINDOW_BELOW, true),
         // A shared plan keeps its rows; a filter inside it moves within it.
         ("let s = SigninLogs | extend k = 1 | where ResultType == \"0\"; s | where UserPrincipalName == \"alice\" | union (s | where UserPrincipalName == \"bob\")", true),
         // lets read once are written out, and filters move into them.
@@ -99,6 +101,28 @@ fn queries() -> Vec<(String, bool)> {
 /// A function whose body has an mv-apply, invoked on the same table by two branches with
 /// different filters.
 const TWICE: &str = "let f = (T:(IPAddress:string)) { T | extend p = split(IPAddress, \".\") | mv-apply p on (where p != \"1\" | summarize c = count()) }; union (SigninLogs | invoke f() | where ResultType == \"0\" and TimeGenerated > ago(20m)), (SigninLogs | invoke f() | where ResultType != \"0\" and UserPrincipalName == \"alice\")";
+
+/// A window tested before an mv-apply.
+const WINDOW_BELOW: &str = "SigninLogs | where TimeGenerated > ago(20m) and ResultType == \"0\" | extend p = split(IPAddress, \".\") | mv-apply p on (where p != \"1\" | summarize c = count()) | where c >= 1";
+
+#[test]
+fn a_window_moves_above_an_mv_apply_and_other_filters_below_it() {
+    let o = plan::optimize(&program(WINDOW_BELOW));
+    let mut found = Vec::new();
+    mv_applies(&o.root, &mut found);
+    assert_eq!(found.len(), 1, "{}", o.explain());
+    assert!(!found[0].contains("TemporalBound"), "{}", o.explain());
+    assert!(
+        found[0].contains("Literal(String(\"0\"))") || found[0].contains("\"0\""),
+        "{}",
+        o.explain()
+    );
+    assert!(
+        format!("{:?}", o.root).contains("TemporalBound"),
+        "{}",
+        o.explain()
+    );
+}
 
 /// The mv-apply sub-plans of `p`, as their text.
 fn mv_applies(p: &plan::Plan, out: &mut Vec<String>) {

@@ -29,6 +29,9 @@
 //!   read; `Sort`: always. Nothing moves through `Take`, into a shared plan used in several
 //!   places (the other uses would lose rows) or past the leaves. A shared plan used in one
 //!   place only (a `let` read once) is first written out there, and filters move into it.
+//! - Windows go the other way around an `mv-apply`: a temporal bound never moves below one,
+//!   and those found in the chain of filters and maps below one move above it, so that each
+//!   record runs the sub-plan once rather than twice (entering and leaving the window).
 //! - Nothing moves into a sub-plan that contains an `mv-apply` and is written out identically
 //!   in several places of the program (a function invoked twice on the same table): kept
 //!   whole, the renderer computes it once for all its uses, where each use's filters pushed
@@ -186,7 +189,111 @@ fn inline_single_use(program: &Program) -> Program {
 
 /// `plan` with its filters pushed down (see [`optimize`]).
 pub fn optimize_plan(plan: &Plan) -> Plan {
-    push(plan.clone(), Pending::default())
+    push(hoist_windows(plan), Pending::default())
+}
+
+/// `p` with the temporal bounds (windows) found below each `mv-apply`, in the chain of filters
+/// and maps between it and the next other operator, moved above it. A window's bound is a row
+/// predicate on a column the `mv-apply` passes through, so where it is tested does not change
+/// the rows; but below, every record runs the `mv-apply`'s sub-plan twice (as it enters the
+/// window and as it leaves), above only once, and the window holds the rows after it.
+fn hoist_windows(p: &Plan) -> Plan {
+    let mut out = p.clone();
+    hoist_in(&mut out);
+    out
+}
+
+fn hoist_in(p: &mut Plan) {
+    for i in p.inputs_mut() {
+        hoist_in(i);
+    }
+    let Node::MvApply { input, keep, .. } = &p.node else {
+        return;
+    };
+    let Some((stripped, bounds)) = strip_windows(input) else {
+        return;
+    };
+    if bounds.is_empty() {
+        return;
+    }
+    // Each bound's column as the mv-apply outputs it.
+    let mut above = Vec::with_capacity(bounds.len());
+    for b in bounds {
+        let Some(at) = keep.iter().position(|&k| k == b.column) else {
+            return;
+        };
+        above.push(TemporalBound { column: at, ..b });
+    }
+    let mut node = p.node.clone();
+    if let Node::MvApply { input, .. } = &mut node {
+        **input = stripped;
+    }
+    let applied = Plan {
+        node,
+        schema: p.schema.clone(),
+        event_time: p.event_time,
+    };
+    *p = wrap(
+        applied,
+        Pending {
+            preds: Vec::new(),
+            temporal: above,
+        },
+    );
+}
+
+/// `p` without the temporal bounds of the filters in its chain of filters and maps (down to
+/// the first other operator), and those bounds over `p`'s output columns; `None` when a
+/// bound's column is not passed through unchanged to the top.
+fn strip_windows(p: &Plan) -> Option<(Plan, Vec<TemporalBound>)> {
+    match &p.node {
+        Node::Filter {
+            input,
+            predicate,
+            temporal,
+        } => {
+            let (inner, mut bounds) = strip_windows(input)?;
+            bounds.extend(temporal.iter().cloned());
+            if matches!(predicate, ScalarExpr::Literal(Value::Bool(true))) {
+                Some((inner, bounds))
+            } else {
+                Some((
+                    Plan {
+                        node: Node::Filter {
+                            input: Box::new(inner),
+                            predicate: predicate.clone(),
+                            temporal: Vec::new(),
+                        },
+                        schema: p.schema.clone(),
+                        event_time: p.event_time,
+                    },
+                    bounds,
+                ))
+            }
+        }
+        Node::Map { input, exprs } => {
+            let (inner, bounds) = strip_windows(input)?;
+            let mut mapped = Vec::with_capacity(bounds.len());
+            for b in bounds {
+                let at = exprs
+                    .iter()
+                    .position(|e| matches!(e, ScalarExpr::Column(c) if *c == b.column))?;
+                mapped.push(TemporalBound { column: at, ..b });
+            }
+            Some((
+                Plan {
+                    node: Node::Map {
+                        input: Box::new(inner),
+                        exprs: exprs.clone(),
+                    },
+                    schema: p.schema.clone(),
+                    event_time: p.event_time,
+                },
+                mapped,
+            ))
+        }
+        _ => Some((p.clone(), Vec::new())),
+    }
 }
 
 /// Filter parts on their way down: non-temporal conjuncts and temporal bounds, over the
@@ -403,7 +510,9 @@ fn push(plan: Plan, pending: Pending) -> Plan {
             sub,
         } => {
             let route = |i: usize| keep.get(i).map(|k| ScalarExpr::Column(*k));
-            let (down, stay) = split(pending, &route);
+            let (mut down, mut stay) = split(pending, &route);
+            // Windows stay above (see [`hoist_windows`]).
+            stay.temporal.append(&mut down.temporal);
             let input = Box::new(push(*input, down));
             let sub = Box::new(push(*sub, Pending::default()));
             let node = Node::MvApply {
