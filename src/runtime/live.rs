@@ -236,16 +236,11 @@ where
                         }
                     }
                 }
-                // As fast as possible, the inputs' frontier moves once per batch of ticks, the
-                // updates carrying their own ticks: every operator is then scheduled once per
-                // batch rather than once per tick (most of a fine-ticked replay's cost). Paced,
-                // each tick is closed as it is handed.
-                let batched = speed == Speed::Max;
-                if !batched {
-                    for h in handles.iter_mut().flatten() {
-                        h.advance_to(t);
-                    }
-                }
+                // The inputs' frontier moves once per batch of ticks, the updates carrying their
+                // own ticks: every operator is then scheduled once per batch rather than once
+                // per tick (most of a fine-ticked replay's cost). As fast as possible a batch is
+                // a number of ticks or records; paced, the ticks already due when one is handed
+                // (one tick when the dataflow keeps up with the clock).
                 let first = i;
                 let mut j = i;
                 while j < events.len() && tick_of(events[j].time, tick) == t {
@@ -267,12 +262,6 @@ where
                 fed.fetch_add(mine, Ordering::Relaxed);
                 mine = 0;
                 i = j;
-                if !batched {
-                    for h in handles.iter_mut().flatten() {
-                        h.advance_to(t + 1);
-                        h.flush();
-                    }
-                }
                 if index == 0 {
                     close_constants(&mut handles, &last_constant, c);
                 }
@@ -317,6 +306,10 @@ where
                         || batch_records >= MAX_BATCH_RECORDS
                         || batch_ticks >= MAX_BATCH_TICKS
                     {
+                        for h in handles.iter_mut().flatten() {
+                            h.advance_to(t + 1);
+                            h.flush();
+                        }
                         worker.step();
                         batch_records = 0;
                         batch_ticks = 0;
