@@ -14,6 +14,36 @@ pub(super) enum MapShape {
 }
 
 impl MapShape {
+    /// The output row of a map of this shape computing `exprs` over `row`.
+    pub(super) fn apply(&self, exprs: &[ScalarExpr], mut row: Row, ctx: &EvalCtx) -> Row {
+        match self {
+            // Columns kept in order (project, project-away): moved in place.
+            MapShape::Select(picks) => {
+                if let Some(&last) = picks.last()
+                    && last >= row.len()
+                {
+                    row.resize(last + 1, Value::Null);
+                }
+                for (i, &j) in picks.iter().enumerate() {
+                    if i != j {
+                        row[i] = std::mem::take(&mut row[j]);
+                    }
+                }
+                row.truncate(picks.len());
+                row
+            }
+            // The first columns kept as they are (extend): the others computed and put after
+            // them.
+            MapShape::Extend(kept) => {
+                let more: Vec<Value> = exprs[*kept..].iter().map(|e| e.eval(&row, ctx)).collect();
+                row.resize(*kept, Value::Null);
+                row.extend(more);
+                row
+            }
+            MapShape::Any => exprs.iter().map(|e| e.eval(&row, ctx)).collect(),
+        }
+    }
+
     /// The shape of a map computing `exprs` (over an input row at least as wide as the
     /// columns they read).
     pub(super) fn of(exprs: &[ScalarExpr]) -> MapShape {
@@ -192,5 +222,27 @@ pub(super) fn ctx_of(row: &[Value], env: Option<usize>) -> EvalCtx {
             scalars: row.get(w..).map(|s| s.to_vec()).unwrap_or_default(),
         },
         None => EvalCtx::default(),
+    }
+}
+
+/// One step of a chain of maps and filters: a row in, the row it becomes or none.
+pub(super) type Step = Box<dyn FnMut(Row) -> Option<Row>>;
+
+/// True when `p` is a map or filter that reads no scalar sub-query and tests no window, and
+/// (a filter) is not directly on a scan: a step that [`Renderer::chain`] can fuse with the
+/// steps around it into one operator.
+pub(super) fn fusable(p: &Plan) -> bool {
+    match &p.node {
+        Node::Map { exprs, .. } => !exprs.iter().any(uses_scalars),
+        Node::Filter {
+            input,
+            predicate,
+            temporal,
+        } => {
+            temporal.is_empty()
+                && !uses_scalars(predicate)
+                && !matches!(input.node, Node::Scan { .. })
+        }
+        _ => false,
     }
 }

@@ -539,8 +539,66 @@ impl<'scope> Renderer<'_, 'scope> {
         d
     }
 
+    /// The steps of the chain of fusable maps and filters ending at `p` (see [`fusable`]),
+    /// first to last, over the rows (and their layout) of the first node below the chain, and
+    /// the layout of `p`'s rows.
+    fn chain(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>, Vec<Step>), String> {
+        let input = match &p.node {
+            Node::Map { input, .. } | Node::Filter { input, .. } => input,
+            _ => return Err("a map or filter expected".into()),
+        };
+        let (rows, narrow, mut steps) = if fusable(input) {
+            self.chain(input)?
+        } else {
+            let (rows, narrow) = self.plan_narrow(input)?;
+            (rows, narrow, Vec::new())
+        };
+        match &p.node {
+            Node::Map { exprs, .. } => {
+                let (exprs, out) = match &narrow {
+                    Some(n) => {
+                        let (exprs, out) = n.map(exprs);
+                        (exprs, Some(out))
+                    }
+                    None => (exprs.clone(), None),
+                };
+                let shape = MapShape::of(&exprs);
+                let ctx = crate::plan::ir::EvalCtx::default();
+                steps.push(Box::new(move |row| Some(shape.apply(&exprs, row, &ctx))));
+                Ok((rows, out, steps))
+            }
+            Node::Filter { predicate, .. } => {
+                let predicate = match &narrow {
+                    Some(n) => n.expr(predicate),
+                    None => predicate.clone(),
+                };
+                let ctx = crate::plan::ir::EvalCtx::default();
+                steps.push(Box::new(move |row| {
+                    crate::func::ops::is_true(&predicate.eval(&row, &ctx)).then_some(row)
+                }));
+                Ok((rows, narrow, steps))
+            }
+            _ => Err("a map or filter expected".into()),
+        }
+    }
+
     /// [`Renderer::plan_narrow`] without the memo.
     fn plan_node(&mut self, p: &Plan) -> Result<(Rows<'scope>, Option<Narrow>), String> {
+        // A map or filter over another: the chain as one operator.
+        if fusable(p) && p.inputs().first().is_some_and(|i| fusable(i)) {
+            let (rows, narrow, mut steps) = self.chain(p)?;
+            let rows = rows.flat_map(move |row| {
+                let mut r = Some(row);
+                for step in steps.iter_mut() {
+                    match r {
+                        Some(row) => r = step(row),
+                        None => break,
+                    }
+                }
+                r
+            });
+            return Ok((rows, narrow));
+        }
         match &p.node {
             Node::Scan { table, .. } => {
                 let (rows, narrow) = self.scan_shared(table)?;
@@ -627,35 +685,9 @@ impl<'scope> Renderer<'_, 'scope> {
                 let (rows, env) = self.with_scalars(rows, exprs.iter().any(uses_scalars), width)?;
                 let shape = MapShape::of(&exprs);
                 Ok((
-                    rows.map(move |mut row| {
+                    rows.map(move |row| {
                         let ctx = ctx_of(&row, env);
-                        match &shape {
-                            // Columns kept in order (project, project-away): moved in place.
-                            MapShape::Select(picks) => {
-                                if let Some(&last) = picks.last()
-                                    && last >= row.len()
-                                {
-                                    row.resize(last + 1, Value::Null);
-                                }
-                                for (i, &j) in picks.iter().enumerate() {
-                                    if i != j {
-                                        row[i] = std::mem::take(&mut row[j]);
-                                    }
-                                }
-                                row.truncate(picks.len());
-                                row
-                            }
-                            // The first columns kept as they are (extend): the others computed
-                            // and put after them.
-                            MapShape::Extend(kept) => {
-                                let more: Vec<Value> =
-                                    exprs[*kept..].iter().map(|e| e.eval(&row, &ctx)).collect();
-                                row.resize(*kept, Value::Null);
-                                row.extend(more);
-                                row
-                            }
-                            MapShape::Any => exprs.iter().map(|e| e.eval(&row, &ctx)).collect(),
-                        }
+                        shape.apply(&exprs, row, &ctx)
                     }),
                     out,
                 ))
