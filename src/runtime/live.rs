@@ -68,6 +68,9 @@ pub const MAX_BATCH_RECORDS: usize = 4096;
 /// … or this many ticks, and each batch is let through the dataflow before the next.
 pub const MAX_BATCH_TICKS: usize = 256;
 
+/// The longest a worker waiting for the others parks before looking again.
+const PARK: Duration = Duration::from_millis(1);
+
 /// The output changes worker 0 has received: (output, row, tick, diff).
 pub(super) type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
 
@@ -286,7 +289,14 @@ where
                         // share of a batch goes on to the next rather than wait for the
                         // others at every batch.
                         match in_flight.replace(t) {
-                            Some(previous) => worker.step_while(|| probe.less_equal(&previous)),
+                            // Parking when there is nothing to do, rather than spinning,
+                            // leaves the core to the other workers (or to other work on a
+                            // shared machine); a message or activation wakes the worker.
+                            Some(previous) => {
+                                while probe.less_equal(&previous) {
+                                    worker.step_or_park(Some(PARK));
+                                }
+                            }
                             None => {
                                 worker.step();
                             }
