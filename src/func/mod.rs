@@ -1,6 +1,7 @@
 //! One implementation of every scalar function, operator and aggregate, used by both the batch
 //! evaluator and the incremental engine: [`ops`] for operators, [`scalar`] for functions (with
-//! the [`scalar_fn`] registry that says how many arguments each takes and what it returns), and
+//! the [`scalar_fn`] registry that says how many arguments each takes and what it returns;
+//! [`more`], [`series`] and [`xml`] hold the rest of them), and
 //! [`agg`] for aggregates (with the [`aggregate_fn`] registry and Kusto's generated column
 //! names).
 
@@ -10,6 +11,7 @@ pub mod more;
 pub mod ops;
 pub mod scalar;
 pub mod series;
+pub mod xml;
 
 use regex::Regex;
 use std::cell::RefCell;
@@ -209,6 +211,7 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         f_base64_encode_tostring
     ),
     f!("parse_url", 1, 1, Fixed(T::Dynamic), f_parse_url),
+    f!("parse_xml", 1, 1, Fixed(T::Dynamic), xml::f_parse_xml),
     f!("parse_ipv6", 1, 1, Fixed(T::String), f_parse_ipv6),
     f!("ipv6_compare", 2, 3, Fixed(T::Long), f_ipv6_compare),
     f!("ipv6_is_match", 2, 3, Fixed(T::Bool), f_ipv6_is_match),

@@ -6,7 +6,6 @@ use super::*;
 /// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
 /// suggesting a similarly named function as for a typo.
 const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
-    "parse_xml",
     "next",
     "prev",
     "row_number",
