@@ -144,6 +144,13 @@ fn dynamic_functions() {
         Value::array(vec![l(1), s("x")])
     );
     assert_eq!(call("array_length", &[arr(&["a", "b"])]), l(2));
+    // strcat_array(dynamic([1, 2, 3]), "->") == "1->2->3", and array_strcat, its older name.
+    let nums = Value::array(vec![l(1), l(2), l(3)]);
+    for f in ["strcat_array", "array_strcat"] {
+        assert_eq!(call(f, &[nums.clone(), s("->")]), s("1->2->3"));
+        assert_eq!(call(f, &[nums.clone(), s("\"")]), s("1\"2\"3"));
+        assert_eq!(call(f, &[s("x"), s(",")]), s(""));
+    }
     assert_eq!(call("array_length", &[s("ab")]), Value::Null);
     assert_eq!(
         call("set_has_element", &[arr(&["a", "b"]), s("b")]),

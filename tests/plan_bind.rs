@@ -1027,8 +1027,8 @@ fn functions_public_rules_use() {
     let (at, msg) = err("SigninLogs | extend x = tolowr(IPAddress)");
     assert_eq!(at, "1:25");
     assert_eq!(msg, "unknown function 'tolowr'; did you mean tolower()?");
-    let (_, msg) = err("SigninLogs | extend x = parse_xml(IPAddress)");
-    assert_eq!(msg, "not supported yet: the function 'parse_xml'");
+    let (_, msg) = err("SigninLogs | extend x = hash_sha1(IPAddress)");
+    assert_eq!(msg, "not supported yet: the function 'hash_sha1'");
     let (_, msg) = err("SigninLogs | extend x = zzzzzzzz(IPAddress)");
     assert_eq!(msg, "not supported yet: the function 'zzzzzzzz'");
     // A function of no parameters may be called without ().

@@ -1,15 +1,18 @@
 //! One implementation of every scalar function, operator and aggregate, used by both the batch
 //! evaluator and the incremental engine: [`ops`] for operators, [`scalar`] for functions (with
-//! the [`scalar_fn`] registry that says how many arguments each takes and what it returns), and
+//! the [`scalar_fn`] registry that says how many arguments each takes and what it returns;
+//! [`more`], [`hash`], [`series`] and [`xml`] hold the rest of them), and
 //! [`agg`] for aggregates (with the [`aggregate_fn`] registry and Kusto's generated column
 //! names).
 
 pub mod agg;
 pub mod exact;
+pub mod hash;
 pub mod more;
 pub mod ops;
 pub mod scalar;
 pub mod series;
+pub mod xml;
 
 use regex::Regex;
 use std::cell::RefCell;
@@ -173,6 +176,7 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         Fixed(T::String),
         f_base64_encode_tostring
     ),
+    f!("array_strcat", 2, 2, Fixed(T::String), f_strcat_array),
     f!("getmonth", 1, 1, Fixed(T::Int), f_getmonth),
     f!("getyear", 1, 1, Fixed(T::Int), f_getyear),
     // Strings, arrays, encodings.
@@ -209,6 +213,7 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         f_base64_encode_tostring
     ),
     f!("parse_url", 1, 1, Fixed(T::Dynamic), f_parse_url),
+    f!("parse_xml", 1, 1, Fixed(T::Dynamic), xml::f_parse_xml),
     f!("parse_ipv6", 1, 1, Fixed(T::String), f_parse_ipv6),
     f!("ipv6_compare", 2, 3, Fixed(T::Long), f_ipv6_compare),
     f!("ipv6_is_match", 2, 3, Fixed(T::Bool), f_ipv6_is_match),
@@ -236,6 +241,9 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("datetime_part", 2, 2, Fixed(T::Int), f_datetime_part),
     f!("make_datetime", 3, 6, Fixed(T::DateTime), f_make_datetime),
     f!("bin_at", 3, 3, Arg(0), f_bin_at),
+    f!("make_timespan", 2, 4, Fixed(T::TimeSpan), f_make_timespan),
+    f!("parse_path", 1, 1, Fixed(T::Dynamic), f_parse_path),
+    f!("hash_md5", 1, 1, Fixed(T::String), hash::f_hash_md5),
     f!(
         "series_decompose_anomalies",
         1,

@@ -697,6 +697,81 @@ pub fn f_make_datetime(a: &[Value]) -> Value {
         .map_or(Value::Null, Value::DateTime)
 }
 
+/// `make_timespan(hour, minute)`, `make_timespan(hour, minute, second)`,
+/// `make_timespan(day, hour, minute, second)`: the timespan of those parts; null when one is
+/// out of its range (hour 0–23, minute 0–59, second a real from 0 to under 60, day from 0).
+pub fn f_make_timespan(a: &[Value]) -> Value {
+    let (day, first) = if a.len() == 4 {
+        match long_arg(a, 0) {
+            Some(d) if d >= 0 => (d, 1),
+            _ => return Value::Null,
+        }
+    } else {
+        (0, 0)
+    };
+    let (Some(h), Some(m)) = (long_arg(a, first), long_arg(a, first + 1)) else {
+        return Value::Null;
+    };
+    let sec = if a.len() > first + 2 {
+        match real_arg(a, first + 2) {
+            Some(s) if (0.0..60.0).contains(&s) => (s * TICKS_PER_SECOND as f64).round() as i64,
+            _ => return Value::Null,
+        }
+    } else {
+        0
+    };
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        return Value::Null;
+    }
+    day.checked_mul(TICKS_PER_DAY)
+        .and_then(|t| t.checked_add(h * TICKS_PER_HOUR + m * TICKS_PER_MINUTE + sec))
+        .map_or(Value::Null, Value::TimeSpan)
+}
+
+/// `parse_path(path)`: a file path's parts as a bag of `Scheme` (`file` in `file://…`),
+/// `RootPath` (a drive, `C:`), `DirectoryPath`, `DirectoryName` (its last part), `Filename`,
+/// `Extension` (after the file name's last dot) and `AlternateDataStreamName` (after a `:` in
+/// the file name), each the empty string when absent. Both slashes separate parts; a share
+/// (`\\server\share\…`) and a long path (`\\?\C:\…`) keep their prefix in `DirectoryPath`.
+pub fn f_parse_path(a: &[Value]) -> Value {
+    let text = text_of(arg(a, 0));
+    let (scheme, rest) = match text.split_once("://") {
+        Some((s, r))
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            (s, r)
+        }
+        _ => ("", text.as_ref()),
+    };
+    let unprefixed = rest.strip_prefix(r"\\?\").unwrap_or(rest);
+    let b = unprefixed.as_bytes();
+    let root = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        &unprefixed[..2]
+    } else {
+        ""
+    };
+    let is_sep = |c: char| c == '/' || c == '\\';
+    let (dir, file) = match rest.rfind(is_sep) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => ("", rest),
+    };
+    let (file, stream) = file.split_once(':').unwrap_or((file, ""));
+    let dir_name = dir.rsplit(is_sep).next().unwrap_or("");
+    let extension = file.rsplit_once('.').map_or("", |(_, e)| e);
+    let s = |k: &str, v: &str| (Str::from(k), Value::str(v));
+    Value::object(vec![
+        s("Scheme", scheme),
+        s("RootPath", root),
+        s("DirectoryPath", dir),
+        s("DirectoryName", dir_name),
+        s("Filename", file),
+        s("Extension", extension),
+        s("AlternateDataStreamName", stream),
+    ])
+}
+
 /// `bin_at(value, size, fixed_point)`: `value` rounded down to a multiple of `size` counted
 /// from `fixed_point` (numbers, timespans, or datetimes with a timespan size).
 pub fn f_bin_at(a: &[Value]) -> Value {
@@ -733,6 +808,98 @@ mod tests {
     }
     fn dt(x: &str) -> Value {
         Value::DateTime(parse_datetime(x).unwrap())
+    }
+
+    #[test]
+    fn make_timespan_from_its_parts() {
+        // Kusto's documented example: make_timespan(1,12,30,55.123) == 1.12:30:55.1230000.
+        assert_eq!(
+            f_make_timespan(&[
+                Value::Long(1),
+                Value::Long(12),
+                Value::Long(30),
+                Value::Real(55.123)
+            ]),
+            Value::TimeSpan(
+                TICKS_PER_DAY + 12 * TICKS_PER_HOUR + 30 * TICKS_PER_MINUTE + 551_230_000
+            )
+        );
+        assert_eq!(
+            f_make_timespan(&[Value::Long(1), Value::Long(0)]),
+            Value::TimeSpan(TICKS_PER_HOUR)
+        );
+        assert_eq!(
+            f_make_timespan(&[Value::Long(0), Value::Long(5), Value::Real(1.5)]),
+            Value::TimeSpan(5 * TICKS_PER_MINUTE + 15_000_000)
+        );
+        for bad in [
+            vec![Value::Long(24), Value::Long(0)],
+            vec![Value::Long(1), Value::Long(60)],
+            vec![Value::Long(1), Value::Long(0), Value::Real(60.0)],
+            vec![
+                Value::Long(-1),
+                Value::Long(0),
+                Value::Long(0),
+                Value::Long(0),
+            ],
+            vec![Value::Null, Value::Long(0)],
+        ] {
+            assert_eq!(f_make_timespan(&bad), Value::Null, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parse_path_on_the_documented_examples() {
+        let parts = |p: &str| -> Vec<String> {
+            let v = f_parse_path(&[s(p)]);
+            [
+                "Scheme",
+                "RootPath",
+                "DirectoryPath",
+                "DirectoryName",
+                "Filename",
+                "Extension",
+                "AlternateDataStreamName",
+            ]
+            .iter()
+            .map(|k| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string())
+            .collect()
+        };
+        assert_eq!(
+            parts(r"C:\temp\file.txt"),
+            ["", "C:", r"C:\temp", "temp", "file.txt", "txt", ""]
+        );
+        assert_eq!(
+            parts(r"temp\file.txt"),
+            ["", "", "temp", "temp", "file.txt", "txt", ""]
+        );
+        assert_eq!(
+            parts("file://C:/temp/file.txt:some.exe"),
+            [
+                "file", "C:", "C:/temp", "temp", "file.txt", "txt", "some.exe"
+            ]
+        );
+        assert_eq!(
+            parts(r"\\shared\users\temp\file.txt.gz"),
+            [
+                "",
+                "",
+                r"\\shared\users\temp",
+                "temp",
+                "file.txt.gz",
+                "gz",
+                ""
+            ]
+        );
+        assert_eq!(
+            parts("/usr/lib/temp/file.txt"),
+            ["", "", "/usr/lib/temp", "temp", "file.txt", "txt", ""]
+        );
+        assert_eq!(
+            parts(r"\\?\C:\w\a.exe"),
+            ["", "C:", r"\\?\C:\w", "w", "a.exe", "exe", ""]
+        );
+        assert_eq!(parts("")[4], "");
     }
 
     #[test]

@@ -121,6 +121,17 @@ fn is_word_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
 
+/// The text of a datetime literal's body without the quotes around it, when it is quoted as a
+/// string (`'…'` or `"…"`, the same quote at both ends); otherwise the body as it is.
+fn unquote(raw: &str) -> &str {
+    for q in ['\'', '"'] {
+        if let Some(inner) = raw.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    raw
+}
+
 fn is_word_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
@@ -285,7 +296,9 @@ impl<'a> Lexer<'a> {
                 if raw == "null" {
                     TokenKind::DateTime(None)
                 } else {
-                    match parse_datetime(raw) {
+                    // Kusto also takes the text as a string literal, in either quotes:
+                    // `datetime('2019-01-20T10:02:51.000')`, `datetime("2019-01-18T10:36:07Z")`.
+                    match parse_datetime(unquote(raw)) {
                         Some(t) => TokenKind::DateTime(Some(t)),
                         None => {
                             return Err(bad(
@@ -748,6 +761,31 @@ mod tests {
             vec![TokenKind::DateTime(Some(
                 1_609_459_200 * TICKS_PER_SECOND + 10 * TICKS_PER_HOUR
             ))]
+        );
+        // The body quoted as a string, as public rules write it, with or without Z and with
+        // fractional seconds: the same instant as unquoted (UTC either way).
+        let t = 1_548_115_371 * TICKS_PER_SECOND;
+        assert_eq!(
+            kinds("datetime('2019-01-22T00:02:51.000') datetime(\"2019-01-22T00:02:51Z\")"),
+            vec![TokenKind::DateTime(Some(t)), TokenKind::DateTime(Some(t))]
+        );
+        assert_eq!(
+            kinds("datetime('2019-01-22 00:02:51.1234567')"),
+            vec![TokenKind::DateTime(Some(t + 1_234_567))]
+        );
+        assert_eq!(
+            kinds("datetime('2019-01-22')"),
+            kinds("datetime(2019-01-22)")
+        );
+        assert!(
+            err("datetime('2019-01-22\")")
+                .message
+                .contains("invalid datetime literal")
+        );
+        assert!(
+            err("datetime('')")
+                .message
+                .contains("invalid datetime literal")
         );
         // Not followed by '(' it is a word (a type name).
         assert_eq!(

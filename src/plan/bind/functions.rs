@@ -6,14 +6,12 @@ use super::*;
 /// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
 /// suggesting a similarly named function as for a typo.
 const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
-    "parse_xml",
     "next",
     "prev",
     "row_number",
     "row_cumsum",
     "row_window_session",
     "hash",
-    "hash_md5",
     "hash_sha1",
     "hash_sha256",
     "series_fit_line",
@@ -22,7 +20,6 @@ const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
     "geo_info_from_ip_address",
     "zip",
     "translate",
-    "parse_path",
     "parse_user_agent",
     "array_sort_asc",
     "array_sort_desc",
