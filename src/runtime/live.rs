@@ -70,6 +70,9 @@ pub const MAX_BATCH_TICKS: usize = 256;
 
 /// The longest a worker waiting for the others parks before looking again.
 const PARK: Duration = Duration::from_millis(1);
+/// How long a worker waiting for the others keeps stepping before it parks: most waits on an
+/// idle machine are shorter, and waking a parked thread costs more than them.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The output changes worker 0 has received: (output, row, tick, diff).
 pub(super) type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
@@ -289,12 +292,17 @@ where
                         // share of a batch goes on to the next rather than wait for the
                         // others at every batch.
                         match in_flight.replace(t) {
-                            // Parking when there is nothing to do, rather than spinning,
-                            // leaves the core to the other workers (or to other work on a
-                            // shared machine); a message or activation wakes the worker.
+                            // Past a short spin, parking when there is nothing to do leaves
+                            // the core to the other workers (or to other work on a shared
+                            // machine); a message or activation wakes the worker.
                             Some(previous) => {
+                                let waiting = Instant::now();
                                 while probe.less_equal(&previous) {
-                                    worker.step_or_park(Some(PARK));
+                                    if waiting.elapsed() < SPIN {
+                                        worker.step();
+                                    } else {
+                                        worker.step_or_park(Some(PARK));
+                                    }
                                 }
                             }
                             None => {
