@@ -64,6 +64,19 @@ pub fn fold_by_key<'scope, F: Fold>(
     name: &str,
     fold: F,
 ) -> VecCollection<'scope, Time, (Row, F::Out), isize> {
+    fold_emit(input, name, fold, |key: &Row, out: F::Out| {
+        (key.clone(), out)
+    })
+}
+
+/// [`fold_by_key`] with each output row made by `emit` from the group's key and output
+/// inside the fold's operator (no operator after it to reshape them).
+pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
+    input: VecCollection<'scope, Time, (Row, F::Value), isize>,
+    name: &str,
+    fold: F,
+    emit: impl Fn(&Row, F::Out) -> D + 'static,
+) -> VecCollection<'scope, Time, D, isize> {
     let exchange = Exchange::new(|update: &((Row, F::Value), Time, isize)| update.0.0.hashed());
     input
         .inner
@@ -124,10 +137,10 @@ pub fn fold_by_key<'scope, F: Fold>(
                         let new = (group.rows > 0).then(|| fold.result(&key, &group.state));
                         if new != group.out {
                             if let Some(old) = group.out.take() {
-                                session.give(((key.clone(), old), time, -1));
+                                session.give((emit(&key, old), time, -1));
                             }
                             if let Some(n) = &new {
-                                session.give(((key.clone(), n.clone()), time, 1));
+                                session.give((emit(&key, n.clone()), time, 1));
                             }
                             group.out = new;
                         }

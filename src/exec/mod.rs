@@ -1121,6 +1121,11 @@ impl<'scope> Renderer<'_, 'scope> {
         } else {
             keyed
         };
-        Ok(fold::fold_by_key(keyed, "Summarize", Summarize { aggs }).map(|(_, row)| row))
+        Ok(fold::fold_emit(
+            keyed,
+            "Summarize",
+            Summarize { aggs },
+            |_key: &Row, row: Row| row,
+        ))
     }
 }
