@@ -271,3 +271,55 @@ fn without_report_the_report_goes_to_a_new_temporary_file_named_at_the_end() {
         );
     }
 }
+
+#[test]
+fn the_operator_profile_names_operators_and_rules_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    kqlflow::demo::write_tenant(&logs).unwrap();
+    let run = |profile: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kqlflow"));
+        cmd.args([
+            "replay",
+            "--quiet",
+            "-w",
+            "2",
+            "--logs",
+            logs.to_str().unwrap(),
+        ])
+        .env("TMPDIR", dir.path());
+        match profile {
+            Some(n) => cmd.env("KQLFLOW_PROFILE_OPERATORS", n),
+            None => cmd.env_remove("KQLFLOW_PROFILE_OPERATORS"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(Some("3"));
+    // One report per worker, each with its three most expensive operators, the totals by
+    // rule (the pack's rules by name) and by operator kind.
+    for worker in 0..2 {
+        assert!(
+            err.contains(&format!("operator profile, worker {worker}:")),
+            "{err}"
+        );
+    }
+    let top: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("operator profile, worker 0"))
+        .skip(1)
+        .take_while(|l| l.contains(" runs  "))
+        .collect();
+    assert_eq!(top.len(), 3, "{err}");
+    assert!(
+        err.contains("Service principal sign-in volume anomaly"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  by name:") && err.contains("Summarize"),
+        "{err}"
+    );
+    assert!(!run(None).contains("operator profile"));
+}
