@@ -105,6 +105,44 @@ fn give_row(
     out.push((row, time, diff));
 }
 
+/// Which part of [`Emit`] a side's row is in: `matched` while the other side has rows for
+/// its key, else `unmatched`.
+fn part<'a>(
+    matched: &'a Option<Option<RowFn>>,
+    unmatched: &'a Option<Option<RowFn>>,
+    other: isize,
+) -> &'a Option<Option<RowFn>> {
+    if other > 0 { matched } else { unmatched }
+}
+
+/// Moves each of `rows` from the part `was` to the part `now` at `time` (the other side's
+/// count for their key crossed zero).
+fn move_rows(
+    out: &mut Vec<(Row, Time, isize)>,
+    rows: &FxHashMap<Row, isize>,
+    (was, now): (&Option<Option<RowFn>>, &Option<Option<RowFn>>),
+    time: Time,
+) {
+    for (r, c) in rows {
+        if let Some(f) = was {
+            give_row(out, f, r, time, -c);
+        }
+        if let Some(f) = now {
+            give_row(out, f, r, time, *c);
+        }
+    }
+}
+
+impl Entry {
+    /// True when neither side has a row (or a pending change) for the key.
+    fn is_empty(&self) -> bool {
+        self.left.count == 0
+            && self.right.count == 0
+            && self.left.rows.is_empty()
+            && self.right.rows.is_empty()
+    }
+}
+
 /// Applies one tick's changes to `keys`, pushing the output's changes onto `out` (see the
 /// module's comment for why the sum of what is pushed is the change of the join's output).
 fn apply_tick(
@@ -119,74 +157,48 @@ fn apply_tick(
     let left_status = emit.left_matched.is_some() || emit.left_unmatched.is_some();
     let right_status = emit.right_matched.is_some() || emit.right_unmatched.is_some();
     let status = left_status || right_status;
-    // The left changes, against the right rows as they were before this tick.
-    for (key, row, diff) in lefts {
-        let e = match keys.get_mut(&key) {
-            Some(e) => e,
-            None => keys.entry(key.clone()).or_default(),
-        };
-        if status {
-            touched
-                .entry(key.clone())
-                .or_insert((e.left.count, e.right.count));
-        }
-        if let Some(pair) = &emit.pairs {
-            for (b, c) in &e.right.rows {
-                out.push((pair(&row, b), time, diff * c));
+    // The left changes first, against the right rows as they were before this tick; then the
+    // right changes, against the left rows with this tick's changes applied and the left's
+    // count before this tick.
+    for (is_left, changes) in [(true, lefts), (false, rights)] {
+        for (key, row, diff) in changes {
+            let e = match keys.get_mut(&key) {
+                Some(e) => e,
+                None => keys.entry(key.clone()).or_default(),
+            };
+            let before = if status {
+                *touched
+                    .entry(key.clone())
+                    .or_insert((e.left.count, e.right.count))
+            } else {
+                (e.left.count, e.right.count)
+            };
+            if is_left {
+                if let Some(pair) = &emit.pairs {
+                    for (b, c) in &e.right.rows {
+                        out.push((pair(&row, b), time, diff * c));
+                    }
+                }
+                let p = part(&emit.left_matched, &emit.left_unmatched, e.right.count);
+                if let Some(f) = p {
+                    give_row(out, f, &row, time, diff);
+                }
+                e.left.apply(&row, diff, keep_left);
+            } else {
+                if let Some(pair) = &emit.pairs {
+                    for (a, c) in &e.left.rows {
+                        out.push((pair(a, &row), time, c * diff));
+                    }
+                }
+                let p = part(&emit.right_matched, &emit.right_unmatched, before.0);
+                if let Some(f) = p {
+                    give_row(out, f, &row, time, diff);
+                }
+                e.right.apply(&row, diff, keep_right);
             }
-        }
-        let part = if e.right.count > 0 {
-            &emit.left_matched
-        } else {
-            &emit.left_unmatched
-        };
-        if let Some(f) = part {
-            give_row(out, f, &row, time, diff);
-        }
-        e.left.apply(&row, diff, keep_left);
-        if e.left.count == 0
-            && e.right.count == 0
-            && e.left.rows.is_empty()
-            && e.right.rows.is_empty()
-        {
-            keys.remove(&key);
-        }
-    }
-    // The right changes, against the left rows with this tick's changes applied, and the
-    // left's count before this tick.
-    for (key, row, diff) in rights {
-        let e = match keys.get_mut(&key) {
-            Some(e) => e,
-            None => keys.entry(key.clone()).or_default(),
-        };
-        let left_before = if status {
-            touched
-                .entry(key.clone())
-                .or_insert((e.left.count, e.right.count))
-                .0
-        } else {
-            e.left.count
-        };
-        if let Some(pair) = &emit.pairs {
-            for (a, c) in &e.left.rows {
-                out.push((pair(a, &row), time, c * diff));
+            if e.is_empty() {
+                keys.remove(&key);
             }
-        }
-        let part = if left_before > 0 {
-            &emit.right_matched
-        } else {
-            &emit.right_unmatched
-        };
-        if let Some(f) = part {
-            give_row(out, f, &row, time, diff);
-        }
-        e.right.apply(&row, diff, keep_right);
-        if e.left.count == 0
-            && e.right.count == 0
-            && e.left.rows.is_empty()
-            && e.right.rows.is_empty()
-        {
-            keys.remove(&key);
         }
     }
     // Rows whose part depends on the other side being empty move from one part to the other
@@ -196,34 +208,14 @@ fn apply_tick(
             continue;
         };
         if left_status && (right_before > 0) != (e.right.count > 0) {
-            let (was, now) = if right_before > 0 {
-                (&emit.left_matched, &emit.left_unmatched)
-            } else {
-                (&emit.left_unmatched, &emit.left_matched)
-            };
-            for (a, c) in &e.left.rows {
-                if let Some(f) = was {
-                    give_row(out, f, a, time, -c);
-                }
-                if let Some(f) = now {
-                    give_row(out, f, a, time, *c);
-                }
-            }
+            let was = part(&emit.left_matched, &emit.left_unmatched, right_before);
+            let now = part(&emit.left_matched, &emit.left_unmatched, e.right.count);
+            move_rows(out, &e.left.rows, (was, now), time);
         }
         if right_status && (left_before > 0) != (e.left.count > 0) {
-            let (was, now) = if left_before > 0 {
-                (&emit.right_matched, &emit.right_unmatched)
-            } else {
-                (&emit.right_unmatched, &emit.right_matched)
-            };
-            for (b, c) in &e.right.rows {
-                if let Some(f) = was {
-                    give_row(out, f, b, time, -c);
-                }
-                if let Some(f) = now {
-                    give_row(out, f, b, time, *c);
-                }
-            }
+            let was = part(&emit.right_matched, &emit.right_unmatched, left_before);
+            let now = part(&emit.right_matched, &emit.right_unmatched, e.left.count);
+            move_rows(out, &e.right.rows, (was, now), time);
         }
     }
 }
@@ -255,32 +247,23 @@ pub fn join_ordered<'scope>(
                 // counts before the tick: (key, left count, right count).
                 let mut touched: FxHashMap<Row, (isize, isize)> = FxHashMap::default();
                 move |(input1, frontier1), (input2, frontier2), output| {
-                    input1.for_each(|in_cap, data| {
-                        let Some(&least) = in_cap.least() else {
-                            return;
+                    // Each input's changes, held by tick under the one capability.
+                    let mut hold =
+                        |left: bool,
+                         in_cap: &timely::dataflow::operators::InputCapability<Time>,
+                         data: &mut Vec<((Row, Row), Time, isize)>| {
+                            let Some(&least) = in_cap.least() else {
+                                return;
+                            };
+                            super::held::hold_from(&mut cap, in_cap, least);
+                            for ((key, row), time, diff) in data.drain(..) {
+                                let changes = pending.entry(time.max(least)).or_default();
+                                let side = if left { &mut changes.0 } else { &mut changes.1 };
+                                side.push((key, row, diff));
+                            }
                         };
-                        super::held::hold_from(&mut cap, &in_cap, least);
-                        for ((key, row), time, diff) in data.drain(..) {
-                            pending
-                                .entry(time.max(least))
-                                .or_default()
-                                .0
-                                .push((key, row, diff));
-                        }
-                    });
-                    input2.for_each(|in_cap, data| {
-                        let Some(&least) = in_cap.least() else {
-                            return;
-                        };
-                        super::held::hold_from(&mut cap, &in_cap, least);
-                        for ((key, row), time, diff) in data.drain(..) {
-                            pending
-                                .entry(time.max(least))
-                                .or_default()
-                                .1
-                                .push((key, row, diff));
-                        }
-                    });
+                    input1.for_each(|in_cap, data| hold(true, &in_cap, data));
+                    input2.for_each(|in_cap, data| hold(false, &in_cap, data));
                     let Some(c) = cap.as_ref() else {
                         return;
                     };
