@@ -188,6 +188,9 @@ struct DetectPrinter {
 
 impl AlertSink for DetectPrinter {
     fn alert(&mut self, a: Alert<'_>) {
+        if self.printer.ignores(a.event) {
+            return;
+        }
         let d = describe(a.rule, a.columns, a.event);
         if self.printer.event(a.index, a.rule, &d, a.event)
             && let Some(n) = self.shown.get_mut(a.index)

@@ -161,6 +161,12 @@ impl AlertSink for HuntPrinter {
         if self.from.is_some_and(|f| t < f) || self.to.is_some_and(|x| t > x) {
             return;
         }
+        if self.printer.ignores(a.event) {
+            if let Some(log) = self.log.as_mut() {
+                log.rows(a.index, a.event.rows.len());
+            }
+            return;
+        }
         let d = describe(a.rule, a.columns, a.event);
         let printer = &mut self.printer;
         let shown = self

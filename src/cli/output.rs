@@ -216,6 +216,13 @@ impl AlertPrinter {
         (rank >= self.min_rank, hunting)
     }
 
+    /// Whether [`AlertPrinter::event`] would do nothing with `e` whatever its description: an
+    /// update when updates are not shown. Describing an event renders its rows, so the sinks
+    /// ask this first (a hunting query's results can update at every tick).
+    pub fn ignores(&self, e: &AlertEvent) -> bool {
+        e.status == Status::Updated && !self.updates
+    }
+
     /// Shows event `e` of rule number `index` (`rule`), described as `d`. Returns whether
     /// it counts as a shown alert (a raise that passes the filters and is not a hunting
     /// result, unless those are included).

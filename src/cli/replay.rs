@@ -189,6 +189,12 @@ struct ReplayPrinter {
 
 impl AlertSink for ReplayPrinter {
     fn alert(&mut self, a: Alert<'_>) {
+        if self.printer.ignores(a.event) {
+            if let Some(log) = self.log.as_mut() {
+                log.rows(a.index, a.event.rows.len());
+            }
+            return;
+        }
         let d = describe(a.rule, a.columns, a.event);
         let printer = &mut self.printer;
         let shown = self
