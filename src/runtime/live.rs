@@ -238,7 +238,7 @@ where
                         }
                         worker.step_or_park(Some(d - now));
                         if let Some(s) = sink.as_mut() {
-                            settle(&mut pending, &probe, s, &drain);
+                            settle(&mut pending, &probe, s, &captured);
                         }
                     }
                 }
@@ -334,7 +334,7 @@ where
                     }
                 }
                 if let Some(s) = sink.as_mut() {
-                    settle(&mut pending, &probe, s, &drain);
+                    settle(&mut pending, &probe, s, &captured);
                 }
             }
             // Closing the inputs lets every scheduled change (a row leaving a window after the
@@ -343,11 +343,11 @@ where
             while !probe.done() {
                 worker.step_or_park(Some(Duration::from_millis(10)));
                 if let Some(s) = sink.as_mut() {
-                    settle(&mut pending, &probe, s, &drain);
+                    settle(&mut pending, &probe, s, &captured);
                 }
             }
             if let Some(s) = sink.as_mut() {
-                settle(&mut pending, &probe, s, &drain);
+                settle(&mut pending, &probe, s, &captured);
                 drain(None, s);
             }
         })
@@ -479,6 +479,13 @@ where
 /// consolidated, tick by tick in order; later changes stay. Changes up to a tick are complete
 /// once the probe has passed it.
 pub(super) fn drain<S: Sink>(captured: &Captured, upto: Option<Time>, sink: &mut S) {
+    let ready = take_ready(captured, upto);
+    hand(&ready, &mut 0, None, sink);
+}
+
+/// Takes the changes in `captured` up to tick `upto` (all of them with `None`) out of it,
+/// sorted by tick; later changes stay.
+fn take_ready(captured: &Captured, upto: Option<Time>) -> Vec<(Time, usize, Row, isize)> {
     let mut ready: Vec<(Time, usize, Row, isize)> = Vec::new();
     {
         let mut buf = captured.borrow_mut();
@@ -493,17 +500,28 @@ pub(super) fn drain<S: Sink>(captured: &Captured, upto: Option<Time>, sink: &mut
         *buf = rest;
     }
     ready.sort();
-    let mut k = 0;
-    while k < ready.len() {
-        let t = ready[k].0;
+    ready
+}
+
+/// Hands `sink` the changes of `ready` (sorted by tick) from position `*k` up to tick `upto`
+/// (to the end with `None`), consolidated, tick by tick; `*k` ends past the last handed.
+fn hand<S: Sink>(
+    ready: &[(Time, usize, Row, isize)],
+    k: &mut usize,
+    upto: Option<Time>,
+    sink: &mut S,
+) {
+    while let Some(&(t, ..)) = ready.get(*k) {
+        if upto.is_some_and(|u| t > u) {
+            break;
+        }
         let mut out: Vec<(usize, Row, i64)> = Vec::new();
-        while k < ready.len() && ready[k].0 == t {
-            let (_, i, row, d) = &ready[k];
+        while let Some((_, i, row, d)) = ready.get(*k).filter(|r| r.0 == t) {
             match out.last_mut() {
                 Some(last) if last.0 == *i && last.1 == *row => last.2 += *d as i64,
                 _ => out.push((*i, row.clone(), *d as i64)),
             }
-            k += 1;
+            *k += 1;
         }
         out.retain(|c| c.2 != 0);
         if !out.is_empty() {
@@ -512,20 +530,27 @@ pub(super) fn drain<S: Sink>(captured: &Captured, upto: Option<Time>, sink: &mut
     }
 }
 
-/// Reports every pending tick the probe has passed: its changes, then its latency.
-pub(super) fn settle<S: Sink, D: Fn(Option<Time>, &mut S)>(
+/// Reports every pending tick the probe has passed: its changes, then its latency. The
+/// captured changes are taken once for all those ticks, not once per tick (a batch of ticks
+/// in flight holds changes of every one of them).
+pub(super) fn settle<S: Sink>(
     pending: &mut VecDeque<(Time, Instant, u64)>,
     probe: &ProbeHandle<Time>,
     sink: &mut S,
-    drain: &D,
+    captured: &Captured,
 ) {
-    while let Some(&(t, at, records)) = pending.front() {
-        if probe.less_equal(&t) {
-            break;
-        }
-        drain(Some(t), sink);
+    let passed = pending
+        .iter()
+        .take_while(|(t, ..)| !probe.less_equal(t))
+        .count();
+    let Some(&(last, ..)) = passed.checked_sub(1).and_then(|p| pending.get(p)) else {
+        return;
+    };
+    let ready = take_ready(captured, Some(last));
+    let mut k = 0;
+    for (t, at, records) in pending.drain(..passed) {
+        hand(&ready, &mut k, Some(t), sink);
         sink.tick_done(t, records, at.elapsed());
-        pending.pop_front();
     }
 }
 

@@ -171,9 +171,7 @@ where
                     }
                     worker.step();
                     if let Some(s) = sink.as_mut() {
-                        settle(&mut pending, &probe, s, &|u, s: &mut S| {
-                            drain(&captured, u, s)
-                        });
+                        settle(&mut pending, &probe, s, &captured);
                     }
                 }
             }
@@ -185,15 +183,11 @@ where
             while !probe.done() {
                 worker.step_or_park(Some(Duration::from_millis(10)));
                 if let Some(s) = sink.as_mut() {
-                    settle(&mut pending, &probe, s, &|u, s: &mut S| {
-                        drain(&captured, u, s)
-                    });
+                    settle(&mut pending, &probe, s, &captured);
                 }
             }
             if let Some(s) = sink.as_mut() {
-                settle(&mut pending, &probe, s, &|u, s: &mut S| {
-                    drain(&captured, u, s)
-                });
+                settle(&mut pending, &probe, s, &captured);
                 drain(&captured, None, s);
             }
             return;
