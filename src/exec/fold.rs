@@ -10,8 +10,6 @@
 //! O(log n) for min, max, dcount and the other multiset aggregates (whose result may still
 //! take O(n) to build, as make_set's array does).
 
-use std::collections::BTreeMap;
-
 use rustc_hash::FxHashMap;
 
 use differential_dataflow::hashable::Hashable;
@@ -23,8 +21,8 @@ use timely::dataflow::operators::generic::Operator;
 use crate::model::Row;
 use crate::runtime::Time;
 
-/// Changes not yet applied, by tick.
-type Pending<V> = BTreeMap<Time, Vec<(Row, V, isize)>>;
+/// A change whose tick is due: (tick, (key, value, diff)).
+type Due<V> = (Time, (Row, V, isize));
 
 /// One group's state, its multiplicity (rows in the group) and its current output.
 struct Group<S, O> {
@@ -84,7 +82,9 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
             // Changes not yet applied, by tick, and one capability at the earliest of those
             // ticks: every tick's output goes out under it, so a batch of ticks is one message
             // rather than one per tick.
-            let mut pending: Pending<F::Value> = BTreeMap::new();
+            let mut pending: super::held::Waiting<(Row, F::Value, isize)> =
+                super::held::Waiting::default();
+            let mut due: Vec<Due<F::Value>> = Vec::new();
             let mut cap: Option<Capability<Time>> = None;
             let mut groups: FxHashMap<Row, Group<F::State, F::Out>> = FxHashMap::default();
             let mut touched: Vec<Row> = Vec::new();
@@ -95,23 +95,18 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                     };
                     super::held::hold_from(&mut cap, &in_cap, least);
                     for ((key, value), time, diff) in data.drain(..) {
-                        pending
-                            .entry(time.max(least))
-                            .or_default()
-                            .push((key, value, diff));
+                        pending.push(time.max(least), (key, value, diff));
                     }
                 });
                 let Some(c) = cap.as_ref() else {
                     return;
                 };
+                pending.take_due(|t| !frontier.less_equal(&t), &mut due);
                 let mut session = output.session(c);
-                while let Some(entry) = pending.first_entry() {
-                    let time = *entry.key();
-                    if frontier.less_equal(&time) {
-                        break;
-                    }
-                    let changes = entry.remove();
-                    for (key, value, diff) in changes {
+                let mut changes = due.drain(..).peekable();
+                while let Some((time, (key, value, diff))) = changes.next() {
+                    let mut change = Some((key, value, diff));
+                    while let Some((key, value, diff)) = change.take() {
                         let group = match groups.get_mut(&key) {
                             Some(g) => g,
                             None => groups.entry(key.clone()).or_insert_with(|| Group {
@@ -127,6 +122,7 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                             group.touched = true;
                             touched.push(key);
                         }
+                        change = changes.next_if(|(t, _)| *t == time).map(|(_, c)| c);
                     }
                     for key in touched.drain(..) {
                         let Some(group) = groups.get_mut(&key) else {
@@ -149,8 +145,9 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                         }
                     }
                 }
+                drop(changes);
                 drop(session);
-                super::held::hold_at(&mut cap, pending.keys().next().copied());
+                super::held::hold_at(&mut cap, pending.first());
             }
         })
         .as_collection()

@@ -109,6 +109,62 @@ impl Held {
     }
 }
 
+/// Changes waiting for the input frontier to pass their tick, as a keyed operator holds its
+/// input: one flat vector rather than a collection per tick, since they come almost always in
+/// tick order and a tick rarely holds more than a few. [`Waiting::take_due`] hands the due
+/// ones out sorted by tick, each tick's in arrival order.
+pub(super) struct Waiting<T> {
+    items: Vec<(Time, T)>,
+    /// True while `items` is in tick order.
+    sorted: bool,
+}
+
+impl<T> Default for Waiting<T> {
+    fn default() -> Waiting<T> {
+        Waiting {
+            items: Vec::new(),
+            sorted: true,
+        }
+    }
+}
+
+impl<T> Waiting<T> {
+    /// Holds `item` until tick `at` is due.
+    pub(super) fn push(&mut self, at: Time, item: T) {
+        if self.items.last().is_some_and(|(last, _)| *last > at) {
+            self.sorted = false;
+        }
+        self.items.push((at, item));
+    }
+
+    /// The earliest tick held.
+    pub(super) fn first(&mut self) -> Option<Time> {
+        self.sort();
+        self.items.first().map(|(t, _)| *t)
+    }
+
+    /// Moves every item whose tick is due onto `out` (cleared first), sorted by tick. `due`
+    /// must hold for every tick below some bound and for none at or above it, as "the
+    /// frontier has passed it" does.
+    pub(super) fn take_due(&mut self, due: impl Fn(Time) -> bool, out: &mut Vec<(Time, T)>) {
+        out.clear();
+        self.sort();
+        let split = self.items.partition_point(|(t, _)| due(*t));
+        if split == self.items.len() {
+            std::mem::swap(&mut self.items, out);
+        } else {
+            out.extend(self.items.drain(..split));
+        }
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.items.sort_by_key(|(t, _)| *t);
+            self.sorted = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

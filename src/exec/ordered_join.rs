@@ -12,8 +12,6 @@
 //! crosses zero. A change then costs the rows it meets on the other side, as in
 //! differential's join, with no trace to maintain.
 
-use std::collections::BTreeMap;
-
 use rustc_hash::FxHashMap;
 
 use differential_dataflow::hashable::Hashable;
@@ -84,8 +82,11 @@ struct Entry {
     right: Side,
 }
 
-/// The changes of one tick, by side.
-type Changes = (Vec<(Row, Row, isize)>, Vec<(Row, Row, isize)>);
+/// The changes of one tick, by side: (key, row, diff).
+type Changes<'a> = (
+    &'a mut Vec<(Row, Row, isize)>,
+    &'a mut Vec<(Row, Row, isize)>,
+);
 
 /// Gives `row` (mapped by `f` when there is one) with multiplicity `diff` at `time`.
 fn give_row(
@@ -161,7 +162,7 @@ fn apply_tick(
     // right changes, against the left rows with this tick's changes applied and the left's
     // count before this tick.
     for (is_left, changes) in [(true, lefts), (false, rights)] {
-        for (key, row, diff) in changes {
+        for (key, row, diff) in changes.drain(..) {
             let e = match keys.get_mut(&key) {
                 Some(e) => e,
                 None => keys.entry(key.clone()).or_default(),
@@ -239,7 +240,12 @@ pub fn join_ordered<'scope>(
             Exchange::new(by_key),
             name,
             move |_capability, _info| {
-                let mut pending: BTreeMap<Time, Changes> = BTreeMap::new();
+                // Each change held until both frontiers pass its tick: (is left, key, row,
+                // diff).
+                let mut pending: super::held::Waiting<(bool, Row, Row, isize)> =
+                    super::held::Waiting::default();
+                let mut due: Vec<(Time, (bool, Row, Row, isize))> = Vec::new();
+                let (mut lefts, mut rights) = (Vec::new(), Vec::new());
                 let mut cap: Option<Capability<Time>> = None;
                 let mut keys: FxHashMap<Row, Entry> = FxHashMap::default();
                 let mut out: Vec<(Row, Time, isize)> = Vec::new();
@@ -257,9 +263,7 @@ pub fn join_ordered<'scope>(
                             };
                             super::held::hold_from(&mut cap, in_cap, least);
                             for ((key, row), time, diff) in data.drain(..) {
-                                let changes = pending.entry(time.max(least)).or_default();
-                                let side = if left { &mut changes.0 } else { &mut changes.1 };
-                                side.push((key, row, diff));
+                                pending.push(time.max(least), (left, key, row, diff));
                             }
                         };
                     input1.for_each(|in_cap, data| hold(true, &in_cap, data));
@@ -267,29 +271,36 @@ pub fn join_ordered<'scope>(
                     let Some(c) = cap.as_ref() else {
                         return;
                     };
-                    while let Some(entry) = pending.first_entry() {
-                        let time = *entry.key();
-                        if frontier1.less_equal(&time) || frontier2.less_equal(&time) {
-                            break;
+                    pending.take_due(
+                        |t| !frontier1.less_equal(&t) && !frontier2.less_equal(&t),
+                        &mut due,
+                    );
+                    let mut changes = due.drain(..).peekable();
+                    while let Some((time, first)) = changes.next() {
+                        let mut change = Some(first);
+                        while let Some((left, key, row, diff)) = change.take() {
+                            let side = if left { &mut lefts } else { &mut rights };
+                            side.push((key, row, diff));
+                            change = changes.next_if(|(t, _)| *t == time).map(|(_, c)| c);
                         }
-                        let (lefts, rights) = entry.remove();
                         apply_tick(
                             &emit,
                             (keep_left, keep_right),
                             &mut keys,
                             &mut touched,
-                            (lefts, rights),
+                            (&mut lefts, &mut rights),
                             time,
                             &mut out,
                         );
                     }
+                    drop(changes);
                     if !out.is_empty() {
                         let mut session = output.session(c);
                         for u in out.drain(..) {
                             session.give(u);
                         }
                     }
-                    super::held::hold_at(&mut cap, pending.keys().next().copied());
+                    super::held::hold_at(&mut cap, pending.first());
                 }
             },
         )
