@@ -171,9 +171,28 @@ impl fold::Fold for Least {
 }
 
 /// summarize's fold: each group's accumulators; `None` values are the sentinel that keeps a
-/// summarize without keys alive.
+/// summarize without keys alive. Aggregates that keep the same state (`dcount(x)` and
+/// `make_set(x)`, `min(t)` and `max(t)`) share the first one's accumulator.
 pub(super) struct Summarize {
-    pub(super) aggs: Vec<AggCall>,
+    aggs: Vec<AggCall>,
+    /// Per aggregate, the earlier aggregate whose accumulator it reads, if any.
+    shared: Vec<Option<usize>>,
+}
+
+impl Summarize {
+    /// The fold of `aggs`.
+    pub(super) fn new(aggs: Vec<AggCall>) -> Summarize {
+        let shared = aggs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                aggs[..i]
+                    .iter()
+                    .position(|b| b.spec.shares_state(&b.args, &a.spec, &a.args))
+            })
+            .collect();
+        Summarize { aggs, shared }
+    }
 }
 
 impl fold::Fold for Summarize {
@@ -186,27 +205,31 @@ impl fold::Fold for Summarize {
     }
 
     fn add(&self, accs: &mut Vec<Accumulator>, args: Option<Vec<Value>>, diff: isize) {
-        if let Some(args) = args {
-            add_args(accs, &self.aggs, &args, diff as i64);
+        let Some(args) = args else {
+            return;
+        };
+        let mut at = 0;
+        for ((acc, a), shared) in accs.iter_mut().zip(&self.aggs).zip(&self.shared) {
+            let n = a.args.len();
+            if shared.is_none()
+                && let Some(these) = args.get(at..at + n)
+            {
+                acc.add(these, diff as i64);
+            }
+            at += n;
         }
     }
 
     fn result(&self, key: &Row, accs: &Vec<Accumulator>) -> Row {
-        let mut out = key.clone();
-        out.extend(accs.iter().map(Accumulator::result));
-        out
-    }
-}
-
-/// Adds one row's argument values (every aggregate's arguments, one after another) to the
-/// aggregates' accumulators `diff` times.
-pub(super) fn add_args(accs: &mut [Accumulator], aggs: &[AggCall], args: &[Value], diff: i64) {
-    let mut at = 0;
-    for (acc, a) in accs.iter_mut().zip(aggs) {
-        let n = a.args.len();
-        if let Some(these) = args.get(at..at + n) {
-            acc.add(these, diff);
+        let mut out = Vec::with_capacity(key.len() + accs.len());
+        out.extend(key.iter().cloned());
+        for (i, a) in self.aggs.iter().enumerate() {
+            let from = self.shared.get(i).copied().flatten().unwrap_or(i);
+            out.push(
+                accs.get(from)
+                    .map_or(Value::Null, |acc| acc.result_as(&a.spec)),
+            );
         }
-        at += n;
+        out
     }
 }

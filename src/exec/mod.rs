@@ -1124,7 +1124,7 @@ impl<'scope> Renderer<'_, 'scope> {
         Ok(fold::fold_emit(
             keyed,
             "Summarize",
-            Summarize { aggs },
+            Summarize::new(aggs),
             |_key: &Row, row: Row| row,
         ))
     }

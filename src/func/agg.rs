@@ -107,6 +107,22 @@ impl AggSpec {
         }
     }
 
+    /// True when aggregate `self` over arguments `args` and aggregate `other` over `other_args`
+    /// keep the same state, so one accumulator serves both: each keeps the multiset of its one
+    /// argument's non-null values (`dcount`, `make_set`, `min`, `max`, `percentile`,
+    /// `make_bag`), and the arguments are the same expressions.
+    pub fn shares_state<E: PartialEq>(
+        &self,
+        args: &[E],
+        other: &AggSpec,
+        other_args: &[E],
+    ) -> bool {
+        use AggKind::*;
+        let of_values =
+            |k: AggKind| matches!(k, DCount | MakeSet | Min | Max | Percentile | MakeBag);
+        of_values(self.kind) && of_values(other.kind) && args.len() == 1 && args == other_args
+    }
+
     /// The value over no values (or only nulls), per Kusto's "default values of
     /// aggregations": 0 for the counts, `sum`, `sumif`, `stdev`, `stdevif`, `variance` and
     /// `varianceif`; null for `avg`, `min`, `max` and the others (the set and list aggregates
@@ -326,6 +342,13 @@ impl Accumulator {
 
     /// The aggregate's value now.
     pub fn result(&self) -> Value {
+        self.result_as(&self.spec)
+    }
+
+    /// The value aggregate `spec` has over this accumulator's state, which must be one it
+    /// shares (see [`AggSpec::shares_state`]): `dcount(x)` and `make_set(x)` both read the
+    /// multiset of x.
+    pub fn result_as(&self, spec: &AggSpec) -> Value {
         use AggKind::*;
         match &self.state {
             State::Count(c) => Value::Long(*c),
@@ -338,7 +361,7 @@ impl Accumulator {
                 spans,
             } => {
                 if *n == 0 {
-                    self.spec.empty_value()
+                    spec.empty_value()
                 } else if *spans > 0 && *reals == 0 {
                     i64::try_from(*span + *long).map_or(Value::Null, Value::TimeSpan)
                 } else if *reals > 0 {
@@ -352,7 +375,7 @@ impl Accumulator {
             State::Moments { n, sum, sumsq } => {
                 let n = *n as f64;
                 let (sum, sumsq) = (sum.value(), sumsq.value());
-                match self.spec.kind {
+                match spec.kind {
                     Avg | AvgIf if n > 0.0 => Value::Real(sum / n),
                     Stdev | Variance | StdevIf | VarianceIf => {
                         let var = if n < 2.0 {
@@ -360,7 +383,7 @@ impl Accumulator {
                         } else {
                             ((sumsq - sum * sum / n) / (n - 1.0)).max(0.0)
                         };
-                        Value::Real(if matches!(self.spec.kind, Stdev | StdevIf) {
+                        Value::Real(if matches!(spec.kind, Stdev | StdevIf) {
                             var.sqrt()
                         } else {
                             var
@@ -369,17 +392,26 @@ impl Accumulator {
                     _ => Value::Null,
                 }
             }
-            State::Multiset { values, distinct } => self.multiset_result(values, *distinct),
+            State::Multiset { values, distinct } => Self::multiset_result(spec, values, *distinct),
         }
     }
 
-    fn multiset_result(&self, m: &BTreeMap<Value, i64>, distinct: i64) -> Value {
+    fn multiset_result(spec: &AggSpec, m: &BTreeMap<Value, i64>, distinct: i64) -> Value {
         use AggKind::*;
         let live = || m.iter().filter(|(_, c)| **c > 0).map(|(v, _)| v);
-        match self.spec.kind {
+        match spec.kind {
             DCount | DCountIf => Value::Long(distinct),
             Min | MinIf => live().next().cloned().unwrap_or(Value::Null),
             Max | MaxIf => live().next_back().cloned().unwrap_or(Value::Null),
+            // Arrays and bags sort after every other value: when the greatest is neither,
+            // the multiset's live values are the set, sorted and distinct already.
+            MakeSet | MakeSetIf
+                if !m
+                    .last_key_value()
+                    .is_some_and(|(v, _)| matches!(v, Value::Array(_) | Value::Object(_))) =>
+            {
+                Value::array(live().take(spec.limit).cloned().collect())
+            }
             MakeSet | MakeSetIf => {
                 let mut set: Vec<Value> = Vec::new();
                 for v in live() {
@@ -390,7 +422,7 @@ impl Accumulator {
                 }
                 set.sort();
                 set.dedup();
-                set.truncate(self.spec.limit);
+                set.truncate(spec.limit);
                 Value::array(set)
             }
             MakeList | MakeListIf => {
@@ -398,7 +430,7 @@ impl Accumulator {
                 for (v, c) in m.iter().filter(|(_, c)| **c > 0) {
                     let item = v.index(1).cloned().unwrap_or(Value::Null);
                     for _ in 0..*c {
-                        if out.len() < self.spec.limit {
+                        if out.len() < spec.limit {
                             out.push(item.clone());
                         }
                     }
@@ -431,7 +463,7 @@ impl Accumulator {
                         Some(b) => {
                             let bk = b.index(0).unwrap_or(b);
                             let ord = compare(key, bk).unwrap_or(std::cmp::Ordering::Equal);
-                            if self.spec.kind == ArgMax {
+                            if spec.kind == ArgMax {
                                 ord == std::cmp::Ordering::Greater
                             } else {
                                 ord == std::cmp::Ordering::Less
@@ -466,7 +498,7 @@ impl Accumulator {
                 if n == 0 {
                     return Value::Null;
                 }
-                let rank = ((self.spec.percentile / 100.0) * n as f64).ceil().max(1.0) as i128;
+                let rank = ((spec.percentile / 100.0) * n as f64).ceil().max(1.0) as i128;
                 let mut seen: i128 = 0;
                 for (v, c) in values {
                     seen += i128::from(c);
