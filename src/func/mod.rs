@@ -286,6 +286,24 @@ pub fn scalar_fn(name: &str) -> Option<&'static ScalarFn> {
     SCALAR_FUNCTIONS.iter().find(|f| f.name == name)
 }
 
+/// The function a bound call named `name` runs: the scalar function of that name, else the
+/// internal one. Looked up in a table built once, since expressions are evaluated per row.
+pub fn callable_fn(name: &str) -> Option<&'static ScalarFn> {
+    static BY_NAME: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static ScalarFn>> =
+        std::sync::OnceLock::new();
+    BY_NAME
+        .get_or_init(|| {
+            let mut m = rustc_hash::FxHashMap::default();
+            // Scalar functions win over internal ones of the same name.
+            for f in INTERNAL_FUNCTIONS.iter().chain(SCALAR_FUNCTIONS) {
+                m.insert(f.name, f);
+            }
+            m
+        })
+        .get(name)
+        .copied()
+}
+
 /// An aggregate function: its name, kind and arity.
 pub struct AggregateFn {
     /// The name as KQL writes it.

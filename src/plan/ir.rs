@@ -136,15 +136,21 @@ impl ScalarExpr {
                 }
                 acc
             }
-            ScalarExpr::Call { name, args } => {
-                match crate::func::scalar_fn(name).or_else(|| crate::func::internal_fn(name)) {
-                    Some(f) => {
-                        let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect();
-                        (f.eval)(&vals)
+            ScalarExpr::Call { name, args } => match crate::func::callable_fn(name) {
+                // Up to four arguments are evaluated onto the stack, not into a new vector.
+                Some(f) if args.len() <= 4 => {
+                    let mut vals: [Value; 4] = Default::default();
+                    for (slot, a) in vals.iter_mut().zip(args) {
+                        *slot = a.eval(row, ctx);
                     }
-                    None => Value::Null,
+                    (f.eval)(&vals[..args.len()])
                 }
-            }
+                Some(f) => {
+                    let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect();
+                    (f.eval)(&vals)
+                }
+                None => Value::Null,
+            },
             ScalarExpr::In {
                 expr,
                 list,
