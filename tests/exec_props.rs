@@ -69,6 +69,8 @@ const QUERIES: &[&str] = &[
     "SigninLogs | summarize c = count() by UserPrincipalName, IPAddress | summarize percentilesw(strlen(IPAddress), c, 25, 90) by UserPrincipalName",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",
     "SigninLogs | extend h = hash_md5(IPAddress), t = make_timespan(strlen(IPAddress) % 24, 5, 1.5), p = parse_path(strcat(@'C:\\Users\\', UserPrincipalName, @'\\a.exe:s')), a = array_strcat(split(IPAddress, '.'), '-') | project UserPrincipalName, h, t, f = tostring(p.Filename), d = tostring(p.DirectoryName), a",
+    // range() over datetimes with a timespan step, expanded into keys (a Sentinel rule's form).
+    "SigninLogs | extend k = range(bin(TimeGenerated - 10m, 5m), bin(TimeGenerated, 5m), 150s) | mv-expand k to typeof(datetime) | summarize n = count(), u = make_set(UserPrincipalName) by k",
     // parse_xml: attributes, text, a repeated element as an array; invalid XML is null.
     "SigninLogs | extend x = parse_xml(strcat('<e ip=\"', IPAddress, '\"><u>', UserPrincipalName, '</u><u>', ResultType, '</u></e>')), bad = parse_xml(strcat('<e>', IPAddress)) | project UserPrincipalName, ip = tostring(x.e['@ip']), u = tostring(x.e.u[1]), x, bad",
 ];

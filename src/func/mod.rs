@@ -244,6 +244,7 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("make_timespan", 2, 4, Fixed(T::TimeSpan), f_make_timespan),
     f!("parse_path", 1, 1, Fixed(T::Dynamic), f_parse_path),
     f!("hash_md5", 1, 1, Fixed(T::String), hash::f_hash_md5),
+    f!("range", 2, 3, Fixed(T::Dynamic), f_range),
     f!(
         "series_decompose_anomalies",
         1,

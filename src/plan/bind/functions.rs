@@ -22,7 +22,6 @@ const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
     "bag_merge",
     "bag_remove_keys",
     "jaccard_index",
-    "range",
 ];
 
 /// The known function closest to a misspelt name (by edit distance, ignoring case), if one is
