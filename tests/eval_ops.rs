@@ -799,3 +799,92 @@ fn day_aligned_windows_follow_midnight() {
         [vec![l(3)]]
     );
 }
+
+/// The column names of the query's result.
+fn columns(src: &str) -> Vec<String> {
+    let q = kql::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    let p = plan::bind(src, &q, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    p.schema().iter().map(|c| c.name.to_string()).collect()
+}
+
+/// Kusto's series_fit_line example: y over 12 hourly bins.
+const FIT: &str = "print y = dynamic([2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30])";
+
+fn real(v: &Value) -> f64 {
+    match v {
+        Value::Real(x) => *x,
+        Value::Long(x) => *x as f64,
+        other => panic!("a number expected, not {other:?}"),
+    }
+}
+
+fn close(v: &Value, want: f64) {
+    assert!((real(v) - want).abs() < 1e-3, "{v:?} is not {want}");
+}
+
+#[test]
+fn series_fit_line_on_kusto_example() {
+    let q = format!(
+        "{FIT} | extend (RSquare, Slope, Variance, RVariance, Interception, LineFit) = series_fit_line(y) | project-away y"
+    );
+    let rows = run(&q);
+    let r = &rows[0];
+    close(&r[0], 0.982);
+    close(&r[1], 2.730);
+    close(&r[2], 98.628);
+    close(&r[3], 1.686);
+    close(&r[4], -1.666);
+    let Value::Array(fit) = &r[5] else {
+        panic!("line_fit is an array")
+    };
+    assert_eq!(fit.len(), 12);
+    close(&fit[0], 1.064);
+    close(&fit[11], 31.102);
+    // Unnamed, the columns are named after the function and its argument.
+    assert_eq!(
+        columns(&format!("{FIT} | extend series_fit_line(y)")),
+        [
+            "y",
+            "series_fit_line_y_rsquare",
+            "series_fit_line_y_slope",
+            "series_fit_line_y_variance",
+            "series_fit_line_y_rvariance",
+            "series_fit_line_y_interception",
+            "series_fit_line_y_line_fit"
+        ]
+    );
+}
+
+#[test]
+fn series_fit_line_dynamic_on_kusto_example() {
+    let rows = run(&format!(
+        "{FIT} | extend fit = series_fit_line_dynamic(y) \
+         | project RSquare = fit.rsquare, Slope = fit.slope, Variance = fit.variance, \
+           RVariance = fit.rvariance, Interception = fit.interception, LineFit = fit.line_fit"
+    ));
+    let r = &rows[0];
+    close(&r[0], 0.982);
+    close(&r[1], 2.730);
+    close(&r[2], 98.628);
+    close(&r[3], 1.686);
+    close(&r[4], -1.666);
+    let Value::Array(fit) = &r[5] else {
+        panic!("line_fit is an array")
+    };
+    close(&fit[2], 6.526);
+    // A perfect line: r-square 1, no residual; not an array: null.
+    let rows = run(
+        "print f = series_fit_line_dynamic(dynamic([3, 5, 7])), n = series_fit_line_dynamic('x')",
+    );
+    let Value::Object(bag) = &rows[0][0] else {
+        panic!("a bag expected")
+    };
+    let get = |k: &str| bag.iter().find(|(n, _)| &**n == k).map(|(_, v)| v.clone());
+    close(&get("rsquare").unwrap_or(N), 1.0);
+    close(&get("slope").unwrap_or(N), 2.0);
+    close(&get("interception").unwrap_or(N), 1.0);
+    close(&get("rvariance").unwrap_or(N), 0.0);
+    close(&get("variance").unwrap_or(N), 4.0);
+    assert_eq!(rows[0][1], N);
+}

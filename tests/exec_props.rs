@@ -90,6 +90,8 @@ const SERIAL_QUERIES: &[&str] = &[
 /// make-series queries: bounds from the data or constant, keys or none, a moving window, the
 /// `in range` form, and the arrays through series_decompose_anomalies and mv-expand.
 const SERIES_QUERIES: &[&str] = &[
+    // A line fitted to each user's counts, as columns and as a bag.
+    "SigninLogs | make-series n = count() on TimeGenerated step 10m by UserPrincipalName | extend (r2, slope) = series_fit_line(n), f = series_fit_line_dynamic(n) | project UserPrincipalName, r2, slope, f",
     "SigninLogs | make-series n = count(), d = dcount(IPAddress) on TimeGenerated step 10m by UserPrincipalName",
     "SigninLogs | where TimeGenerated > ago(20m) | make-series count() default = -1 on TimeGenerated step 5m by UserPrincipalName",
     "SigninLogs | make-series c = countif(ResultType == \"0\"), s = sum(strlen(IPAddress)) on TimeGenerated from datetime(2024-05-01T08:10:00Z) to datetime(2024-05-01T08:50:00Z) step 7m by IPAddress",

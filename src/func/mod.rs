@@ -252,6 +252,20 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         Fixed(T::Dynamic),
         series::f_series_decompose_anomalies
     ),
+    f!(
+        "series_fit_line",
+        1,
+        1,
+        Fixed(T::Real),
+        series::f_series_fit_line
+    ),
+    f!(
+        "series_fit_line_dynamic",
+        1,
+        1,
+        Fixed(T::Dynamic),
+        series::f_series_fit_line_dynamic
+    ),
 ];
 
 /// Functions the binder calls on the query's behalf but that a query cannot name: the parts
@@ -263,6 +277,13 @@ pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[
         7,
         Fixed(T::Dynamic),
         series::f_series_decompose_anomalies_parts
+    ),
+    f!(
+        "series_fit_line_parts",
+        1,
+        1,
+        Fixed(T::Dynamic),
+        series::f_series_fit_line_parts
     ),
     // `pack_all(true)`: the row's columns as a bag, null and empty values left out.
     f!("pack_nonempty", 0, ANY, Fixed(T::Dynamic), f_pack_nonempty),
@@ -276,11 +297,18 @@ pub fn internal_fn(name: &str) -> Option<&'static ScalarFn> {
 /// The functions that return several columns: the function's name, the internal function
 /// that computes them all as one array, and the suffix of each column's generated name
 /// (Kusto names `extend f(x)`'s columns `f_x_suffix`).
-pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[(
-    "series_decompose_anomalies",
-    "series_decompose_anomalies_parts",
-    &["ad_flag", "ad_score", "baseline"],
-)];
+pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[
+    (
+        "series_decompose_anomalies",
+        "series_decompose_anomalies_parts",
+        &["ad_flag", "ad_score", "baseline"],
+    ),
+    (
+        "series_fit_line",
+        "series_fit_line_parts",
+        &series::FIT_LINE_PARTS,
+    ),
+];
 
 /// The scalar function named `name` (KQL names are case-sensitive).
 pub fn scalar_fn(name: &str) -> Option<&'static ScalarFn> {

@@ -1,6 +1,6 @@
 //! Kusto's series analysis functions over dynamic numeric arrays (the output of `make-series`
 //! or `make_list`): `series_decompose_anomalies` with the decomposition and outlier scoring it
-//! is built from.
+//! is built from, and `series_fit_line` (`_dynamic`), a least-squares line over the bin index.
 //!
 //! The decomposition follows Kusto's documented steps (series_decompose): the seasonal
 //! component (the median of the points in the same phase of an explicit period), the trend
@@ -315,6 +315,119 @@ pub fn f_series_decompose_anomalies_parts(a: &[Value]) -> Value {
             reals(&r.scores),
             reals(&r.baseline),
         ]),
+        None => Value::Null,
+    }
+}
+
+/// A least-squares line fitted to a series (`series_fit_line`): the points are
+/// `(i, y_i)` with `i` counted from 1, missing elements left out of the fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineFit {
+    /// The coefficient of determination, 1 − residual / total sum of squares (1 when the
+    /// points are all equal: the line fits them exactly).
+    pub rsquare: f64,
+    /// The line's slope (the `a` of `y = a·x + b`).
+    pub slope: f64,
+    /// The sample variance of the points (over n − 1; 0 for fewer than two points).
+    pub variance: f64,
+    /// The sample variance of the residuals, the points minus the line (over n − 1).
+    pub rvariance: f64,
+    /// The line's value at x = 0 (the `b` of `y = a·x + b`).
+    pub interception: f64,
+    /// The line's value at every position of the series, missing elements' included.
+    pub line_fit: Vec<f64>,
+}
+
+/// The line fitted to `x` (see [`LineFit`]); `None` when no element is a number.
+pub fn fit_series_line(x: &[Option<f64>]) -> Option<LineFit> {
+    let points: Vec<(f64, f64)> = x
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|y| ((i + 1) as f64, y)))
+        .collect();
+    let (interception, slope) = fit_line(&points)?;
+    let n = points.len() as f64;
+    let mean = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let total: f64 = points.iter().map(|p| (p.1 - mean) * (p.1 - mean)).sum();
+    let residual: f64 = points
+        .iter()
+        .map(|p| {
+            let r = p.1 - (interception + slope * p.0);
+            r * r
+        })
+        .sum();
+    let over = |ss: f64| {
+        if points.len() > 1 {
+            ss / (n - 1.0)
+        } else {
+            0.0
+        }
+    };
+    Some(LineFit {
+        rsquare: if total > 0.0 {
+            1.0 - residual / total
+        } else {
+            1.0
+        },
+        slope,
+        variance: over(total),
+        rvariance: over(residual),
+        interception,
+        line_fit: (1..=x.len())
+            .map(|i| interception + slope * i as f64)
+            .collect(),
+    })
+}
+
+/// The names of `series_fit_line`'s parts, in the order of its columns.
+pub const FIT_LINE_PARTS: [&str; 6] = [
+    "rsquare",
+    "slope",
+    "variance",
+    "rvariance",
+    "interception",
+    "line_fit",
+];
+
+fn fit_of(a: &[Value]) -> Option<LineFit> {
+    fit_series_line(&numbers(a.first()?)?)
+}
+
+fn fit_values(f: LineFit) -> [Value; 6] {
+    [
+        Value::Real(f.rsquare),
+        Value::Real(f.slope),
+        Value::Real(f.variance),
+        Value::Real(f.rvariance),
+        Value::Real(f.interception),
+        reals(&f.line_fit),
+    ]
+}
+
+/// `series_fit_line(series)` given one name: the fit's r-square (its first column); null when
+/// the series is not an array or holds no number.
+pub fn f_series_fit_line(a: &[Value]) -> Value {
+    fit_of(a).map_or(Value::Null, |f| Value::Real(f.rsquare))
+}
+
+/// The six columns of `series_fit_line` as one array (`rsquare`, `slope`, `variance`,
+/// `rvariance`, `interception`, `line_fit`), for `extend (…) = series_fit_line(…)`; null as
+/// the function is.
+pub fn f_series_fit_line_parts(a: &[Value]) -> Value {
+    fit_of(a).map_or(Value::Null, |f| Value::array(fit_values(f).to_vec()))
+}
+
+/// `series_fit_line_dynamic(series)`: the fit as a property bag with the keys of
+/// [`FIT_LINE_PARTS`]; null when the series is not an array or holds no number.
+pub fn f_series_fit_line_dynamic(a: &[Value]) -> Value {
+    match fit_of(a) {
+        Some(f) => Value::object(
+            FIT_LINE_PARTS
+                .iter()
+                .zip(fit_values(f))
+                .map(|(k, v)| (crate::model::Str::from(*k), v))
+                .collect(),
+        ),
         None => Value::Null,
     }
 }
