@@ -888,3 +888,73 @@ fn series_fit_line_dynamic_on_kusto_example() {
     close(&get("variance").unwrap_or(N), 4.0);
     assert_eq!(rows[0][1], N);
 }
+
+/// Kusto's series_stats example.
+const STATS: &str = "print x = dynamic([23, 46, 23, 87, 4, 8, 3, 75, 2, 56, 13, 75, 32, 16, 29])";
+
+#[test]
+fn series_stats_on_kusto_example() {
+    let rows = run(&format!("{STATS} | project series_stats(x)"));
+    let r = &rows[0];
+    close(&r[0], 2.0);
+    assert_eq!(r[1], l(8));
+    close(&r[2], 87.0);
+    assert_eq!(r[3], l(3));
+    close(&r[4], 32.8);
+    close(&r[5], 28.5036338535483);
+    close(&r[6], 812.457142857143);
+    assert_eq!(
+        columns(&format!("{STATS} | project series_stats(x)")),
+        [
+            "series_stats_x_min",
+            "series_stats_x_min_idx",
+            "series_stats_x_max",
+            "series_stats_x_max_idx",
+            "series_stats_x_avg",
+            "series_stats_x_stdev",
+            "series_stats_x_variance"
+        ]
+    );
+    let rows = run(&format!(
+        "{STATS} | extend s = series_stats_dynamic(x) | project s.min, s.max_idx, s.avg, s.sum, s.len"
+    ));
+    close(&rows[0][0], 2.0);
+    assert_eq!(rows[0][1], l(3));
+    close(&rows[0][2], 32.8);
+    close(&rows[0][3], 492.0);
+    assert_eq!(rows[0][4], l(15));
+    // A null element makes the statistics null, unless ignore_nonfinite is true.
+    let rows = run(
+        "print x = dynamic([1, null, 3]) | extend (mn, mi) = series_stats(x), (a, b, c, d, avg) = series_stats(x, true) | project mn, mi, avg",
+    );
+    assert_eq!(rows, [vec![N, N, Value::Real(2.0)]]);
+}
+
+#[test]
+fn series_outliers_scores_by_tukey_fences() {
+    // A flat series: the fences meet, nothing scores. With ctukey's 10th and 90th percentiles
+    // of [1, 1, 1, 1, 10] (1 and 6.4), the 10 scores (10 - 6.4) / 5.4.
+    let rows = run("print o = series_outliers(dynamic([4, 4, 4]))");
+    assert_eq!(rows[0][0], Value::array(vec![Value::Real(0.0); 3]));
+    let rows = run("print o = series_outliers(dynamic([1, 1, 1, 1, 10]))");
+    let Value::Array(o) = &rows[0][0] else {
+        panic!("an array expected")
+    };
+    close(&o[4], 3.6 / 5.4);
+    close(&o[0], 0.0);
+    let rows =
+        run("print o = series_outliers(dynamic([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]), 'tukey', 5)");
+    let Value::Array(o) = &rows[0][0] else {
+        panic!("an array expected")
+    };
+    // Without the ignored 5: [1,2,3,4,6,7,8,9,100]; 25th percentile 3, 75th 8, range 5.
+    close(&o[9], (100.0 - 8.0) / 5.0);
+    close(&o[0], (1.0 - 3.0) / 5.0);
+    close(&o[3], 0.0);
+    // The ignored value scores 0.
+    close(&o[4], 0.0);
+    assert_eq!(
+        run("print o = series_outliers(dynamic([1, 2]), 'other')")[0][0],
+        N
+    );
+}

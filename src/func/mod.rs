@@ -259,6 +259,21 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
         Fixed(T::Real),
         series::f_series_fit_line
     ),
+    f!("series_stats", 1, 2, Fixed(T::Real), series::f_series_stats),
+    f!(
+        "series_stats_dynamic",
+        1,
+        2,
+        Fixed(T::Dynamic),
+        series::f_series_stats_dynamic
+    ),
+    f!(
+        "series_outliers",
+        1,
+        5,
+        Fixed(T::Dynamic),
+        series::f_series_outliers
+    ),
     f!(
         "series_fit_line_dynamic",
         1,
@@ -277,6 +292,13 @@ pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[
         7,
         Fixed(T::Dynamic),
         series::f_series_decompose_anomalies_parts
+    ),
+    f!(
+        "series_stats_parts",
+        1,
+        2,
+        Fixed(T::Dynamic),
+        series::f_series_stats_parts
     ),
     f!(
         "series_fit_line_parts",
@@ -308,6 +330,7 @@ pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[
         "series_fit_line_parts",
         &series::FIT_LINE_PARTS,
     ),
+    ("series_stats", "series_stats_parts", &series::STATS_PARTS),
 ];
 
 /// The scalar function named `name` (KQL names are case-sensitive).

@@ -1,6 +1,7 @@
 //! Kusto's series analysis functions over dynamic numeric arrays (the output of `make-series`
 //! or `make_list`): `series_decompose_anomalies` with the decomposition and outlier scoring it
-//! is built from, and `series_fit_line` (`_dynamic`), a least-squares line over the bin index.
+//! is built from, `series_outliers` and `series_stats` (`_dynamic`), and `series_fit_line`
+//! (`_dynamic`), a least-squares line over the bin index.
 //!
 //! The decomposition follows Kusto's documented steps (series_decompose): the seasonal
 //! component (the median of the points in the same phase of an explicit period), the trend
@@ -430,6 +431,141 @@ pub fn f_series_fit_line_dynamic(a: &[Value]) -> Value {
         ),
         None => Value::Null,
     }
+}
+
+/// The names of `series_stats`' parts, in the order of its columns.
+pub const STATS_PARTS: [&str; 7] = [
+    "min", "min_idx", "max", "max_idx", "avg", "stdev", "variance",
+];
+
+/// Kusto's `series_stats` of a series: `[min, min_idx, max, max_idx, avg, stdev, variance,
+/// sum, len]` (indexes from 0, the first of equal extremes; sample variance and standard
+/// deviation, over n − 1). Null statistics when the series has a non-numeric element and
+/// `ignore_nonfinite` is false, or no number at all; `None` when `v` is not an array.
+fn stats_of(v: &Value, ignore_nonfinite: bool) -> Option<[Value; 9]> {
+    let xs = numbers(v)?;
+    let len = Value::Long(xs.len() as i64);
+    let present: Vec<(usize, f64)> = xs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| x.map(|x| (i, x)))
+        .collect();
+    if present.is_empty() || (!ignore_nonfinite && present.len() < xs.len()) {
+        let mut out: [Value; 9] = Default::default();
+        out[8] = len;
+        return Some(out);
+    }
+    let mut min = present[0];
+    let mut max = present[0];
+    for p in &present {
+        if p.1 < min.1 {
+            min = *p;
+        }
+        if p.1 > max.1 {
+            max = *p;
+        }
+    }
+    let n = present.len() as f64;
+    let sum: f64 = present.iter().map(|p| p.1).sum();
+    let avg = sum / n;
+    let variance = if present.len() > 1 {
+        present
+            .iter()
+            .map(|p| (p.1 - avg) * (p.1 - avg))
+            .sum::<f64>()
+            / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some([
+        Value::Real(min.1),
+        Value::Long(min.0 as i64),
+        Value::Real(max.1),
+        Value::Long(max.0 as i64),
+        Value::Real(avg),
+        Value::Real(variance.sqrt()),
+        Value::Real(variance),
+        Value::Real(sum),
+        len,
+    ])
+}
+
+fn stats_args(a: &[Value]) -> Option<[Value; 9]> {
+    let ignore = matches!(a.get(1), Some(Value::Bool(true)));
+    stats_of(a.first()?, ignore)
+}
+
+/// `series_stats(series[, ignore_nonfinite])` given one name: the minimum (its first column).
+pub fn f_series_stats(a: &[Value]) -> Value {
+    stats_args(a).map_or(Value::Null, |s| s[0].clone())
+}
+
+/// The seven columns of `series_stats` as one array (see [`STATS_PARTS`]), for
+/// `extend series_stats(x)`; null when the series is not an array.
+pub fn f_series_stats_parts(a: &[Value]) -> Value {
+    match stats_args(a) {
+        Some(s) => Value::array(s[..7].to_vec()),
+        None => Value::Null,
+    }
+}
+
+/// `series_stats_dynamic(series[, ignore_nonfinite])`: the statistics as a bag, with `sum`
+/// and `len` besides those of [`STATS_PARTS`]; null when the series is not an array.
+pub fn f_series_stats_dynamic(a: &[Value]) -> Value {
+    match stats_args(a) {
+        Some(s) => Value::object(
+            STATS_PARTS
+                .iter()
+                .chain(&["sum", "len"])
+                .zip(s)
+                .map(|(k, v)| (crate::model::Str::from(*k), v))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+/// `series_outliers(series[, kind, ignore_val, min_percentile, max_percentile])`: the Tukey
+/// fence score of each point (see the module documentation): fences at the 10th and 90th
+/// percentiles for `ctukey` (the default; `min_percentile`/`max_percentile`, in [2, 98],
+/// change them), the 25th and 75th for `tukey`. Null and `ignore_val` points, and non-numeric
+/// ones, score 0. Null when the series is not an array or a parameter is invalid.
+pub fn f_series_outliers(a: &[Value]) -> Value {
+    let Some(mut xs) = a.first().and_then(numbers) else {
+        return Value::Null;
+    };
+    let kind = match a.get(1) {
+        None | Some(Value::Null) => "ctukey".to_string(),
+        Some(Value::String(k)) => k.to_ascii_lowercase(),
+        Some(_) => return Value::Null,
+    };
+    if let Some(ignore) = a.get(2).and_then(|v| match toreal(v) {
+        Value::Real(r) => Some(r),
+        _ => None,
+    }) {
+        for x in xs.iter_mut() {
+            if *x == Some(ignore) {
+                *x = None;
+            }
+        }
+    }
+    let pct = |i: usize, default: f64| -> Option<f64> {
+        match a.get(i).map(toreal) {
+            None | Some(Value::Null) => Some(default),
+            Some(Value::Real(p)) if (2.0..=98.0).contains(&p) => Some(p),
+            Some(_) => None,
+        }
+    };
+    let (lo, hi) = match kind.as_str() {
+        "tukey" => (25.0, 75.0),
+        "ctukey" => match (pct(3, 10.0), pct(4, 90.0)) {
+            (Some(lo), Some(hi)) if lo < hi => (lo, hi),
+            _ => return Value::Null,
+        },
+        _ => return Value::Null,
+    };
+    let n = xs.len();
+    reals(&outlier_scores(&xs, lo, hi, n))
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
     "hash",
     "hash_sha1",
     "hash_sha256",
-    "series_stats",
-    "series_outliers",
     "geo_info_from_ip_address",
     "zip",
     "translate",

@@ -205,20 +205,41 @@ impl Binder<'_> {
                 let mut p = p;
                 let scope = Scope::of(&p);
                 let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+                let set = |cols: &mut Vec<(Str, Type, ScalarExpr)>, name: &str, ty, x| match cols
+                    .iter_mut()
+                    .find(|c| &*c.0 == name)
+                {
+                    Some(c) => {
+                        c.1 = ty;
+                        c.2 = x;
+                    }
+                    None => cols.push((Str::from(name), ty, x)),
+                };
                 for it in items {
+                    // A multi-column function: its parts computed once in a hidden column
+                    // appended to the input (its other columns stay where they are).
+                    if let Some(multi) = self.multi_column_call(it, &scope)? {
+                        let mut wider = Scope::of(&p).cols;
+                        let hidden = format!("{}()#{}", multi.function, wider.len());
+                        wider.push((Str::from(hidden.as_str()), Type::Dynamic, multi.call));
+                        p = map_plan(p, wider);
+                        let at = p.schema.len() - 1;
+                        for (k, name) in multi.names.iter().enumerate() {
+                            let part = ScalarExpr::Index {
+                                expr: Box::new(ScalarExpr::Column(at)),
+                                index: Box::new(ScalarExpr::Literal(Value::Long(k as i64))),
+                            };
+                            set(&mut cols, name, Type::Dynamic, part);
+                        }
+                        continue;
+                    }
                     let (x, ty) = self.bind_item_expr(&mut p, &it.expr, &scope)?;
                     one_name(it)?;
                     let name = match it.names.first() {
                         Some(n) => n.name.clone(),
                         None => self.name_for(&it.expr, cols.iter().map(|c| &*c.0)),
                     };
-                    match cols.iter_mut().find(|c| &*c.0 == name.as_str()) {
-                        Some(c) => {
-                            c.1 = ty;
-                            c.2 = x;
-                        }
-                        None => cols.push((Str::from(name.as_str()), ty, x)),
-                    }
+                    set(&mut cols, &name, ty, x);
                 }
                 Ok(map_plan(p, cols))
             }
