@@ -958,3 +958,21 @@ fn series_outliers_scores_by_tukey_fences() {
         N
     );
 }
+
+#[test]
+fn arg_max_with_a_tuple_of_names() {
+    // Kusto names arg_max's output columns in turn: the maximised one, then the others (the
+    // beaconing rules' `(MostFrequentTimeDeltaCount, MostFrequentTimeDeltainSeconds) = …`).
+    let q = "datatable(k:string, c:long, d:long) ['a', 1, 10, 'a', 5, 20, 'b', 2, 30] \
+             | summarize (MostC, AtD) = arg_max(c, d), n = sum(c) by k";
+    assert_eq!(columns(q), ["k", "MostC", "AtD", "n"]);
+    assert_eq!(
+        sorted(run(q)),
+        [
+            vec![s("a"), l(5), l(20), l(6)],
+            vec![s("b"), l(2), l(30), l(2)]
+        ]
+    );
+    let q = "datatable(k:string, c:long) ['a', 1] | summarize (Lo) = arg_min(c, k)";
+    assert_eq!(columns(q), ["Lo", "k"]);
+}
