@@ -277,3 +277,40 @@ fn window_functions_need_serialized_rows() {
         "{msg}"
     );
 }
+
+/// The window functions of each Serialize node of the query's plan, outermost first.
+fn serialize_nodes(src: &str) -> Vec<usize> {
+    let q = kql::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    let p = plan::bind(src, &q, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    let mut out = Vec::new();
+    let mut stack = vec![&p.root];
+    while let Some(n) = stack.pop() {
+        if let plan::Node::Serialize { columns, .. } = &n.node {
+            out.push(columns.len());
+        }
+        stack.extend(n.inputs());
+    }
+    out
+}
+
+#[test]
+fn window_functions_of_the_input_share_one_operator() {
+    // next(a) and prev(b) read the input: one node. prev(x) reads next(a)'s column, and
+    // row_cumsum's restart reads prev(x): a node each on top.
+    let q = "datatable (a:long, b:long) [1, 10, 2, 20, 3, 30, 4, 40] | sort by a asc \
+             | extend x = next(a), y = prev(b) | extend z = row_cumsum(a, x != prev(x))";
+    assert_eq!(serialize_nodes(q), [1, 1, 2]);
+    assert_eq!(
+        serialize_nodes(
+            "datatable (a:long) [1] | sort by a | extend n = next(a, 1), m = next(a, 2), r = row_number()"
+        ),
+        [3]
+    );
+    let rows = run(q);
+    assert_eq!(col(&rows, 2), [l(2), l(3), l(4), N]);
+    assert_eq!(col(&rows, 3), [N, l(10), l(20), l(30)]);
+    // x != prev(x) holds on the 2nd and 3rd rows (null compares to nothing): the sum restarts
+    // there.
+    assert_eq!(col(&rows, 4), [l(1), l(2), l(3), l(7)]);
+}

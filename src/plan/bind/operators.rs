@@ -139,6 +139,26 @@ impl Binder<'_> {
                     columns.push(f.map_exprs(&remap));
                 }
             }
+            // Functions of the input's columns alone join the Serialize node just below, when
+            // it has the same order (its columns come last either way): one operator, one copy
+            // of the set, for `extend a = next(x), b = next(y)`.
+            if let Node::Serialize {
+                input,
+                order: below,
+                columns: computed,
+            } = &mut p.node
+                && *below == order
+                && !computed.is_empty()
+                && columns.iter().all(|f| {
+                    f.exprs().iter().all(|e| {
+                        !e.any(&|c| matches!(c, ScalarExpr::Column(i) if *i >= input.schema.len()))
+                    })
+                })
+            {
+                computed.extend(columns);
+                p.schema = schema;
+                continue;
+            }
             let input = std::mem::replace(
                 p,
                 Plan {
