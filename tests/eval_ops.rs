@@ -799,3 +799,180 @@ fn day_aligned_windows_follow_midnight() {
         [vec![l(3)]]
     );
 }
+
+/// The column names of the query's result.
+fn columns(src: &str) -> Vec<String> {
+    let q = kql::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    let p = plan::bind(src, &q, Catalog::builtin(), &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    p.schema().iter().map(|c| c.name.to_string()).collect()
+}
+
+/// Kusto's series_fit_line example: y over 12 hourly bins.
+const FIT: &str = "print y = dynamic([2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30])";
+
+fn real(v: &Value) -> f64 {
+    match v {
+        Value::Real(x) => *x,
+        Value::Long(x) => *x as f64,
+        other => panic!("a number expected, not {other:?}"),
+    }
+}
+
+fn close(v: &Value, want: f64) {
+    assert!((real(v) - want).abs() < 1e-3, "{v:?} is not {want}");
+}
+
+#[test]
+fn series_fit_line_on_kusto_example() {
+    let q = format!(
+        "{FIT} | extend (RSquare, Slope, Variance, RVariance, Interception, LineFit) = series_fit_line(y) | project-away y"
+    );
+    let rows = run(&q);
+    let r = &rows[0];
+    close(&r[0], 0.982);
+    close(&r[1], 2.730);
+    close(&r[2], 98.628);
+    close(&r[3], 1.686);
+    close(&r[4], -1.666);
+    let Value::Array(fit) = &r[5] else {
+        panic!("line_fit is an array")
+    };
+    assert_eq!(fit.len(), 12);
+    close(&fit[0], 1.064);
+    close(&fit[11], 31.102);
+    // Unnamed, the columns are named after the function and its argument.
+    assert_eq!(
+        columns(&format!("{FIT} | extend series_fit_line(y)")),
+        [
+            "y",
+            "series_fit_line_y_rsquare",
+            "series_fit_line_y_slope",
+            "series_fit_line_y_variance",
+            "series_fit_line_y_rvariance",
+            "series_fit_line_y_interception",
+            "series_fit_line_y_line_fit"
+        ]
+    );
+}
+
+#[test]
+fn series_fit_line_dynamic_on_kusto_example() {
+    let rows = run(&format!(
+        "{FIT} | extend fit = series_fit_line_dynamic(y) \
+         | project RSquare = fit.rsquare, Slope = fit.slope, Variance = fit.variance, \
+           RVariance = fit.rvariance, Interception = fit.interception, LineFit = fit.line_fit"
+    ));
+    let r = &rows[0];
+    close(&r[0], 0.982);
+    close(&r[1], 2.730);
+    close(&r[2], 98.628);
+    close(&r[3], 1.686);
+    close(&r[4], -1.666);
+    let Value::Array(fit) = &r[5] else {
+        panic!("line_fit is an array")
+    };
+    close(&fit[2], 6.526);
+    // A perfect line: r-square 1, no residual; not an array: null.
+    let rows = run(
+        "print f = series_fit_line_dynamic(dynamic([3, 5, 7])), n = series_fit_line_dynamic('x')",
+    );
+    let Value::Object(bag) = &rows[0][0] else {
+        panic!("a bag expected")
+    };
+    let get = |k: &str| bag.iter().find(|(n, _)| &**n == k).map(|(_, v)| v.clone());
+    close(&get("rsquare").unwrap_or(N), 1.0);
+    close(&get("slope").unwrap_or(N), 2.0);
+    close(&get("interception").unwrap_or(N), 1.0);
+    close(&get("rvariance").unwrap_or(N), 0.0);
+    close(&get("variance").unwrap_or(N), 4.0);
+    assert_eq!(rows[0][1], N);
+}
+
+/// Kusto's series_stats example.
+const STATS: &str = "print x = dynamic([23, 46, 23, 87, 4, 8, 3, 75, 2, 56, 13, 75, 32, 16, 29])";
+
+#[test]
+fn series_stats_on_kusto_example() {
+    let rows = run(&format!("{STATS} | project series_stats(x)"));
+    let r = &rows[0];
+    close(&r[0], 2.0);
+    assert_eq!(r[1], l(8));
+    close(&r[2], 87.0);
+    assert_eq!(r[3], l(3));
+    close(&r[4], 32.8);
+    close(&r[5], 28.5036338535483);
+    close(&r[6], 812.457142857143);
+    assert_eq!(
+        columns(&format!("{STATS} | project series_stats(x)")),
+        [
+            "series_stats_x_min",
+            "series_stats_x_min_idx",
+            "series_stats_x_max",
+            "series_stats_x_max_idx",
+            "series_stats_x_avg",
+            "series_stats_x_stdev",
+            "series_stats_x_variance"
+        ]
+    );
+    let rows = run(&format!(
+        "{STATS} | extend s = series_stats_dynamic(x) | project s.min, s.max_idx, s.avg, s.sum, s.len"
+    ));
+    close(&rows[0][0], 2.0);
+    assert_eq!(rows[0][1], l(3));
+    close(&rows[0][2], 32.8);
+    close(&rows[0][3], 492.0);
+    assert_eq!(rows[0][4], l(15));
+    // A null element makes the statistics null, unless ignore_nonfinite is true.
+    let rows = run(
+        "print x = dynamic([1, null, 3]) | extend (mn, mi) = series_stats(x), (a, b, c, d, avg) = series_stats(x, true) | project mn, mi, avg",
+    );
+    assert_eq!(rows, [vec![N, N, Value::Real(2.0)]]);
+}
+
+#[test]
+fn series_outliers_scores_by_tukey_fences() {
+    // A flat series: the fences meet, nothing scores. With ctukey's 10th and 90th percentiles
+    // of [1, 1, 1, 1, 10] (1 and 6.4), the 10 scores (10 - 6.4) / 5.4.
+    let rows = run("print o = series_outliers(dynamic([4, 4, 4]))");
+    assert_eq!(rows[0][0], Value::array(vec![Value::Real(0.0); 3]));
+    let rows = run("print o = series_outliers(dynamic([1, 1, 1, 1, 10]))");
+    let Value::Array(o) = &rows[0][0] else {
+        panic!("an array expected")
+    };
+    close(&o[4], 3.6 / 5.4);
+    close(&o[0], 0.0);
+    let rows =
+        run("print o = series_outliers(dynamic([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]), 'tukey', 5)");
+    let Value::Array(o) = &rows[0][0] else {
+        panic!("an array expected")
+    };
+    // Without the ignored 5: [1,2,3,4,6,7,8,9,100]; 25th percentile 3, 75th 8, range 5.
+    close(&o[9], (100.0 - 8.0) / 5.0);
+    close(&o[0], (1.0 - 3.0) / 5.0);
+    close(&o[3], 0.0);
+    // The ignored value scores 0.
+    close(&o[4], 0.0);
+    assert_eq!(
+        run("print o = series_outliers(dynamic([1, 2]), 'other')")[0][0],
+        N
+    );
+}
+
+#[test]
+fn arg_max_with_a_tuple_of_names() {
+    // Kusto names arg_max's output columns in turn: the maximised one, then the others (the
+    // beaconing rules' `(MostFrequentTimeDeltaCount, MostFrequentTimeDeltainSeconds) = …`).
+    let q = "datatable(k:string, c:long, d:long) ['a', 1, 10, 'a', 5, 20, 'b', 2, 30] \
+             | summarize (MostC, AtD) = arg_max(c, d), n = sum(c) by k";
+    assert_eq!(columns(q), ["k", "MostC", "AtD", "n"]);
+    assert_eq!(
+        sorted(run(q)),
+        [
+            vec![s("a"), l(5), l(20), l(6)],
+            vec![s("b"), l(2), l(30), l(2)]
+        ]
+    );
+    let q = "datatable(k:string, c:long) ['a', 1] | summarize (Lo) = arg_min(c, k)";
+    assert_eq!(columns(q), ["Lo", "k"]);
+}

@@ -69,13 +69,29 @@ const QUERIES: &[&str] = &[
     "SigninLogs | summarize c = count() by UserPrincipalName, IPAddress | summarize percentilesw(strlen(IPAddress), c, 25, 90) by UserPrincipalName",
     "SigninLogs | summarize s = make_set(IPAddress) by UserPrincipalName | extend n = arraylength(s), i = array_index_of(s, '10.0.0.1'), p = datetime_part('year', make_datetime(2024, 5, 1))",
     "SigninLogs | extend h = hash_md5(IPAddress), t = make_timespan(strlen(IPAddress) % 24, 5, 1.5), p = parse_path(strcat(@'C:\\Users\\', UserPrincipalName, @'\\a.exe:s')), a = array_strcat(split(IPAddress, '.'), '-') | project UserPrincipalName, h, t, f = tostring(p.Filename), d = tostring(p.DirectoryName), a",
+    // range() over datetimes with a timespan step, expanded into keys (a Sentinel rule's form).
+    "SigninLogs | extend k = range(bin(TimeGenerated - 10m, 5m), bin(TimeGenerated, 5m), 150s) | mv-expand k to typeof(datetime) | summarize n = count(), u = make_set(UserPrincipalName) by k",
     // parse_xml: attributes, text, a repeated element as an array; invalid XML is null.
     "SigninLogs | extend x = parse_xml(strcat('<e ip=\"', IPAddress, '\"><u>', UserPrincipalName, '</u><u>', ResultType, '</u></e>')), bad = parse_xml(strcat('<e>', IPAddress)) | project UserPrincipalName, ip = tostring(x.e['@ip']), u = tostring(x.e.u[1]), x, bad",
+];
+
+/// Window functions over a serialized row set (`prev`, `next`, `row_number`, `row_cumsum`): one
+/// operator holds the set in its total order (the sort keys, ties by the whole row) and
+/// re-emits only the rows whose values change; rows enter and leave with temporal filters.
+const SERIAL_QUERIES: &[&str] = &[
+    "SigninLogs | sort by UserPrincipalName asc, TimeGenerated asc | extend p = prev(TimeGenerated), n = next(IPAddress, 2, 'none'), same = iff(prev(UserPrincipalName) == UserPrincipalName, 1, 0) | project UserPrincipalName, TimeGenerated, IPAddress, p, n, same",
+    "SigninLogs | where TimeGenerated > ago(15m) | sort by UserPrincipalName asc, TimeGenerated asc | serialize rn = row_number(), cs = row_cumsum(strlen(IPAddress), UserPrincipalName != prev(UserPrincipalName)) | project UserPrincipalName, IPAddress, rn, cs",
+    "SigninLogs | where TimeGenerated between (ago(25m) .. ago(2m)) | project TimeGenerated, UserPrincipalName, IPAddress | sort by UserPrincipalName asc, TimeGenerated asc | serialize | extend nt = next(TimeGenerated, 1), nu = next(UserPrincipalName, 1) | extend d = datetime_diff('second', nt, TimeGenerated) | where UserPrincipalName == nu | summarize n = count(), s = sum(d), m = max(d) by UserPrincipalName",
+    "SigninLogs | top 4 by TimeGenerated desc | extend r = row_number(0), q = prev(IPAddress, 3) | project IPAddress, r, q",
+    "SigninLogs | where TimeGenerated > ago(10m) | sort by TimeGenerated asc | project IPAddress | extend pi = prev(IPAddress), ni = next(IPAddress)",
+    "SigninLogs | where ResultType == \"0\" | serialize n = row_number(), c = row_cumsum(1) | project UserPrincipalName, n, c",
 ];
 
 /// make-series queries: bounds from the data or constant, keys or none, a moving window, the
 /// `in range` form, and the arrays through series_decompose_anomalies and mv-expand.
 const SERIES_QUERIES: &[&str] = &[
+    // A line fitted to each user's counts, as columns and as a bag.
+    "SigninLogs | make-series n = count() on TimeGenerated step 10m by UserPrincipalName | extend (r2, slope) = series_fit_line(n), f = series_fit_line_dynamic(n) | project UserPrincipalName, r2, slope, f",
     "SigninLogs | make-series n = count(), d = dcount(IPAddress) on TimeGenerated step 10m by UserPrincipalName",
     "SigninLogs | where TimeGenerated > ago(20m) | make-series count() default = -1 on TimeGenerated step 5m by UserPrincipalName",
     "SigninLogs | make-series c = countif(ResultType == \"0\"), s = sum(strlen(IPAddress)) on TimeGenerated from datetime(2024-05-01T08:10:00Z) to datetime(2024-05-01T08:50:00Z) step 7m by IPAddress",
@@ -211,6 +227,16 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn serialized_incremental_equals_batch_at_every_tick(rows in records(), q in 0..SERIAL_QUERIES.len()) {
+        check(SERIAL_QUERIES[q], &rows, 1)?;
+        check(SERIAL_QUERIES[q], &rows, 3)?;
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
@@ -306,7 +332,7 @@ fn every_query_on_a_fixed_tenant() {
             )
         })
         .collect();
-    for q in QUERIES.iter().chain(SERIES_QUERIES) {
+    for q in QUERIES.iter().chain(SERIES_QUERIES).chain(SERIAL_QUERIES) {
         for workers in [1, 3] {
             if let Err(e) = check(q, &rows, workers) {
                 panic!("{e}");

@@ -509,3 +509,73 @@ fn extractjson_follows_a_json_path() {
     );
     assert_eq!(call("extractjson", &[s("state"), doc]), Value::Null);
 }
+
+#[test]
+fn range_on_kusto_examples() {
+    let longs = |xs: &[i64]| Value::array(xs.iter().map(|x| l(*x)).collect());
+    // range(1, 8, 3) is [1, 4, 7]; range(1, 3) is [1, 2, 3].
+    assert_eq!(call("range", &[l(1), l(8), l(3)]), longs(&[1, 4, 7]));
+    assert_eq!(call("range", &[l(1), l(3)]), longs(&[1, 2, 3]));
+    // A negative step counts down; a stop on the wrong side gives no element.
+    assert_eq!(call("range", &[l(5), l(1), l(-2)]), longs(&[5, 3, 1]));
+    assert_eq!(call("range", &[l(5), l(1)]), longs(&[]));
+    assert_eq!(call("range", &[l(1), l(3), l(0)]), Value::Null);
+    assert_eq!(call("range", &[Value::Null, l(3)]), Value::Null);
+    // Reals when an argument is real.
+    assert_eq!(
+        call("range", &[Value::Real(0.5), l(2), Value::Real(0.5)]),
+        Value::array([0.5, 1.0, 1.5, 2.0].map(Value::Real).to_vec())
+    );
+    // range(1h, 5h) steps an hour: five timespans.
+    assert_eq!(
+        call("range", &[ts("1h"), ts("5h")]),
+        Value::array(["1h", "2h", "3h", "4h", "5h"].map(ts).to_vec())
+    );
+    // Every day of 2007: 365 datetimes from Jan 1 to Dec 31.
+    let days = call("range", &[dt("2007-01-01"), dt("2007-12-31"), ts("1d")]);
+    let Value::Array(days) = days else {
+        panic!("an array expected")
+    };
+    assert_eq!(days.len(), 365);
+    assert_eq!(days[0], dt("2007-01-01"));
+    assert_eq!(days[364], dt("2007-12-31"));
+    // The Sentinel rule's form: datetimes binned to a timespan step.
+    assert_eq!(
+        call(
+            "range",
+            &[
+                dt("2024-05-01T10:00:00Z"),
+                dt("2024-05-01T10:01:10Z"),
+                ts("30s")
+            ]
+        ),
+        Value::array(
+            [
+                "2024-05-01T10:00:00Z",
+                "2024-05-01T10:00:30Z",
+                "2024-05-01T10:01:00Z"
+            ]
+            .map(dt)
+            .to_vec()
+        )
+    );
+    // A datetime range needs a timespan step.
+    assert_eq!(
+        call("range", &[dt("2007-01-01"), dt("2007-01-02"), l(1)]),
+        Value::Null
+    );
+}
+
+#[test]
+fn range_is_cut_at_kusto_limit() {
+    // range(1, 1000000000) | mv-expand | count is 1,048,576 in Kusto.
+    let Value::Array(xs) = call("range", &[l(1), l(1_000_000_000)]) else {
+        panic!("an array expected")
+    };
+    assert_eq!(xs.len(), 1_048_576);
+    assert_eq!(xs[1_048_575], l(1_048_576));
+    let Value::Array(xs) = call("range", &[Value::Real(0.0), Value::Real(1e12)]) else {
+        panic!("an array expected")
+    };
+    assert_eq!(xs.len(), 1_048_576);
+}

@@ -677,9 +677,9 @@ fn refusals_name_the_construct() {
     );
     let (_, msg) = err("SigninLogs | evaluate bag_unpack(LocationDetails)");
     assert_eq!(msg, "not supported yet: the evaluate operator");
-    let (at, msg) = err("SigninLogs | extend x = series_fit_line(1)");
+    let (at, msg) = err("SigninLogs | extend x = jaccard_index(1)");
     assert_eq!(at, "1:25");
-    assert_eq!(msg, "not supported yet: the function 'series_fit_line'");
+    assert_eq!(msg, "not supported yet: the function 'jaccard_index'");
     let (_, msg) = err("let x = externaldata(a:string) ['https://x'];\nx");
     assert!(msg.contains("--externaldata https://x=FILE"), "{msg}");
     // take and top inside a query are maintained (the least rows by the keys, then the row).

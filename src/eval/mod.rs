@@ -6,6 +6,7 @@
 //! At tick `now` a table holds the records whose event time is at most `now`; temporal bounds
 //! are predicates with `now()` = `now` (SEMANTICS "Time, ticks and now()").
 
+pub mod serial;
 pub mod series;
 
 use std::cmp::Ordering;
@@ -525,6 +526,27 @@ impl Evaluator<'_> {
             Node::Sort { input, keys } => {
                 let rows = self.eval(input, apply);
                 self.sort(rows, keys)
+            }
+            Node::Serialize {
+                input,
+                order,
+                columns,
+            } => {
+                let rows = self.eval(input, apply);
+                let rows = self.sort(rows, order);
+                if columns.is_empty() {
+                    return rows;
+                }
+                let refs: Vec<&Row> = rows.iter().collect();
+                let values = serial::window_values(columns, &refs, 0, refs.len(), None, &self.ctx);
+                rows.iter()
+                    .zip(values)
+                    .map(|(r, v)| {
+                        let mut r = r.clone();
+                        r.extend(v);
+                        r
+                    })
+                    .collect()
             }
             Node::Take { input, count, keys } => {
                 // `take` has no order in Kusto: kqlflow takes the least rows, so that the

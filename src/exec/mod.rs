@@ -25,6 +25,7 @@ mod map;
 mod narrow;
 mod ordered_join;
 mod run;
+mod serial;
 mod sources;
 mod temporal;
 
@@ -278,6 +279,7 @@ fn local_text(p: &Plan) -> String {
         Node::Distinct { .. } => "Distinct".to_string(),
         Node::Sort { keys, .. } => format!("Sort {keys:?}"),
         Node::Take { count, keys, .. } => format!("Take {count} {keys:?}"),
+        Node::Serialize { order, columns, .. } => format!("Serialize {order:?} {columns:?}"),
         leaf @ (Node::Scan { .. }
         | Node::Watchlist { .. }
         | Node::Constant { .. }
@@ -872,6 +874,22 @@ impl<'scope> Renderer<'_, 'scope> {
                     keys: keys.clone().into(),
                 };
                 Ok(fold::fold_by_key(keyed, "TopK", top).flat_map(|(_, rows)| rows))
+            }
+            Node::Serialize { input, columns, .. } if columns.is_empty() => self.plan(input),
+            Node::Serialize {
+                input,
+                order,
+                columns,
+            } => {
+                let exprs = order
+                    .iter()
+                    .map(|k| &k.expr)
+                    .chain(columns.iter().flat_map(|c| c.exprs()));
+                if exprs.into_iter().any(|e| uses_scalars(e) || e.uses_now()) {
+                    return Err("serialize or a window function over a scalar sub-query or now() is not supported by the incremental engine".into());
+                }
+                let rows = self.plan(input)?;
+                Ok(serial::serialize_rows(rows, order.clone(), columns.clone()))
             }
             Node::ApplyRows => Err("apply rows outside an mv-apply".into()),
         }

@@ -244,12 +244,42 @@ pub static SCALAR_FUNCTIONS: &[ScalarFn] = &[
     f!("make_timespan", 2, 4, Fixed(T::TimeSpan), f_make_timespan),
     f!("parse_path", 1, 1, Fixed(T::Dynamic), f_parse_path),
     f!("hash_md5", 1, 1, Fixed(T::String), hash::f_hash_md5),
+    f!("range", 2, 3, Fixed(T::Dynamic), f_range),
     f!(
         "series_decompose_anomalies",
         1,
         7,
         Fixed(T::Dynamic),
         series::f_series_decompose_anomalies
+    ),
+    f!(
+        "series_fit_line",
+        1,
+        1,
+        Fixed(T::Real),
+        series::f_series_fit_line
+    ),
+    f!("series_stats", 1, 2, Fixed(T::Real), series::f_series_stats),
+    f!(
+        "series_stats_dynamic",
+        1,
+        2,
+        Fixed(T::Dynamic),
+        series::f_series_stats_dynamic
+    ),
+    f!(
+        "series_outliers",
+        1,
+        5,
+        Fixed(T::Dynamic),
+        series::f_series_outliers
+    ),
+    f!(
+        "series_fit_line_dynamic",
+        1,
+        1,
+        Fixed(T::Dynamic),
+        series::f_series_fit_line_dynamic
     ),
 ];
 
@@ -263,6 +293,20 @@ pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[
         Fixed(T::Dynamic),
         series::f_series_decompose_anomalies_parts
     ),
+    f!(
+        "series_stats_parts",
+        1,
+        2,
+        Fixed(T::Dynamic),
+        series::f_series_stats_parts
+    ),
+    f!(
+        "series_fit_line_parts",
+        1,
+        1,
+        Fixed(T::Dynamic),
+        series::f_series_fit_line_parts
+    ),
     // `pack_all(true)`: the row's columns as a bag, null and empty values left out.
     f!("pack_nonempty", 0, ANY, Fixed(T::Dynamic), f_pack_nonempty),
 ];
@@ -275,11 +319,19 @@ pub fn internal_fn(name: &str) -> Option<&'static ScalarFn> {
 /// The functions that return several columns: the function's name, the internal function
 /// that computes them all as one array, and the suffix of each column's generated name
 /// (Kusto names `extend f(x)`'s columns `f_x_suffix`).
-pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[(
-    "series_decompose_anomalies",
-    "series_decompose_anomalies_parts",
-    &["ad_flag", "ad_score", "baseline"],
-)];
+pub static MULTI_COLUMN_FUNCTIONS: &[(&str, &str, &[&str])] = &[
+    (
+        "series_decompose_anomalies",
+        "series_decompose_anomalies_parts",
+        &["ad_flag", "ad_score", "baseline"],
+    ),
+    (
+        "series_fit_line",
+        "series_fit_line_parts",
+        &series::FIT_LINE_PARTS,
+    ),
+    ("series_stats", "series_stats_parts", &series::STATS_PARTS),
+];
 
 /// The scalar function named `name` (KQL names are case-sensitive).
 pub fn scalar_fn(name: &str) -> Option<&'static ScalarFn> {

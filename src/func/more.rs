@@ -798,6 +798,98 @@ pub fn f_bin_at(a: &[Value]) -> Value {
     }
 }
 
+/// The most elements `range()` returns (Kusto's limit, 2^20): a longer range is cut there.
+pub const RANGE_MAX_ELEMENTS: usize = 1 << 20;
+
+/// `range(start, stop[, step])`: the dynamic array `start, start + step, …` up to and
+/// including `stop` (down to it for a negative step), of at most [`RANGE_MAX_ELEMENTS`]
+/// elements (a longer range is cut, as Kusto's is). Numbers (longs, or reals when an argument
+/// is real; step 1 by default), datetimes or timespans (step a timespan, 1h by default). An
+/// empty array when `stop` is on the wrong side of `start`; null when an argument is null,
+/// the types do not fit or the step is 0.
+pub fn f_range(a: &[Value]) -> Value {
+    /// `count` elements `at(k)`, cut to the limit.
+    fn build(count: i128, at: impl Fn(i64) -> Value) -> Value {
+        let n = usize::try_from(count.max(0))
+            .unwrap_or(usize::MAX)
+            .min(RANGE_MAX_ELEMENTS);
+        Value::array((0..n as i64).map(at).collect())
+    }
+    /// How many `start + k·step` lie between `start` and `stop`, inclusive.
+    fn count(start: i64, stop: i64, step: i64) -> Option<i128> {
+        if step == 0 {
+            return None;
+        }
+        let span = i128::from(stop) - i128::from(start);
+        if span != 0 && (span > 0) != (step > 0) {
+            return Some(0);
+        }
+        Some(span / i128::from(step) + 1)
+    }
+    let start = arg(a, 0);
+    let stop = arg(a, 1);
+    let step = a.get(2);
+    match (start, stop, step) {
+        (Value::DateTime(s), Value::DateTime(e), None | Some(Value::TimeSpan(_)))
+        | (Value::TimeSpan(s), Value::TimeSpan(e), None | Some(Value::TimeSpan(_))) => {
+            let d = match step {
+                Some(Value::TimeSpan(d)) => *d,
+                _ => TICKS_PER_HOUR,
+            };
+            let Some(n) = count(*s, *e, d) else {
+                return Value::Null;
+            };
+            let datetime = matches!(start, Value::DateTime(_));
+            let s = *s;
+            build(n, |k| {
+                let t = s.saturating_add(k.saturating_mul(d));
+                if datetime {
+                    Value::DateTime(t)
+                } else {
+                    Value::TimeSpan(t)
+                }
+            })
+        }
+        (Value::Long(s), Value::Long(e), None | Some(Value::Long(_))) => {
+            let d = match step {
+                Some(Value::Long(d)) => *d,
+                _ => 1,
+            };
+            let Some(n) = count(*s, *e, d) else {
+                return Value::Null;
+            };
+            let s = *s;
+            build(n, |k| Value::Long(s.saturating_add(k.saturating_mul(d))))
+        }
+        (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_), _) => {
+            let (Some(s), Some(e)) = (real_arg(a, 0), real_arg(a, 1)) else {
+                return Value::Null;
+            };
+            let d = match step {
+                None => 1.0,
+                Some(Value::Long(_) | Value::Real(_)) => real_arg(a, 2).unwrap_or(0.0),
+                Some(_) => return Value::Null,
+            };
+            if d == 0.0 || !d.is_finite() || !s.is_finite() || !e.is_finite() {
+                return Value::Null;
+            }
+            let span = e - s;
+            if span != 0.0 && (span > 0.0) != (d > 0.0) {
+                return Value::array(Vec::new());
+            }
+            // A small tolerance, so that 0.1 steps reach a stop they add up to.
+            let n = (span / d + 1e-9).floor() + 1.0;
+            let n = if n >= RANGE_MAX_ELEMENTS as f64 {
+                RANGE_MAX_ELEMENTS as i128
+            } else {
+                n as i128
+            };
+            build(n, |k| Value::Real(s + k as f64 * d))
+        }
+        _ => Value::Null,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Kusto's series analysis functions over dynamic numeric arrays (the output of `make-series`
 //! or `make_list`): `series_decompose_anomalies` with the decomposition and outlier scoring it
-//! is built from.
+//! is built from, `series_outliers` and `series_stats` (`_dynamic`), and `series_fit_line`
+//! (`_dynamic`), a least-squares line over the bin index.
 //!
 //! The decomposition follows Kusto's documented steps (series_decompose): the seasonal
 //! component (the median of the points in the same phase of an explicit period), the trend
@@ -317,6 +318,254 @@ pub fn f_series_decompose_anomalies_parts(a: &[Value]) -> Value {
         ]),
         None => Value::Null,
     }
+}
+
+/// A least-squares line fitted to a series (`series_fit_line`): the points are
+/// `(i, y_i)` with `i` counted from 1, missing elements left out of the fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineFit {
+    /// The coefficient of determination, 1 − residual / total sum of squares (1 when the
+    /// points are all equal: the line fits them exactly).
+    pub rsquare: f64,
+    /// The line's slope (the `a` of `y = a·x + b`).
+    pub slope: f64,
+    /// The sample variance of the points (over n − 1; 0 for fewer than two points).
+    pub variance: f64,
+    /// The sample variance of the residuals, the points minus the line (over n − 1).
+    pub rvariance: f64,
+    /// The line's value at x = 0 (the `b` of `y = a·x + b`).
+    pub interception: f64,
+    /// The line's value at every position of the series, missing elements' included.
+    pub line_fit: Vec<f64>,
+}
+
+/// The line fitted to `x` (see [`LineFit`]); `None` when no element is a number.
+pub fn fit_series_line(x: &[Option<f64>]) -> Option<LineFit> {
+    let points: Vec<(f64, f64)> = x
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|y| ((i + 1) as f64, y)))
+        .collect();
+    let (interception, slope) = fit_line(&points)?;
+    let n = points.len() as f64;
+    let mean = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let total: f64 = points.iter().map(|p| (p.1 - mean) * (p.1 - mean)).sum();
+    let residual: f64 = points
+        .iter()
+        .map(|p| {
+            let r = p.1 - (interception + slope * p.0);
+            r * r
+        })
+        .sum();
+    let over = |ss: f64| {
+        if points.len() > 1 {
+            ss / (n - 1.0)
+        } else {
+            0.0
+        }
+    };
+    Some(LineFit {
+        rsquare: if total > 0.0 {
+            1.0 - residual / total
+        } else {
+            1.0
+        },
+        slope,
+        variance: over(total),
+        rvariance: over(residual),
+        interception,
+        line_fit: (1..=x.len())
+            .map(|i| interception + slope * i as f64)
+            .collect(),
+    })
+}
+
+/// The names of `series_fit_line`'s parts, in the order of its columns.
+pub const FIT_LINE_PARTS: [&str; 6] = [
+    "rsquare",
+    "slope",
+    "variance",
+    "rvariance",
+    "interception",
+    "line_fit",
+];
+
+fn fit_of(a: &[Value]) -> Option<LineFit> {
+    fit_series_line(&numbers(a.first()?)?)
+}
+
+fn fit_values(f: LineFit) -> [Value; 6] {
+    [
+        Value::Real(f.rsquare),
+        Value::Real(f.slope),
+        Value::Real(f.variance),
+        Value::Real(f.rvariance),
+        Value::Real(f.interception),
+        reals(&f.line_fit),
+    ]
+}
+
+/// `series_fit_line(series)` given one name: the fit's r-square (its first column); null when
+/// the series is not an array or holds no number.
+pub fn f_series_fit_line(a: &[Value]) -> Value {
+    fit_of(a).map_or(Value::Null, |f| Value::Real(f.rsquare))
+}
+
+/// The six columns of `series_fit_line` as one array (`rsquare`, `slope`, `variance`,
+/// `rvariance`, `interception`, `line_fit`), for `extend (…) = series_fit_line(…)`; null as
+/// the function is.
+pub fn f_series_fit_line_parts(a: &[Value]) -> Value {
+    fit_of(a).map_or(Value::Null, |f| Value::array(fit_values(f).to_vec()))
+}
+
+/// `series_fit_line_dynamic(series)`: the fit as a property bag with the keys of
+/// [`FIT_LINE_PARTS`]; null when the series is not an array or holds no number.
+pub fn f_series_fit_line_dynamic(a: &[Value]) -> Value {
+    match fit_of(a) {
+        Some(f) => Value::object(
+            FIT_LINE_PARTS
+                .iter()
+                .zip(fit_values(f))
+                .map(|(k, v)| (crate::model::Str::from(*k), v))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+/// The names of `series_stats`' parts, in the order of its columns.
+pub const STATS_PARTS: [&str; 7] = [
+    "min", "min_idx", "max", "max_idx", "avg", "stdev", "variance",
+];
+
+/// Kusto's `series_stats` of a series: `[min, min_idx, max, max_idx, avg, stdev, variance,
+/// sum, len]` (indexes from 0, the first of equal extremes; sample variance and standard
+/// deviation, over n − 1). Null statistics when the series has a non-numeric element and
+/// `ignore_nonfinite` is false, or no number at all; `None` when `v` is not an array.
+fn stats_of(v: &Value, ignore_nonfinite: bool) -> Option<[Value; 9]> {
+    let xs = numbers(v)?;
+    let len = Value::Long(xs.len() as i64);
+    let present: Vec<(usize, f64)> = xs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| x.map(|x| (i, x)))
+        .collect();
+    if present.is_empty() || (!ignore_nonfinite && present.len() < xs.len()) {
+        let mut out: [Value; 9] = Default::default();
+        out[8] = len;
+        return Some(out);
+    }
+    let mut min = present[0];
+    let mut max = present[0];
+    for p in &present {
+        if p.1 < min.1 {
+            min = *p;
+        }
+        if p.1 > max.1 {
+            max = *p;
+        }
+    }
+    let n = present.len() as f64;
+    let sum: f64 = present.iter().map(|p| p.1).sum();
+    let avg = sum / n;
+    let variance = if present.len() > 1 {
+        present
+            .iter()
+            .map(|p| (p.1 - avg) * (p.1 - avg))
+            .sum::<f64>()
+            / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some([
+        Value::Real(min.1),
+        Value::Long(min.0 as i64),
+        Value::Real(max.1),
+        Value::Long(max.0 as i64),
+        Value::Real(avg),
+        Value::Real(variance.sqrt()),
+        Value::Real(variance),
+        Value::Real(sum),
+        len,
+    ])
+}
+
+fn stats_args(a: &[Value]) -> Option<[Value; 9]> {
+    let ignore = matches!(a.get(1), Some(Value::Bool(true)));
+    stats_of(a.first()?, ignore)
+}
+
+/// `series_stats(series[, ignore_nonfinite])` given one name: the minimum (its first column).
+pub fn f_series_stats(a: &[Value]) -> Value {
+    stats_args(a).map_or(Value::Null, |s| s[0].clone())
+}
+
+/// The seven columns of `series_stats` as one array (see [`STATS_PARTS`]), for
+/// `extend series_stats(x)`; null when the series is not an array.
+pub fn f_series_stats_parts(a: &[Value]) -> Value {
+    match stats_args(a) {
+        Some(s) => Value::array(s[..7].to_vec()),
+        None => Value::Null,
+    }
+}
+
+/// `series_stats_dynamic(series[, ignore_nonfinite])`: the statistics as a bag, with `sum`
+/// and `len` besides those of [`STATS_PARTS`]; null when the series is not an array.
+pub fn f_series_stats_dynamic(a: &[Value]) -> Value {
+    match stats_args(a) {
+        Some(s) => Value::object(
+            STATS_PARTS
+                .iter()
+                .chain(&["sum", "len"])
+                .zip(s)
+                .map(|(k, v)| (crate::model::Str::from(*k), v))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+/// `series_outliers(series[, kind, ignore_val, min_percentile, max_percentile])`: the Tukey
+/// fence score of each point (see the module documentation): fences at the 10th and 90th
+/// percentiles for `ctukey` (the default; `min_percentile`/`max_percentile`, in [2, 98],
+/// change them), the 25th and 75th for `tukey`. Null and `ignore_val` points, and non-numeric
+/// ones, score 0. Null when the series is not an array or a parameter is invalid.
+pub fn f_series_outliers(a: &[Value]) -> Value {
+    let Some(mut xs) = a.first().and_then(numbers) else {
+        return Value::Null;
+    };
+    let kind = match a.get(1) {
+        None | Some(Value::Null) => "ctukey".to_string(),
+        Some(Value::String(k)) => k.to_ascii_lowercase(),
+        Some(_) => return Value::Null,
+    };
+    if let Some(ignore) = a.get(2).and_then(|v| match toreal(v) {
+        Value::Real(r) => Some(r),
+        _ => None,
+    }) {
+        for x in xs.iter_mut() {
+            if *x == Some(ignore) {
+                *x = None;
+            }
+        }
+    }
+    let pct = |i: usize, default: f64| -> Option<f64> {
+        match a.get(i).map(toreal) {
+            None | Some(Value::Null) => Some(default),
+            Some(Value::Real(p)) if (2.0..=98.0).contains(&p) => Some(p),
+            Some(_) => None,
+        }
+    };
+    let (lo, hi) = match kind.as_str() {
+        "tukey" => (25.0, 75.0),
+        "ctukey" => match (pct(3, 10.0), pct(4, 90.0)) {
+            (Some(lo), Some(hi)) if lo < hi => (lo, hi),
+            _ => return Value::Null,
+        },
+        _ => return Value::Null,
+    };
+    let n = xs.len();
+    reals(&outlier_scores(&xs, lo, hi, n))
 }
 
 #[cfg(test)]

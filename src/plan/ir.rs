@@ -556,6 +556,130 @@ pub struct SortKey {
     pub nulls_first: bool,
 }
 
+/// A window function of a [`Node::Serialize`]: a value per row computed from the rows around
+/// it in the serialized order (Kusto's `prev`, `next`, `row_number` and `row_cumsum`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WindowFn {
+    /// `prev(expr, offset, default)`: `expr` over the row `offset` rows before, or `default`
+    /// when there is none.
+    Prev {
+        /// The expression read on the earlier row.
+        expr: ScalarExpr,
+        /// How many rows back (at least 0).
+        offset: usize,
+        /// The value when there is no such row.
+        default: Value,
+    },
+    /// `next(expr, offset, default)`: `expr` over the row `offset` rows after, or `default`
+    /// when there is none.
+    Next {
+        /// The expression read on the later row.
+        expr: ScalarExpr,
+        /// How many rows ahead (at least 0).
+        offset: usize,
+        /// The value when there is no such row.
+        default: Value,
+    },
+    /// `row_number(start, restart)`: `start` on the first row and on every row where
+    /// `restart` is true, else the row before's number plus one.
+    RowNumber {
+        /// The first number.
+        start: i64,
+        /// When true on a row, numbering starts again there.
+        restart: Option<ScalarExpr>,
+    },
+    /// `row_cumsum(term, restart)`: the sum of `term` over the rows from the first row, or
+    /// from the last row where `restart` is true, up to this one (a null term adds nothing).
+    RowCumsum {
+        /// The summed expression.
+        term: ScalarExpr,
+        /// When true on a row, the sum starts again there.
+        restart: Option<ScalarExpr>,
+    },
+}
+
+impl WindowFn {
+    /// The expressions the function reads on rows.
+    pub fn exprs(&self) -> Vec<&ScalarExpr> {
+        match self {
+            WindowFn::Prev { expr, .. } | WindowFn::Next { expr, .. } => vec![expr],
+            WindowFn::RowNumber { restart, .. } => restart.iter().collect(),
+            WindowFn::RowCumsum { term, restart } => {
+                std::iter::once(term).chain(restart.iter()).collect()
+            }
+        }
+    }
+}
+
+impl WindowFn {
+    /// The function with `f` applied to each expression it reads on rows.
+    pub fn map_exprs(&self, f: &dyn Fn(&ScalarExpr) -> ScalarExpr) -> WindowFn {
+        match self {
+            WindowFn::Prev {
+                expr,
+                offset,
+                default,
+            } => WindowFn::Prev {
+                expr: f(expr),
+                offset: *offset,
+                default: default.clone(),
+            },
+            WindowFn::Next {
+                expr,
+                offset,
+                default,
+            } => WindowFn::Next {
+                expr: f(expr),
+                offset: *offset,
+                default: default.clone(),
+            },
+            WindowFn::RowNumber { start, restart } => WindowFn::RowNumber {
+                start: *start,
+                restart: restart.as_ref().map(f),
+            },
+            WindowFn::RowCumsum { term, restart } => WindowFn::RowCumsum {
+                term: f(term),
+                restart: restart.as_ref().map(f),
+            },
+        }
+    }
+}
+
+impl fmt::Display for WindowFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let restart = |r: &Option<ScalarExpr>| match r {
+            Some(r) => format!(", {r}"),
+            None => String::new(),
+        };
+        match self {
+            WindowFn::Prev {
+                expr,
+                offset,
+                default,
+            } => write!(
+                f,
+                "prev({expr}, {offset}, {})",
+                ScalarExpr::Literal(default.clone())
+            ),
+            WindowFn::Next {
+                expr,
+                offset,
+                default,
+            } => write!(
+                f,
+                "next({expr}, {offset}, {})",
+                ScalarExpr::Literal(default.clone())
+            ),
+            WindowFn::RowNumber { start, restart: r } => {
+                write!(f, "row_number({start}{})", restart(r))
+            }
+            WindowFn::RowCumsum { term, restart: r } => {
+                write!(f, "row_cumsum({term}{})", restart(r))
+            }
+        }
+    }
+}
+
 /// One input of a [`Node::Union`]: the plan and, for each output column, the input column it
 /// comes from (`None`: filled with null, or the empty string for a string column).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -718,6 +842,18 @@ pub enum Node {
         /// `top`'s sort keys (empty for `take`).
         keys: Vec<SortKey>,
     },
+    /// A serialized row set with window functions: the input rows in the order of `order`
+    /// (ties broken by the whole row, so that the order is total), each followed by the values
+    /// of `columns` (`prev`, `next`, `row_number`, `row_cumsum`). With no columns it marks
+    /// where `serialize` made the rows ordered and passes them through.
+    Serialize {
+        /// The input.
+        input: Box<Plan>,
+        /// The order of the rows (empty: the rows' own order).
+        order: Vec<SortKey>,
+        /// The window functions, one output column each after the input's columns.
+        columns: Vec<WindowFn>,
+    },
     /// The program's shared sub-plan with this index (a `let` or `materialize`), computed once.
     Shared(usize),
 }
@@ -770,6 +906,7 @@ impl Plan {
             | Node::MvExpand { input, .. }
             | Node::Distinct { input }
             | Node::Sort { input, .. }
+            | Node::Serialize { input, .. }
             | Node::Take { input, .. } => vec![input],
             Node::MvApply { input, sub, .. } => vec![input, sub],
             Node::Join { left, right, .. } => vec![left, right],
@@ -792,6 +929,7 @@ impl Plan {
             | Node::MvExpand { input, .. }
             | Node::Distinct { input }
             | Node::Sort { input, .. }
+            | Node::Serialize { input, .. }
             | Node::Take { input, .. } => vec![input],
             Node::MvApply { input, sub, .. } => vec![input, sub],
             Node::Join { left, right, .. } => vec![left, right],
@@ -988,6 +1126,14 @@ fn write_plan(p: &Plan, depth: usize, out: &mut String) {
         Node::ApplyRows => "ApplyRows".to_string(),
         Node::Distinct { .. } => "Distinct".to_string(),
         Node::Sort { keys, .. } => format!("Sort by {}", keys_text(keys)),
+        Node::Serialize { order, columns, .. } => {
+            let parts: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+            format!(
+                "Serialize by [{}] with [{}]",
+                keys_text(order),
+                parts.join(", ")
+            )
+        }
         Node::Take { count, keys, .. } if keys.is_empty() => format!("Take {count}"),
         Node::Take { count, keys, .. } => format!("Top {count} by {}", keys_text(keys)),
         Node::Shared(i) => format!("Shared #{i}"),
@@ -1158,6 +1304,8 @@ impl NeedWalk {
                 merge(self.walk(input, &n), &mut apply);
             }
             Node::Distinct { input } => merge(self.walk(input, &all(input)), &mut apply),
+            // The order breaks ties by the whole row: every column decides.
+            Node::Serialize { input, .. } => merge(self.walk(input, &all(input)), &mut apply),
             // `take` and `top` break ties by the whole row: every column decides.
             Node::Take { input, count, .. } if *count > 0 => {
                 merge(self.walk(input, &all(input)), &mut apply);
@@ -1198,6 +1346,7 @@ fn set_scan_columns(p: &mut Plan, tables: &std::collections::HashMap<String, Vec
         | Node::MvExpand { input, .. }
         | Node::Distinct { input }
         | Node::Sort { input, .. }
+        | Node::Serialize { input, .. }
         | Node::Take { input, .. } => set_scan_columns(input, tables),
         Node::MvApply { input, sub, .. } => {
             set_scan_columns(input, tables);

@@ -27,6 +27,6 @@ pub use bind::{
 };
 pub use ir::{
     AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SeriesAxis,
-    SortKey, TemporalBound, UnionInput, Warning, cast,
+    SortKey, TemporalBound, UnionInput, Warning, WindowFn, cast,
 };
 pub use optimize::optimize;

@@ -26,8 +26,9 @@
 //!   `Reduce` and `MakeSeries` only with keys, and for `MakeSeries` only when the axis has both
 //!   bounds (else the arrays' span depends on every group).
 //! - `MvExpand`: when no expanded column is read; `MvApply`: when only kept input columns are
-//!   read; `Sort`: always. Nothing moves through `Take`, into a shared plan used in several
-//!   places (the other uses would lose rows) or past the leaves. A shared plan used in one
+//!   read; `Sort`, and `Serialize` without window functions: always. Nothing moves through
+//!   `Take`, a `Serialize` with window functions (a row's `prev` would change), into a
+//!   shared plan used in several places (the other uses would lose rows) or past the leaves. A shared plan used in one
 //!   place only (a `let` read once) is first written out there, and filters move into it.
 //! - Windows go the other way around an `mv-apply`: a temporal bound never moves below one,
 //!   and those found in the chain of filters and maps below one move above it, so that each
@@ -627,6 +628,33 @@ fn push(plan: Plan, pending: Pending) -> Plan {
             };
             wrap(rebuilt(node), stay)
         }
+        // Without window functions `serialize` only orders the rows: filters pass. With them,
+        // a row's values read its neighbours, which a filter below would change.
+        Node::Serialize {
+            input,
+            order,
+            columns,
+        } if columns.is_empty() => {
+            let input = Box::new(push(*input, pending));
+            rebuilt(Node::Serialize {
+                input,
+                order,
+                columns,
+            })
+        }
+        Node::Serialize {
+            input,
+            order,
+            columns,
+        } => {
+            let input = Box::new(push(*input, Pending::default()));
+            let node = Node::Serialize {
+                input,
+                order,
+                columns,
+            };
+            wrap(rebuilt(node), pending)
+        }
         Node::Take { input, count, keys } => {
             let input = Box::new(push(*input, Pending::default()));
             wrap(rebuilt(Node::Take { input, count, keys }), pending)
@@ -775,6 +803,7 @@ mod tests {
             Node::Distinct { .. } => "Distinct",
             Node::Sort { .. } => "Sort",
             Node::Take { .. } => "Take",
+            Node::Serialize { .. } => "Serialize",
             Node::Shared(_) => "Shared",
         };
         let inputs: Vec<String> = p.inputs().into_iter().map(shape).collect();

@@ -6,17 +6,10 @@ use super::*;
 /// Kusto functions that kqlflow does not implement yet: calling one says so, rather than
 /// suggesting a similarly named function as for a typo.
 const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
-    "next",
-    "prev",
-    "row_number",
-    "row_cumsum",
     "row_window_session",
     "hash",
     "hash_sha1",
     "hash_sha256",
-    "series_fit_line",
-    "series_stats",
-    "series_outliers",
     "geo_info_from_ip_address",
     "zip",
     "translate",
@@ -26,7 +19,6 @@ const KUSTO_FUNCTIONS_NOT_YET: &[&str] = &[
     "bag_merge",
     "bag_remove_keys",
     "jaccard_index",
-    "range",
 ];
 
 /// The known function closest to a misspelt name (by edit distance, ignoring case), if one is
@@ -141,6 +133,9 @@ impl Binder<'_> {
                 ));
             }
             "ingestion_time" => return self.bind_ingestion_time(e, args, scope),
+            n if super::operators::is_window_function(n) && self.lookup(n).is_none() => {
+                return self.bind_window_call(e, name, args, scope);
+            }
             "toscalar" => {
                 let [a] = args else {
                     return Err(BindError::new(e.span, "toscalar() takes one expression"));
@@ -238,6 +233,149 @@ impl Binder<'_> {
                 None => format!("not supported yet: the function '{n}'"),
             },
         ))
+    }
+
+    /// A window function call (`prev`, `next`, `row_number`, `row_cumsum`) in an item of
+    /// `extend`, `project` or `serialize`: recorded in the item's [`WindowCalls`] and bound to
+    /// its placeholder column. Offsets, defaults and `row_number`'s start are constants; the
+    /// other arguments are expressions over the row, window functions included.
+    pub(super) fn bind_window_call(
+        &mut self,
+        e: &Expr,
+        name: &Ident,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let n = name.name.as_str();
+        let Some(calls) = self.window.as_ref() else {
+            return Err(BindError::new(
+                name.span,
+                format!(
+                    "{n}() needs a serialized row set: kqlflow supports it in extend, project and serialize after `sort by`, `serialize`, `top` or `take`"
+                ),
+            ));
+        };
+        // Calls in the arguments (`row_cumsum(x, k != prev(k))`) are recorded first.
+        let mark = calls.fns.len();
+        let (f, ty) = self.window_fn(e, n, args, scope)?;
+        let Some(calls) = self.window.as_mut() else {
+            return Err(BindError::new(e.span, "internal: window calls lost"));
+        };
+        let level = calls
+            .fns
+            .get(mark..)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.2 + 1)
+            .max()
+            .unwrap_or(0);
+        if calls.first.is_none() {
+            calls.first = Some((n.to_string(), name.span));
+        }
+        calls.fns.push((f, ty, level));
+        Ok((ScalarExpr::Column(WINDOW_BASE + calls.fns.len() - 1), ty))
+    }
+
+    /// The window function a call stands for, with its result type.
+    fn window_fn(
+        &mut self,
+        e: &Expr,
+        n: &str,
+        args: &[Expr],
+        scope: &Scope,
+    ) -> Result<(WindowFn, Type)> {
+        let constant = |b: &mut Self, a: &Expr, what: &str| -> Result<Value> {
+            let (x, _) = b.bind_scalar(a, scope)?;
+            match fold(&x) {
+                Some(Folded::Const(v)) => Ok(v),
+                _ => Err(BindError::new(
+                    a.span,
+                    format!("{n}()'s {what} must be a constant"),
+                )),
+            }
+        };
+        let restart = |b: &mut Self, a: Option<&Expr>| -> Result<Option<ScalarExpr>> {
+            match a {
+                Some(a) => Ok(Some(b.bind_row_expr(a, scope)?.0)),
+                None => Ok(None),
+            }
+        };
+        match (n, args) {
+            ("prev" | "next", [x, rest @ ..]) if rest.len() <= 2 => {
+                let (expr, ty) = self.bind_row_expr(x, scope)?;
+                let offset = match rest.first() {
+                    Some(a) => match constant(self, a, "offset")? {
+                        Value::Long(k) if k >= 0 => usize::try_from(k).unwrap_or(usize::MAX),
+                        _ => {
+                            return Err(BindError::new(
+                                a.span,
+                                format!("{n}()'s offset must be a non-negative integer"),
+                            ));
+                        }
+                    },
+                    None => 1,
+                };
+                let default = match rest.get(1) {
+                    Some(a) => match constant(self, a, "default value")? {
+                        Value::Null => Value::Null,
+                        v if ty == Type::Dynamic => v,
+                        v => cast(&v, ty),
+                    },
+                    // Kusto's null of the column's type: a string's is the empty string.
+                    None if ty == Type::String => Value::empty_string(),
+                    None => Value::Null,
+                };
+                let f = if n == "prev" {
+                    WindowFn::Prev {
+                        expr,
+                        offset,
+                        default,
+                    }
+                } else {
+                    WindowFn::Next {
+                        expr,
+                        offset,
+                        default,
+                    }
+                };
+                Ok((f, ty))
+            }
+            ("row_number", _) if args.len() <= 2 => {
+                let start = match args.first() {
+                    Some(a) => match constant(self, a, "starting index")? {
+                        Value::Long(k) => k,
+                        _ => {
+                            return Err(BindError::new(
+                                a.span,
+                                "row_number()'s starting index must be an integer",
+                            ));
+                        }
+                    },
+                    None => 1,
+                };
+                let restart = restart(self, args.get(1))?;
+                Ok((WindowFn::RowNumber { start, restart }, Type::Long))
+            }
+            ("row_cumsum", [t, rest @ ..]) if rest.len() <= 1 => {
+                let (term, ty) = self.bind_row_expr(t, scope)?;
+                if !matches!(ty, Type::Int | Type::Long | Type::Real) {
+                    return Err(BindError::new(
+                        t.span,
+                        format!("row_cumsum() sums an int, long or real, and this is a {ty}"),
+                    ));
+                }
+                let restart = restart(self, rest.first())?;
+                Ok((WindowFn::RowCumsum { term, restart }, ty))
+            }
+            _ => Err(BindError::new(
+                e.span,
+                match n {
+                    "prev" | "next" => format!("{n}() takes a column, and optionally an offset and a default value"),
+                    "row_number" => "row_number() takes an optional starting index and an optional restart condition".to_string(),
+                    _ => "row_cumsum() takes a term, and optionally a restart condition".to_string(),
+                },
+            )),
+        }
     }
 
     /// `column_ifexists("Name", default)`: decided when binding, with no function left to run.

@@ -156,6 +156,7 @@ pub fn bind(
         open_names: Vec::new(),
         open_types: (Vec::new(), Vec::new()),
         warnings: Vec::new(),
+        window: None,
     };
     let body = b.bind_lets(&query.statements)?;
     let Some(body) = body else {
@@ -350,7 +351,26 @@ struct Binder<'a> {
     /// assigns (see [`Binder::time_and_assigned_names`]).
     open_types: (Vec<String>, Vec<String>),
     warnings: Vec<Warning>,
+    /// While binding an item of `extend`, `project` or `serialize`: the window function
+    /// calls met so far (see [`WindowCalls`]); `None` elsewhere, where they are refused.
+    window: Option<WindowCalls>,
 }
+
+/// The window function calls (`prev`, `next`, `row_number`, `row_cumsum`) of one expression:
+/// each is bound to `Column(WINDOW_BASE + k)`, a placeholder that becomes the column the
+/// [`Node::Serialize`] computing the call appends.
+#[derive(Default)]
+struct WindowCalls {
+    /// The calls with their result types and levels, in the order met. A call's level is 0
+    /// when its arguments hold no window function, else one more than theirs: each level is
+    /// computed by its own node, over the columns of the levels below.
+    fns: Vec<(WindowFn, Type, usize)>,
+    /// The first call's name and place, for errors.
+    first: Option<(String, Span)>,
+}
+
+/// The first placeholder column of a window function call (see [`WindowCalls`]).
+const WINDOW_BASE: usize = usize::MAX / 2;
 
 /// The greatest depth of a bound plan: deeper plans are refused at bind time, so that no
 /// recursive pass over them (optimising, rendering, evaluating, dropping) can overflow a

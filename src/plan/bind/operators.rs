@@ -3,61 +3,263 @@
 
 use super::*;
 
+/// The columns `e` reads.
+fn columns_of(e: &ScalarExpr, out: &mut std::collections::BTreeSet<usize>) {
+    if let ScalarExpr::Column(i) = e {
+        out.insert(*i);
+    }
+    e.for_each_child(&mut |c| columns_of(c, out));
+}
+
+/// The order of `p`'s rows when they are a serialized row set (Kusto: after `sort`, `top`,
+/// `take` or `serialize`, through `where`, `extend`, `project` and the like), as sort keys over
+/// `p`'s columns (empty: the rows' own order); `None` when they have no order. A key reading a
+/// column that a projection dropped makes the projection pass the column on, after its own
+/// columns (so `p`'s schema may grow; its existing columns stay where they are).
+fn serial_order(p: &mut Plan) -> Option<Vec<SortKey>> {
+    let mut added: Vec<Column> = Vec::new();
+    let mut schema: Option<Vec<Column>> = None;
+    let keys = match &mut p.node {
+        Node::Sort { keys, .. } | Node::Take { keys, .. } => keys.clone(),
+        Node::Serialize { order, .. } => order.clone(),
+        Node::Filter { input, .. } => {
+            let keys = serial_order(input)?;
+            schema = Some(input.schema.clone());
+            keys
+        }
+        Node::Map { input, exprs } => {
+            let keys = serial_order(input)?;
+            let mut read = std::collections::BTreeSet::new();
+            for k in &keys {
+                columns_of(&k.expr, &mut read);
+            }
+            let mut at: HashMap<usize, usize> = HashMap::new();
+            for c in read {
+                let j = match exprs.iter().position(|e| *e == ScalarExpr::Column(c)) {
+                    Some(j) => j,
+                    None => {
+                        exprs.push(ScalarExpr::Column(c));
+                        added.push(Column {
+                            name: Str::from(format!("__order#{c}").as_str()),
+                            ty: input.schema.get(c).map_or(Type::Dynamic, |col| col.ty),
+                        });
+                        exprs.len() - 1
+                    }
+                };
+                at.insert(c, j);
+            }
+            keys.into_iter()
+                .map(|k| SortKey {
+                    expr: k
+                        .expr
+                        .map_columns(&|c| ScalarExpr::Column(at.get(&c).copied().unwrap_or(c))),
+                    ..k
+                })
+                .collect()
+        }
+        _ => return None,
+    };
+    if let Some(s) = schema {
+        p.schema = s;
+    }
+    p.schema.extend(added);
+    Some(keys)
+}
+
+/// The name of a window function kqlflow implements, if `n` is one.
+pub(super) fn is_window_function(n: &str) -> bool {
+    matches!(n, "prev" | "next" | "row_number" | "row_cumsum")
+}
+
 impl Binder<'_> {
+    /// Binds one operator of a pipe over `p`. Window functions met while binding it belong to
+    /// it alone: those of an enclosing operator's expression are set aside meanwhile.
     pub(super) fn bind_op(&mut self, p: Plan, op: &Operator) -> Result<Plan> {
+        let outer = self.window.take();
+        let r = self.bind_op_here(p, op);
+        self.window = outer;
+        r
+    }
+
+    /// Binds `e` over `scope` for an item of `extend`, `project` or `serialize`, where window
+    /// functions may be used: with some, `p` becomes a [`Node::Serialize`] computing them, and
+    /// the expression reads its columns.
+    fn bind_item_expr(
+        &mut self,
+        p: &mut Plan,
+        e: &Expr,
+        scope: &Scope,
+    ) -> Result<(ScalarExpr, Type)> {
+        let outer = self.window.replace(WindowCalls::default());
+        let bound = self.bind_row_expr(e, scope);
+        let calls = std::mem::replace(&mut self.window, outer).unwrap_or_default();
+        let (x, ty) = bound?;
+        if calls.fns.is_empty() {
+            return Ok((x, ty));
+        }
+        let (name, span) = calls.first.unwrap_or_else(|| ("prev".to_string(), e.span));
+        let Some(order) = serial_order(p) else {
+            return Err(BindError::new(
+                span,
+                format!(
+                    "{name}() needs a serialized row set, and these rows have no order: put `sort by`, `serialize`, `top` or `take` before it (summarize, join, union, distinct and mv-expand do not keep an order)"
+                ),
+            ));
+        };
+        // Each call's column: the levels' columns one after another after `p`'s.
+        let base = p.schema.len();
+        let top = calls.fns.iter().map(|c| c.2).max().unwrap_or(0);
+        let mut column_of = vec![0usize; calls.fns.len()];
+        let mut next = base;
+        for level in 0..=top {
+            for (j, c) in calls.fns.iter().enumerate() {
+                if c.2 == level {
+                    column_of[j] = next;
+                    next += 1;
+                }
+            }
+        }
+        let remap = |x: &ScalarExpr| {
+            x.map_columns(&|i| {
+                ScalarExpr::Column(match i.checked_sub(WINDOW_BASE) {
+                    Some(j) => column_of.get(j).copied().unwrap_or(i),
+                    None => i,
+                })
+            })
+        };
+        for level in 0..=top {
+            let mut schema = p.schema.clone();
+            let mut columns = Vec::new();
+            for (j, (f, ty, l)) in calls.fns.iter().enumerate() {
+                if *l == level {
+                    schema.push(Column {
+                        name: Str::from(format!("__window#{}", column_of[j]).as_str()),
+                        ty: *ty,
+                    });
+                    columns.push(f.map_exprs(&remap));
+                }
+            }
+            // Functions of the input's columns alone join the Serialize node just below, when
+            // it has the same order (its columns come last either way): one operator, one copy
+            // of the set, for `extend a = next(x), b = next(y)`.
+            if let Node::Serialize {
+                input,
+                order: below,
+                columns: computed,
+            } = &mut p.node
+                && *below == order
+                && !computed.is_empty()
+                && columns.iter().all(|f| {
+                    f.exprs().iter().all(|e| {
+                        !e.any(&|c| matches!(c, ScalarExpr::Column(i) if *i >= input.schema.len()))
+                    })
+                })
+            {
+                computed.extend(columns);
+                p.schema = schema;
+                continue;
+            }
+            let input = std::mem::replace(
+                p,
+                Plan {
+                    node: Node::ApplyRows,
+                    schema: Vec::new(),
+                    event_time: None,
+                },
+            );
+            let event_time = input.event_time;
+            *p = Plan {
+                node: Node::Serialize {
+                    input: Box::new(input),
+                    order: order.clone(),
+                    columns,
+                },
+                schema,
+                event_time,
+            };
+        }
+        Ok((remap(&x), ty))
+    }
+
+    /// `extend`: each item's column added (or replaced), in turn.
+    fn bind_extend(&mut self, p: Plan, items: &[NamedExpr]) -> Result<Plan> {
+        let mut p = p;
+        let mut scope = Scope::of(&p);
+        // Columns holding a multi-column function's parts, dropped at the end.
+        let mut parts: Vec<Str> = Vec::new();
+        for it in items {
+            if let Some(multi) = self.multi_column_call(it, &scope)? {
+                let hidden = format!("{}()#{}", multi.function, parts.len());
+                scope.set(&hidden, Type::Dynamic, multi.call);
+                p = map_plan(p, scope.cols);
+                scope = Scope::of(&p);
+                let at = p.index_of(&hidden).unwrap_or(p.schema.len() - 1);
+                for (k, name) in multi.names.iter().enumerate() {
+                    let part = ScalarExpr::Index {
+                        expr: Box::new(ScalarExpr::Column(at)),
+                        index: Box::new(ScalarExpr::Literal(Value::Long(k as i64))),
+                    };
+                    scope.set(name, Type::Dynamic, part);
+                }
+                parts.push(Str::from(hidden.as_str()));
+                continue;
+            }
+            let (x, ty) = self.bind_item_expr(&mut p, &it.expr, &scope)?;
+            one_name(it)?;
+            let name = match it.names.first() {
+                Some(n) => n.name.clone(),
+                None => self.name_for(&it.expr, scope.cols.iter().map(|c| &*c.0)),
+            };
+            scope.set(&name, ty, x);
+        }
+        scope.cols.retain(|c| !parts.contains(&c.0));
+        Ok(map_plan(p, scope.cols))
+    }
+
+    fn bind_op_here(&mut self, p: Plan, op: &Operator) -> Result<Plan> {
         let span = op.span;
         match &op.kind {
             OperatorKind::Where(e) => self.bind_where(p, e),
-            OperatorKind::Extend(items) => {
+            OperatorKind::Extend(items) => self.bind_extend(p, items),
+            OperatorKind::Project(items) => {
                 let mut p = p;
-                let mut scope = Scope::of(&p);
-                // Columns holding a multi-column function's parts, dropped at the end.
-                let mut parts: Vec<Str> = Vec::new();
+                let scope = Scope::of(&p);
+                let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
+                let set = |cols: &mut Vec<(Str, Type, ScalarExpr)>, name: &str, ty, x| match cols
+                    .iter_mut()
+                    .find(|c| &*c.0 == name)
+                {
+                    Some(c) => {
+                        c.1 = ty;
+                        c.2 = x;
+                    }
+                    None => cols.push((Str::from(name), ty, x)),
+                };
                 for it in items {
+                    // A multi-column function: its parts computed once in a hidden column
+                    // appended to the input (its other columns stay where they are).
                     if let Some(multi) = self.multi_column_call(it, &scope)? {
-                        let hidden = format!("{}()#{}", multi.function, parts.len());
-                        scope.set(&hidden, Type::Dynamic, multi.call);
-                        p = map_plan(p, scope.cols);
-                        scope = Scope::of(&p);
-                        let at = p.index_of(&hidden).unwrap_or(p.schema.len() - 1);
+                        let mut wider = Scope::of(&p).cols;
+                        let hidden = format!("{}()#{}", multi.function, wider.len());
+                        wider.push((Str::from(hidden.as_str()), Type::Dynamic, multi.call));
+                        p = map_plan(p, wider);
+                        let at = p.schema.len() - 1;
                         for (k, name) in multi.names.iter().enumerate() {
                             let part = ScalarExpr::Index {
                                 expr: Box::new(ScalarExpr::Column(at)),
                                 index: Box::new(ScalarExpr::Literal(Value::Long(k as i64))),
                             };
-                            scope.set(name, Type::Dynamic, part);
+                            set(&mut cols, name, Type::Dynamic, part);
                         }
-                        parts.push(Str::from(hidden.as_str()));
                         continue;
                     }
-                    let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
-                    one_name(it)?;
-                    let name = match it.names.first() {
-                        Some(n) => n.name.clone(),
-                        None => self.name_for(&it.expr, scope.cols.iter().map(|c| &*c.0)),
-                    };
-                    scope.set(&name, ty, x);
-                }
-                scope.cols.retain(|c| !parts.contains(&c.0));
-                Ok(map_plan(p, scope.cols))
-            }
-            OperatorKind::Project(items) => {
-                let scope = Scope::of(&p);
-                let mut cols: Vec<(Str, Type, ScalarExpr)> = Vec::new();
-                for it in items {
-                    let (x, ty) = self.bind_row_expr(&it.expr, &scope)?;
+                    let (x, ty) = self.bind_item_expr(&mut p, &it.expr, &scope)?;
                     one_name(it)?;
                     let name = match it.names.first() {
                         Some(n) => n.name.clone(),
                         None => self.name_for(&it.expr, cols.iter().map(|c| &*c.0)),
                     };
-                    match cols.iter_mut().find(|c| &*c.0 == name.as_str()) {
-                        Some(c) => {
-                            c.1 = ty;
-                            c.2 = x;
-                        }
-                        None => cols.push((Str::from(name.as_str()), ty, x)),
-                    }
+                    set(&mut cols, &name, ty, x);
                 }
                 Ok(map_plan(p, cols))
             }
@@ -191,7 +393,25 @@ impl Binder<'_> {
             }),
             OperatorKind::Parse(parse) => self.bind_parse(p, parse),
             OperatorKind::As { .. } => Ok(p),
-            OperatorKind::Serialize(items) if items.is_empty() => Ok(p),
+            OperatorKind::Serialize(items) => {
+                // Rows already in order stay so; others take their own order (the whole row).
+                let p = if serial_order(&mut p.clone()).is_some() {
+                    p
+                } else {
+                    let schema = p.schema.clone();
+                    let event_time = p.event_time;
+                    Plan {
+                        node: Node::Serialize {
+                            input: Box::new(p),
+                            order: Vec::new(),
+                            columns: Vec::new(),
+                        },
+                        schema,
+                        event_time,
+                    }
+                };
+                self.bind_extend(p, items)
+            }
             OperatorKind::Render => {
                 let note = "render is ignored: kqlflow produces rows, not charts";
                 if !self.notes.iter().any(|n| n == note) {

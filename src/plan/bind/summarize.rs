@@ -239,7 +239,9 @@ impl Binder<'_> {
             }
             let mut spec = AggSpec::new(f.kind);
             let explicit = a.names.first().map(|n| n.name.clone());
-            one_name(a)?;
+            if !matches!(f.kind, AggKind::ArgMax | AggKind::ArgMin | AggKind::TakeAny) {
+                one_name(a)?;
+            }
             let first_name = args.first().and_then(infer_name);
             match f.kind {
                 AggKind::ArgMax | AggKind::ArgMin | AggKind::TakeAny => {
@@ -270,6 +272,23 @@ impl Binder<'_> {
                         };
                         bound.push(x);
                         names.push((Str::from(nm.as_str()), ty));
+                    }
+                    // `(A, B) = arg_max(x, y)` names the output columns in turn.
+                    if a.names.len() > 1 {
+                        if a.names.len() > names.len() {
+                            return Err(BindError::new(
+                                a.span,
+                                format!(
+                                    "{}() gives {} columns, {} names given",
+                                    name.name,
+                                    names.len(),
+                                    a.names.len()
+                                ),
+                            ));
+                        }
+                        for (slot, n) in names.iter_mut().zip(&a.names) {
+                            slot.0 = Str::from(n.name.as_str());
+                        }
                     }
                     if f.kind == AggKind::TakeAny && names.len() == 1 {
                         let (nm, ty) = names.remove(0);
