@@ -63,13 +63,20 @@ struct Side {
 }
 
 impl Side {
-    fn apply(&mut self, row: &Row, diff: isize, keep: bool) {
+    fn apply(&mut self, row: Row, diff: isize, keep: bool) {
         self.count += diff;
         if keep {
-            let n = self.rows.entry(row.clone()).or_insert(0);
-            *n += diff;
-            if *n == 0 {
-                self.rows.remove(row);
+            match self.rows.get_mut(&row) {
+                Some(n) => {
+                    *n += diff;
+                    if *n == 0 {
+                        self.rows.remove(&row);
+                    }
+                }
+                None if diff != 0 => {
+                    self.rows.insert(row, diff);
+                }
+                None => {}
             }
         }
     }
@@ -168,9 +175,14 @@ fn apply_tick(
                 None => keys.entry(key.clone()).or_default(),
             };
             let before = if status {
-                *touched
-                    .entry(key.clone())
-                    .or_insert((e.left.count, e.right.count))
+                match touched.get(&key) {
+                    Some(b) => *b,
+                    None => {
+                        let b = (e.left.count, e.right.count);
+                        touched.insert(key.clone(), b);
+                        b
+                    }
+                }
             } else {
                 (e.left.count, e.right.count)
             };
@@ -184,7 +196,7 @@ fn apply_tick(
                 if let Some(f) = p {
                     give_row(out, f, &row, time, diff);
                 }
-                e.left.apply(&row, diff, keep_left);
+                e.left.apply(row, diff, keep_left);
             } else {
                 if let Some(pair) = &emit.pairs {
                     for (a, c) in &e.left.rows {
@@ -195,7 +207,7 @@ fn apply_tick(
                 if let Some(f) = p {
                     give_row(out, f, &row, time, diff);
                 }
-                e.right.apply(&row, diff, keep_right);
+                e.right.apply(row, diff, keep_right);
             }
             if e.is_empty() {
                 keys.remove(&key);
