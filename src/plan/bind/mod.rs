@@ -97,6 +97,11 @@ pub struct BindOptions {
     /// query uses, typed by Log Analytics' custom field suffixes, with a note (`check`,
     /// `explain`); otherwise it is an unknown table.
     pub open_custom_tables: bool,
+    /// The logs (files and folders) the query will run over: a custom (`_CL`) table kqlflow
+    /// has no schema for takes its columns from its records there (see
+    /// [`crate::ingest::custom_table_from_logs`]), with a note, and is added to the process's
+    /// catalog so that its records are read like any table's.
+    pub logs: Vec<std::path::PathBuf>,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
