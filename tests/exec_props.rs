@@ -59,6 +59,9 @@ const QUERIES: &[&str] = &[
     "let last = toscalar(SigninLogs | top 1 by TimeGenerated desc | project IPAddress); SigninLogs | where IPAddress == last | project UserPrincipalName, TimeGenerated",
     "SigninLogs | extend g = new_guid(), h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), b = bin_at(TimeGenerated, 7m, datetime(2024-05-01T08:03:00Z)), c = countof(IPAddress, '.'), r = replace(@'\\.', '-', IPAddress), x = extract_all(@'(\\d+)', IPAddress), u = parse_url(strcat('https://', IPAddress, '/p?a=1')).Host | project UserPrincipalName, g, h, w, b, c, r, x, u",
     "let ranges = datatable(Range:string, Name:string)['1.1.0.0/16', 'one', '10.0.0.0/8', 'ten', '0.0.0.0/0', 'all']; SigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Range) | project UserPrincipalName, IPAddress, Name",
+    PLUGIN_QUERIES[0],
+    PLUGIN_QUERIES[1],
+    PLUGIN_QUERIES[2],
     // Kusto's default values of aggregations over no values: a window that is often empty,
     // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
     "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
@@ -71,6 +74,18 @@ const QUERIES: &[&str] = &[
     "SigninLogs | extend h = hash_md5(IPAddress), t = make_timespan(strlen(IPAddress) % 24, 5, 1.5), p = parse_path(strcat(@'C:\\Users\\', UserPrincipalName, @'\\a.exe:s')), a = array_strcat(split(IPAddress, '.'), '-') | project UserPrincipalName, h, t, f = tostring(p.Filename), d = tostring(p.DirectoryName), a",
     // parse_xml: attributes, text, a repeated element as an array; invalid XML is null.
     "SigninLogs | extend x = parse_xml(strcat('<e ip=\"', IPAddress, '\"><u>', UserPrincipalName, '</u><u>', ResultType, '</u></e>')), bad = parse_xml(strcat('<e>', IPAddress)) | project UserPrincipalName, ip = tostring(x.e['@ip']), u = tostring(x.e.u[1]), x, bad",
+];
+
+/// The `evaluate` plugins, each also run on every case by
+/// `plugins_incremental_equal_batch_at_every_tick`.
+const PLUGIN_QUERIES: &[&str] = &[
+    // ipv4_lookup with return_unmatched: 2.2.2.2 matches no range and is kept with the
+    // lookup's columns empty; records in a 5-minute window, so rows leave as well as enter.
+    "let ranges = datatable(Range:string, Name:string, ResultType:string)['1.1.0.0/16', 'one', '0', '10.0.0.0/8', 'ten', '0', '10.0.0.0/8', 'ten-fail', '50126', '10.0.0.1', 'host', '0']; SigninLogs | where TimeGenerated > ago(5m) | evaluate ipv4_lookup(ranges, IPAddress, Range, ResultType, return_unmatched = true) | project UserPrincipalName, IPAddress, ResultType, Name, Range",
+    // bag_unpack with a prefix, its columns those the rest reads (x_none: in no bag).
+    "SigninLogs | extend b = bag_pack('ip', IPAddress, 'u', UserPrincipalName, 'r', ResultType) | evaluate bag_unpack(b, 'x_') | where x_r == '0' | project x_u, x_ip, x_none, TimeGenerated",
+    // bag_unpack with an output schema, aggregated over a window.
+    "SigninLogs | where TimeGenerated > ago(10m) | extend b = bag_pack('ip', IPAddress, 'n', strlen(UserPrincipalName)) | evaluate bag_unpack(b) : (*, ip:string, n:long) | summarize c = count(), s = sum(n) by ip",
 ];
 
 /// make-series queries: bounds from the data or constant, keys or none, a moving window, the
@@ -207,6 +222,18 @@ proptest! {
     fn incremental_equals_batch_at_every_tick(rows in records(), q in 0..QUERIES.len()) {
         check(QUERIES[q], &rows, 1)?;
         check(QUERIES[q], &rows, 3)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plugins_incremental_equal_batch_at_every_tick(rows in records()) {
+        for q in PLUGIN_QUERIES {
+            check(q, &rows, 1)?;
+            check(q, &rows, 3)?;
+        }
     }
 }
 

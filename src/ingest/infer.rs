@@ -288,8 +288,10 @@ type CacheKey = (String, Vec<(PathBuf, u64, Option<std::time::SystemTime>)>);
 
 /// The schemas taken so far in this process: the rules of a pack that read the same custom
 /// table over the same files read them once.
-static CACHE: std::sync::Mutex<Vec<(CacheKey, Option<(Table, u64)>)>> =
-    std::sync::Mutex::new(Vec::new());
+static CACHE: std::sync::Mutex<Vec<(CacheKey, Found)>> = std::sync::Mutex::new(Vec::new());
+
+/// A schema taken from logs and the number of records it was taken from, if any.
+type Found = Option<(Table, u64)>;
 
 /// The schema of custom table `name` taken from the records of it in `logs` (files and
 /// folders, as a run reads them): the files whose name starts with the table's name

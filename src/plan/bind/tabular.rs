@@ -40,8 +40,12 @@ impl Binder<'_> {
         let mut p = self.bind_tabular(source);
         self.open_names = saved_open;
         self.open_types = saved_open_types;
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
+            if is_plugin(op, "bag_unpack") {
+                self.unpack_read = Some(self.names_read_after(&ops[i + 1..]));
+            }
             p = self.bind_op(p?, op);
+            self.unpack_read = None;
             if let Ok(plan) = &p
                 && plan_height(plan) > MAX_PLAN_HEIGHT
             {
@@ -693,4 +697,10 @@ impl Binder<'_> {
             event_time: None,
         })
     }
+}
+
+/// True when `op` is `evaluate plugin(…)`.
+pub(super) fn is_plugin(op: &Operator, plugin: &str) -> bool {
+    matches!(&op.kind, OperatorKind::Evaluate { call, .. }
+        if matches!(&call.kind, ExprKind::Call { name, .. } if name.name == plugin))
 }
