@@ -982,12 +982,121 @@ fn bag_unpack_as_documented() {
             "must be a constant",
         ),
         (
-            "print d = dynamic({}) | evaluate pivot(d)",
-            "not supported yet: evaluate pivot",
+            "print d = dynamic({}) | evaluate narrow()",
+            "not supported yet: evaluate narrow",
         ),
         (
             "print d = dynamic({}) | evaluate ipv4_lookup(d, d, d) : (a:string)",
             "output schema",
+        ),
+    ] {
+        assert!(bind_error(q).contains(says), "{q}: {}", bind_error(q));
+    }
+}
+
+/// Kusto's pivot examples, cut down: one column per value of the pivot column, holding the
+/// aggregate (count() by default) over the rows with that value.
+#[test]
+fn pivot_as_documented() {
+    let storms = "datatable(State:string, EventType:string, DeathsDirect:long) [\n\
+        'ALABAMA', 'Thunderstorm Wind', 1, 'ALABAMA', 'Thunderstorm Wind', 2,\n\
+        'ALASKA', 'Thunderstorm Wind', 0, 'ALASKA', 'High Wind', 5, 'ALASKA', 'High Wind', 3,\n\
+        'ALABAMA', 'Strong Wind', 4]\n";
+    // By a column: the other columns are the groups (here EventType alone).
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| project State, EventType | evaluate pivot(State) | project EventType, ALABAMA, ALASKA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(2), l(1)],
+            vec![s("High Wind"), l(0), l(2)],
+            vec![s("Strong Wind"), l(1), l(0)],
+        ])
+    );
+    // With an aggregate: the default groups leave out the column it reads; sum over no row
+    // is 0, min over none null.
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, sum(DeathsDirect)) | project EventType, ALABAMA, ALASKA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(3), l(0)],
+            vec![s("High Wind"), l(0), l(8)],
+            vec![s("Strong Wind"), l(4), l(0)],
+        ])
+    );
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, min(DeathsDirect), EventType) | where EventType != 'Strong Wind' | project EventType, ALASKA, ALABAMA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(0), l(1)],
+            vec![s("High Wind"), l(3), Value::Null],
+        ])
+    );
+    // An output schema gives the columns, their order and types; keys named first.
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, make_set(DeathsDirect), EventType) : (EventType:string, ALASKA:dynamic, TEXAS:dynamic)"
+        ))),
+        sorted(vec![
+            vec![
+                s("Thunderstorm Wind"),
+                Value::Array(vec![l(0)].into()),
+                Value::Array(vec![].into())
+            ],
+            vec![
+                s("High Wind"),
+                Value::Array(vec![l(3), l(5)].into()),
+                Value::Array(vec![].into())
+            ],
+            vec![
+                s("Strong Wind"),
+                Value::Array(vec![].into()),
+                Value::Array(vec![].into())
+            ],
+        ])
+    );
+    // Windows event data, as Sentinel's Sysmon rules read it: parse_xml, mv-expand,
+    // bag_unpack, then pivot on the name with any(value).
+    let events = "datatable(Computer:string, EventData:string) [\n\
+        'h1', '<DataItem><EventData><Data Name=\"Image\">C:\\\\certutil.exe</Data><Data Name=\"CommandLine\">certutil -urlcache</Data></EventData></DataItem>',\n\
+        'h2', '<DataItem><EventData><Data Name=\"Image\">C:\\\\notepad.exe</Data><Data Name=\"User\">bob</Data></EventData></DataItem>']\n";
+    assert_eq!(
+        sorted(run(&format!(
+            "{events}| extend EventData = parse_xml(EventData).DataItem.EventData.Data\n\
+             | mv-expand bagexpansion=array EventData\n\
+             | evaluate bag_unpack(EventData)\n\
+             | extend Key = tostring(['@Name']), Value = ['#text']\n\
+             | evaluate pivot(Key, any(Value), Computer)\n\
+             | project Computer, Image = tostring(Image), CommandLine = tostring(CommandLine)"
+        ))),
+        sorted(vec![
+            vec![s("h1"), s("C:\\certutil.exe"), s("certutil -urlcache")],
+            vec![s("h2"), s("C:\\notepad.exe"), s("")],
+        ])
+    );
+    for (q, says) in [
+        (
+            "print d = 1 | evaluate pivot()",
+            "takes the column to pivot",
+        ),
+        ("print d = 1 | evaluate pivot(e)", "unknown column 'e'"),
+        (
+            "print d = 1 | evaluate pivot(d, arg_max(d, d))",
+            "not supported yet: pivot with arg_max()",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d, count(d))",
+            "count() takes no argument",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d, count(), f)",
+            "unknown column 'f'",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d) : (*, a:long)",
+            "`*` is bag_unpack's",
         ),
     ] {
         assert!(bind_error(q).contains(says), "{q}: {}", bind_error(q));

@@ -62,6 +62,9 @@ const QUERIES: &[&str] = &[
     PLUGIN_QUERIES[0],
     PLUGIN_QUERIES[1],
     PLUGIN_QUERIES[2],
+    PLUGIN_QUERIES[3],
+    PLUGIN_QUERIES[4],
+    PLUGIN_QUERIES[5],
     // Kusto's default values of aggregations over no values: a window that is often empty,
     // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
     "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
@@ -86,6 +89,11 @@ const PLUGIN_QUERIES: &[&str] = &[
     "SigninLogs | extend b = bag_pack('ip', IPAddress, 'u', UserPrincipalName, 'r', ResultType) | evaluate bag_unpack(b, 'x_') | where x_r == '0' | project x_u, x_ip, x_none, TimeGenerated",
     // bag_unpack with an output schema, aggregated over a window.
     "SigninLogs | where TimeGenerated > ago(10m) | extend b = bag_pack('ip', IPAddress, 'n', strlen(UserPrincipalName)) | evaluate bag_unpack(b) : (*, ip:string, n:long) | summarize c = count(), s = sum(n) by ip",
+    // pivot: the users' results by address, counted and as a set, over a window.
+    "SigninLogs | where TimeGenerated > ago(15m) | project UserPrincipalName, IPAddress | evaluate pivot(IPAddress) | project UserPrincipalName, ['1.1.1.1'], ['10.0.0.1'], ['9.9.9.9']",
+    "SigninLogs | evaluate pivot(UserPrincipalName, make_set(IPAddress), ResultType) : (ResultType:string, alice:dynamic, bob:dynamic)",
+    // Both, as Sentinel's Sysmon rules use them.
+    "SigninLogs | extend d = pack_array(bag_pack('@Name', 'ip', '#text', IPAddress), bag_pack('@Name', 'r', '#text', ResultType)) | mv-expand bagexpansion=array d | evaluate bag_unpack(d) | extend Key = tostring(['@Name']), Value = ['#text'] | evaluate pivot(Key, any(Value), UserPrincipalName, TimeGenerated) | where TimeGenerated > ago(20m) | project UserPrincipalName, ip, r",
 ];
 
 /// make-series queries: bounds from the data or constant, keys or none, a moving window, the

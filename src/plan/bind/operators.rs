@@ -121,6 +121,10 @@ impl Binder<'_> {
                         let read = self.unpack_read.take().unwrap_or_default();
                         self.bind_bag_unpack(p, args, output.as_ref(), &read, span)
                     }
+                    "pivot" => {
+                        let read = self.unpack_read.take().unwrap_or_default();
+                        self.bind_pivot(p, args, output.as_ref(), &read, span)
+                    }
                     _ if output.is_some() => Err(BindError::new(
                         output.as_ref().map_or(span, |o| o.span),
                         format!(

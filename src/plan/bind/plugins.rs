@@ -1,10 +1,11 @@
-//! `evaluate` plugins whose output columns come from the data: `bag_unpack`. (`ipv4_lookup`
-//! is a join, in [`super::joins`].)
+//! `evaluate` plugins whose output columns come from the data: `bag_unpack` and `pivot`.
+//! (`ipv4_lookup` is a join, in [`super::joins`].)
 //!
-//! A statically bound plan cannot look at the data, so `bag_unpack` binds like a watchlist
-//! without its file: its columns are the ones its output schema declares, or else the names
-//! the rest of the pipe reads that nothing else defines.
+//! A statically bound plan cannot look at the data, so these bind like a watchlist without
+//! its file: their columns are the ones their output schema declares, or else the names the
+//! rest of the pipe reads that nothing else defines.
 
+use super::summarize::order_key;
 use super::*;
 
 /// How `bag_unpack` resolves a slot named as an input column (`columnsConflict`).
@@ -28,9 +29,27 @@ struct UnpackArgs {
 
 impl Binder<'_> {
     /// The names the operators after the one being bound read that they do not assign
-    /// first: what an `evaluate bag_unpack` with no output schema gives as columns. Bracketed
-    /// names (`['@Name']`, `['#text']`) count as names.
+    /// first: what an `evaluate bag_unpack` or `pivot` with no output schema gives as
+    /// columns. Bracketed names (`['@Name']`, `['#text']`) and the names `column_ifexists`
+    /// asks for count as names.
     pub(super) fn names_read_after(&self, rest: &[Operator]) -> Vec<String> {
+        // Up to the first operator whose output is not its input's columns and more (its
+        // own names are read from this one's output; later names are of its output).
+        let end = rest
+            .iter()
+            .position(|op| {
+                matches!(
+                    op.kind,
+                    OperatorKind::Summarize(_)
+                        | OperatorKind::Project(_)
+                        | OperatorKind::Evaluate { .. }
+                        | OperatorKind::Distinct(_)
+                        | OperatorKind::Count
+                        | OperatorKind::MakeSeries(_)
+                )
+            })
+            .map_or(rest.len(), |i| i + 1);
+        let rest = &rest[..end];
         let mut names = self.names_in_ops(rest);
         let (_, assigned) = self.time_and_assigned_names(rest);
         names.retain(|n| !assigned.contains(n));
@@ -38,6 +57,19 @@ impl Binder<'_> {
             let text = Span::new(first.span.start, last.span.end).text(self.src);
             if let Ok(tokens) = kql::tokenize(text) {
                 use kql::TokenKind as K;
+                // Operator and plugin names are not columns: the word after `|` (or first)
+                // and after `evaluate`.
+                let mut not_names: Vec<&str> = Vec::new();
+                for (i, t) in tokens.iter().enumerate() {
+                    let after_pipe = i == 0 || matches!(tokens[i - 1].kind, K::Pipe);
+                    let after_evaluate = i > 0
+                        && tokens[i - 1].kind == K::Word
+                        && tokens[i - 1].span.text(text) == "evaluate";
+                    if t.kind == K::Word && (after_pipe || after_evaluate) {
+                        not_names.push(t.span.text(text));
+                    }
+                }
+                names.retain(|n| !not_names.contains(&n.as_str()));
                 for (i, w) in tokens.windows(3).enumerate() {
                     let (K::LBracket, K::Str(name), K::RBracket) =
                         (&w[0].kind, &w[1].kind, &w[2].kind)
@@ -51,6 +83,15 @@ impl Binder<'_> {
                             K::Word | K::RParen | K::RBracket | K::Str(_) | K::Dot
                         );
                     if !indexes && !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                }
+                // `column_ifexists('Name', default)` reads Name when the data has it.
+                for w in tokens.windows(3) {
+                    if let (K::Word, K::LParen, K::Str(name)) = (&w[0].kind, &w[1].kind, &w[2].kind)
+                        && matches!(w[0].span.text(text), "column_ifexists" | "columnifexists")
+                        && !names.contains(name)
+                    {
                         names.push(name.clone());
                     }
                 }
@@ -281,6 +322,234 @@ impl Binder<'_> {
     }
 }
 
+impl Binder<'_> {
+    /// `evaluate pivot(PivotColumn [, Aggregate] [, Column…]) [: (OutputSchema)]`: the rows
+    /// grouped by the `Column`s (by default every column but the pivot column and those the
+    /// aggregate reads), with one column per value `V` of the pivot column: the aggregate
+    /// (`count()` by default) over the group's rows whose pivot column is `V` (as a string),
+    /// its `-if` form over the whole group (`sum(x)` is `sumif(x, tostring(P) == 'V')`, so an
+    /// absent value gives the aggregate's default: 0 for a count or sum, null for `min`). The
+    /// values are the output schema's columns that are not keys, or else the names the rest
+    /// of the pipe reads that are not keys nor `let`s (`read`), with a note. `take_any`/`any`
+    /// takes the least value, as kqlflow's `take_any` does. A reduce, maintained by both
+    /// engines as any `summarize`.
+    pub(super) fn bind_pivot(
+        &mut self,
+        p: Plan,
+        args: &[Expr],
+        output: Option<&OutputSchema>,
+        read: &[String],
+        span: Span,
+    ) -> Result<Plan> {
+        let scope = Scope::of(&p);
+        let column = |b: &Self, e: &Expr| -> Result<usize> {
+            match &strip_paren(e).kind {
+                ExprKind::Name(id) => p
+                    .index_of(&id.name)
+                    .ok_or_else(|| b.unknown_column(id, &scope)),
+                _ => Err(BindError::new(
+                    e.span,
+                    "pivot: expected a column of the input",
+                )),
+            }
+        };
+        let Some(first) = args.first() else {
+            return Err(BindError::new(
+                span,
+                "pivot takes the column to pivot, as in `evaluate pivot(State)`",
+            ));
+        };
+        let pivot = column(self, first)?;
+        let mut rest = &args[1..];
+        // The aggregate: its -if kind, its value argument (none for count) and type.
+        let mut agg: (AggKind, Option<(ScalarExpr, Type)>, String) =
+            (AggKind::CountIf, None, "count".to_string());
+        let mut agg_reads: Vec<usize> = Vec::new();
+        if let Some(a) = rest.first()
+            && let ExprKind::Call { name, args: aargs } = &strip_paren(a).kind
+            && let Some(f) = aggregate_fn(&name.name)
+        {
+            let kind = match f.kind {
+                AggKind::Count => AggKind::CountIf,
+                AggKind::Sum => AggKind::SumIf,
+                AggKind::Avg => AggKind::AvgIf,
+                AggKind::Min | AggKind::TakeAny => AggKind::MinIf,
+                AggKind::Max => AggKind::MaxIf,
+                AggKind::DCount => AggKind::DCountIf,
+                AggKind::Stdev => AggKind::StdevIf,
+                AggKind::Variance => AggKind::VarianceIf,
+                AggKind::MakeSet => AggKind::MakeSetIf,
+                AggKind::MakeList => AggKind::MakeListIf,
+                _ => {
+                    return Err(BindError::new(
+                        name.span,
+                        format!(
+                            "not supported yet: pivot with {}() (it takes count, sum, avg, min, max, take_any, dcount, stdev, variance, make_set, make_list)",
+                            name.name
+                        ),
+                    ));
+                }
+            };
+            let value = match (kind, aargs.as_slice()) {
+                (AggKind::CountIf, []) => None,
+                (AggKind::CountIf, [x]) if matches!(x.kind, ExprKind::Star) => None,
+                (AggKind::CountIf, _) => {
+                    return Err(BindError::new(a.span, "pivot: count() takes no argument"));
+                }
+                (_, [x]) => {
+                    let (x, ty) = self.bind_row_expr(x, &scope)?;
+                    columns_of(&x, &mut agg_reads);
+                    Some((x, ty))
+                }
+                _ => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!("pivot: {}() takes one argument here", name.name),
+                    ));
+                }
+            };
+            agg = (kind, value, name.name.clone());
+            rest = &rest[1..];
+        }
+        let mut keys: Vec<usize> = Vec::new();
+        for e in rest {
+            let k = column(self, e)?;
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        if rest.is_empty() {
+            keys = (0..p.schema.len())
+                .filter(|c| *c != pivot && !agg_reads.contains(c))
+                .collect();
+        }
+        let key_names: Vec<Str> = keys.iter().map(|&k| p.schema[k].name.clone()).collect();
+        let is_key = |n: &str| key_names.iter().any(|k| &**k == n);
+        // The pivot values, with the type each output column is given (None: the
+        // aggregate's own).
+        let mut values: Vec<(String, Option<Type>)> = Vec::new();
+        match output {
+            Some(schema) => {
+                if schema.star {
+                    return Err(BindError::new(
+                        schema.span,
+                        "pivot's output schema lists its columns: `*` is bag_unpack's",
+                    ));
+                }
+                for c in &schema.columns {
+                    if !is_key(&c.name.name) {
+                        values.push((c.name.name.clone(), Some(c.ty)));
+                    }
+                }
+            }
+            None => {
+                for n in read {
+                    if !is_key(n) && self.lookup(n).is_none() && !values.iter().any(|v| v.0 == *n) {
+                        values.push((n.clone(), None));
+                    }
+                }
+                let note = format!(
+                    "pivot's columns depend on the data: bound with the names the rest of the query reads as the values of {} (declare them with `evaluate pivot(…) : (Key:type, …, Value:type)`): {}",
+                    p.schema[pivot].name,
+                    if values.is_empty() {
+                        "none".to_string()
+                    } else {
+                        values
+                            .iter()
+                            .map(|v| v.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
+                }
+            }
+        }
+        let order = order_key(&p);
+        let (kind, value, _) = agg;
+        let arg_ty = value.as_ref().map_or(Type::Dynamic, |v| v.1);
+        let mut aggs = Vec::new();
+        let mut schema: Vec<Column> = key_names
+            .iter()
+            .zip(&keys)
+            .map(|(n, &k)| Column {
+                name: n.clone(),
+                ty: p.schema[k].ty,
+            })
+            .collect();
+        let mut casts: Vec<Option<Type>> = Vec::new();
+        for (v, declared) in &values {
+            let pred = ScalarExpr::Binary(
+                BinOp::Eq,
+                Box::new(ScalarExpr::Call {
+                    name: "tostring".to_string(),
+                    args: vec![ScalarExpr::Column(pivot)],
+                }),
+                Box::new(ScalarExpr::Literal(Value::str(v))),
+            );
+            let mut args = match &value {
+                Some((x, _)) => vec![x.clone(), pred],
+                None => vec![pred],
+            };
+            if kind == AggKind::MakeListIf {
+                args.push(order.clone());
+            }
+            let spec = AggSpec::with_arg(kind, arg_ty);
+            let ty = spec.result_type(&[arg_ty]);
+            schema.push(Column {
+                name: Str::from(v.as_str()),
+                ty,
+            });
+            casts.push(declared.filter(|d| *d != ty));
+            aggs.push(AggCall { spec, args });
+        }
+        let event_time = p.event_time.and_then(|t| keys.iter().position(|&k| k == t));
+        let reduced = Plan {
+            node: Node::Reduce {
+                input: Box::new(p),
+                keys: keys.iter().map(|&k| ScalarExpr::Column(k)).collect(),
+                aggs,
+            },
+            schema,
+            event_time,
+        };
+        if casts.iter().all(Option::is_none) && output.is_none() {
+            return Ok(reduced);
+        }
+        // The declared types, and the declared order of the columns.
+        let width = keys.len();
+        let mut cols: Vec<(Str, Type, ScalarExpr)> = Scope::of(&reduced).cols;
+        for (i, cast) in casts.iter().enumerate() {
+            if let Some(ty) = cast {
+                let c = &mut cols[width + i];
+                c.1 = *ty;
+                c.2 = ScalarExpr::Cast(Box::new(ScalarExpr::Column(width + i)), *ty);
+            }
+        }
+        if let Some(schema) = output {
+            let mut ordered = Vec::new();
+            for d in &schema.columns {
+                if let Some(c) = cols.iter().find(|c| *c.0 == *d.name.name) {
+                    let x = if c.1 == d.ty {
+                        c.2.clone()
+                    } else {
+                        ScalarExpr::Cast(Box::new(c.2.clone()), d.ty)
+                    };
+                    ordered.push((c.0.clone(), d.ty, x));
+                }
+            }
+            for c in cols.iter().take(width) {
+                if !ordered.iter().any(|o| o.0 == c.0) {
+                    ordered.insert(0, c.clone());
+                }
+            }
+            cols = ordered;
+        }
+        Ok(map_plan(reduced, cols))
+    }
+}
+
 /// The value of a column of type `ty` that holds nothing: the empty string for strings, else
 /// null.
 fn missing_of(ty: Type) -> Value {
@@ -289,4 +558,12 @@ fn missing_of(ty: Type) -> Value {
     } else {
         Value::Null
     }
+}
+
+/// Adds the columns `x` reads to `out`.
+fn columns_of(x: &ScalarExpr, out: &mut Vec<usize>) {
+    if let ScalarExpr::Column(c) = x {
+        out.push(*c);
+    }
+    x.for_each_child(&mut |c| columns_of(c, out));
 }

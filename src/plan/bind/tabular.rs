@@ -41,7 +41,7 @@ impl Binder<'_> {
         self.open_names = saved_open;
         self.open_types = saved_open_types;
         for (i, op) in ops.iter().enumerate() {
-            if is_plugin(op, "bag_unpack") {
+            if is_plugin(op, "bag_unpack") || is_plugin(op, "pivot") {
                 self.unpack_read = Some(self.names_read_after(&ops[i + 1..]));
             }
             p = self.bind_op(p?, op);
