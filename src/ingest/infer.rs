@@ -177,6 +177,9 @@ fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     Ok(reader)
 }
 
+/// The longest line read, as ingest's default `--max-line-bytes`.
+const MAX_LINE: u64 = 16 << 20;
+
 /// Reads one file's records of `table` into `cols`; a file that cannot be read adds nothing
 /// (the run reports it).
 fn read_file(path: &Path, table: &str, named_by_path: bool, cols: &mut Columns) {
@@ -196,23 +199,27 @@ fn read_file(path: &Path, table: &str, named_by_path: bool, cols: &mut Columns) 
         .unwrap_or(text.len());
     match sniff(&text[start..]) {
         Format::JsonLines => {
-            let mut rest = text.as_slice();
+            let mut all = std::io::Cursor::new(text).chain(reader);
             let mut line = Vec::new();
             loop {
                 line.clear();
-                match rest.read_until(b'\n', &mut line) {
-                    Ok(0) => match reader.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    },
-                    Ok(_) if !line.ends_with(b"\n") => {
-                        // The prefix ended mid-line: the line goes on in the reader.
-                        if reader.read_until(b'\n', &mut line).is_err() {
-                            break;
+                // A line longer than ingest takes is skipped here (ingest rejects it),
+                // without holding more than that limit of it.
+                match (&mut all).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.len() as u64 > MAX_LINE && !line.ends_with(b"\n") {
+                    let mut skipped = Vec::new();
+                    loop {
+                        skipped.clear();
+                        match (&mut all).take(1 << 16).read_until(b'\n', &mut skipped) {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) if skipped.ends_with(b"\n") => break,
+                            Ok(_) => {}
                         }
                     }
-                    Ok(_) => {}
-                    Err(_) => break,
+                    continue;
                 }
                 let l = line.trim_ascii();
                 if !named_by_path && !contains(l, table.as_bytes()) {
@@ -420,5 +427,26 @@ mod tests {
         assert_eq!(ty(&t, "Up"), Some(Type::Bool));
         assert_eq!(ty(&t, "TimeGenerated"), Some(Type::DateTime));
         assert!(custom_table_from_logs("Absent_CL", &[dir.path().to_path_buf()]).is_none());
+    }
+
+    #[test]
+    fn gzip_files_are_read_and_an_overlong_line_is_skipped() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        text.push_str(r#"{"TimeGenerated":"2024-05-01T00:00:00Z","A_s":"x"}"#);
+        text.push('\n');
+        text.push_str(&format!(r#"{{"Long_s":"{}"}}"#, "y".repeat(17 << 20)));
+        text.push('\n');
+        text.push_str(r#"{"TimeGenerated":"2024-05-01T00:00:00Z","B_d":2}"#);
+        text.push('\n');
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("Zip_CL.jsonl.gz"), gz.finish().unwrap()).unwrap();
+        let (t, n) = custom_table_from_logs("Zip_CL", &[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(ty(&t, "A_s"), Some(Type::String));
+        assert_eq!(ty(&t, "B_d"), Some(Type::Real));
+        assert_eq!(ty(&t, "Long_s"), None);
     }
 }
