@@ -704,6 +704,37 @@ fn named_arguments() {
     let q = "let R = datatable(net:string, tag:string) ['10.0.0.0/8', 'ten'];\n\
              datatable(ip:string) ['10.1.2.3', '8.8.8.8'] | evaluate ipv4_lookup(R, ip, net, return_unmatched = false)";
     assert_eq!(run(q), [vec![s("10.1.2.3"), s("10.0.0.0/8"), s("ten")]]);
+    // return_unmatched = true (Kusto's documented example, cut down): the rows that match no
+    // range are kept, the lookup's columns empty; a row matching two ranges gives two rows;
+    // an equal input row keeps its multiplicity.
+    let q = "let IP_Data = datatable(network:string, continent_code:string, country_iso_code:string)\n\
+             ['111.68.128.0/17','AS','JP', '5.8.0.0/19','EU','RU', '5.8.1.0/24','EU','RU2', '2.20.183.0/24','EU','GB'];\n\
+             datatable(ip:string, n:long) ['2.20.183.12', 1, '5.8.1.2', 2, '192.165.12.17', 3, '', 4, '192.165.12.17', 3]\n\
+             | evaluate ipv4_lookup(IP_Data, ip, network, return_unmatched = true)";
+    let null_row = |ip: &str, n: i64| vec![s(ip), l(n), s(""), s(""), s("")];
+    assert_eq!(
+        sorted(run(q)),
+        sorted(vec![
+            vec![s("2.20.183.12"), l(1), s("2.20.183.0/24"), s("EU"), s("GB")],
+            vec![s("5.8.1.2"), l(2), s("5.8.0.0/19"), s("EU"), s("RU")],
+            vec![s("5.8.1.2"), l(2), s("5.8.1.0/24"), s("EU"), s("RU2")],
+            null_row("192.165.12.17", 3),
+            null_row("192.165.12.17", 3),
+            null_row("", 4),
+        ])
+    );
+    // As a bare bool after the keys, with an extra key; a lookup column of another type is
+    // null for the unmatched rows.
+    let q = "let R = datatable(net:string, k:long, score:real) ['10.0.0.0/8', 1, 0.5];\n\
+             datatable(ip:string, k:long) ['10.1.2.3', 1, '10.1.2.3', 2]\n\
+             | evaluate ipv4_lookup(R, ip, net, k, true)";
+    assert_eq!(
+        sorted(run(q)),
+        sorted(vec![
+            vec![s("10.1.2.3"), l(1), s("10.0.0.0/8"), l(1), Value::Real(0.5)],
+            vec![s("10.1.2.3"), l(2), s(""), Value::Null, Value::Null],
+        ])
+    );
     for (bad, says) in [
         ("let f = (a:long) { a }; print f(b = 1)", "no parameter 'b'"),
         ("print strlen(s = 'x')", "named argument"),
@@ -975,4 +1006,276 @@ fn arg_max_with_a_tuple_of_names() {
     );
     let q = "datatable(k:string, c:long) ['a', 1] | summarize (Lo) = arg_min(c, k)";
     assert_eq!(columns(q), ["Lo", "k"]);
+}
+
+fn bind_error(src: &str) -> String {
+    let q = kql::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "<q>")));
+    match plan::bind(src, &q, Catalog::builtin(), &BindOptions::default()) {
+        Ok(_) => panic!("{src} binds"),
+        Err(e) => e.message,
+    }
+}
+
+/// The examples of Kusto's bag_unpack documentation: the columns are the ones the rest of the
+/// query reads (typed dynamic) or the declared output schema.
+#[test]
+fn bag_unpack_as_documented() {
+    let people = "datatable(d:dynamic, Description:string) [\n\
+        dynamic({\"Name\": \"John\", \"Age\":20, \"Address\": \"Address-1\"}), 'Student',\n\
+        dynamic({\"Name\": \"Dave\", \"Age\":40, \"Address\": \"Address-2\"}), 'Teacher',\n\
+        dynamic({\"Name\": \"Jasmine\", \"Age\":30, \"Address\": \"Address-3\"}), 'Student',\n\
+        dynamic({\"Name\": \"Bo\"}), 'Guest',\n\
+        dynamic(['not', 'a', 'bag']), 'Odd',\n\
+        dynamic(null), 'Nobody']\n";
+    // Expand a bag: a slot a row's bag lacks is null.
+    assert_eq!(
+        sorted(run(&format!(
+            "{people}| evaluate bag_unpack(d) | project Description, Name, Age"
+        ))),
+        sorted(vec![
+            vec![s("Student"), s("John"), l(20)],
+            vec![s("Teacher"), s("Dave"), l(40)],
+            vec![s("Student"), s("Jasmine"), l(30)],
+            vec![s("Guest"), s("Bo"), Value::Null],
+            vec![s("Odd"), Value::Null, Value::Null],
+            vec![s("Nobody"), Value::Null, Value::Null],
+        ])
+    );
+    // The bag's column is gone (a name read after it is its slot, as Kusto allows a slot named
+    // as the bag); the unpacked columns are dynamic, compared as their values.
+    assert_eq!(
+        run(&format!(
+            "{people}| evaluate bag_unpack(d) | where Description == 'Teacher' | project d"
+        )),
+        [vec![Value::Null]]
+    );
+    assert_eq!(
+        run(&format!(
+            "{people}| evaluate bag_unpack(d) | where Age > 25 and Name startswith 'J' | project Name"
+        )),
+        [vec![s("Jasmine")]]
+    );
+    // With OutputColumnPrefix: only the prefixed names are slots.
+    assert_eq!(
+        sorted(run(&format!(
+            "{people}| evaluate bag_unpack(d, 'Property_') | where isnotnull(Property_Age) | project Property_Name, Property_Age"
+        ))),
+        sorted(vec![
+            vec![s("John"), l(20)],
+            vec![s("Dave"), l(40)],
+            vec![s("Jasmine"), l(30)],
+        ])
+    );
+    assert!(
+        bind_error(&format!(
+            "{people}| evaluate bag_unpack(d, 'Property_') | project Name"
+        ))
+        .contains("unknown column 'Name'")
+    );
+    // columnsConflict: the input's Name replaced by the slot, or kept.
+    let named = "datatable(Name:string, d:dynamic) ['Old_name', dynamic({\"Name\": \"John\", \"Age\":20}), 'Old_name', dynamic({\"Age\":40})]\n";
+    assert_eq!(
+        sorted(run(&format!(
+            "{named}| evaluate bag_unpack(d, columnsConflict='replace_source') | project Name, Age"
+        ))),
+        sorted(vec![vec![s("John"), l(20)], vec![Value::Null, l(40)]])
+    );
+    assert_eq!(
+        sorted(run(&format!(
+            "{named}| evaluate bag_unpack(d, columnsConflict='keep_source') | project Name, Age"
+        ))),
+        sorted(vec![vec![s("Old_name"), l(20)], vec![s("Old_name"), l(40)]])
+    );
+    // ignoredProperties: those slots are not columns.
+    assert_eq!(
+        sorted(run(&format!(
+            "{people}| evaluate bag_unpack(d, ignoredProperties=dynamic(['Address', 'Age'])) | where Description == 'Student' | project Description, Name"
+        ))),
+        sorted(vec![
+            vec![s("Student"), s("John")],
+            vec![s("Student"), s("Jasmine")],
+        ])
+    );
+    assert!(
+        bind_error(&format!(
+            "{people}| evaluate bag_unpack(d, ignoredProperties=dynamic(['Address', 'Age'])) | project Age"
+        ))
+        .contains("unknown column 'Age'")
+    );
+    // An output schema: its columns only, converted to their types; `*` first keeps the
+    // input's columns.
+    assert_eq!(
+        sorted(run(&format!(
+            "{people}| evaluate bag_unpack(d) : (*, Name:string, Age:long) | where Description != 'Odd' and Description != 'Nobody'"
+        ))),
+        sorted(vec![
+            vec![s("Student"), s("John"), l(20)],
+            vec![s("Teacher"), s("Dave"), l(40)],
+            vec![s("Student"), s("Jasmine"), l(30)],
+            vec![s("Guest"), s("Bo"), Value::Null],
+        ])
+    );
+    assert_eq!(
+        run(&format!(
+            "{people}| evaluate bag_unpack(d) : (Age:string) | where Age != '' | summarize make_set(Age)"
+        )),
+        [vec![Value::Array(vec![s("20"), s("30"), s("40")].into())]]
+    );
+    // A bag held as JSON text, and the bracketed names Windows event data unpacks to.
+    assert_eq!(
+        run(
+            "datatable(x:string) ['{\"@Name\":\"Image\",\"#text\":\"cmd.exe\"}'] | evaluate bag_unpack(x) | extend Key = tostring(['@Name']), Value = ['#text'] | project Key, Value"
+        ),
+        [vec![s("Image"), s("cmd.exe")]]
+    );
+    // Mistakes are bind errors.
+    for (q, says) in [
+        (
+            "print d = dynamic({}) | evaluate bag_unpack(e)",
+            "unknown column 'e'",
+        ),
+        (
+            "print d = 1 | evaluate bag_unpack(d)",
+            "not a dynamic property bag",
+        ),
+        (
+            "print d = dynamic({}) | evaluate bag_unpack(d, columnsConflict='merge')",
+            "'error', 'replace_source' or 'keep_source'",
+        ),
+        (
+            "print d = dynamic({}) | evaluate bag_unpack(d, prefix='x')",
+            "no parameter 'prefix'",
+        ),
+        (
+            "print d = dynamic({}) | evaluate bag_unpack()",
+            "takes the dynamic column",
+        ),
+        (
+            "print d = dynamic({}), p = 'x' | evaluate bag_unpack(d, p)",
+            "unknown name 'p'",
+        ),
+        (
+            "print d = dynamic({}) | evaluate bag_unpack(d, tostring(now()))",
+            "must be a constant",
+        ),
+        (
+            "print d = dynamic({}) | evaluate narrow()",
+            "not supported yet: evaluate narrow",
+        ),
+        (
+            "print d = dynamic({}) | evaluate ipv4_lookup(d, d, d) : (a:string)",
+            "output schema",
+        ),
+    ] {
+        assert!(bind_error(q).contains(says), "{q}: {}", bind_error(q));
+    }
+}
+
+/// Kusto's pivot examples, cut down: one column per value of the pivot column, holding the
+/// aggregate (count() by default) over the rows with that value.
+#[test]
+fn pivot_as_documented() {
+    let storms = "datatable(State:string, EventType:string, DeathsDirect:long) [\n\
+        'ALABAMA', 'Thunderstorm Wind', 1, 'ALABAMA', 'Thunderstorm Wind', 2,\n\
+        'ALASKA', 'Thunderstorm Wind', 0, 'ALASKA', 'High Wind', 5, 'ALASKA', 'High Wind', 3,\n\
+        'ALABAMA', 'Strong Wind', 4]\n";
+    // By a column: the other columns are the groups (here EventType alone).
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| project State, EventType | evaluate pivot(State) | project EventType, ALABAMA, ALASKA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(2), l(1)],
+            vec![s("High Wind"), l(0), l(2)],
+            vec![s("Strong Wind"), l(1), l(0)],
+        ])
+    );
+    // With an aggregate: the default groups leave out the column it reads; sum over no row
+    // is 0, min over none null.
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, sum(DeathsDirect)) | project EventType, ALABAMA, ALASKA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(3), l(0)],
+            vec![s("High Wind"), l(0), l(8)],
+            vec![s("Strong Wind"), l(4), l(0)],
+        ])
+    );
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, min(DeathsDirect), EventType) | where EventType != 'Strong Wind' | project EventType, ALASKA, ALABAMA"
+        ))),
+        sorted(vec![
+            vec![s("Thunderstorm Wind"), l(0), l(1)],
+            vec![s("High Wind"), l(3), Value::Null],
+        ])
+    );
+    // An output schema gives the columns, their order and types; keys named first.
+    assert_eq!(
+        sorted(run(&format!(
+            "{storms}| evaluate pivot(State, make_set(DeathsDirect), EventType) : (EventType:string, ALASKA:dynamic, TEXAS:dynamic)"
+        ))),
+        sorted(vec![
+            vec![
+                s("Thunderstorm Wind"),
+                Value::Array(vec![l(0)].into()),
+                Value::Array(vec![].into())
+            ],
+            vec![
+                s("High Wind"),
+                Value::Array(vec![l(3), l(5)].into()),
+                Value::Array(vec![].into())
+            ],
+            vec![
+                s("Strong Wind"),
+                Value::Array(vec![].into()),
+                Value::Array(vec![].into())
+            ],
+        ])
+    );
+    // Windows event data, as Sentinel's Sysmon rules read it: parse_xml, mv-expand,
+    // bag_unpack, then pivot on the name with any(value).
+    let events = "datatable(Computer:string, EventData:string) [\n\
+        'h1', '<DataItem><EventData><Data Name=\"Image\">C:\\\\certutil.exe</Data><Data Name=\"CommandLine\">certutil -urlcache</Data></EventData></DataItem>',\n\
+        'h2', '<DataItem><EventData><Data Name=\"Image\">C:\\\\notepad.exe</Data><Data Name=\"User\">bob</Data></EventData></DataItem>']\n";
+    assert_eq!(
+        sorted(run(&format!(
+            "{events}| extend EventData = parse_xml(EventData).DataItem.EventData.Data\n\
+             | mv-expand bagexpansion=array EventData\n\
+             | evaluate bag_unpack(EventData)\n\
+             | extend Key = tostring(['@Name']), Value = ['#text']\n\
+             | evaluate pivot(Key, any(Value), Computer)\n\
+             | project Computer, Image = tostring(Image), CommandLine = tostring(CommandLine)"
+        ))),
+        sorted(vec![
+            vec![s("h1"), s("C:\\certutil.exe"), s("certutil -urlcache")],
+            vec![s("h2"), s("C:\\notepad.exe"), s("")],
+        ])
+    );
+    for (q, says) in [
+        (
+            "print d = 1 | evaluate pivot()",
+            "takes the column to pivot",
+        ),
+        ("print d = 1 | evaluate pivot(e)", "unknown column 'e'"),
+        (
+            "print d = 1 | evaluate pivot(d, arg_max(d, d))",
+            "not supported yet: pivot with arg_max()",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d, count(d))",
+            "count() takes no argument",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d, count(), f)",
+            "unknown column 'f'",
+        ),
+        (
+            "print d = 1 | evaluate pivot(d) : (*, a:long)",
+            "`*` is bag_unpack's",
+        ),
+    ] {
+        assert!(bind_error(q).contains(says), "{q}: {}", bind_error(q));
+    }
 }

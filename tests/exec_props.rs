@@ -59,6 +59,12 @@ const QUERIES: &[&str] = &[
     "let last = toscalar(SigninLogs | top 1 by TimeGenerated desc | project IPAddress); SigninLogs | where IPAddress == last | project UserPrincipalName, TimeGenerated",
     "SigninLogs | extend g = new_guid(), h = hourofday(TimeGenerated), w = dayofweek(TimeGenerated), b = bin_at(TimeGenerated, 7m, datetime(2024-05-01T08:03:00Z)), c = countof(IPAddress, '.'), r = replace(@'\\.', '-', IPAddress), x = extract_all(@'(\\d+)', IPAddress), u = parse_url(strcat('https://', IPAddress, '/p?a=1')).Host | project UserPrincipalName, g, h, w, b, c, r, x, u",
     "let ranges = datatable(Range:string, Name:string)['1.1.0.0/16', 'one', '10.0.0.0/8', 'ten', '0.0.0.0/0', 'all']; SigninLogs | evaluate ipv4_lookup(ranges, IPAddress, Range) | project UserPrincipalName, IPAddress, Name",
+    PLUGIN_QUERIES[0],
+    PLUGIN_QUERIES[1],
+    PLUGIN_QUERIES[2],
+    PLUGIN_QUERIES[3],
+    PLUGIN_QUERIES[4],
+    PLUGIN_QUERIES[5],
     // Kusto's default values of aggregations over no values: a window that is often empty,
     // with no `by` (one row of zeros), and groups whose values the -if predicates all drop.
     "SigninLogs | where TimeGenerated > ago(6m) | extend x = strlen(IPAddress) | summarize s = sum(x), si = sumif(x, ResultType == \"0\"), sd = stdev(x), v = varianceif(x, ResultType == \"0\"), c = count(x), a = avg(x)",
@@ -85,6 +91,23 @@ const SERIAL_QUERIES: &[&str] = &[
     "SigninLogs | top 4 by TimeGenerated desc | extend r = row_number(0), q = prev(IPAddress, 3) | project IPAddress, r, q",
     "SigninLogs | where TimeGenerated > ago(10m) | sort by TimeGenerated asc | project IPAddress | extend pi = prev(IPAddress), ni = next(IPAddress)",
     "SigninLogs | where ResultType == \"0\" | serialize n = row_number(), c = row_cumsum(1) | project UserPrincipalName, n, c",
+];
+
+/// The `evaluate` plugins, each also run on every case by
+/// `plugins_incremental_equal_batch_at_every_tick`.
+const PLUGIN_QUERIES: &[&str] = &[
+    // ipv4_lookup with return_unmatched: 2.2.2.2 matches no range and is kept with the
+    // lookup's columns empty; records in a 5-minute window, so rows leave as well as enter.
+    "let ranges = datatable(Range:string, Name:string, ResultType:string)['1.1.0.0/16', 'one', '0', '10.0.0.0/8', 'ten', '0', '10.0.0.0/8', 'ten-fail', '50126', '10.0.0.1', 'host', '0']; SigninLogs | where TimeGenerated > ago(5m) | evaluate ipv4_lookup(ranges, IPAddress, Range, ResultType, return_unmatched = true) | project UserPrincipalName, IPAddress, ResultType, Name, Range",
+    // bag_unpack with a prefix, its columns those the rest reads (x_none: in no bag).
+    "SigninLogs | extend b = bag_pack('ip', IPAddress, 'u', UserPrincipalName, 'r', ResultType) | evaluate bag_unpack(b, 'x_') | where x_r == '0' | project x_u, x_ip, x_none, TimeGenerated",
+    // bag_unpack with an output schema, aggregated over a window.
+    "SigninLogs | where TimeGenerated > ago(10m) | extend b = bag_pack('ip', IPAddress, 'n', strlen(UserPrincipalName)) | evaluate bag_unpack(b) : (*, ip:string, n:long) | summarize c = count(), s = sum(n) by ip",
+    // pivot: the users' results by address, counted and as a set, over a window.
+    "SigninLogs | where TimeGenerated > ago(15m) | project UserPrincipalName, IPAddress | evaluate pivot(IPAddress) | project UserPrincipalName, ['1.1.1.1'], ['10.0.0.1'], ['9.9.9.9']",
+    "SigninLogs | evaluate pivot(UserPrincipalName, make_set(IPAddress), ResultType) : (ResultType:string, alice:dynamic, bob:dynamic)",
+    // Both, as Sentinel's Sysmon rules use them.
+    "SigninLogs | extend d = pack_array(bag_pack('@Name', 'ip', '#text', IPAddress), bag_pack('@Name', 'r', '#text', ResultType)) | mv-expand bagexpansion=array d | evaluate bag_unpack(d) | extend Key = tostring(['@Name']), Value = ['#text'] | evaluate pivot(Key, any(Value), UserPrincipalName, TimeGenerated) | where TimeGenerated > ago(20m) | project UserPrincipalName, ip, r",
 ];
 
 /// make-series queries: bounds from the data or constant, keys or none, a moving window, the
@@ -233,6 +256,18 @@ proptest! {
     fn serialized_incremental_equals_batch_at_every_tick(rows in records(), q in 0..SERIAL_QUERIES.len()) {
         check(SERIAL_QUERIES[q], &rows, 1)?;
         check(SERIAL_QUERIES[q], &rows, 3)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plugins_incremental_equal_batch_at_every_tick(rows in records()) {
+        for q in PLUGIN_QUERIES {
+            check(q, &rows, 1)?;
+            check(q, &rows, 3)?;
+        }
     }
 }
 

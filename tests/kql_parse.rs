@@ -592,6 +592,38 @@ fn small_operators() {
             .2
             .contains("expected a plugin call after `evaluate`")
     );
+    // An output schema after the call, with or without `*`; shown as written.
+    for (q, shown) in [
+        (
+            "T | evaluate bag_unpack(d) : (*, Name:string, Age:long)",
+            "evaluate bag_unpack(d) : (*, Name:string, Age:long)",
+        ),
+        (
+            "T | evaluate bag_unpack(d, 'p_') : (p_Name:string)",
+            "evaluate bag_unpack(d, \"p_\") : (p_Name:string)",
+        ),
+        (
+            "T | evaluate bag_unpack(d) : (*)",
+            "evaluate bag_unpack(d) : (*)",
+        ),
+    ] {
+        let OperatorKind::Evaluate { output, .. } = op(q) else {
+            panic!("{q}")
+        };
+        assert!(output.is_some(), "{q}");
+        let parsed = kql::parse(q).unwrap();
+        assert_eq!(parsed.body().unwrap().operators()[0].to_string(), shown);
+    }
+    assert!(
+        err("T | evaluate bag_unpack(d) : Name:string")
+            .2
+            .contains("'(' and the output schema after `:`")
+    );
+    assert!(
+        err("T | evaluate bag_unpack(d) : (Name)")
+            .2
+            .contains("':' and a type")
+    );
 }
 
 #[test]

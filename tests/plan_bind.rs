@@ -675,8 +675,9 @@ fn refusals_name_the_construct() {
         msg,
         "series_decompose_anomalies() returns 3 columns, 4 names given"
     );
-    let (_, msg) = err("SigninLogs | evaluate bag_unpack(LocationDetails)");
-    assert_eq!(msg, "not supported yet: the evaluate operator");
+    let (at, msg) = err("SigninLogs | evaluate sequence_detect(TimeGenerated, 1h, 1d)");
+    assert_eq!(at, "1:23");
+    assert_eq!(msg, "not supported yet: evaluate sequence_detect");
     let (at, msg) = err("SigninLogs | extend x = jaccard_index(1)");
     assert_eq!(at, "1:25");
     assert_eq!(msg, "not supported yet: the function 'jaccard_index'");
@@ -978,9 +979,8 @@ fn fuzzy_unions_drop_legs_that_do_not_resolve() {
     let (_, msg) = err("union (SigninLogs | project A = AppDisplayName), \
                         (AADServicePrincipalSignInLogs | project A = AppDisplayName)");
     assert!(msg.starts_with("unknown column 'AppDisplayName'"), "{msg}");
-    let (_, msg) =
-        err("union isfuzzy=true SigninLogs, (AuditLogs | evaluate bag_unpack(AdditionalDetails))");
-    assert!(msg.contains("evaluate"), "{msg}");
+    let (_, msg) = err("union isfuzzy=true SigninLogs, (AuditLogs | evaluate narrow())");
+    assert!(msg.contains("not supported yet: evaluate narrow"), "{msg}");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub struct RuleOptions {
     /// column the query reads, a union leg skipped, a filter reaching past the rule's period, a
     /// trigger kqlflow cannot honour) instead of running it with the note.
     pub strict: bool,
+    /// The logs (files and folders) the rules will run over: a custom (`_CL`) table kqlflow
+    /// has no schema for takes its columns from its records there, with a note (empty: such
+    /// a table does not bind).
+    pub logs: Vec<PathBuf>,
 }
 
 impl RuleOptions {
@@ -77,6 +81,7 @@ impl RuleOptions {
             scope,
         });
         opts.externaldata = self.externaldata.clone();
+        opts.logs = self.logs.clone();
         for (name, files) in &self.watchlists {
             // Every version's columns, in the order first seen.
             let mut columns: Vec<String> = Vec::new();

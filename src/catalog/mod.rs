@@ -9,7 +9,7 @@ mod diagnostic;
 pub use diagnostic::{DiagnosticMapping, is_diagnostic_record, table_for_category, table_for_path};
 
 use serde::Deserialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::model::{Column, Schema, Str, Type};
 
@@ -60,6 +60,10 @@ pub struct Table {
     /// `CreatedDateTime` for sign-ins), in order of preference.
     pub time_fallbacks: Vec<usize>,
 }
+
+/// The process's catalog once a custom table was added to it (see
+/// [`Catalog::add_custom_table`]); `None` until then.
+static EXTENDED: RwLock<Option<&'static Catalog>> = RwLock::new(None);
 
 /// The set of known tables.
 #[derive(Clone, Debug)]
@@ -215,7 +219,20 @@ impl Catalog {
     /// IdentityInfo, DeviceInfo, ThreatIntelIndicators and BehaviorAnalytics, then the Sentinel
     /// tables of `sentinel_tables.txt` (SecurityEvent, OfficeActivity, CommonSecurityLog, …) in
     /// name order.
+    ///
+    /// Custom (`_CL`) tables added by [`Catalog::add_custom_table`] (their columns taken from
+    /// the logs a run reads) follow, in the order added.
     pub fn builtin() -> &'static Catalog {
+        if let Ok(extended) = EXTENDED.read()
+            && let Some(c) = *extended
+        {
+            return c;
+        }
+        Catalog::base()
+    }
+
+    /// The built-in tables without any added custom table.
+    fn base() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             let mut tables: Vec<Arc<Table>> = SCHEMA_FILES
@@ -232,6 +249,64 @@ impl Catalog {
             }
             Catalog { tables }
         })
+    }
+
+    /// Adds a custom (`_CL`) table to the process's catalog (what [`Catalog::builtin`] returns
+    /// from then on), at the end, so that the ids of the tables already known do not change;
+    /// the table as the catalog now holds it. A table of that name added before keeps its
+    /// columns, positions and types, and gains the columns of `table` it lacks at its end (so a
+    /// plan bound against it earlier stays valid). A built-in table is never changed: adding
+    /// one returns it as it is.
+    pub fn add_custom_table(table: Table) -> Arc<Table> {
+        let Ok(mut extended) = EXTENDED.write() else {
+            // A panic while the lock was held: the table is still usable, only not added.
+            return Arc::new(table);
+        };
+        let current: &'static Catalog = match *extended {
+            Some(c) => c,
+            None => Catalog::base(),
+        };
+        let mut tables = current.tables.clone();
+        let added = match current.id_of(&table.name) {
+            Some(id) => {
+                let old = &tables[id];
+                let missing: Vec<Column> = table
+                    .schema
+                    .columns()
+                    .iter()
+                    .filter(|c| old.schema.index_of(&c.name).is_none())
+                    .cloned()
+                    .collect();
+                if missing.is_empty() || Catalog::base().id_of(&table.name).is_some() {
+                    return old.clone();
+                }
+                let mut columns = old.schema.columns().to_vec();
+                columns.extend(missing);
+                let merged = Arc::new(Table {
+                    name: old.name.clone(),
+                    schema: Schema::new(columns),
+                    time_column: old.time_column,
+                    time_fallbacks: old.time_fallbacks.clone(),
+                });
+                tables[id] = merged.clone();
+                merged
+            }
+            None => {
+                let t = Arc::new(table);
+                tables.push(t.clone());
+                t
+            }
+        };
+        // Each addition leaks one catalog (a list of shared pointers): catalogs are handed out
+        // as `&'static`, and a process adds a handful of custom tables at most.
+        *extended = Some(Box::leak(Box::new(Catalog { tables })));
+        added
+    }
+
+    /// True when `name` is one of the built-in tables (not a custom table added by
+    /// [`Catalog::add_custom_table`]).
+    pub fn is_base_table(name: &str) -> bool {
+        Catalog::base().id_of(name).is_some()
     }
 
     /// A catalog of the given tables.
@@ -298,7 +373,7 @@ mod tests {
             assert_eq!(t.schema.columns()[t.time_column].ty, Type::DateTime);
             assert!(t.schema.index_of("Type").is_some());
         }
-        let c = Catalog::builtin();
+        let c = Catalog::base();
         assert_eq!(c.tables().len(), 11 + 113);
         let names: Vec<&str> = c.tables().iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(

@@ -130,6 +130,7 @@ impl QueryOptions {
             externaldata,
             period,
             strict: self.strict,
+            logs: Vec::new(),
         })
     }
 

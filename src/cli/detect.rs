@@ -228,7 +228,7 @@ pub fn run(args: &DetectArgs) -> i32 {
             return 2;
         }
     };
-    let mut pack = match super::hunt::load_pack(&args.rules, &args.common, &args.show) {
+    let mut pack = match super::hunt::load_pack(&args.rules, &args.logs, &args.common, &args.show) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::check::QueryOptions;
 use crate::alerts::render::{AlertFormat, describe};
-use crate::api::{Alert, AlertSink, HuntOptions, HuntSummary, RulePack};
+use crate::api::{Alert, AlertSink, HuntOptions, HuntSummary, RuleOptions, RulePack};
 use crate::logs::ReadCounts;
 use crate::model::{parse_datetime, parse_timespan};
 
@@ -67,12 +67,14 @@ pub struct HuntArgs {
     common: QueryOptions,
 }
 
-/// Loads the rule pack (the rule files of `paths`, or the built-in pack when there are none),
+/// Loads the rule pack (the rule files of `paths`, or the built-in pack when there are none;
+/// a custom table without a schema takes its columns from `logs`),
 /// its notes, warnings and errors told on standard error, and keeps the rules `show` selects:
 /// the pack (`failed` when a rule could not be read or bound), or the exit code of a usage
 /// error.
 pub(super) fn load_pack(
     paths: &[PathBuf],
+    logs: &[PathBuf],
     common: &QueryOptions,
     show: &super::output::ShowArgs,
 ) -> Result<RulePack, i32> {
@@ -80,7 +82,10 @@ pub(super) fn load_pack(
         eprintln!("error: {e}");
         2
     };
-    let options = common.options().map_err(usage)?;
+    let options = RuleOptions {
+        logs: logs.to_vec(),
+        ..common.options().map_err(usage)?
+    };
     let loaded = if paths.is_empty() {
         RulePack::builtin(&options)
     } else {
@@ -254,7 +259,7 @@ pub fn run(args: &HuntArgs) -> i32 {
             return 2;
         }
     };
-    let mut pack = match load_pack(&args.rules, &args.common, &args.show) {
+    let mut pack = match load_pack(&args.rules, &args.logs, &args.common, &args.show) {
         Ok(p) => p,
         Err(code) => return code,
     };

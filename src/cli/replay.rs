@@ -274,7 +274,7 @@ pub(super) fn replay(
         2
     };
     let options = replay_options(args, watchlists).map_err(usage)?;
-    let mut pack = super::hunt::load_pack(&args.rules, &args.common, &args.show)?;
+    let mut pack = super::hunt::load_pack(&args.rules, &args.logs, &args.common, &args.show)?;
     super::hunt::keep_runnable(&mut pack, true);
     let mut failed = pack.failed;
     let cluster = &options.run.cluster;

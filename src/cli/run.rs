@@ -9,6 +9,7 @@ use crate::api::QueryFile;
 use crate::model::{
     Column, Row, Value, format_datetime_iso, format_timespan, parse_datetime, to_json_text,
 };
+use crate::plan::BindOptions;
 
 /// How `kqlflow run` prints rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,7 +173,11 @@ pub fn run(args: &RunArgs) -> i32 {
         }
     };
     let opts = match args.common.bind_options(loaded.rule.as_ref()) {
-        Ok(o) => o,
+        // A custom table without a schema takes its columns from these logs.
+        Ok(o) => BindOptions {
+            logs: args.logs.clone(),
+            ..o
+        },
         Err(e) => {
             eprintln!("error: {e}");
             return 2;

@@ -16,11 +16,13 @@
 mod coerce;
 mod csv;
 mod gzip;
+mod infer;
 mod json;
 mod report;
 mod source;
 pub mod tail;
 
+pub use infer::custom_table_from_logs;
 pub use source::{LiveLines, log_files};
 
 pub use report::{FileStats, RejectEcho, RejectReason, Report, TableStats, Tally, WarningKind};

@@ -633,7 +633,7 @@ fn is_binary(head: &[u8]) -> Option<String> {
 
 /// The formats told apart by [`sniff`].
 #[derive(Debug, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     JsonLines,
     Document,
     Csv,
@@ -644,7 +644,7 @@ enum Format {
 /// JSON Lines when most of the first lines are complete objects (so a damaged first line does
 /// not turn a JSON Lines file into CSV); a JSON document when the text opens an array, or an
 /// object whose first line is unfinished; CSV when the first line has a comma; else unknown.
-fn sniff(head: &[u8]) -> Format {
+pub(crate) fn sniff(head: &[u8]) -> Format {
     let lines: Vec<&[u8]> = head
         .split(|&b| b == b'\n')
         .map(|l| l.trim_ascii())

@@ -139,6 +139,18 @@ pub struct ColumnDecl {
     pub span: Span,
 }
 
+/// A plugin's output schema, `( [*,] Name:type, … )`: the columns a plugin such as
+/// `bag_unpack` gives, declared instead of found in the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSchema {
+    /// True when it starts with `*`: the input's columns come first.
+    pub star: bool,
+    /// The declared columns.
+    pub columns: Vec<ColumnDecl>,
+    /// From `(` to `)`.
+    pub span: Span,
+}
+
 /// An expression with its span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
@@ -932,12 +944,14 @@ pub enum OperatorKind {
         /// The name given to the input.
         name: Ident,
     },
-    /// `evaluate [hints] plugin(args)`.
+    /// `evaluate [hints] plugin(args) [: (OutputSchema)]`.
     Evaluate {
         /// Hints.
         params: Vec<Property>,
         /// The plugin call (an [`ExprKind::Call`]).
         call: Box<Expr>,
+        /// The output schema written after the call, if any (`: (*, Name:string)`).
+        output: Option<OutputSchema>,
     },
     /// `getschema`.
     GetSchema,

@@ -748,10 +748,28 @@ impl Display for Operator {
                 write_params(f, params)?;
                 write!(f, " {name}")
             }
-            OperatorKind::Evaluate { params, call } => {
+            OperatorKind::Evaluate {
+                params,
+                call,
+                output,
+            } => {
                 f.write_str("evaluate")?;
                 write_params(f, params)?;
-                write!(f, " {call}")
+                write!(f, " {call}")?;
+                if let Some(o) = output {
+                    f.write_str(" : (")?;
+                    if o.star {
+                        f.write_char('*')?;
+                    }
+                    for (i, c) in o.columns.iter().enumerate() {
+                        if i > 0 || o.star {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{c}")?;
+                    }
+                    f.write_char(')')?;
+                }
+                Ok(())
             }
             OperatorKind::GetSchema => f.write_str("getschema"),
             OperatorKind::Render => f.write_str("render"),

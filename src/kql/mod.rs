@@ -35,9 +35,9 @@ mod span;
 pub use ast::{
     BinaryOp, ColumnDecl, ColumnPattern, ExpandItem, Expr, ExprKind, FunctionDef, Ident, Join,
     JoinCondition, JoinKind, LetStatement, LetValue, ListOp, Literal, LogicalOp, MakeSeries,
-    MvApply, MvExpand, NamedExpr, Operator, OperatorKind, Param, ParamType, Parse, ParsePart,
-    Property, Query, Rename, ReorderItem, SeriesAggregate, SortKey, Statement, Summarize, Top,
-    UnaryOp, Union,
+    MvApply, MvExpand, NamedExpr, Operator, OperatorKind, OutputSchema, Param, ParamType, Parse,
+    ParsePart, Property, Query, Rename, ReorderItem, SeriesAggregate, SortKey, Statement,
+    Summarize, Top, UnaryOp, Union,
 };
 pub use error::ParseError;
 pub use lexer::{Token, TokenKind, tokenize};

@@ -234,9 +234,40 @@ impl<'a> Parser<'a> {
                 "expected a plugin call after `evaluate`, as in `evaluate bag_unpack(Col)`",
             ));
         }
+        let output = if self.eat(&TokenKind::Colon).is_some() {
+            Some(self.output_schema()?)
+        } else {
+            None
+        };
         Ok(OperatorKind::Evaluate {
             params,
             call: Box::new(call),
+            output,
+        })
+    }
+
+    /// A plugin's output schema after `evaluate plugin(…) :`: `( [*,] Name:type, … )`.
+    fn output_schema(&mut self) -> PResult<OutputSchema> {
+        let open = self.expect(&TokenKind::LParen, || {
+            "'(' and the output schema after `:`, as in `: (Name:string, Age:long)`".to_string()
+        })?;
+        let star = self.eat(&TokenKind::Star).is_some();
+        let mut columns = Vec::new();
+        if !star || self.eat(&TokenKind::Comma).is_some() {
+            loop {
+                columns.push(self.column_decl()?);
+                if self.eat(&TokenKind::Comma).is_none() {
+                    break;
+                }
+            }
+        }
+        self.expect(&TokenKind::RParen, || {
+            "',' or ')' in the output schema".to_string()
+        })?;
+        Ok(OutputSchema {
+            star,
+            columns,
+            span: Span::new(open.start, self.prev_end),
         })
     }
 

@@ -248,7 +248,9 @@ impl Binder<'_> {
     /// the input's address `SourceKey` and whose extra keys equal the input's, as an inner
     /// join on the extra keys (none: every pair) filtered by `ipv4_is_in_range`; the columns
     /// are the input's, then the lookup's (renamed as a join renames them). Incremental like
-    /// any join with a filter. `return_unmatched = true` is not supported yet.
+    /// any join with a filter. With `return_unmatched = true` the input rows that match no
+    /// lookup row are kept too, with the lookup's columns empty (see
+    /// [`Binder::with_unmatched`]).
     pub(super) fn bind_ipv4_lookup(
         &mut self,
         left: Plan,
@@ -280,6 +282,7 @@ impl Binder<'_> {
         let key = column_of(&right, &args[2], "lookup")?;
         let mut left_keys = Vec::new();
         let mut right_keys = Vec::new();
+        let mut return_unmatched = false;
         for a in &args[3..] {
             // `return_unmatched = false` (named, as Kusto documents it) or a bare bool.
             let a = match &a.kind {
@@ -298,17 +301,30 @@ impl Binder<'_> {
             if let ExprKind::Literal(l) = &a.kind
                 && let Value::Bool(b) = l.value
             {
-                if b {
-                    return Err(BindError::new(
-                        a.span,
-                        "not supported yet: ipv4_lookup with return_unmatched = true",
-                    ));
-                }
+                return_unmatched = b;
                 continue;
             }
             left_keys.push(column_of(&left, a, "source")?);
             right_keys.push(column_of(&right, a, "lookup")?);
         }
+        let width = left.schema.len();
+        // With return_unmatched, each input row carries its whole self as one value (an
+        // array, never null, unlike the columns) to tell the unmatched rows by.
+        let left = if return_unmatched {
+            let mut cols = Scope::of(&left).cols;
+            let key = unique_name(&left.schema, "ipv4_lookup_row");
+            cols.push((
+                Str::from(key.as_str()),
+                Type::Dynamic,
+                ScalarExpr::Call {
+                    name: "pack_array".to_string(),
+                    args: (0..width).map(ScalarExpr::Column).collect(),
+                },
+            ));
+            self.share(map_plan(left, cols))
+        } else {
+            left
+        };
         let mut schema = left.schema.clone();
         let mut right_output = Vec::new();
         for (i, c) in right.schema.iter().enumerate() {
@@ -319,8 +335,9 @@ impl Binder<'_> {
             });
             right_output.push(i);
         }
-        let width = left.schema.len();
+        let joined_width = left.schema.len();
         let event_time = left.event_time;
+        let input = return_unmatched.then(|| left.clone());
         let joined = Plan {
             node: Node::Join {
                 kind: JoinKind::Inner,
@@ -335,8 +352,95 @@ impl Binder<'_> {
         };
         let predicate = ScalarExpr::Call {
             name: "ipv4_is_in_range".to_string(),
-            args: vec![ScalarExpr::Column(src), ScalarExpr::Column(width + key)],
+            args: vec![
+                ScalarExpr::Column(src),
+                ScalarExpr::Column(joined_width + key),
+            ],
         };
-        Ok(Plan::filter(joined, predicate, Vec::new()))
+        let matched = Plan::filter(joined, predicate, Vec::new());
+        let Some(input) = input else {
+            return Ok(matched);
+        };
+        Ok(self.with_unmatched(input, matched, width))
+    }
+
+    /// `ipv4_lookup(…, return_unmatched = true)`: the `matched` rows (the input's `width`
+    /// columns, its row key, the lookup's columns) and the rows of `input` (the input's
+    /// columns and its row key) that no matched row comes from, with the lookup's columns
+    /// empty; the row key left out. The unmatched rows are `input` anti-joined with the
+    /// matched rows' keys, so both engines maintain them as any anti-join.
+    fn with_unmatched(&mut self, input: Plan, matched: Plan, width: usize) -> Plan {
+        let matched = self.share(matched);
+        let key_col = width;
+        let names = |p: &Plan, i: usize| p.schema[i].name.clone();
+        let out: Vec<(Str, Type, ScalarExpr)> = (0..matched.schema.len())
+            .filter(|&i| i != key_col)
+            .map(|i| {
+                (
+                    names(&matched, i),
+                    matched.schema[i].ty,
+                    ScalarExpr::Column(i),
+                )
+            })
+            .collect();
+        let keys = map_plan(
+            matched.clone(),
+            vec![(
+                names(&matched, key_col),
+                Type::Dynamic,
+                ScalarExpr::Column(key_col),
+            )],
+        );
+        let event_time = input.event_time;
+        let anti = Plan {
+            schema: input.schema.clone(),
+            event_time,
+            node: Node::Join {
+                kind: JoinKind::LeftAnti,
+                left: Box::new(input),
+                right: Box::new(keys),
+                left_keys: vec![key_col],
+                right_keys: vec![0],
+                right_output: Vec::new(),
+            },
+        };
+        let padded: Vec<(Str, Type, ScalarExpr)> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ty, _))| {
+                let x = if i < width {
+                    ScalarExpr::Column(i)
+                } else if *ty == Type::String {
+                    ScalarExpr::Literal(Value::empty_string())
+                } else {
+                    ScalarExpr::Literal(Value::Null)
+                };
+                (n.clone(), *ty, x)
+            })
+            .collect();
+        let unmatched = map_plan(anti, padded);
+        let matched = map_plan(matched, out);
+        let schema = matched.schema.clone();
+        let event_time = matched.event_time;
+        let identity = |p: &Plan| (0..p.schema.len()).map(Some).collect();
+        Plan {
+            node: Node::Union {
+                inputs: vec![
+                    UnionInput {
+                        columns: identity(&matched),
+                        plan: matched,
+                        source: "matched".to_string(),
+                    },
+                    UnionInput {
+                        columns: identity(&unmatched),
+                        plan: unmatched,
+                        source: "unmatched".to_string(),
+                    },
+                ],
+                with_source: false,
+            },
+            schema,
+            event_time,
+        }
     }
 }

@@ -24,8 +24,8 @@ use crate::func::ops::BinOp;
 use crate::func::{aggregate_fn, scalar_fn};
 use crate::kql::{
     self, BinaryOp, ColumnPattern, Expr, ExprKind, FunctionDef, Ident, Join, JoinCondition, ListOp,
-    LogicalOp, NamedExpr, Operator, OperatorKind, ParamType, ParseError, Span, Statement,
-    Summarize, UnaryOp, Union,
+    LogicalOp, NamedExpr, Operator, OperatorKind, OutputSchema, ParamType, ParseError, Span,
+    Statement, Summarize, UnaryOp, Union,
 };
 use crate::model::{Column, Schema, Str, TICKS_PER_DAY, Type, Value};
 
@@ -34,6 +34,7 @@ use super::ir::*;
 mod functions;
 mod joins;
 mod operators;
+mod plugins;
 mod scalar;
 mod statements;
 mod summarize;
@@ -97,6 +98,11 @@ pub struct BindOptions {
     /// query uses, typed by Log Analytics' custom field suffixes, with a note (`check`,
     /// `explain`); otherwise it is an unknown table.
     pub open_custom_tables: bool,
+    /// The logs (files and folders) the query will run over: a custom (`_CL`) table kqlflow
+    /// has no schema for takes its columns from its records there (see
+    /// [`crate::ingest::custom_table_from_logs`]), with a note, and is added to the process's
+    /// catalog so that its records are read like any table's.
+    pub logs: Vec<std::path::PathBuf>,
 }
 
 /// The look-back window of a rule: its table scans see only the records with
@@ -155,6 +161,7 @@ pub fn bind(
         depth: 0,
         open_names: Vec::new(),
         open_types: (Vec::new(), Vec::new()),
+        unpack_read: None,
         warnings: Vec::new(),
         window: None,
     };
@@ -350,6 +357,9 @@ struct Binder<'a> {
     /// For an open custom table: the names the pipeline uses as times, and those it only
     /// assigns (see [`Binder::time_and_assigned_names`]).
     open_types: (Vec<String>, Vec<String>),
+    /// For the `evaluate bag_unpack` being bound: the names the rest of its pipe reads (see
+    /// [`Binder::names_read_after`]).
+    unpack_read: Option<Vec<String>>,
     warnings: Vec<Warning>,
     /// While binding an item of `extend`, `project` or `serialize`: the window function
     /// calls met so far (see [`WindowCalls`]); `None` elsewhere, where they are refused.

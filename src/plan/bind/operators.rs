@@ -314,12 +314,32 @@ impl Binder<'_> {
             OperatorKind::MakeSeries(m) => self.bind_make_series(p, m),
             OperatorKind::Join(j) => self.bind_join(p, j, false, span),
             OperatorKind::Lookup(j) => self.bind_join(p, j, true, span),
-            OperatorKind::Evaluate { call, .. } if matches!(&call.kind, ExprKind::Call { name, .. } if name.name == "ipv4_lookup") =>
-            {
-                let ExprKind::Call { args, .. } = &call.kind else {
+            OperatorKind::Evaluate { call, output, .. } => {
+                let ExprKind::Call { name, args } = &call.kind else {
                     return Err(BindError::new(span, "internal: evaluate without a call"));
                 };
-                self.bind_ipv4_lookup(p, args, span)
+                match name.name.as_str() {
+                    "bag_unpack" => {
+                        let read = self.unpack_read.take().unwrap_or_default();
+                        self.bind_bag_unpack(p, args, output.as_ref(), &read, span)
+                    }
+                    "pivot" => {
+                        let read = self.unpack_read.take().unwrap_or_default();
+                        self.bind_pivot(p, args, output.as_ref(), &read, span)
+                    }
+                    _ if output.is_some() => Err(BindError::new(
+                        output.as_ref().map_or(span, |o| o.span),
+                        format!(
+                            "not supported yet: an output schema for evaluate {}",
+                            name.name
+                        ),
+                    )),
+                    "ipv4_lookup" => self.bind_ipv4_lookup(p, args, span),
+                    other => Err(BindError::new(
+                        name.span,
+                        format!("not supported yet: evaluate {other}"),
+                    )),
+                }
             }
             OperatorKind::Union(u) => self.bind_union(Some(p), u, span),
             OperatorKind::MvExpand(m) => self.bind_mv_expand(p, m, span),

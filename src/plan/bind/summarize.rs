@@ -4,7 +4,7 @@
 use super::*;
 
 /// `make_list`'s order key for rows of `p`: (TimeGenerated, the whole row).
-fn order_key(p: &Plan) -> ScalarExpr {
+pub(super) fn order_key(p: &Plan) -> ScalarExpr {
     let row = ScalarExpr::Call {
         name: "pack_array".to_string(),
         args: (0..p.schema.len()).map(ScalarExpr::Column).collect(),

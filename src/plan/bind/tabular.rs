@@ -40,8 +40,12 @@ impl Binder<'_> {
         let mut p = self.bind_tabular(source);
         self.open_names = saved_open;
         self.open_types = saved_open_types;
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
+            if is_plugin(op, "bag_unpack") || is_plugin(op, "pivot") {
+                self.unpack_read = Some(self.names_read_after(&ops[i + 1..]));
+            }
             p = self.bind_op(p?, op);
+            self.unpack_read = None;
             if let Ok(plan) = &p
                 && plan_height(plan) > MAX_PLAN_HEIGHT
             {
@@ -420,6 +424,11 @@ impl Binder<'_> {
             None => {}
         }
         if let Some(t) = self.catalog.table(&id.name) {
+            if !self.opts.logs.is_empty() && !Catalog::is_base_table(&id.name) {
+                // A custom table added from logs earlier in this process: taken again from
+                // these logs (they may hold more columns).
+                return self.open_custom_table(id);
+            }
             return Ok(Plan {
                 node: Node::Scan {
                     table: t.name.to_string(),
@@ -462,12 +471,63 @@ impl Binder<'_> {
     /// string), as datetime when compared with a time (`EventTime > ago(1d)`), others as
     /// string, with a note; the commands that run queries refuse it, since nothing would read
     /// its records.
+    ///
+    /// When the query runs over logs ([`BindOptions::logs`]), the table's columns are taken
+    /// from its records there instead, the table added to the process's catalog so that they
+    /// are read like any table's, with a note.
     pub(super) fn open_custom_table(&mut self, id: &Ident) -> Result<Plan> {
+        if !self.opts.logs.is_empty() {
+            if let Some((table, records)) =
+                crate::ingest::custom_table_from_logs(&id.name, &self.opts.logs)
+            {
+                let table = Catalog::add_custom_table(table);
+                let cols: Vec<String> = table
+                    .schema
+                    .columns()
+                    .iter()
+                    .filter(|c| {
+                        !crate::catalog::STANDARD_COLUMNS
+                            .iter()
+                            .any(|(s, _)| *s == &*c.name)
+                    })
+                    .map(|c| format!("{}:{}", c.name, c.ty.name()))
+                    .collect();
+                let note = format!(
+                    "custom table '{}' has no schema in kqlflow: its columns were taken from the logs given ({records} record(s)), typed by their suffix (_s string, _d real, _b bool, _t datetime, _g string) or their values: {}",
+                    id.name,
+                    if cols.is_empty() {
+                        "only the standard columns".to_string()
+                    } else {
+                        cols.join(", ")
+                    }
+                );
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
+                }
+                return Ok(Plan {
+                    node: Node::Scan {
+                        table: table.name.to_string(),
+                        columns: (0..table.schema.len()).collect(),
+                    },
+                    schema: table.schema.columns().to_vec(),
+                    event_time: Some(table.time_column),
+                });
+            }
+            if !self.opts.open_custom_tables {
+                return Err(BindError::new(
+                    id.span,
+                    format!(
+                        "custom table '{0}' has no schema in kqlflow and the logs given hold none of its records (a file named {0}.json, .jsonl or .csv, or JSON records with \"Type\": \"{0}\") to take its columns from",
+                        id.name
+                    ),
+                ));
+            }
+        }
         if !self.opts.open_custom_tables {
             return Err(BindError::new(
                 id.span,
                 format!(
-                    "custom table '{}' has no schema in kqlflow: `kqlflow check` binds it with the columns the query uses, but running it needs its schema (not supported yet)",
+                    "custom table '{}' has no schema in kqlflow: `kqlflow check` binds it with the columns the query uses; to run it, give logs holding its records (its columns are taken from them)",
                     id.name
                 ),
             ));
@@ -637,4 +697,10 @@ impl Binder<'_> {
             event_time: None,
         })
     }
+}
+
+/// True when `op` is `evaluate plugin(…)`.
+pub(super) fn is_plugin(op: &Operator, plugin: &str) -> bool {
+    matches!(&op.kind, OperatorKind::Evaluate { call, .. }
+        if matches!(&call.kind, ExprKind::Call { name, .. } if name.name == plugin))
 }
