@@ -195,21 +195,32 @@ impl Summarize {
     }
 }
 
+/// A summarize group's accumulators, and the last result of each aggregate whose result
+/// follows its multiset's set of values, with that set's version: a group whose sign-in
+/// count changes keeps its `make_set` of addresses without building the array again.
+pub(super) struct SummaryState {
+    accs: Vec<Accumulator>,
+    cached: Vec<Option<(u64, Value)>>,
+}
+
 impl fold::Fold for Summarize {
     type Value = Option<Vec<Value>>;
-    type State = Vec<Accumulator>;
+    type State = SummaryState;
     type Out = Row;
 
-    fn init(&self) -> Vec<Accumulator> {
-        self.aggs.iter().map(|a| Accumulator::new(a.spec)).collect()
+    fn init(&self) -> SummaryState {
+        SummaryState {
+            accs: self.aggs.iter().map(|a| Accumulator::new(a.spec)).collect(),
+            cached: vec![None; self.aggs.len()],
+        }
     }
 
-    fn add(&self, accs: &mut Vec<Accumulator>, args: Option<Vec<Value>>, diff: isize) {
+    fn add(&self, state: &mut SummaryState, args: Option<Vec<Value>>, diff: isize) {
         let Some(args) = args else {
             return;
         };
         let mut at = 0;
-        for ((acc, a), shared) in accs.iter_mut().zip(&self.aggs).zip(&self.shared) {
+        for ((acc, a), shared) in state.accs.iter_mut().zip(&self.aggs).zip(&self.shared) {
             let n = a.args.len();
             if shared.is_none()
                 && let Some(these) = args.get(at..at + n)
@@ -220,13 +231,39 @@ impl fold::Fold for Summarize {
         }
     }
 
-    fn result(&self, key: &Row, accs: &Vec<Accumulator>) -> Row {
-        let mut out = Vec::with_capacity(key.len() + accs.len());
+    fn settle(&self, state: &mut SummaryState) {
+        for (i, a) in self.aggs.iter().enumerate() {
+            if !a.spec.follows_value_set() {
+                continue;
+            }
+            let from = self.shared.get(i).copied().flatten().unwrap_or(i);
+            let Some(acc) = state.accs.get(from) else {
+                continue;
+            };
+            let Some(version) = acc.value_set_version() else {
+                continue;
+            };
+            if let Some(slot) = state.cached.get_mut(i)
+                && slot.as_ref().is_none_or(|(v, _)| *v != version)
+            {
+                *slot = Some((version, acc.result_as(&a.spec)));
+            }
+        }
+    }
+
+    fn result(&self, key: &Row, state: &SummaryState) -> Row {
+        let mut out = Vec::with_capacity(key.len() + state.accs.len());
         out.extend(key.iter().cloned());
         for (i, a) in self.aggs.iter().enumerate() {
+            if let Some(Some((_, v))) = state.cached.get(i) {
+                out.push(v.clone());
+                continue;
+            }
             let from = self.shared.get(i).copied().flatten().unwrap_or(i);
             out.push(
-                accs.get(from)
+                state
+                    .accs
+                    .get(from)
                     .map_or(Value::Null, |acc| acc.result_as(&a.spec)),
             );
         }

@@ -107,6 +107,28 @@ impl AggSpec {
         }
     }
 
+    /// True when the aggregate's result depends only on which values its multiset holds, not
+    /// on how many times each: `dcount`, `make_set`, `min`, `max`, `arg_max`, `arg_min`,
+    /// `take_any`, `make_bag` (and their `-if` forms).
+    pub fn follows_value_set(&self) -> bool {
+        use AggKind::*;
+        matches!(
+            self.kind,
+            DCount
+                | DCountIf
+                | MakeSet
+                | MakeSetIf
+                | Min
+                | MinIf
+                | Max
+                | MaxIf
+                | ArgMax
+                | ArgMin
+                | TakeAny
+                | MakeBag
+        )
+    }
+
     /// True when aggregate `self` over arguments `args` and aggregate `other` over `other_args`
     /// keep the same state, so one accumulator serves both: each keeps the multiset of its one
     /// argument's non-null values (`dcount`, `make_set`, `min`, `max`, `percentile`,
@@ -200,6 +222,8 @@ pub struct Accumulator {
     spec: AggSpec,
     rows: i64,
     state: State,
+    /// Bumped whenever the multiset's set of live values changes.
+    version: u64,
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -239,12 +263,24 @@ impl Accumulator {
             spec,
             rows: 0,
             state,
+            version: 0,
         }
     }
 
     /// Rows in the group (insertions minus retractions).
     pub fn rows(&self) -> i64 {
         self.rows
+    }
+
+    /// For an accumulator that keeps a multiset, a number that changes whenever the set of
+    /// values in it changes (a value's first copy comes or its last goes); `None` for the
+    /// others. The result of an aggregate that [`AggSpec::follows_value_set`] is the same while
+    /// this number is.
+    pub fn value_set_version(&self) -> Option<u64> {
+        match self.state {
+            State::Multiset { .. } => Some(self.version),
+            _ => None,
+        }
     }
 
     /// Adds a row's argument values `diff` times (a negative `diff` retracts).
@@ -330,8 +366,10 @@ impl Accumulator {
                 let after = *e;
                 if before <= 0 && after > 0 {
                     *distinct += 1;
+                    self.version = self.version.wrapping_add(1);
                 } else if before > 0 && after <= 0 {
                     *distinct -= 1;
+                    self.version = self.version.wrapping_add(1);
                 }
                 if after == 0 {
                     values.remove(&key);
