@@ -1114,19 +1114,12 @@ impl<'scope> Renderer<'_, 'scope> {
         aggs: Vec<AggCall>,
     ) -> Result<Rows<'scope>, String> {
         let no_keys = keys.is_empty();
-        let arg_aggs = aggs.clone();
+        // Every aggregate's arguments, one after another, in one vector per row.
+        let arg_exprs: Vec<ScalarExpr> = aggs.iter().flat_map(|a| a.args.clone()).collect();
         let keyed = rows.map(move |row| {
             let ctx = ctx_of(&row, env);
             let key: Row = keys.iter().map(|k| k.eval(&row, &ctx)).collect();
-            let args: Vec<Value> = arg_aggs
-                .iter()
-                .flat_map(|a| {
-                    a.args
-                        .iter()
-                        .map(|e| e.eval(&row, &ctx))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let args: Vec<Value> = arg_exprs.iter().map(|e| e.eval(&row, &ctx)).collect();
             (key, Some(args))
         });
         // With no keys, summarize has exactly one output row, even over no input: a sentinel that
