@@ -21,9 +21,6 @@ use timely::dataflow::operators::generic::Operator;
 use crate::model::Row;
 use crate::runtime::Time;
 
-/// A change whose tick is due: (tick, (key, value, diff)).
-type Due<V> = (Time, (Row, V, isize));
-
 /// One group's state, its multiplicity (rows in the group) and its current output.
 struct Group<S, O> {
     state: S,
@@ -84,7 +81,6 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
             // rather than one per tick.
             let mut pending: super::held::Waiting<(Row, F::Value, isize)> =
                 super::held::Waiting::default();
-            let mut due: Vec<Due<F::Value>> = Vec::new();
             let mut cap: Option<Capability<Time>> = None;
             let mut groups: FxHashMap<Row, Group<F::State, F::Out>> = FxHashMap::default();
             let mut touched: Vec<Row> = Vec::new();
@@ -101,9 +97,8 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                 let Some(c) = cap.as_ref() else {
                     return;
                 };
-                pending.take_due(|t| !frontier.less_equal(&t), &mut due);
                 let mut session = output.session(c);
-                let mut changes = due.drain(..).peekable();
+                let mut changes = pending.drain_due(|t| !frontier.less_equal(&t)).peekable();
                 while let Some((time, (key, value, diff))) = changes.next() {
                     let mut change = Some((key, value, diff));
                     while let Some((key, value, diff)) = change.take() {
@@ -146,6 +141,7 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                     }
                 }
                 drop(changes);
+                pending.trim();
                 drop(session);
                 super::held::hold_at(&mut cap, pending.first());
             }

@@ -109,9 +109,12 @@ impl Held {
     }
 }
 
+/// The capacity of a waiting queue kept between bursts.
+const SPARE: usize = 1024;
+
 /// Changes waiting for the input frontier to pass their tick, as a keyed operator holds its
 /// input: one flat vector rather than a collection per tick, since they come almost always in
-/// tick order and a tick rarely holds more than a few. [`Waiting::take_due`] hands the due
+/// tick order and a tick rarely holds more than a few. [`Waiting::drain_due`] hands the due
 /// ones out sorted by tick, each tick's in arrival order.
 pub(super) struct Waiting<T> {
     items: Vec<(Time, T)>,
@@ -143,17 +146,23 @@ impl<T> Waiting<T> {
         self.items.first().map(|(t, _)| *t)
     }
 
-    /// Moves every item whose tick is due onto `out` (cleared first), sorted by tick. `due`
-    /// must hold for every tick below some bound and for none at or above it, as "the
-    /// frontier has passed it" does.
-    pub(super) fn take_due(&mut self, due: impl Fn(Time) -> bool, out: &mut Vec<(Time, T)>) {
-        out.clear();
+    /// Takes every item whose tick is due out of the queue, sorted by tick, each tick's in
+    /// arrival order. `due` must hold for every tick below some bound and for none at or above
+    /// it, as "the frontier has passed it" does. Call [`Waiting::trim`] once they are applied.
+    pub(super) fn drain_due(
+        &mut self,
+        due: impl Fn(Time) -> bool,
+    ) -> std::vec::Drain<'_, (Time, T)> {
         self.sort();
         let split = self.items.partition_point(|(t, _)| due(*t));
-        if split == self.items.len() {
-            std::mem::swap(&mut self.items, out);
-        } else {
-            out.extend(self.items.drain(..split));
+        self.items.drain(..split)
+    }
+
+    /// Gives back the room a burst took (the end of a run releases every window's
+    /// retractions at once), so that it is not held for the rest of the run.
+    pub(super) fn trim(&mut self) {
+        if self.items.capacity() > SPARE && self.items.len() < self.items.capacity() / 4 {
+            self.items.shrink_to(self.items.len() * 2);
         }
     }
 

@@ -256,7 +256,6 @@ pub fn join_ordered<'scope>(
                 // diff).
                 let mut pending: super::held::Waiting<(bool, Row, Row, isize)> =
                     super::held::Waiting::default();
-                let mut due: Vec<(Time, (bool, Row, Row, isize))> = Vec::new();
                 let (mut lefts, mut rights) = (Vec::new(), Vec::new());
                 let mut cap: Option<Capability<Time>> = None;
                 let mut keys: FxHashMap<Row, Entry> = FxHashMap::default();
@@ -283,11 +282,9 @@ pub fn join_ordered<'scope>(
                     let Some(c) = cap.as_ref() else {
                         return;
                     };
-                    pending.take_due(
-                        |t| !frontier1.less_equal(&t) && !frontier2.less_equal(&t),
-                        &mut due,
-                    );
-                    let mut changes = due.drain(..).peekable();
+                    let mut changes = pending
+                        .drain_due(|t| !frontier1.less_equal(&t) && !frontier2.less_equal(&t))
+                        .peekable();
                     while let Some((time, first)) = changes.next() {
                         let mut change = Some(first);
                         while let Some((left, key, row, diff)) = change.take() {
@@ -306,11 +303,15 @@ pub fn join_ordered<'scope>(
                         );
                     }
                     drop(changes);
+                    pending.trim();
                     if !out.is_empty() {
                         let mut session = output.session(c);
                         for u in out.drain(..) {
                             session.give(u);
                         }
+                    }
+                    if out.capacity() > 1024 {
+                        out = Vec::new();
                     }
                     super::held::hold_at(&mut cap, pending.first());
                 }
