@@ -99,9 +99,10 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                 };
                 let mut session = output.session(c);
                 let mut changes = pending.drain_due(|t| !frontier.less_equal(&t)).peekable();
-                while let Some((time, (key, value, diff))) = changes.next() {
-                    let mut change = Some((key, value, diff));
-                    while let Some((key, value, diff)) = change.take() {
+                while let Some((time, first)) = changes.next() {
+                    let tick =
+                        std::iter::once(first).chain(super::held::rest_of_tick(&mut changes, time));
+                    for (key, value, diff) in tick {
                         let group = match groups.get_mut(&key) {
                             Some(g) => g,
                             None => groups.entry(key.clone()).or_insert_with(|| Group {
@@ -117,7 +118,6 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                             group.touched = true;
                             touched.push(key);
                         }
-                        change = changes.next_if(|(t, _)| *t == time).map(|(_, c)| c);
                     }
                     for key in touched.drain(..) {
                         let Some(group) = groups.get_mut(&key) else {

@@ -174,6 +174,15 @@ impl<T> Waiting<T> {
     }
 }
 
+/// The changes of tick `time` that follow the first one taken from `changes` (sorted by
+/// tick, as [`Waiting::drain_due`] hands them out), up to the next tick's first.
+pub(super) fn rest_of_tick<'a, T, I: Iterator<Item = (Time, T)>>(
+    changes: &'a mut std::iter::Peekable<I>,
+    time: Time,
+) -> impl Iterator<Item = T> + 'a {
+    std::iter::from_fn(move || changes.next_if(|(t, _)| *t == time).map(|(_, c)| c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

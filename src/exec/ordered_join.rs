@@ -286,11 +286,11 @@ pub fn join_ordered<'scope>(
                         .drain_due(|t| !frontier1.less_equal(&t) && !frontier2.less_equal(&t))
                         .peekable();
                     while let Some((time, first)) = changes.next() {
-                        let mut change = Some(first);
-                        while let Some((left, key, row, diff)) = change.take() {
+                        let tick = std::iter::once(first)
+                            .chain(super::held::rest_of_tick(&mut changes, time));
+                        for (left, key, row, diff) in tick {
                             let side = if left { &mut lefts } else { &mut rights };
                             side.push((key, row, diff));
-                            change = changes.next_if(|(t, _)| *t == time).map(|(_, c)| c);
                         }
                         apply_tick(
                             &emit,

@@ -311,11 +311,6 @@ pub static INTERNAL_FUNCTIONS: &[ScalarFn] = &[
     f!("pack_nonempty", 0, ANY, Fixed(T::Dynamic), f_pack_nonempty),
 ];
 
-/// The internal function named `name` (see [`INTERNAL_FUNCTIONS`]).
-pub fn internal_fn(name: &str) -> Option<&'static ScalarFn> {
-    INTERNAL_FUNCTIONS.iter().find(|f| f.name == name)
-}
-
 /// The functions that return several columns: the function's name, the internal function
 /// that computes them all as one array, and the suffix of each column's generated name
 /// (Kusto names `extend f(x)`'s columns `f_x_suffix`).
