@@ -18,6 +18,7 @@ mod csv;
 mod gzip;
 mod infer;
 mod json;
+mod parallel;
 mod report;
 mod source;
 pub mod tail;
@@ -384,6 +385,40 @@ impl<'c> Ingest<'c> {
     /// record to `sink`.
     pub fn read_path(&mut self, path: &Path, sink: &mut dyn FnMut(Record)) {
         source::read_path(self, path, sink)
+    }
+
+    /// Reads `paths` (files, directories, `-` for standard input) as [`Ingest::read_path`]
+    /// reads each in turn, the files on up to `threads` threads (each file whole on one):
+    /// `sink` gets the same records in the same order, and the report (rejects file
+    /// included) is the same, whatever the number of threads.
+    pub fn read_paths(
+        &mut self,
+        paths: &[std::path::PathBuf],
+        threads: usize,
+        sink: &mut dyn FnMut(Record),
+    ) {
+        parallel::read_paths(self, paths, threads, sink)
+    }
+
+    /// A reader like this one (catalog, columns, options) with nothing read yet, whose report
+    /// keeps its rejected lines for [`Report::absorb`] when this one writes a rejects file.
+    pub(crate) fn forked(&self) -> Ingest<'c> {
+        let mut ing = Ingest::new(
+            self.readers.catalog,
+            &self.readers.projection,
+            self.options.clone(),
+        );
+        ing.report = self.fresh_report();
+        ing
+    }
+
+    /// An empty report for a fork of this reader (see [`Ingest::forked`]).
+    pub(crate) fn fresh_report(&self) -> Report {
+        let mut report = Report::new(self.options.max_examples);
+        if self.report.keeps_rejects() {
+            report.buffer_rejects();
+        }
+        report
     }
 
     /// Reads one in-memory file called `name` (for tests, fuzzing and standard input).

@@ -175,6 +175,10 @@ pub struct Report {
     rejects_write_error: Option<String>,
     #[serde(skip)]
     rejects_echo: Option<RejectEcho>,
+    /// The rejects file's lines, kept here rather than written (a report that another
+    /// absorbs, see [`Report::absorb`]).
+    #[serde(skip)]
+    rejects_buffer: Option<Vec<u8>>,
 }
 
 /// One line of the rejects file.
@@ -200,6 +204,72 @@ impl Report {
     /// `reason`, `detail` and `text` (the rejected text, lossily decoded when not UTF-8).
     pub fn keep_rejects(&mut self, out: Box<dyn Write + Send>) {
         self.rejects_out = Some(out);
+    }
+
+    /// Whether rejected lines are written somewhere (a rejects file or a buffer).
+    pub(crate) fn keeps_rejects(&self) -> bool {
+        self.rejects_out.is_some() || self.rejects_buffer.is_some()
+    }
+
+    /// Keeps the rejects file's lines in this report, for the report that absorbs it.
+    pub(crate) fn buffer_rejects(&mut self) {
+        self.rejects_buffer = Some(Vec::new());
+    }
+
+    /// Adds `other`, the report of reading the files that come next, to this one: its files
+    /// after this one's, its tables' figures, tallies (examples up to the limit) and warnings,
+    /// its rejected lines to the rejects file. Returns the index of its first file here (what
+    /// its records' origins are shifted by).
+    pub(crate) fn absorb(&mut self, other: Report) -> usize {
+        let offset = self.files.len();
+        self.files.extend(other.files);
+        for (name, t) in other.tables {
+            let mine = self.tables.entry(name).or_default();
+            mine.rows += t.rows;
+            mine.rows_without_time += t.rows_without_time;
+            mine.min_time = match (mine.min_time, t.min_time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            mine.max_time = match (mine.max_time, t.max_time) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            for (column, n) in t.unknown_columns {
+                *mine.unknown_columns.entry(column).or_default() += n;
+            }
+        }
+        let max = self.max_examples;
+        let add = |into: &mut Tally, from: Tally| {
+            into.count += from.count;
+            let room = max.saturating_sub(into.examples.len());
+            into.examples.extend(from.examples.into_iter().take(room));
+        };
+        for (reason, tally) in other.rejects {
+            add(self.rejects.entry(reason).or_default(), tally);
+        }
+        for (kind, tally) in other.warnings {
+            add(self.warnings.entry(kind).or_default(), tally);
+        }
+        if let Some(e) = other.rejects_write_error {
+            self.rejects_write_error.get_or_insert(e);
+        }
+        if let Some(lines) = other.rejects_buffer {
+            self.write_rejects(&lines);
+        }
+        offset
+    }
+
+    /// Writes rejects file lines (JSON, each ending in a newline) where this report keeps them.
+    fn write_rejects(&mut self, lines: &[u8]) {
+        if let Some(buffer) = self.rejects_buffer.as_mut() {
+            buffer.extend_from_slice(lines);
+        } else if let Some(out) = self.rejects_out.as_mut()
+            && let Err(e) = out.write_all(lines)
+            && self.rejects_write_error.is_none()
+        {
+            self.rejects_write_error = Some(e.to_string());
+        }
     }
 
     /// Calls `echo` with every rejection as it is recorded: its reason and `file:line:
@@ -266,7 +336,7 @@ impl Report {
         if tally.examples.len() < self.max_examples {
             tally.examples.push(location(file, line, detail));
         }
-        if let Some(out) = self.rejects_out.as_mut() {
+        if self.keeps_rejects() {
             let text = String::from_utf8_lossy(text);
             let line = RejectLine {
                 file,
@@ -275,13 +345,14 @@ impl Report {
                 detail,
                 text: &text,
             };
-            let result = serde_json::to_writer(&mut *out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"));
-            if let Err(e) = result
-                && self.rejects_write_error.is_none()
-            {
-                self.rejects_write_error = Some(e.to_string());
+            match serde_json::to_vec(&line) {
+                Ok(mut bytes) => {
+                    bytes.push(b'\n');
+                    self.write_rejects(&bytes);
+                }
+                Err(e) => {
+                    self.rejects_write_error.get_or_insert(e.to_string());
+                }
             }
         }
     }

@@ -72,7 +72,7 @@ pub(crate) enum FileId {
 
 impl FileId {
     /// The identity of the file `m` describes, at `path`.
-    fn of(path: &Path, m: &std::fs::Metadata) -> FileId {
+    pub(crate) fn of(path: &Path, m: &std::fs::Metadata) -> FileId {
         #[cfg(unix)]
         {
             let _ = path;
@@ -89,7 +89,7 @@ impl FileId {
 
 /// Whether `m` describes something other than a regular file or a directory (a FIFO, a
 /// socket, a device): reading it could block forever or never end.
-fn is_special(m: &std::fs::Metadata) -> bool {
+pub(crate) fn is_special(m: &std::fs::Metadata) -> bool {
     !m.is_file() && !m.is_dir()
 }
 
@@ -115,10 +115,10 @@ pub fn log_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// A walk over directory trees: the log files found (each file once, by identity), the
 /// directories that could not be listed, and the symlink loops not followed.
 #[derive(Default)]
-struct Walk {
-    files: Vec<PathBuf>,
-    errors: Vec<(PathBuf, String)>,
-    loops: Vec<PathBuf>,
+pub(crate) struct Walk {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) errors: Vec<(PathBuf, String)>,
+    pub(crate) loops: Vec<PathBuf>,
     /// The directories on the current path from the root, by identity.
     parents: Vec<FileId>,
     /// Every file found so far, by identity.
@@ -127,7 +127,7 @@ struct Walk {
 
 impl Walk {
     /// Adds every log file under `dir`, sorted by path; hidden entries are skipped.
-    fn walk(&mut self, dir: &Path) {
+    pub(crate) fn walk(&mut self, dir: &Path) {
         let id = match std::fs::metadata(dir) {
             Ok(m) => FileId::of(dir, &m),
             Err(e) => {
@@ -209,6 +209,12 @@ fn read_file(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
         }
         ing.seen_files.insert(id, shown.clone());
     }
+    read_opened(ing, path, sink);
+}
+
+/// Reads the file at `path`, once it is known to be neither special nor read before.
+pub(crate) fn read_opened(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
+    let shown = path.display().to_string();
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
