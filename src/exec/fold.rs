@@ -10,7 +10,7 @@
 //! O(log n) for min, max, dcount and the other multiset aggregates (whose result may still
 //! take O(n) to build, as make_set's array does).
 
-use rustc_hash::FxHashMap;
+use super::keyed::{RowMap, hash_row};
 
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
@@ -82,8 +82,9 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
             let mut pending: super::held::Waiting<(Row, F::Value, isize)> =
                 super::held::Waiting::default();
             let mut cap: Option<Capability<Time>> = None;
-            let mut groups: FxHashMap<Row, Group<F::State, F::Out>> = FxHashMap::default();
-            let mut touched: Vec<Row> = Vec::new();
+            let mut groups: RowMap<Group<F::State, F::Out>> = RowMap::default();
+            // The groups changed in the tick, with their keys' hashes.
+            let mut touched: Vec<(u64, Row)> = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|in_cap, data| {
                     let Some(&least) = in_cap.least() else {
@@ -103,24 +104,22 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                     let tick =
                         std::iter::once(first).chain(super::held::rest_of_tick(&mut changes, time));
                     for (key, value, diff) in tick {
-                        let group = match groups.get_mut(&key) {
-                            Some(g) => g,
-                            None => groups.entry(key.clone()).or_insert_with(|| Group {
-                                state: fold.init(),
-                                rows: 0,
-                                out: None,
-                                touched: false,
-                            }),
-                        };
+                        let hash = hash_row(&key);
+                        let group = groups.get_or_insert_with(hash, &key, || Group {
+                            state: fold.init(),
+                            rows: 0,
+                            out: None,
+                            touched: false,
+                        });
                         fold.add(&mut group.state, value, diff);
                         group.rows += diff;
                         if !group.touched {
                             group.touched = true;
-                            touched.push(key);
+                            touched.push((hash, key));
                         }
                     }
-                    for key in touched.drain(..) {
-                        let Some(group) = groups.get_mut(&key) else {
+                    for (hash, key) in touched.drain(..) {
+                        let Some(group) = groups.get_mut(hash, &key) else {
                             continue;
                         };
                         group.touched = false;
@@ -136,7 +135,7 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
                             group.out = new;
                         }
                         if group.rows == 0 {
-                            groups.remove(&key);
+                            groups.remove(hash, &key);
                         }
                     }
                 }

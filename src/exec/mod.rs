@@ -21,6 +21,7 @@ mod env;
 mod fold;
 mod folds;
 mod held;
+mod keyed;
 mod map;
 mod narrow;
 mod ordered_join;

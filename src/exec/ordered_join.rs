@@ -12,14 +12,13 @@
 //! crosses zero. A change then costs the rows it meets on the other side, as in
 //! differential's join, with no trace to maintain.
 
-use rustc_hash::FxHashMap;
-
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
+use super::keyed::{RowCounts, RowMap, hash_row};
 use crate::model::Row;
 use crate::runtime::Time;
 
@@ -58,7 +57,7 @@ impl Emit {
 /// One key's rows on one side (when they are kept) and how many there are.
 #[derive(Default)]
 struct Side {
-    rows: FxHashMap<Row, isize>,
+    rows: RowCounts,
     count: isize,
 }
 
@@ -66,18 +65,7 @@ impl Side {
     fn apply(&mut self, row: Row, diff: isize, keep: bool) {
         self.count += diff;
         if keep {
-            match self.rows.get_mut(&row) {
-                Some(n) => {
-                    *n += diff;
-                    if *n == 0 {
-                        self.rows.remove(&row);
-                    }
-                }
-                None if diff != 0 => {
-                    self.rows.insert(row, diff);
-                }
-                None => {}
-            }
+            self.rows.add(row, diff);
         }
     }
 }
@@ -127,11 +115,11 @@ fn part<'a>(
 /// count for their key crossed zero).
 fn move_rows(
     out: &mut Vec<(Row, Time, isize)>,
-    rows: &FxHashMap<Row, isize>,
+    rows: &RowCounts,
     (was, now): (&Option<Option<RowFn>>, &Option<Option<RowFn>>),
     time: Time,
 ) {
-    for (r, c) in rows {
+    for (r, c) in rows.iter() {
         if let Some(f) = was {
             give_row(out, f, r, time, -c);
         }
@@ -156,8 +144,8 @@ impl Entry {
 fn apply_tick(
     emit: &Emit,
     (keep_left, keep_right): (bool, bool),
-    keys: &mut FxHashMap<Row, Entry>,
-    touched: &mut FxHashMap<Row, (isize, isize)>,
+    keys: &mut RowMap<Entry>,
+    touched: &mut RowMap<(isize, isize)>,
     (lefts, rights): Changes,
     time: Time,
     out: &mut Vec<(Row, Time, isize)>,
@@ -170,16 +158,15 @@ fn apply_tick(
     // count before this tick.
     for (is_left, changes) in [(true, lefts), (false, rights)] {
         for (key, row, diff) in changes.drain(..) {
-            let e = match keys.get_mut(&key) {
-                Some(e) => e,
-                None => keys.entry(key.clone()).or_default(),
-            };
+            // The key is hashed once for every lookup of this change.
+            let hash = hash_row(&key);
+            let e = keys.get_or_insert_with(hash, &key, Entry::default);
             let before = if status {
-                match touched.get(&key) {
+                match touched.get(hash, &key) {
                     Some(b) => *b,
                     None => {
                         let b = (e.left.count, e.right.count);
-                        touched.insert(key.clone(), b);
+                        touched.insert_new(hash, key.clone(), b);
                         b
                     }
                 }
@@ -188,7 +175,7 @@ fn apply_tick(
             };
             if is_left {
                 if let Some(pair) = &emit.pairs {
-                    for (b, c) in &e.right.rows {
+                    for (b, c) in e.right.rows.iter() {
                         out.push((pair(&row, b), time, diff * c));
                     }
                 }
@@ -199,7 +186,7 @@ fn apply_tick(
                 e.left.apply(row, diff, keep_left);
             } else {
                 if let Some(pair) = &emit.pairs {
-                    for (a, c) in &e.left.rows {
+                    for (a, c) in e.left.rows.iter() {
                         out.push((pair(a, &row), time, c * diff));
                     }
                 }
@@ -210,14 +197,14 @@ fn apply_tick(
                 e.right.apply(row, diff, keep_right);
             }
             if e.is_empty() {
-                keys.remove(&key);
+                keys.remove(hash, &key);
             }
         }
     }
     // Rows whose part depends on the other side being empty move from one part to the other
     // when that side's count crossed zero this tick.
-    for (key, (left_before, right_before)) in touched.drain() {
-        let Some(e) = keys.get(&key) else {
+    for (hash, key, (left_before, right_before)) in touched.drain() {
+        let Some(e) = keys.get(hash, &key) else {
             continue;
         };
         if left_status && (right_before > 0) != (e.right.count > 0) {
@@ -258,11 +245,11 @@ pub fn join_ordered<'scope>(
                     super::held::Waiting::default();
                 let (mut lefts, mut rights) = (Vec::new(), Vec::new());
                 let mut cap: Option<Capability<Time>> = None;
-                let mut keys: FxHashMap<Row, Entry> = FxHashMap::default();
+                let mut keys: RowMap<Entry> = RowMap::default();
                 let mut out: Vec<(Row, Time, isize)> = Vec::new();
                 // Keys whose other-side count may have crossed zero this tick, with the
                 // counts before the tick: (key, left count, right count).
-                let mut touched: FxHashMap<Row, (isize, isize)> = FxHashMap::default();
+                let mut touched: RowMap<(isize, isize)> = RowMap::default();
                 move |(input1, frontier1), (input2, frontier2), output| {
                     // Each input's changes, held by tick under the one capability.
                     let mut hold =
