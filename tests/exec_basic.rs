@@ -100,6 +100,34 @@ fn sliding_window_enters_and_leaves() {
 }
 
 #[test]
+fn a_scalar_that_reads_an_earlier_scalar() {
+    // `late` is computed from `failed`: rendering it reads the scalars before it (it once
+    // recursed without end, rendering every scalar for each).
+    let p = program(
+        "let failed = toscalar(SigninLogs | where ResultType != \"0\" | summarize make_set(UserPrincipalName));\n\
+         let late = toscalar(SigninLogs | where ResultType == \"0\" and set_has_element(failed, UserPrincipalName) | summarize make_set(UserPrincipalName));\n\
+         SigninLogs | where set_has_element(late, UserPrincipalName) | project UserPrincipalName, ResultType",
+    );
+    let one = run(&p, data(), 1);
+    let row = |u: &str, r: &str| vec![Value::str(u), Value::str(r)];
+    // 08:20: bob succeeds, but has not failed yet.
+    assert_eq!(at(&one, T0 + 20 * MIN), Vec::<Row>::new());
+    // 08:30: alice, who failed at 08:00 and 08:10, succeeds: all her sign-ins.
+    let mut alice = vec![
+        row("alice", "0"),
+        row("alice", "50126"),
+        row("alice", "50126"),
+    ];
+    alice.sort();
+    let mut got = at(&one, T0 + 30 * MIN);
+    got.sort();
+    assert_eq!(got, alice);
+    // 08:40: bob fails after his success: his sign-ins join alice's.
+    assert_eq!(at(&one, T0 + 40 * MIN).len(), 5);
+    assert_eq!(run(&p, data(), 3), one);
+}
+
+#[test]
 fn anti_join_against_a_let() {
     let p = program(
         "let ok = SigninLogs | where ResultType == \"0\" | distinct UserPrincipalName;\n\

@@ -142,6 +142,7 @@ fn render_shared<'scope>(
         scope_of: any.clone(),
         shared: vec![None; program.shared.len()],
         scalars: None,
+        scalars_building: None,
         memo,
         digests: HashMap::new(),
     };
@@ -216,6 +217,9 @@ struct Renderer<'a, 'scope> {
     shared: Vec<Option<(Rows<'scope>, Option<Narrow>)>>,
     /// One row holding every scalar sub-query's value, when the program has any.
     scalars: Option<Rows<'scope>>,
+    /// While the environment is built: the environment of the scalars rendered so far, which
+    /// a later scalar's sub-query reads (a `let` whose value uses an earlier one's).
+    scalars_building: Option<Rows<'scope>>,
     /// What this program shares with the others rendered into the dataflow.
     memo: &'a mut Memo<'scope>,
     /// Each node's digest (see [`Renderer::digest`]), by its address in `program`, which
@@ -364,11 +368,19 @@ impl<'scope> Renderer<'_, 'scope> {
         if let Some(env) = &self.scalars {
             return Ok(env.clone());
         }
+        // A scalar's sub-query reads only the scalars before it: while it is rendered, the
+        // environment is theirs.
+        if let Some(env) = &self.scalars_building {
+            return Ok(env.clone());
+        }
         // Start from one empty row and extend it with each scalar's value in turn.
         let mut env = self.constant(vec![Vec::new()]);
         for i in 0..self.program.scalars.len() {
             let plan = &self.program.scalars[i];
-            let rows = self.plan(plan)?;
+            self.scalars_building = Some(env.clone());
+            let rows = self.plan(plan);
+            self.scalars_building = None;
+            let rows = rows?;
             // The least first value, or null when the plan has no row: a sentinel (None) that is
             // always present keeps the reduce's output alive.
             let values = rows.map(|row| ((), Some(row.first().cloned().unwrap_or(Value::Null))));
