@@ -65,39 +65,114 @@ impl<V> RowMap<V> {
     }
 }
 
+/// Past this many distinct rows a [`RowCounts`] moves them into a hash table; below it, a
+/// row is found by comparing it with each (cheaper than hashing it: most of a join's keys
+/// have one row or a few on each side, and a retraction is usually of the row just added).
+const FEW_ROWS: usize = 8;
+
 /// A multiset of rows: each row with its count, rows whose count is 0 left out.
-#[derive(Default)]
-pub struct RowCounts {
-    rows: RowMap<isize>,
+pub enum RowCounts {
+    /// Few rows, in a vector.
+    Few(Vec<(Row, isize)>),
+    /// Many rows, by hash.
+    Many(RowMap<isize>),
+}
+
+impl Default for RowCounts {
+    fn default() -> Self {
+        RowCounts::Few(Vec::new())
+    }
 }
 
 impl RowCounts {
-    /// Adds `diff` to `row`'s count (hashing it once).
+    /// Adds `diff` to `row`'s count.
     pub fn add(&mut self, row: Row, diff: isize) {
         if diff == 0 {
             return;
         }
-        let hash = hash_row(&row);
-        match self.rows.table.entry(hash, |e| e.1 == row, |e| e.0) {
-            Entry::Occupied(mut o) => {
-                o.get_mut().2 += diff;
-                if o.get().2 == 0 {
-                    o.remove();
+        match self {
+            RowCounts::Few(rows) => {
+                // The latest rows are the likeliest to be retracted: look from the end.
+                if let Some(i) = rows.iter().rposition(|(r, _)| *r == row) {
+                    rows[i].1 += diff;
+                    if rows[i].1 == 0 {
+                        rows.swap_remove(i);
+                    }
+                } else if rows.len() < FEW_ROWS {
+                    rows.push((row, diff));
+                } else {
+                    let mut map = RowMap::default();
+                    for (r, n) in rows.drain(..) {
+                        map.insert_new(hash_row(&r), r, n);
+                    }
+                    map.insert_new(hash_row(&row), row, diff);
+                    *self = RowCounts::Many(map);
                 }
             }
-            Entry::Vacant(v) => {
-                v.insert((hash, row, diff));
+            RowCounts::Many(map) => {
+                let hash = hash_row(&row);
+                match map.table.entry(hash, |e| e.1 == row, |e| e.0) {
+                    Entry::Occupied(mut o) => {
+                        o.get_mut().2 += diff;
+                        if o.get().2 == 0 {
+                            o.remove();
+                        }
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert((hash, row, diff));
+                    }
+                }
             }
         }
     }
 
     /// Each row with its count.
     pub fn iter(&self) -> impl Iterator<Item = (&Row, &isize)> {
-        self.rows.table.iter().map(|e| (&e.1, &e.2))
+        let (few, many) = match self {
+            RowCounts::Few(rows) => (Some(rows.iter().map(|(r, n)| (r, n))), None),
+            RowCounts::Many(map) => (None, Some(map.table.iter().map(|e| (&e.1, &e.2)))),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
     }
 
     /// True when no row has a count.
     pub fn is_empty(&self) -> bool {
-        self.rows.table.is_empty()
+        match self {
+            RowCounts::Few(rows) => rows.is_empty(),
+            RowCounts::Many(map) => map.table.is_empty(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+
+    fn counts(c: &RowCounts) -> Vec<(Row, isize)> {
+        let mut v: Vec<(Row, isize)> = c.iter().map(|(r, n)| (r.clone(), *n)).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn counts_add_up_and_leave_at_zero_few_or_many() {
+        let row = |i: i64| vec![Value::Long(i), Value::str("x")];
+        let mut c = RowCounts::default();
+        let mut model: std::collections::BTreeMap<Row, isize> = Default::default();
+        // Rows come and go past the point where the vector becomes a table.
+        for step in 0..200i64 {
+            let r = row((step * 7) % 13);
+            let diff = if step % 3 == 0 { -1 } else { 1 };
+            c.add(r.clone(), diff);
+            *model.entry(r).or_default() += diff;
+            model.retain(|_, n| *n != 0);
+            let want: Vec<(Row, isize)> = model.iter().map(|(r, n)| (r.clone(), *n)).collect();
+            assert_eq!(counts(&c), want, "after step {step}");
+            assert_eq!(c.is_empty(), want.is_empty());
+        }
+        assert!(matches!(c, RowCounts::Many(_)));
+        c.add(row(100), 0);
+        assert!(c.iter().all(|(r, _)| *r != row(100)));
     }
 }
