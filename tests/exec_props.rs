@@ -319,6 +319,17 @@ const DAY_QUERIES: &[&str] = &[
     "SigninLogs | where TimeGenerated between (startofday(ago(2d)) .. startofday(now())) | project UserPrincipalName, IPAddress, TimeGenerated",
     "let e = startofday(now()); let s = e - 1d; SigninLogs | where TimeGenerated >= s and TimeGenerated < e | summarize dcount(IPAddress) by ResultType",
     "SigninLogs | where TimeGenerated <= startofday(ago(1d)) and TimeGenerated > ago(3d) | project UserPrincipalName, TimeGenerated",
+    // make-series whose bounds move with now(): by whole days, with every tick (`to now()`),
+    // one of them constant; with no window before it (the arrays move on after the last
+    // record until its `from` has passed every row).
+    "SigninLogs | make-series n = count() on TimeGenerated from startofday(ago(2d)) to startofday(now()) step 1d by UserPrincipalName",
+    "SigninLogs | where TimeGenerated > ago(2d) | make-series n = count(), d = dcount(IPAddress) on TimeGenerated from startofday(ago(2d)) to now() step 6h by ResultType",
+    "SigninLogs | where TimeGenerated > ago(1d) | make-series c = count() on TimeGenerated from datetime(2024-05-01T00:00:00Z) to startofday(now()) step 12h by UserPrincipalName",
+    "SigninLogs | make-series n = count() on TimeGenerated from startofday(ago(1d)) to ago(3h) step 1h by ResultType",
+    // range() with a start by whole days and a stop at now(): the bins through now's.
+    "SigninLogs | where TimeGenerated > ago(2d) | make-series n = sum(strlen(IPAddress)) on TimeGenerated in range(startofday(ago(1d)), now(), 6h) by UserPrincipalName",
+    // As Sentinel's daily anomaly rules use it: the series cut to the last day after mv-expand.
+    "SigninLogs | where TimeGenerated between (startofday(ago(3d))..startofday(now())) | make-series Total = count() on TimeGenerated from startofday(ago(3d)) to startofday(now()) step 1d by UserPrincipalName | mv-expand Total to typeof(long), TimeGenerated to typeof(datetime) | where TimeGenerated >= startofday(ago(1d)) | project UserPrincipalName, TimeGenerated, Total",
 ];
 
 fn days_of_records() -> impl Strategy<Value = Vec<(i64, Row)>> {

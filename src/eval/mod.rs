@@ -423,6 +423,8 @@ impl Evaluator<'_> {
                 nonempty,
             } => {
                 let rows = self.eval(input, apply);
+                // Bounds that move with now() are fixed at now.
+                let axis = &axis.at(self.ctx.now);
                 let mut groups: BTreeMap<Row, Vec<Vec<Value>>> = BTreeMap::new();
                 for r in &rows {
                     if let Some(v) = series::series_input(axis, aggs, r, &self.ctx) {

@@ -135,6 +135,17 @@ pub fn series_span(axis: &SeriesAxis, data: Option<(i64, i64)>) -> (i64, usize) 
     )
 }
 
+/// True when one of `bins` is among the `span` bins (see [`series_span`]) of an axis whose
+/// step is `step`.
+pub fn bins_in_span(bins: &[(i64, Vec<Value>)], span: (i64, usize), step: i64) -> bool {
+    let (start, count) = span;
+    let step = i128::from(step.max(1));
+    bins.iter().any(|(bin, _)| {
+        let offset = i128::from(*bin) - i128::from(start);
+        offset >= 0 && offset % step == 0 && offset / step < count as i128
+    })
+}
+
 /// A group's output row: its key, each aggregate's array over the `span` bins (a bin
 /// without rows holds the aggregate's default), then the array of the bins' starts.
 pub fn series_row(
@@ -188,6 +199,8 @@ mod tests {
             step: 10,
             start,
             end,
+            start_now: None,
+            end_now: None,
         }
     }
 

@@ -41,6 +41,7 @@ use timely::dataflow::operators::generic::Operator;
 use crate::eval::series;
 use crate::func::agg::Accumulator;
 use crate::model::{Row, Type, Value};
+use crate::plan::SeriesAxis;
 use crate::plan::ir::{
     AggCall, BoundOp, EvalCtx, JoinKind, Node, Plan, Program, ScalarExpr, TemporalBound,
 };
@@ -784,10 +785,10 @@ impl<'scope> Renderer<'_, 'scope> {
                         keys: keys.iter().map(|e| n.expr(e)).collect(),
                         aggs: n.aggs(aggs),
                         defaults: defaults.clone(),
-                        axis: crate::plan::ir::SeriesAxis {
+                        axis: Box::new(crate::plan::ir::SeriesAxis {
                             expr: n.expr(&axis.expr),
-                            ..axis.clone()
-                        },
+                            ..(**axis).clone()
+                        }),
                         nonempty: *nonempty,
                     },
                     None => p.node.clone(),
@@ -1052,7 +1053,36 @@ impl<'scope> Renderer<'_, 'scope> {
         else {
             return Err("make-series expected".into());
         };
-        let (keys, in_aggs, in_axis) = (keys.clone(), aggs.clone(), axis.clone());
+        let axis: &SeriesAxis = axis;
+        // With a bound that moves with now(), rows fall in the bins of the axis without it (the
+        // same bins: see `moving_series_supported`), and each tick's bounds cut the arrays.
+        let in_axis = if axis.moves() {
+            SeriesAxis {
+                start: axis.start.filter(|_| axis.start_now.is_none()),
+                end: axis.end.filter(|_| axis.end_now.is_none()),
+                start_now: None,
+                end_now: None,
+                ..axis.clone()
+            }
+        } else {
+            axis.clone()
+        };
+        let (keys, in_aggs) = (keys.clone(), aggs.clone());
+        let clock_input = axis.moves().then(|| rows.clone());
+        // A moving `to` off the bins' grid (`to now()`) leaves out the rows at or after it,
+        // which the bins cannot tell: a temporal filter on the axis column does.
+        let rows = match (axis.end_now, &axis.expr) {
+            (Some(end), ScalarExpr::Column(c)) if !axis.keeps_grid(end) => {
+                let bound = crate::plan::TemporalBound {
+                    column: *c,
+                    op: crate::plan::BoundOp::Lt,
+                    offset_ticks: end.offset,
+                    align: end.align,
+                };
+                temporal_filter(rows, &[bound], self.tick)
+            }
+            _ => rows,
+        };
         let keyed = rows.flat_map(move |row| {
             let ctx = ctx_of(&row, env);
             series::series_input(&in_axis, &in_aggs, &row, &ctx).map(|v| {
@@ -1068,7 +1098,18 @@ impl<'scope> Renderer<'_, 'scope> {
             },
         )
         .flat_map(|(k, b)| (!b.is_empty()).then_some((k, b)));
-        let spanned = if axis.start.is_some() && axis.end.is_some() {
+        let spanned = if let Some(clock_input) = clock_input {
+            // The bins each tick's arrays cover, from a clock that changes them as now() moves;
+            // a group with no bin among them has no row.
+            let span_axis = axis.clone();
+            let clock = series_clock(&clock_input, axis.clone(), self.tick);
+            bins.map(|(k, b)| ((), (k, b)))
+                .join(clock)
+                .flat_map(move |((), ((k, b), now))| {
+                    let span = series::series_span(&span_axis.at(now as i64), None);
+                    series::bins_in_span(&b, span, span_axis.step).then_some((k, (b, span)))
+                })
+        } else if axis.start.is_some() && axis.end.is_some() {
             let span = series::series_span(axis, None);
             bins.map(move |(k, b)| (k, (b, span)))
         } else {
@@ -1152,4 +1193,179 @@ impl<'scope> Renderer<'_, 'scope> {
             |_key: &Row, row: Row| row,
         ))
     }
+}
+
+/// Why a make-series whose bounds move with now() cannot be maintained incrementally, if
+/// it cannot (see [`SeriesAxis::moving_unsupported`]).
+pub(crate) fn moving_series_supported(axis: &SeriesAxis, nonempty: bool) -> Result<(), String> {
+    match axis.moving_unsupported(nonempty) {
+        Some(why) => Err(why.to_string()),
+        None => Ok(()),
+    }
+}
+
+/// The clock of a make-series whose bounds move with now(): a collection holding, at each
+/// tick from the first of `rows`'s data on, one tick at which the bounds (and so the arrays'
+/// bins) are the same as now, and changing at each tick where they move; it stops when `rows`
+/// ends. It lives on worker 0 (each worker's data are announced there).
+fn series_clock<'scope>(
+    rows: &Rows<'scope>,
+    axis: SeriesAxis,
+    tick: i64,
+) -> differential_dataflow::VecCollection<'scope, Time, ((), Time), isize> {
+    use timely::dataflow::channels::pact::Exchange as ExchangePact;
+    // Each message's least and greatest update times, sent to worker 0.
+    let firsts = rows
+        .inner
+        .clone()
+        .unary(Pipeline, "SeriesClockData", |_, _| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let times = data.iter().map(|(_, t, _)| *t);
+                    if let (Some(lo), Some(hi)) = (times.clone().min(), times.max()) {
+                        output.session(&cap).give((lo, hi));
+                    }
+                    data.clear();
+                });
+            }
+        });
+    let start_now = axis.start_now;
+    let span = {
+        let axis = axis.clone();
+        move |now: Time| series::series_span(&axis.at(now as i64), None)
+    };
+    let next = {
+        let axis_clock = axis.clone();
+        move |now: Time| -> Option<Time> {
+            let now_i = now as i64;
+            let moving = axis_clock.at(now_i);
+            let mut candidates: Vec<i64> = Vec::new();
+            for b in [axis_clock.start_now, axis_clock.end_now]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = b.next_step(now_i) {
+                    candidates.push(n);
+                }
+            }
+            // A `to` that moves with every tick adds a bin each time it passes one's start.
+            if let (Some(b), Some(start)) = (axis_clock.end_now, moving.start)
+                && b.align == 0
+            {
+                let (_, count) = series::series_span(&moving, None);
+                let step = axis_clock.step.max(1);
+                let edge = i128::from(start) + i128::from(step) * count as i128;
+                if let Ok(edge) = i64::try_from(edge) {
+                    candidates.push(edge.saturating_sub(b.offset).saturating_add(1));
+                }
+            }
+            let at = candidates.into_iter().filter(|&c| c > now_i).min()?;
+            Some(crate::runtime::tick_of(at, tick).max(now + 1))
+        }
+    };
+    firsts
+        .unary_frontier(
+            ExchangePact::new(|_: &(Time, Time)| 0u64),
+            "SeriesClock",
+            move |capability, _info| {
+                let mut cap = Some(capability);
+                // The tick the clock holds (in the collection) and the last tick it has
+                // looked at, once it has started at the first data.
+                let mut state: Option<(Time, Time)> = None;
+                // The latest update time seen: no row's bin is after it.
+                let mut latest: Time = 0;
+                // The first tick the clock shows.
+                let mut start: Time = 0;
+                move |(input, frontier), output| {
+                    let mut first: Option<Time> = None;
+                    input.for_each(|_, data| {
+                        for (lo, hi) in data.drain(..) {
+                            first = Some(first.map_or(lo, |f: Time| f.min(lo)));
+                            latest = latest.max(hi);
+                        }
+                    });
+                    let Some(c) = cap.as_mut() else { return };
+                    if let Some(f) = first {
+                        // No data can come before the capability (it follows the input's
+                        // frontier).
+                        let f = f.max(*c.time());
+                        match (state, start) {
+                            (None, _) => {
+                                output.session(&c.delayed(&f)).give((((), f), f, 1));
+                                state = Some((f, f));
+                                start = f;
+                            }
+                            // Data from before the clock's start (another worker's, announced
+                            // later): the clock is extended back to it.
+                            (Some(_), s) if f < s => {
+                                let at = c.delayed(&f);
+                                let mut session = output.session(&at);
+                                let mut shown = f;
+                                session.give((((), shown), f, 1));
+                                let mut looked = f;
+                                while let Some(n) = next(looked)
+                                    && n < s
+                                {
+                                    if span(n) != span(shown) {
+                                        session.give((((), shown), n, -1));
+                                        session.give((((), n), n, 1));
+                                        shown = n;
+                                    }
+                                    looked = n;
+                                }
+                                session.give((((), shown), s, -1));
+                                start = f;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let reached = frontier.frontier().iter().min().copied();
+                    if let Some((mut held, mut looked)) = state {
+                        // Through every tick the input has passed where the bounds move; once
+                        // it has ended, through its last update, and on while a moving `from`
+                        // has not passed every row (the arrays still change), then no more.
+                        let go = |n: Time, looked: Time| match reached {
+                            Some(r) => n < r,
+                            None => {
+                                n <= latest
+                                    || start_now
+                                        .is_some_and(|s| s.at(looked as i64) <= latest as i64)
+                            }
+                        };
+                        while let Some(n) = next(looked)
+                            && go(n, looked)
+                        {
+                            if span(n) != span(held) {
+                                let at = c.delayed(&n);
+                                let mut session = output.session(&at);
+                                session.give((((), held), n, -1));
+                                session.give((((), n), n, 1));
+                                held = n;
+                            }
+                            looked = n;
+                        }
+                        state = Some((held, looked));
+                    }
+                    let Some(r) = reached else {
+                        // The input has ended and the clock has shown every change left.
+                        cap = None;
+                        return;
+                    };
+                    let hold = match state {
+                        Some((_, looked)) => match next(looked) {
+                            Some(n) => n.min(r),
+                            None => {
+                                cap = None;
+                                return;
+                            }
+                        },
+                        None => r,
+                    };
+                    if *c.time() < hold {
+                        c.downgrade(&hold);
+                    }
+                }
+            },
+        )
+        .as_collection()
 }

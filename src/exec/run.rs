@@ -85,6 +85,14 @@ pub fn check_supported(program: &Program) -> Result<(), String> {
             }
             Node::Take { input, .. } if !top => return walk(input, false),
             Node::Sort { input, .. } | Node::Take { input, .. } => return walk(input, true),
+            Node::MakeSeries {
+                axis,
+                keys,
+                nonempty,
+                ..
+            } if axis.moves() => {
+                super::moving_series_supported(axis, keys.is_empty() && *nonempty)?
+            }
             _ => {}
         }
         for i in p.inputs() {

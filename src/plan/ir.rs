@@ -503,9 +503,118 @@ pub struct SeriesAxis {
     /// The exclusive upper bound of the axis (`to`), when given: the arrays hold the bins that
     /// start before it. Without it they end with the greatest bin with data.
     pub end: Option<i64>,
+    /// A `from` that moves with now() (`startofday(ago(14d))`), in place of `start`.
+    #[serde(default)]
+    pub start_now: Option<NowBound>,
+    /// A `to` that moves with now() (`startofday(now())`, `ago(1d)`), in place of `end`.
+    #[serde(default)]
+    pub end_now: Option<NowBound>,
+}
+
+/// A datetime that moves with now(): `now() + offset`, floored to a multiple of `align` when
+/// it is not 0 (a day for `startofday(ago(14d))`, so that it moves by whole days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NowBound {
+    /// The offset from now(), in 100 ns ticks (negative for `ago(x)`).
+    pub offset: i64,
+    /// 0, or what `now() + offset` is floored to a multiple of.
+    pub align: i64,
+}
+
+impl NowBound {
+    /// Its value when now() is `now`.
+    pub fn at(&self, now: i64) -> i64 {
+        let t = now.saturating_add(self.offset);
+        if self.align > 0 {
+            t.div_euclid(self.align).saturating_mul(self.align)
+        } else {
+            t
+        }
+    }
+
+    /// The least now() after `now` at which [`NowBound::at`] is greater, when it moves in
+    /// steps (`align` not 0).
+    pub fn next_step(&self, now: i64) -> Option<i64> {
+        (self.align > 0).then(|| {
+            let t = now.saturating_add(self.offset);
+            (t.div_euclid(self.align).saturating_add(1))
+                .saturating_mul(self.align)
+                .saturating_sub(self.offset)
+        })
+    }
 }
 
 impl SeriesAxis {
+    /// True when a bound moves with now().
+    pub fn moves(&self) -> bool {
+        self.start_now.is_some() || self.end_now.is_some()
+    }
+
+    /// True when both `from` and `to` are given (constant or moving with now()): the arrays'
+    /// bins do not depend on the data.
+    pub fn bounded(&self) -> bool {
+        (self.start.is_some() || self.start_now.is_some())
+            && (self.end.is_some() || self.end_now.is_some())
+    }
+
+    /// True when `b`, a bound that moves with now(), stays on the grid of this axis's bins (it
+    /// moves by whole days, the step divides a day, and the bins are counted from midnight or
+    /// from a constant `from` on midnight's grid): as it moves, no row changes bin.
+    pub fn keeps_grid(&self, b: NowBound) -> bool {
+        let step = self.step.max(1);
+        let anchor = match (self.start_now, self.start) {
+            (None, Some(s)) => s,
+            _ => -crate::model::DOTNET_EPOCH_TICKS,
+        };
+        b.align > 0
+            && b.align % step == 0
+            && (i128::from(anchor) + i128::from(crate::model::DOTNET_EPOCH_TICKS))
+                % i128::from(step)
+                == 0
+    }
+
+    /// Why this axis's bounds that move with now() cannot be maintained incrementally, if
+    /// they cannot: both bounds must be given; a moving `from` must keep the bins' grid (see
+    /// [`SeriesAxis::keeps_grid`]); a moving `to` off the grid needs an axis that is a column
+    /// (its rows are left out by a temporal filter); `kind=nonempty` without keys is not.
+    pub fn moving_unsupported(&self, nonempty_without_keys: bool) -> Option<&'static str> {
+        if !self.moves() {
+            return None;
+        }
+        if !self.bounded() {
+            return Some(
+                "a make-series with a bound relative to now() and the other left to the data",
+            );
+        }
+        if nonempty_without_keys {
+            return Some("make-series kind=nonempty without keys and a bound relative to now()");
+        }
+        if self.start_now.is_some_and(|s| !self.keeps_grid(s)) {
+            return Some(
+                "a make-series start relative to now() cannot be maintained incrementally unless it moves by whole bins (every tick would move the bins): use startofday(ago(…)) with a step that divides a day",
+            );
+        }
+        if self.end_now.is_some_and(|e| !self.keeps_grid(e))
+            && !matches!(self.expr, ScalarExpr::Column(_))
+        {
+            return Some(
+                "a make-series end relative to now() off the bins' grid, on an axis that is not a column",
+            );
+        }
+        None
+    }
+
+    /// The axis when now() is `now`: bounds that move with now() fixed at their value then.
+    pub fn at(&self, now: i64) -> SeriesAxis {
+        SeriesAxis {
+            start: self.start_now.map(|b| b.at(now)).or(self.start),
+            end: self.end_now.map(|b| b.at(now)).or(self.end),
+            start_now: None,
+            end_now: None,
+            ..self.clone()
+        }
+    }
+
     /// The point bins are counted from: `start`, else the alignment of `bin()` (datetimes bin
     /// from 0001-01-01, as Kusto's do).
     pub fn anchor(&self) -> i64 {
@@ -762,7 +871,7 @@ pub enum Node {
         /// Per aggregate, the value of a bin with no rows.
         defaults: Vec<Value>,
         /// The axis.
-        axis: SeriesAxis,
+        axis: Box<SeriesAxis>,
         /// `kind=nonempty` with no keys: one row of default values over no input.
         nonempty: bool,
     },
@@ -1082,15 +1191,23 @@ fn write_plan(p: &Plan, depth: usize, out: &mut String) {
                     format!("{:?}({})", a.spec.kind, args.join(", "))
                 })
                 .collect();
-            let bound =
-                |b: Option<i64>| b.map_or("data".to_string(), |x| axis.value(x).to_string());
+            let bound = |b: Option<i64>, moving: Option<NowBound>| match (b, moving) {
+                (_, Some(m)) if m.align > 0 => format!(
+                    "floor(now() + {}, {})",
+                    Value::TimeSpan(m.offset),
+                    Value::TimeSpan(m.align)
+                ),
+                (_, Some(m)) => format!("now() + {}", Value::TimeSpan(m.offset)),
+                (Some(x), None) => axis.value(x).to_string(),
+                (None, None) => "data".to_string(),
+            };
             format!(
                 "MakeSeries by [{}] aggs [{}] on {} from {} to {} step {}",
                 k.join(", "),
                 a.join(", "),
                 axis.expr,
-                bound(axis.start),
-                bound(axis.end),
+                bound(axis.start, axis.start_now),
+                bound(axis.end, axis.end_now),
                 match axis.ty {
                     Type::DateTime | Type::TimeSpan => Value::TimeSpan(axis.step).to_string(),
                     _ => axis.step.to_string(),

@@ -26,7 +26,7 @@ pub use bind::{
     watchlist_columns,
 };
 pub use ir::{
-    AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, Plan, Program, ScalarExpr, SeriesAxis,
-    SortKey, TemporalBound, UnionInput, Warning, WindowFn, cast,
+    AggCall, BoundOp, EvalCtx, ExpandItem, JoinKind, Node, NowBound, Plan, Program, ScalarExpr,
+    SeriesAxis, SortKey, TemporalBound, UnionInput, Warning, WindowFn, cast,
 };
 pub use optimize::optimize;

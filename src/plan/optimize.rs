@@ -467,7 +467,7 @@ fn push(plan: Plan, pending: Pending) -> Plan {
             let route = |i: usize| group_key(&keys, &schema, i);
             // Without both axis bounds, the arrays span the bins of every group: removing a
             // group changes the others' rows.
-            let movable = !keys.is_empty() && axis.start.is_some() && axis.end.is_some();
+            let movable = !keys.is_empty() && axis.bounded();
             let (down, stay) = if movable {
                 split(pending, &route)
             } else {

@@ -586,15 +586,32 @@ impl Binder<'_> {
         }))
     }
 
+    /// A `from` or `to` of `make-series`: a constant, or a datetime that moves with now()
+    /// (`startofday(ago(14d))`, `startofday(now())`, `ago(1d)`, `now() - 2h`).
+    pub(super) fn series_bound(
+        &mut self,
+        e: &Expr,
+        what: &str,
+    ) -> Result<std::result::Result<Value, crate::plan::NowBound>> {
+        let (x, _) = self.bind_scalar(e, &Scope::default())?;
+        if x.uses_now()
+            && let Some((offset, align)) = super::temporal::now_bound(&x)
+        {
+            return Ok(Err(crate::plan::NowBound { offset, align }));
+        }
+        self.series_constant(e, what).map(Ok)
+    }
+
     /// A constant of `make-series` (`from`, `to`, `step`, `default`): folded to a value;
-    /// now() is refused (the arrays would move with every tick: see SEMANTICS "now()").
+    /// now() is refused here (see [`Binder::series_bound`] for the bounds that may move with
+    /// it).
     pub(super) fn series_constant(&mut self, e: &Expr, what: &str) -> Result<Value> {
         let (x, _) = self.bind_scalar(e, &Scope::default())?;
         if x.uses_now() {
             return Err(BindError::new(
                 self.now_span(e).unwrap_or(e.span),
                 format!(
-                    "not supported: a make-series {what} relative to now() cannot be maintained incrementally (every tick would move the bins); filter the rows with a `where TimeGenerated > ago(…)` before make-series and leave `from`/`to` out, or give constant datetimes"
+                    "not supported: this make-series {what} relative to now() (a `from` or `to` may be now() or ago(x) plus or minus a constant, or startofday() of one); filter the rows with a `where TimeGenerated > ago(…)` before make-series and leave `from`/`to` out, or give constant datetimes"
                 ),
             ));
         }
@@ -677,10 +694,55 @@ impl Binder<'_> {
             step,
             start: None,
             end: None,
+            start_now: None,
+            end_now: None,
         };
-        let bound = |e: &Option<Expr>, what: &str, b: &mut Self| -> Result<Option<i64>> {
+        let mut moving: [Option<crate::plan::NowBound>; 2] = [None, None];
+        let mut bound = |e: &Option<Expr>,
+                         what: &str,
+                         b: &mut Self,
+                         slot: usize|
+         -> Result<Option<i64>> {
             let Some(e) = e else { return Ok(None) };
-            let v = b.series_constant(e, what)?;
+            let v = match b.series_bound(e, what)? {
+                Ok(v) => v,
+                Err(now) if axis_ty == Type::DateTime => {
+                    // In range(), the bins from the start's to the stop's, both included: a
+                    // moving bound stays one when the step divides a day (then both epochs'
+                    // grids are midnight's).
+                    let now = if m.range {
+                        let whole = crate::model::TICKS_PER_DAY % step == 0;
+                        match (slot, now.align) {
+                            (_, 0) if whole => Some(crate::plan::NowBound {
+                                offset: now.offset.saturating_add(if slot == 1 { step } else { 0 }),
+                                align: step,
+                            }),
+                            (0, a) if whole && a % step == 0 => Some(now),
+                            _ => None,
+                        }
+                    } else {
+                        Some(now)
+                    };
+                    if let Some(now) = now {
+                        moving[slot] = Some(now);
+                        return Ok(None);
+                    }
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "not supported: this make-series range() {what} relative to now() (one that moves with now(), or a start by whole days, with a step that divides a day)"
+                        ),
+                    ));
+                }
+                Err(_) => {
+                    return Err(BindError::new(
+                        e.span,
+                        format!(
+                            "not supported: a make-series {what} relative to now() on a {axis_ty} axis (a datetime axis takes one)"
+                        ),
+                    ));
+                }
+            };
             if v.is_null() {
                 return Ok(None);
             }
@@ -692,8 +754,11 @@ impl Binder<'_> {
                 )),
             }
         };
-        let start = bound(&m.from, "start", self)?;
-        let end = bound(&m.to, if m.range { "stop" } else { "end" }, self)?;
+        let start = bound(&m.from, "start", self, 0)?;
+        let end = bound(&m.to, if m.range { "stop" } else { "end" }, self, 1)?;
+        let [start_now, end_now] = moving;
+        axis.start_now = start_now;
+        axis.end_now = end_now;
         if m.range {
             // `in range(start, stop, step)`: bins by bin(), from the start's bin to the stop's
             // (inclusive).
@@ -704,6 +769,19 @@ impl Binder<'_> {
         } else {
             axis.start = start;
             axis.end = end;
+        }
+        // Refused here, with its place, what neither engine would run the same: a bound that
+        // moves the bins at every tick.
+        if let Some(why) = axis.moving_unsupported(nonempty && m.by.is_empty()) {
+            let at = if start_now.is_some_and(|s| !axis.keeps_grid(s)) {
+                &m.from
+            } else {
+                &m.to
+            };
+            let span = at
+                .as_ref()
+                .map_or(m.on.span, |e| self.now_span(e).unwrap_or(e.span));
+            return Err(BindError::new(span, format!("not supported: {why}")));
         }
         // The aggregates, with their defaults.
         let mut aggs = Vec::new();
@@ -814,7 +892,7 @@ impl Binder<'_> {
                 keys,
                 aggs,
                 defaults,
-                axis,
+                axis: Box::new(axis),
                 nonempty,
             },
             schema,
