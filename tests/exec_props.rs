@@ -91,6 +91,9 @@ const SERIAL_QUERIES: &[&str] = &[
     "SigninLogs | top 4 by TimeGenerated desc | extend r = row_number(0), q = prev(IPAddress, 3) | project IPAddress, r, q",
     "SigninLogs | where TimeGenerated > ago(10m) | sort by TimeGenerated asc | project IPAddress | extend pi = prev(IPAddress), ni = next(IPAddress)",
     "SigninLogs | where ResultType == \"0\" | serialize n = row_number(), c = row_cumsum(1) | project UserPrincipalName, n, c",
+    // Sessions per user: at most 20 minutes long, gaps under 5 minutes.
+    "SigninLogs | where TimeGenerated > ago(40m) | sort by UserPrincipalName asc, TimeGenerated asc | extend s = row_window_session(TimeGenerated, 20m, 5m, UserPrincipalName != prev(UserPrincipalName)) | project UserPrincipalName, TimeGenerated, s",
+    "SigninLogs | sort by TimeGenerated asc | extend s = row_window_session(TimeGenerated, 1h, 3m) | summarize n = count() by s",
 ];
 
 /// The `evaluate` plugins, each also run on every case by

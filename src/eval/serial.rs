@@ -45,6 +45,11 @@ impl Reach {
                 WindowFn::Prev { offset, .. } => r.back = r.back.max(*offset),
                 WindowFn::Next { offset, .. } => r.ahead = r.ahead.max(*offset),
                 WindowFn::RowNumber { .. } | WindowFn::RowCumsum { .. } => r.cumulative = true,
+                // A session reads the row before's value and the session's start.
+                WindowFn::Session { .. } => {
+                    r.cumulative = true;
+                    r.back = r.back.max(1);
+                }
             }
         }
         r
@@ -112,6 +117,33 @@ pub fn window_values(
                         _ => t,
                     }
                 }
+                WindowFn::Session {
+                    expr,
+                    max_from_first,
+                    max_between,
+                    restart,
+                } => {
+                    let Value::DateTime(v) = expr.eval(row, ctx) else {
+                        return Value::Null;
+                    };
+                    let again = restart.as_ref().is_some_and(|r| is_true(&r.eval(row, ctx)));
+                    let session = match last.and_then(|l| l.get(k)) {
+                        Some(Value::DateTime(s)) => Some(*s),
+                        _ => None,
+                    };
+                    let before = match i.checked_sub(1).map(|j| expr.eval(rows[j], ctx)) {
+                        Some(Value::DateTime(p)) => Some(p),
+                        _ => None,
+                    };
+                    let goes_on = |start: i64, prev: i64| {
+                        v < start.saturating_add(*max_from_first)
+                            && v < prev.saturating_add(*max_between)
+                    };
+                    match (session, before) {
+                        (Some(s), Some(p)) if !again && goes_on(s, p) => Value::DateTime(s),
+                        _ => Value::DateTime(v),
+                    }
+                }
             })
             .collect();
         out.push(values);
@@ -154,6 +186,64 @@ mod tests {
                 vec![Value::Long(3), Value::Long(-1)],
             ]
         );
+    }
+
+    #[test]
+    fn sessions_start_on_long_gaps_long_sessions_nulls_and_restarts() {
+        let min = crate::model::TICKS_PER_MINUTE;
+        let at = |m: i64| Value::DateTime(m * min);
+        // Minutes, with a null and a restart (second column true).
+        let input: [(Value, bool); 8] = [
+            (at(0), false),
+            (at(4), false),  // 4 after: same session
+            (at(9), false),  // 5 after its neighbour: a gap of 5 starts a new one
+            (at(12), false), // same session as 9
+            (at(29), false), // 17 after 12: new
+            (Value::Null, false),
+            (at(30), false), // after a null: new
+            (at(31), true),  // restart: new
+        ];
+        let rows: Vec<Row> = input
+            .iter()
+            .map(|(v, r)| vec![v.clone(), Value::Bool(*r)])
+            .collect();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let fns = [WindowFn::Session {
+            expr: col(0),
+            max_from_first: 20 * min,
+            max_between: 5 * min,
+            restart: Some(col(1)),
+        }];
+        let got: Vec<Value> = window_values(&fns, &refs, 0, 8, None, &EvalCtx::default())
+            .into_iter()
+            .map(|v| v[0].clone())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                at(0),
+                at(0),
+                at(9),
+                at(9),
+                at(29),
+                Value::Null,
+                at(30),
+                at(31)
+            ]
+        );
+        // A session lasts less than its longest: 0, 4, 8, …, 20 at 4-minute gaps.
+        let rows: Vec<Row> = (0..7)
+            .map(|k| vec![at(4 * k), Value::Bool(false)])
+            .collect();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let got: Vec<Value> = window_values(&fns, &refs, 0, 7, None, &EvalCtx::default())
+            .into_iter()
+            .map(|v| v[0].clone())
+            .collect();
+        assert_eq!(got, vec![at(0), at(0), at(0), at(0), at(0), at(20), at(20)]);
+        // Reach: the row before and the running state.
+        let r = Reach::of(&fns);
+        assert!(r.cumulative && r.back == 1);
     }
 
     #[test]

@@ -705,6 +705,22 @@ pub enum WindowFn {
         /// When true on a row, the sum starts again there.
         restart: Option<ScalarExpr>,
     },
+    /// `row_window_session(expr, max_from_first, max_between, restart)`: the value of `expr`
+    /// (a datetime) on the first row of the row's session. A row starts a session when there
+    /// is no session before it (or its value was null), when its value is at least the
+    /// session's first plus `max_from_first`, or at least the row before's plus
+    /// `max_between`, or when `restart` is true; a null value gives null and the next row
+    /// starts a session.
+    Session {
+        /// The datetime expression.
+        expr: ScalarExpr,
+        /// The longest a session lasts from its first value, in 100 ns ticks.
+        max_from_first: i64,
+        /// The longest gap between neighbouring values within a session.
+        max_between: i64,
+        /// When true on a row, a session starts there.
+        restart: Option<ScalarExpr>,
+    },
 }
 
 impl WindowFn {
@@ -715,6 +731,9 @@ impl WindowFn {
             WindowFn::RowNumber { restart, .. } => restart.iter().collect(),
             WindowFn::RowCumsum { term, restart } => {
                 std::iter::once(term).chain(restart.iter()).collect()
+            }
+            WindowFn::Session { expr, restart, .. } => {
+                std::iter::once(expr).chain(restart.iter()).collect()
             }
         }
     }
@@ -748,6 +767,17 @@ impl WindowFn {
             },
             WindowFn::RowCumsum { term, restart } => WindowFn::RowCumsum {
                 term: f(term),
+                restart: restart.as_ref().map(f),
+            },
+            WindowFn::Session {
+                expr,
+                max_from_first,
+                max_between,
+                restart,
+            } => WindowFn::Session {
+                expr: f(expr),
+                max_from_first: *max_from_first,
+                max_between: *max_between,
                 restart: restart.as_ref().map(f),
             },
         }
@@ -785,6 +815,18 @@ impl fmt::Display for WindowFn {
             WindowFn::RowCumsum { term, restart: r } => {
                 write!(f, "row_cumsum({term}{})", restart(r))
             }
+            WindowFn::Session {
+                expr,
+                max_from_first,
+                max_between,
+                restart: r,
+            } => write!(
+                f,
+                "row_window_session({expr}, {}, {}{})",
+                Value::TimeSpan(*max_from_first),
+                Value::TimeSpan(*max_between),
+                restart(r)
+            ),
         }
     }
 }

@@ -367,9 +367,40 @@ impl Binder<'_> {
                 let restart = restart(self, rest.first())?;
                 Ok((WindowFn::RowCumsum { term, restart }, ty))
             }
+            ("row_window_session", [x, first, between, rest @ ..]) if rest.len() <= 1 => {
+                let (expr, ty) = self.bind_row_expr(x, scope)?;
+                if ty != Type::DateTime {
+                    return Err(BindError::new(
+                        x.span,
+                        format!("row_window_session() groups datetime values, and this is a {ty}"),
+                    ));
+                }
+                let span = |b: &mut Self, a: &Expr, what: &str| -> Result<i64> {
+                    match constant(b, a, what)? {
+                        Value::TimeSpan(t) => Ok(t),
+                        v => Err(BindError::new(
+                            a.span,
+                            format!("row_window_session()'s {what} must be a timespan (found {v})"),
+                        )),
+                    }
+                };
+                let max_from_first = span(self, first, "maximum distance from the first value")?;
+                let max_between = span(self, between, "maximum distance between neighbours")?;
+                let restart = restart(self, rest.first())?;
+                Ok((
+                    WindowFn::Session {
+                        expr,
+                        max_from_first,
+                        max_between,
+                        restart,
+                    },
+                    Type::DateTime,
+                ))
+            }
             _ => Err(BindError::new(
                 e.span,
                 match n {
+                    "row_window_session" => "row_window_session() takes a datetime, the longest session, the longest gap between neighbours, and optionally a restart condition".to_string(),
                     "prev" | "next" => format!("{n}() takes a column, and optionally an offset and a default value"),
                     "row_number" => "row_number() takes an optional starting index and an optional restart condition".to_string(),
                     _ => "row_cumsum() takes a term, and optionally a restart condition".to_string(),

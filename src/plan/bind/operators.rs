@@ -68,7 +68,10 @@ fn serial_order(p: &mut Plan) -> Option<Vec<SortKey>> {
 
 /// The name of a window function kqlflow implements, if `n` is one.
 pub(super) fn is_window_function(n: &str) -> bool {
-    matches!(n, "prev" | "next" | "row_number" | "row_cumsum")
+    matches!(
+        n,
+        "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session"
+    )
 }
 
 impl Binder<'_> {
