@@ -687,6 +687,39 @@ fn make_series_bounds_may_move_with_now_by_whole_days() {
 }
 
 #[test]
+fn basket_binds_its_parameters_and_refuses_what_it_lacks() {
+    let p = ok(
+        "SigninLogs | project UserPrincipalName, IPAddress, DurationMs | evaluate basket(0.1, DurationMs, 3)",
+    );
+    assert_eq!(
+        cols(&p),
+        [
+            "SegmentId: long",
+            "Count: long",
+            "Percent: real",
+            "UserPrincipalName: string",
+            "IPAddress: string",
+            "DurationMs: long"
+        ]
+    );
+    ok("SigninLogs | project UserPrincipalName | evaluate basket('~', '~', 2)");
+    let (_, msg) = err("SigninLogs | project UserPrincipalName | evaluate basket(2.5)");
+    assert!(msg.contains("from 0.015 to 1"), "{msg}");
+    let (_, msg) =
+        err("SigninLogs | project UserPrincipalName | evaluate basket(0.1, '~', 2, '*')");
+    assert!(
+        msg.starts_with("not supported yet: basket's custom wildcards"),
+        "{msg}"
+    );
+    let (_, msg) =
+        err("SigninLogs | project UserPrincipalName | evaluate basket(0.1, UserPrincipalName)");
+    assert!(
+        msg.contains("weight column must be a numeric column"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn refusals_name_the_construct() {
     let (at, msg) =
         err("SigninLogs\n| make-series count() on TimeGenerated from ago(1d) to now() step 1h");

@@ -72,6 +72,10 @@ pub enum AggKind {
     /// `percentilew(x, w, p)`: the nearest-rank percentile with each value counted `w` times
     /// (rows whose weight is not a positive integer are left out). Arguments: `[x, w]`.
     PercentileW,
+    /// `evaluate basket()`: the closed frequent patterns of the rows (see
+    /// [`crate::func::basket`]), as an array of `[SegmentId, Count, Percent, values…]`.
+    /// Arguments: the dimension columns, then the row's weight.
+    Basket,
 }
 
 /// An aggregate with its constant parameters.
@@ -86,6 +90,14 @@ pub struct AggSpec {
     /// The type of the first argument as bound ([`Type::Dynamic`] when not known): `sum` and
     /// `sumif` over no values return the zero of their result type for it.
     pub arg: Type,
+    /// `basket`'s threshold: the least share of the rows' weight a pattern has (default
+    /// 0.05); its `limit` is the most columns a pattern gives values.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn default_threshold() -> f64 {
+    0.05
 }
 
 impl AggSpec {
@@ -96,6 +108,7 @@ impl AggSpec {
             limit: 1_048_576,
             percentile: 50.0,
             arg: Type::Dynamic,
+            threshold: default_threshold(),
         }
     }
 
@@ -159,6 +172,7 @@ impl AggSpec {
                 _ => Value::Real(0.0),
             },
             Stdev | StdevIf | Variance | VarianceIf => Value::Real(0.0),
+            Basket => Value::array(Vec::new()),
             _ => Value::Null,
         }
     }
@@ -176,7 +190,7 @@ impl AggSpec {
             },
             Avg | AvgIf | Stdev | Variance | StdevIf | VarianceIf => Type::Real,
             Min | Max | MinIf | MaxIf | Percentile | PercentileW => first,
-            MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin => {
+            MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin | Basket => {
                 Type::Dynamic
             }
             TakeAny => {
@@ -335,6 +349,7 @@ impl Accumulator {
             State::Multiset { values, distinct } => {
                 let key = match self.spec.kind {
                     ArgMax | ArgMin | TakeAny if args.len() > 1 => Value::array(args.to_vec()),
+                    Basket => Value::array(args.to_vec()),
                     TakeAny => x.clone(),
                     MakeList => Value::array(vec![
                         args.get(1).cloned().unwrap_or_else(|| x.clone()),
@@ -346,7 +361,7 @@ impl Accumulator {
                     ]),
                     _ => x.clone(),
                 };
-                let skip_null = !matches!(self.spec.kind, TakeAny);
+                let skip_null = !matches!(self.spec.kind, TakeAny | Basket);
                 if skip_null && x.is_null() {
                     return;
                 }
@@ -515,6 +530,22 @@ impl Accumulator {
                 best.cloned().unwrap_or(Value::Null)
             }
             TakeAny => live().next().cloned().unwrap_or(Value::Null),
+            Basket => {
+                let dims = m
+                    .keys()
+                    .next()
+                    .and_then(|r| match r {
+                        Value::Array(cells) => cells.len().checked_sub(1),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                Value::array(crate::func::basket::basket(
+                    m,
+                    dims,
+                    spec.threshold,
+                    spec.limit,
+                ))
+            }
             Percentile | PercentileW => {
                 // The multiset is kept sorted; values of one kind (the usual case) are in
                 // Kusto's order already, mixed dynamic values are sorted by `compare`.

@@ -567,3 +567,139 @@ fn columns_of(x: &ScalarExpr, out: &mut Vec<usize>) {
     }
     x.for_each_child(&mut |c| columns_of(c, out));
 }
+
+impl Binder<'_> {
+    /// `evaluate basket([Threshold, WeightColumn, MaxDimensions, CustomWildcard…])`: the
+    /// closed frequent patterns of the rows (see [`crate::func::basket`]), one row each:
+    /// `SegmentId`, `Count`, `Percent`, then every input column, holding the pattern's value
+    /// or the wildcard (the empty string for a string, else null). Every column but the
+    /// weight column and dynamic ones is a dimension. `'~'` takes a parameter's default
+    /// (0.05, no weight, 5).
+    pub(super) fn bind_basket(&mut self, p: Plan, args: &[Expr], span: Span) -> Result<Plan> {
+        let scope = Scope::of(&p);
+        let mut threshold = 0.05;
+        let mut weight: Option<usize> = None;
+        let mut max_dims: usize = 5;
+        for (i, a) in args.iter().enumerate() {
+            // A weight column is named, not a constant.
+            if i == 1
+                && let ExprKind::Name(n) = &a.kind
+            {
+                match p.schema.iter().position(|c| *c.name == *n.name) {
+                    Some(c) if matches!(p.schema[c].ty, Type::Int | Type::Long | Type::Real) => {
+                        weight = Some(c);
+                        continue;
+                    }
+                    _ => {
+                        return Err(BindError::new(
+                            a.span,
+                            format!(
+                                "basket: the weight column must be a numeric column of the input, not {}",
+                                n.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            let (x, _) = self.bind_scalar(a, &scope)?;
+            let v = match fold(&x) {
+                Some(Folded::Const(v)) => v,
+                _ => {
+                    return Err(BindError::new(a.span, "basket's parameters are constants"));
+                }
+            };
+            if matches!(&v, Value::String(s) if &**s == "~") {
+                continue;
+            }
+            match (i, v) {
+                (0, Value::Real(t)) if (0.015..=1.0).contains(&t) => threshold = t,
+                (0, Value::Long(1)) => threshold = 1.0,
+                (0, v) => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!("basket's threshold is a ratio from 0.015 to 1 (found {v})"),
+                    ));
+                }
+                (2, Value::Long(n)) if n > 0 => max_dims = usize::try_from(n).unwrap_or(usize::MAX),
+                (2, v) => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!("basket's MaxDimensions is a positive integer (found {v})"),
+                    ));
+                }
+                (_, _) => {
+                    return Err(BindError::new(
+                        a.span,
+                        "not supported yet: basket's custom wildcards (kqlflow's are the empty string for strings and null for the other types, Kusto's defaults)",
+                    ));
+                }
+            }
+        }
+        let dims: Vec<usize> = (0..p.schema.len())
+            .filter(|&c| Some(c) != weight && p.schema[c].ty != Type::Dynamic)
+            .collect();
+        if dims.is_empty() {
+            return Err(BindError::new(
+                span,
+                "basket: the input has no column to find patterns in",
+            ));
+        }
+        let mut call_args: Vec<ScalarExpr> = dims.iter().map(|&c| ScalarExpr::Column(c)).collect();
+        call_args.push(match weight {
+            Some(w) => ScalarExpr::Column(w),
+            None => ScalarExpr::Literal(Value::Long(1)),
+        });
+        let spec = AggSpec {
+            limit: max_dims,
+            threshold,
+            ..AggSpec::new(AggKind::Basket)
+        };
+        let input_schema = p.schema.clone();
+        let reduced = Plan {
+            node: Node::Reduce {
+                input: Box::new(p),
+                keys: Vec::new(),
+                aggs: vec![AggCall {
+                    spec,
+                    args: call_args,
+                }],
+            },
+            schema: vec![Column {
+                name: Str::from("basket"),
+                ty: Type::Dynamic,
+            }],
+            event_time: None,
+        };
+        let expanded = Plan {
+            schema: reduced.schema.clone(),
+            node: Node::MvExpand {
+                input: Box::new(reduced),
+                columns: vec![(0, None)],
+                limit: None,
+            },
+            event_time: None,
+        };
+        let at = |i: usize, ty: Type| {
+            ScalarExpr::Cast(
+                Box::new(ScalarExpr::Index {
+                    expr: Box::new(ScalarExpr::Column(0)),
+                    index: Box::new(ScalarExpr::Literal(Value::Long(i as i64))),
+                }),
+                ty,
+            )
+        };
+        let mut cols: Vec<(Str, Type, ScalarExpr)> = vec![
+            (Str::from("SegmentId"), Type::Long, at(0, Type::Long)),
+            (Str::from("Count"), Type::Long, at(1, Type::Long)),
+            (Str::from("Percent"), Type::Real, at(2, Type::Real)),
+        ];
+        for (c, col) in input_schema.iter().enumerate() {
+            let x = match dims.iter().position(|&d| d == c) {
+                Some(k) => at(3 + k, col.ty),
+                None => ScalarExpr::Literal(missing_of(col.ty)),
+            };
+            cols.push((col.name.clone(), col.ty, x));
+        }
+        Ok(map_plan(expanded, cols))
+    }
+}
