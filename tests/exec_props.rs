@@ -103,6 +103,8 @@ const PLUGIN_QUERIES: &[&str] = &[
     // then with a weight column and at most two columns a pattern.
     "SigninLogs | where TimeGenerated > ago(20m) | project UserPrincipalName, IPAddress, ResultType | evaluate basket(0.2)",
     "SigninLogs | where TimeGenerated > ago(30m) | project UserPrincipalName, IPAddress, ResultType, w = strlen(IPAddress) | evaluate basket(0.3, w, 2) | project SegmentId, Count, Percent, UserPrincipalName, IPAddress, ResultType",
+    // With a custom wildcard for string columns.
+    "SigninLogs | project UserPrincipalName, ResultType | evaluate basket(0.25, '~', '~', '*') | where UserPrincipalName == '*' | project Count, ResultType",
     // ipv4_lookup with return_unmatched: 2.2.2.2 matches no range and is kept with the
     // lookup's columns empty; records in a 5-minute window, so rows leave as well as enter.
     "let ranges = datatable(Range:string, Name:string, ResultType:string)['1.1.0.0/16', 'one', '0', '10.0.0.0/8', 'ten', '0', '10.0.0.0/8', 'ten-fail', '50126', '10.0.0.1', 'host', '0']; SigninLogs | where TimeGenerated > ago(5m) | evaluate ipv4_lookup(ranges, IPAddress, Range, ResultType, return_unmatched = true) | project UserPrincipalName, IPAddress, ResultType, Name, Range",

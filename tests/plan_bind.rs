@@ -705,10 +705,14 @@ fn basket_binds_its_parameters_and_refuses_what_it_lacks() {
     ok("SigninLogs | project UserPrincipalName | evaluate basket('~', '~', 2)");
     let (_, msg) = err("SigninLogs | project UserPrincipalName | evaluate basket(2.5)");
     assert!(msg.contains("from 0.015 to 1"), "{msg}");
+    // Custom wildcards, one per column type; a dynamic one is not a column type's.
+    ok(
+        "SigninLogs | project UserPrincipalName, DurationMs | evaluate basket(0.1, '~', 2, '*', long(-1))",
+    );
     let (_, msg) =
-        err("SigninLogs | project UserPrincipalName | evaluate basket(0.1, '~', 2, '*')");
+        err("SigninLogs | project UserPrincipalName | evaluate basket(0.1, '~', 2, dynamic([1]))");
     assert!(
-        msg.starts_with("not supported yet: basket's custom wildcards"),
+        msg.contains("custom wildcards are values of a column type"),
         "{msg}"
     );
     let (_, msg) =

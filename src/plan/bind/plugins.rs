@@ -572,14 +572,16 @@ impl Binder<'_> {
     /// `evaluate basket([Threshold, WeightColumn, MaxDimensions, CustomWildcard…])`: the
     /// closed frequent patterns of the rows (see [`crate::func::basket`]), one row each:
     /// `SegmentId`, `Count`, `Percent`, then every input column, holding the pattern's value
-    /// or the wildcard (the empty string for a string, else null). Every column but the
-    /// weight column and dynamic ones is a dimension. `'~'` takes a parameter's default
-    /// (0.05, no weight, 5).
+    /// or the wildcard (the empty string for a string, else null, unless a custom wildcard of
+    /// the column's type is given). Every column but the weight column and dynamic ones is a
+    /// dimension. `'~'` takes a parameter's default (0.05, no weight, 5).
     pub(super) fn bind_basket(&mut self, p: Plan, args: &[Expr], span: Span) -> Result<Plan> {
         let scope = Scope::of(&p);
         let mut threshold = 0.05;
         let mut weight: Option<usize> = None;
         let mut max_dims: usize = 5;
+        // Custom wildcards, by the type of the columns they stand in.
+        let mut wildcards: Vec<(Type, Value)> = Vec::new();
         for (i, a) in args.iter().enumerate() {
             // A weight column is named, not a constant.
             if i == 1
@@ -601,7 +603,7 @@ impl Binder<'_> {
                     }
                 }
             }
-            let (x, _) = self.bind_scalar(a, &scope)?;
+            let (x, ty) = self.bind_scalar(a, &scope)?;
             let v = match fold(&x) {
                 Some(Folded::Const(v)) => v,
                 _ => {
@@ -609,6 +611,18 @@ impl Binder<'_> {
                 }
             };
             if matches!(&v, Value::String(s) if &**s == "~") {
+                continue;
+            }
+            if i >= 3 {
+                // A wildcard for the columns of its type.
+                if ty == Type::Dynamic || v.is_null() {
+                    return Err(BindError::new(
+                        a.span,
+                        "basket's custom wildcards are values of a column type (string, long, real, bool, datetime, timespan)",
+                    ));
+                }
+                wildcards.retain(|(t, _)| *t != ty);
+                wildcards.push((ty, v));
                 continue;
             }
             match (i, v) {
@@ -627,10 +641,12 @@ impl Binder<'_> {
                         format!("basket's MaxDimensions is a positive integer (found {v})"),
                     ));
                 }
-                (_, _) => {
+                (_, v) => {
                     return Err(BindError::new(
                         a.span,
-                        "not supported yet: basket's custom wildcards (kqlflow's are the empty string for strings and null for the other types, Kusto's defaults)",
+                        format!(
+                            "basket takes a threshold, a weight column and MaxDimensions before its wildcards (found {v})"
+                        ),
                     ));
                 }
             }
@@ -693,10 +709,32 @@ impl Binder<'_> {
             (Str::from("Count"), Type::Long, at(1, Type::Long)),
             (Str::from("Percent"), Type::Real, at(2, Type::Real)),
         ];
+        let wildcard = |ty: Type| {
+            wildcards
+                .iter()
+                .find(|(t, _)| *t == ty)
+                .map(|(_, v)| crate::plan::cast(v, ty))
+        };
         for (c, col) in input_schema.iter().enumerate() {
-            let x = match dims.iter().position(|&d| d == c) {
-                Some(k) => at(3 + k, col.ty),
-                None => ScalarExpr::Literal(missing_of(col.ty)),
+            let x = match (dims.iter().position(|&d| d == c), wildcard(col.ty)) {
+                (Some(k), None) => at(3 + k, col.ty),
+                // A column the pattern leaves open holds the custom wildcard.
+                (Some(k), Some(w)) => ScalarExpr::Call {
+                    name: "iff".to_string(),
+                    args: vec![
+                        ScalarExpr::Call {
+                            name: "isnull".to_string(),
+                            args: vec![ScalarExpr::Index {
+                                expr: Box::new(ScalarExpr::Column(0)),
+                                index: Box::new(ScalarExpr::Literal(Value::Long(3 + k as i64))),
+                            }],
+                        },
+                        ScalarExpr::Literal(w),
+                        at(3 + k, col.ty),
+                    ],
+                },
+                (None, Some(w)) => ScalarExpr::Literal(w),
+                (None, None) => ScalarExpr::Literal(missing_of(col.ty)),
             };
             cols.push((col.name.clone(), col.ty, x));
         }
