@@ -205,7 +205,7 @@ fn apply(ing: &mut Ingest, step: Step, sink: &mut dyn FnMut(Record)) {
             .reject(shown, 0, RejectReason::Unreadable, detail, b"");
     };
     match step {
-        Step::Stdin => ing.read_path(Path::new("-"), sink),
+        Step::Stdin => super::source::read_stdin(ing, sink),
         Step::Unreadable(shown, e) => unreadable(ing, &shown, &e),
         Step::Special(shown) => unreadable(
             ing,

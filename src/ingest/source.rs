@@ -11,52 +11,20 @@ use super::{FileStats, Ingest, Record, RejectReason, WarningKind};
 /// File endings read when walking a directory.
 const LOG_EXTENSIONS: [&str; 6] = ["json", "jsonl", "ndjson", "csv", "txt", "gz"];
 
+/// Reads a file, or every log file under a directory, or standard input (`-`): the one-path,
+/// one-thread case of [`super::parallel::read_paths`], which lists what a path holds.
 pub(crate) fn read_path(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
-    if path.as_os_str() == "-" {
-        let name = "<stdin>";
-        ing.report.files.push(FileStats {
-            path: name.into(),
-            ..FileStats::default()
-        });
-        read_reader(ing, name, None, Box::new(std::io::stdin().lock()), sink);
-        return;
-    }
-    let shown = path.display().to_string();
-    match std::fs::metadata(path) {
-        Err(e) => {
-            ing.report.files.push(FileStats {
-                path: shown.clone(),
-                ..FileStats::default()
-            });
-            ing.report
-                .reject(&shown, 0, RejectReason::Unreadable, &e.to_string(), b"");
-        }
-        Ok(m) if m.is_dir() => {
-            let mut w = Walk::default();
-            w.walk(path);
-            for (p, e) in w.errors {
-                let shown = p.display().to_string();
-                ing.report.files.push(FileStats {
-                    path: shown.clone(),
-                    ..FileStats::default()
-                });
-                ing.report
-                    .reject(&shown, 0, RejectReason::Unreadable, &e, b"");
-            }
-            for p in w.loops {
-                ing.report.warn(
-                    &p.display().to_string(),
-                    0,
-                    WarningKind::DirectoryLoop,
-                    "this directory is one of its own parents (a symlink loop)",
-                );
-            }
-            for f in w.files {
-                read_file(ing, &f, sink);
-            }
-        }
-        Ok(_) => read_file(ing, path, sink),
-    }
+    super::parallel::read_paths(ing, &[path.to_path_buf()], 1, sink)
+}
+
+/// Reads standard input, called `<stdin>`.
+pub(crate) fn read_stdin(ing: &mut Ingest, sink: &mut dyn FnMut(Record)) {
+    let name = "<stdin>";
+    ing.report.files.push(FileStats {
+        path: name.into(),
+        ..FileStats::default()
+    });
+    read_reader(ing, name, None, Box::new(std::io::stdin().lock()), sink);
 }
 
 /// A file's identity: device and inode where the platform has them, else its canonical path.
@@ -179,37 +147,6 @@ impl Walk {
         }
         self.parents.pop();
     }
-}
-
-fn read_file(ing: &mut Ingest, path: &Path, sink: &mut dyn FnMut(Record)) {
-    let shown = path.display().to_string();
-    // Special files (a FIFO would block forever, a device never end) are skipped; a file read
-    // already by another path is read once.
-    if let Ok(m) = std::fs::metadata(path) {
-        if is_special(&m) {
-            ing.report.files.push(FileStats {
-                path: shown.clone(),
-                ..FileStats::default()
-            });
-            ing.report.reject(
-                &shown,
-                0,
-                RejectReason::Unreadable,
-                "not a regular file (a FIFO, socket or device): skipped",
-                b"",
-            );
-            return;
-        }
-        let id = FileId::of(path, &m);
-        if let Some(first) = ing.seen_files.get(&id) {
-            let detail = format!("the same file as {first}");
-            ing.report
-                .warn(&shown, 0, WarningKind::DuplicateFile, &detail);
-            return;
-        }
-        ing.seen_files.insert(id, shown.clone());
-    }
-    read_opened(ing, path, sink);
 }
 
 /// Reads the file at `path`, once it is known to be neither special nor read before.
