@@ -1055,7 +1055,7 @@ impl<'scope> Renderer<'_, 'scope> {
         };
         let axis: &SeriesAxis = axis;
         // With a bound that moves with now(), rows fall in the bins of the axis without it (the
-        // same bins: see `moving_series_supported`), and each tick's bounds cut the arrays.
+        // same bins: see `SeriesAxis::moving_unsupported`), and each tick's bounds cut the arrays.
         let in_axis = if axis.moves() {
             SeriesAxis {
                 start: axis.start.filter(|_| axis.start_now.is_none()),
@@ -1195,15 +1195,6 @@ impl<'scope> Renderer<'_, 'scope> {
     }
 }
 
-/// Why a make-series whose bounds move with now() cannot be maintained incrementally, if
-/// it cannot (see [`SeriesAxis::moving_unsupported`]).
-pub(crate) fn moving_series_supported(axis: &SeriesAxis, nonempty: bool) -> Result<(), String> {
-    match axis.moving_unsupported(nonempty) {
-        Some(why) => Err(why.to_string()),
-        None => Ok(()),
-    }
-}
-
 /// The clock of a make-series whose bounds move with now(): a collection holding, at each
 /// tick from the first of `rows`'s data on, one tick at which the bounds (and so the arrays'
 /// bins) are the same as now, and changing at each tick where they move; it stops when `rows`
@@ -1277,6 +1268,25 @@ fn series_clock<'scope>(
                 // The first tick the clock shows.
                 let mut start: Time = 0;
                 move |(input, frontier), output| {
+                    // From the tick the clock holds (`shown`) and the last tick looked at, the ticks
+                    // after it where the bounds move and `go(tick, looked)` holds: each with the tick
+                    // it replaces; then the tick held and the last tick looked at.
+                    let moves = |mut shown: Time,
+                                 mut looked: Time,
+                                 go: &dyn Fn(Time, Time) -> bool|
+                     -> (Vec<(Time, Time)>, Time, Time) {
+                        let mut changes = Vec::new();
+                        while let Some(n) = next(looked)
+                            && go(n, looked)
+                        {
+                            if span(n) != span(shown) {
+                                changes.push((n, shown));
+                                shown = n;
+                            }
+                            looked = n;
+                        }
+                        (changes, shown, looked)
+                    };
                     let mut first: Option<Time> = None;
                     input.for_each(|_, data| {
                         for (lo, hi) in data.drain(..) {
@@ -1300,18 +1310,11 @@ fn series_clock<'scope>(
                             (Some(_), s) if f < s => {
                                 let at = c.delayed(&f);
                                 let mut session = output.session(&at);
-                                let mut shown = f;
-                                session.give((((), shown), f, 1));
-                                let mut looked = f;
-                                while let Some(n) = next(looked)
-                                    && n < s
-                                {
-                                    if span(n) != span(shown) {
-                                        session.give((((), shown), n, -1));
-                                        session.give((((), n), n, 1));
-                                        shown = n;
-                                    }
-                                    looked = n;
+                                session.give((((), f), f, 1));
+                                let (changes, shown, _) = moves(f, f, &|n, _| n < s);
+                                for (n, before) in changes {
+                                    session.give((((), before), n, -1));
+                                    session.give((((), n), n, 1));
                                 }
                                 session.give((((), shown), s, -1));
                                 start = f;
@@ -1320,7 +1323,7 @@ fn series_clock<'scope>(
                         }
                     }
                     let reached = frontier.frontier().iter().min().copied();
-                    if let Some((mut held, mut looked)) = state {
+                    if let Some((held, looked)) = state {
                         // Through every tick the input has passed where the bounds move; once
                         // it has ended, through its last update, and on while a moving `from`
                         // has not passed every row (the arrays still change), then no more.
@@ -1332,17 +1335,12 @@ fn series_clock<'scope>(
                                         .is_some_and(|s| s.at(looked as i64) <= latest as i64)
                             }
                         };
-                        while let Some(n) = next(looked)
-                            && go(n, looked)
-                        {
-                            if span(n) != span(held) {
-                                let at = c.delayed(&n);
-                                let mut session = output.session(&at);
-                                session.give((((), held), n, -1));
-                                session.give((((), n), n, 1));
-                                held = n;
-                            }
-                            looked = n;
+                        let (changes, held, looked) = moves(held, looked, &go);
+                        for (n, before) in changes {
+                            let at = c.delayed(&n);
+                            let mut session = output.session(&at);
+                            session.give((((), before), n, -1));
+                            session.give((((), n), n, 1));
                         }
                         state = Some((held, looked));
                     }

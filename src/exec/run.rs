@@ -90,8 +90,10 @@ pub fn check_supported(program: &Program) -> Result<(), String> {
                 keys,
                 nonempty,
                 ..
-            } if axis.moves() => {
-                super::moving_series_supported(axis, keys.is_empty() && *nonempty)?
+            } => {
+                if let Some(why) = axis.moving_unsupported(keys.is_empty() && *nonempty) {
+                    return Err(why.to_string());
+                }
             }
             _ => {}
         }

@@ -594,34 +594,39 @@ impl Binder<'_> {
         what: &str,
     ) -> Result<std::result::Result<Value, crate::plan::NowBound>> {
         let (x, _) = self.bind_scalar(e, &Scope::default())?;
-        if x.uses_now()
-            && let Some((offset, align)) = super::temporal::now_bound(&x)
-        {
-            return Ok(Err(crate::plan::NowBound { offset, align }));
+        if x.uses_now() {
+            return match super::temporal::now_bound(&x) {
+                Some((offset, align)) => Ok(Err(crate::plan::NowBound { offset, align })),
+                None => Err(self.series_now_error(e, what)),
+            };
         }
-        self.series_constant(e, what).map(Ok)
+        match fold(&x) {
+            Some(Folded::Const(v)) => Ok(Ok(v)),
+            _ => Err(BindError::new(
+                e.span,
+                format!("the make-series {what} must be a constant"),
+            )),
+        }
     }
 
     /// A constant of `make-series` (`from`, `to`, `step`, `default`): folded to a value;
     /// now() is refused here (see [`Binder::series_bound`] for the bounds that may move with
     /// it).
     pub(super) fn series_constant(&mut self, e: &Expr, what: &str) -> Result<Value> {
-        let (x, _) = self.bind_scalar(e, &Scope::default())?;
-        if x.uses_now() {
-            return Err(BindError::new(
-                self.now_span(e).unwrap_or(e.span),
-                format!(
-                    "not supported: this make-series {what} relative to now() (a `from` or `to` may be now() or ago(x) plus or minus a constant, or startofday() of one); filter the rows with a `where TimeGenerated > ago(…)` before make-series and leave `from`/`to` out, or give constant datetimes"
-                ),
-            ));
+        match self.series_bound(e, what)? {
+            Ok(v) => Ok(v),
+            Err(_) => Err(self.series_now_error(e, what)),
         }
-        match fold(&x) {
-            Some(Folded::Const(v)) => Ok(v),
-            _ => Err(BindError::new(
-                e.span,
-                format!("the make-series {what} must be a constant"),
-            )),
-        }
+    }
+
+    /// The error for a make-series parameter relative to now() that cannot be one.
+    fn series_now_error(&self, e: &Expr, what: &str) -> BindError {
+        BindError::new(
+            self.now_span(e).unwrap_or(e.span),
+            format!(
+                "not supported: this make-series {what} relative to now() (a `from` or `to` may be now() or ago(x) plus or minus a constant, or startofday() of one); filter the rows with a `where TimeGenerated > ago(…)` before make-series and leave `from`/`to` out, or give constant datetimes"
+            ),
+        )
     }
 
     /// `make-series`: keys as summarize's, numeric aggregates, a datetime, timespan or long
