@@ -12,7 +12,6 @@
 
 use super::keyed::{RowMap, hash_row};
 
-use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
@@ -72,7 +71,10 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
     fold: F,
     emit: impl Fn(&Row, F::Out) -> D + 'static,
 ) -> VecCollection<'scope, Time, D, isize> {
-    let exchange = Exchange::new(|update: &((Row, F::Value), Time, isize)| update.0.0.hashed());
+    let salt = super::keyed::route_salt(&input.inner.scope());
+    let exchange = Exchange::new(move |update: &((Row, F::Value), Time, isize)| {
+        super::keyed::route(&update.0.0, salt)
+    });
     input
         .inner
         .unary_frontier(exchange, name, move |_capability, _info| {

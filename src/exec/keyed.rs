@@ -15,6 +15,32 @@ pub fn hash_row(row: &Row) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(row)
 }
 
+/// Mixes the bits of `x` (splitmix64's finaliser): every input bit moves every output bit.
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The salt of the keyed operator about to be built in `scope`: its operator identifier,
+/// which every worker (and every process) allocates alike, since each builds the same
+/// dataflows in the same order.
+pub fn route_salt(scope: &timely::dataflow::Scope<'_, crate::runtime::Time>) -> u64 {
+    mix(scope.worker().peek_identifier() as u64)
+}
+
+/// The exchange hash of `key` for the keyed operator of salt `salt` (see [`route_salt`]).
+///
+/// The key's own hash sends a key to the same worker in every operator, so that one hot
+/// key (a service principal that makes half the sign-ins) loads one worker in every rule and
+/// every summarize or join of a rule. Mixed with the operator's salt, a key goes to a worker
+/// of its own in each operator: the operators of a hot key spread over the workers. Each
+/// operator still sees every change of a key on one worker, whatever the worker count.
+pub fn route(key: &Row, salt: u64) -> u64 {
+    use differential_dataflow::Hashable;
+    mix(key.hashed() ^ salt)
+}
+
 /// Rows to values, each row stored with its hash.
 pub struct RowMap<V> {
     table: HashTable<(u64, Row, V)>,
@@ -174,5 +200,26 @@ mod tests {
         assert!(matches!(c, RowCounts::Many(_)));
         c.add(row(100), 0);
         assert!(c.iter().all(|(r, _)| *r != row(100)));
+    }
+
+    #[test]
+    fn a_key_goes_to_one_worker_per_operator_and_hot_keys_spread_over_operators() {
+        let key = vec![Value::str("1c2748cf-b09f-490f-9c44-669d6cb82c59")];
+        // One operator sends a key to one worker, every time.
+        assert_eq!(route(&key, mix(7)), route(&key.clone(), mix(7)));
+        // Over operators, the same key reaches both of two workers, in shares near half.
+        let on_zero = (0..1000u64)
+            .filter(|&op| route(&key, mix(op)) % 2 == 0)
+            .count();
+        assert!(
+            (400..600).contains(&on_zero),
+            "{on_zero} of 1000 operators on worker 0"
+        );
+        // Within an operator, keys still spread: 1000 keys over 3 workers.
+        let mut per = [0usize; 3];
+        for i in 0..1000 {
+            per[(route(&vec![Value::Long(i)], mix(5)) % 3) as usize] += 1;
+        }
+        assert!(per.iter().all(|&n| (250..420).contains(&n)), "{per:?}");
     }
 }

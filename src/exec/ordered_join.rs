@@ -12,7 +12,6 @@
 //! crosses zero. A change then costs the rows it meets on the other side, as in
 //! differential's join, with no trace to maintain.
 
-use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
@@ -229,7 +228,8 @@ pub fn join_ordered<'scope>(
     name: &str,
     emit: Emit,
 ) -> VecCollection<'scope, Time, Row, isize> {
-    let by_key = |update: &((Row, Row), Time, isize)| update.0.0.hashed();
+    let salt = super::keyed::route_salt(&left.inner.scope());
+    let by_key = move |update: &((Row, Row), Time, isize)| super::keyed::route(&update.0.0, salt);
     let keep_left = emit.keeps_left_rows();
     let keep_right = emit.keeps_right_rows();
     left.inner
