@@ -105,6 +105,10 @@ const PLUGIN_QUERIES: &[&str] = &[
     "SigninLogs | where TimeGenerated > ago(30m) | project UserPrincipalName, IPAddress, ResultType, w = strlen(IPAddress) | evaluate basket(0.3, w, 2) | project SegmentId, Count, Percent, UserPrincipalName, IPAddress, ResultType",
     // With a custom wildcard for string columns.
     "SigninLogs | project UserPrincipalName, ResultType | evaluate basket(0.25, '~', '~', '*') | where UserPrincipalName == '*' | project Count, ResultType",
+    // autocluster over a window, by default and with a weight column, few seeds and a
+    // wildcard.
+    "SigninLogs | where TimeGenerated > ago(20m) | project UserPrincipalName, IPAddress, ResultType | evaluate autocluster()",
+    "SigninLogs | where TimeGenerated > ago(30m) | project UserPrincipalName, ResultType, w = strlen(IPAddress) | evaluate autocluster(0.7, w, 3, '*') | project SegmentId, Count, Percent, UserPrincipalName, ResultType",
     // ipv4_lookup with return_unmatched: 2.2.2.2 matches no range and is kept with the
     // lookup's columns empty; records in a 5-minute window, so rows leave as well as enter.
     "let ranges = datatable(Range:string, Name:string, ResultType:string)['1.1.0.0/16', 'one', '0', '10.0.0.0/8', 'ten', '0', '10.0.0.0/8', 'ten-fail', '50126', '10.0.0.1', 'host', '0']; SigninLogs | where TimeGenerated > ago(5m) | evaluate ipv4_lookup(ranges, IPAddress, Range, ResultType, return_unmatched = true) | project UserPrincipalName, IPAddress, ResultType, Name, Range",

@@ -1254,3 +1254,46 @@ fn windows_that_move_by_whole_days_are_temporal_bounds() {
         [tb(t, BoundOp::Gt, -TICKS_PER_HOUR)]
     );
 }
+
+#[test]
+fn autocluster_binds_its_parameters_and_refuses_what_it_lacks() {
+    let p = ok(
+        "SigninLogs | project UserPrincipalName, IPAddress, DurationMs | evaluate autocluster(0.6, DurationMs, 10)",
+    );
+    assert_eq!(
+        cols(&p),
+        [
+            "SegmentId: long",
+            "Count: long",
+            "Percent: real",
+            "UserPrincipalName: string",
+            "IPAddress: string",
+            "DurationMs: long"
+        ]
+    );
+    ok("SigninLogs | project UserPrincipalName, ResultType | evaluate autocluster()");
+    ok("SigninLogs | project UserPrincipalName | evaluate autocluster('~', '~', 5, '*')");
+    let (at, msg) = err("SigninLogs | project UserPrincipalName | evaluate autocluster(1.5)");
+    assert_eq!(at, "1:63");
+    assert!(
+        msg.contains("SizeWeight is a real number between 0 and 1"),
+        "{msg}"
+    );
+    let (_, msg) =
+        err("SigninLogs | project UserPrincipalName | evaluate autocluster(0.5, '~', 0)");
+    assert!(msg.contains("NumSeeds is a positive integer"), "{msg}");
+    let (_, msg) = err(
+        "SigninLogs | project UserPrincipalName | evaluate autocluster(0.5, UserPrincipalName)",
+    );
+    assert!(
+        msg.contains("weight column must be an integer column"),
+        "{msg}"
+    );
+    let (_, msg) = err(
+        "SigninLogs | project UserPrincipalName | evaluate autocluster(0.5, '~', 5, dynamic([1]))",
+    );
+    assert!(
+        msg.contains("autocluster's custom wildcards are values of a column type"),
+        "{msg}"
+    );
+}

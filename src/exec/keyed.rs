@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(route(&key, mix(7)), route(&key.clone(), mix(7)));
         // Over operators, the same key reaches both of two workers, in shares near half.
         let on_zero = (0..1000u64)
-            .filter(|&op| route(&key, mix(op)) % 2 == 0)
+            .filter(|&op| route(&key, mix(op)).is_multiple_of(2))
             .count();
         assert!(
             (400..600).contains(&on_zero),

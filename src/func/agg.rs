@@ -76,6 +76,10 @@ pub enum AggKind {
     /// [`crate::func::basket`]), as an array of `[SegmentId, Count, Percent, values…]`.
     /// Arguments: the dimension columns, then the row's weight.
     Basket,
+    /// `evaluate autocluster()`: patterns that sum up the rows (see
+    /// [`crate::func::autocluster`]), as an array of `[SegmentId, Count, Percent, values…]`.
+    /// Arguments: the dimension columns, then the row's weight.
+    Autocluster,
 }
 
 /// An aggregate with its constant parameters.
@@ -91,7 +95,8 @@ pub struct AggSpec {
     /// `sumif` over no values return the zero of their result type for it.
     pub arg: Type,
     /// `basket`'s threshold: the least share of the rows' weight a pattern has (default
-    /// 0.05); its `limit` is the most columns a pattern gives values.
+    /// 0.05); its `limit` is the most columns a pattern gives values. For `autocluster`,
+    /// the SizeWeight (0.5 when bound by default), and `limit` the number of seeds.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
 }
@@ -172,7 +177,7 @@ impl AggSpec {
                 _ => Value::Real(0.0),
             },
             Stdev | StdevIf | Variance | VarianceIf => Value::Real(0.0),
-            Basket => Value::array(Vec::new()),
+            Basket | Autocluster => Value::array(Vec::new()),
             _ => Value::Null,
         }
     }
@@ -190,9 +195,8 @@ impl AggSpec {
             },
             Avg | AvgIf | Stdev | Variance | StdevIf | VarianceIf => Type::Real,
             Min | Max | MinIf | MaxIf | Percentile | PercentileW => first,
-            MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin | Basket => {
-                Type::Dynamic
-            }
+            MakeSet | MakeSetIf | MakeList | MakeListIf | MakeBag | ArgMax | ArgMin | Basket
+            | Autocluster => Type::Dynamic,
             TakeAny => {
                 if args.len() == 1 {
                     first
@@ -349,7 +353,7 @@ impl Accumulator {
             State::Multiset { values, distinct } => {
                 let key = match self.spec.kind {
                     ArgMax | ArgMin | TakeAny if args.len() > 1 => Value::array(args.to_vec()),
-                    Basket => Value::array(args.to_vec()),
+                    Basket | Autocluster => Value::array(args.to_vec()),
                     TakeAny => x.clone(),
                     MakeList => Value::array(vec![
                         args.get(1).cloned().unwrap_or_else(|| x.clone()),
@@ -361,7 +365,7 @@ impl Accumulator {
                     ]),
                     _ => x.clone(),
                 };
-                let skip_null = !matches!(self.spec.kind, TakeAny | Basket);
+                let skip_null = !matches!(self.spec.kind, TakeAny | Basket | Autocluster);
                 if skip_null && x.is_null() {
                     return;
                 }
@@ -530,7 +534,7 @@ impl Accumulator {
                 best.cloned().unwrap_or(Value::Null)
             }
             TakeAny => live().next().cloned().unwrap_or(Value::Null),
-            Basket => {
+            Basket | Autocluster => {
                 let dims = m
                     .keys()
                     .next()
@@ -539,12 +543,11 @@ impl Accumulator {
                         _ => None,
                     })
                     .unwrap_or(0);
-                Value::array(crate::func::basket::basket(
-                    m,
-                    dims,
-                    spec.threshold,
-                    spec.limit,
-                ))
+                Value::array(if spec.kind == Basket {
+                    crate::func::basket::basket(m, dims, spec.threshold, spec.limit)
+                } else {
+                    crate::func::autocluster::autocluster(m, dims, spec.threshold, spec.limit)
+                })
             }
             Percentile | PercentileW => {
                 // The multiset is kept sorted; values of one kind (the usual case) are in

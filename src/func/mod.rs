@@ -6,6 +6,7 @@
 //! names).
 
 pub mod agg;
+pub mod autocluster;
 pub mod basket;
 pub mod exact;
 pub mod hash;

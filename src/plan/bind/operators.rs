@@ -339,6 +339,7 @@ impl Binder<'_> {
                     )),
                     "ipv4_lookup" => self.bind_ipv4_lookup(p, args, span),
                     "basket" => self.bind_basket(p, args, span),
+                    "autocluster" => self.bind_autocluster(p, args, span),
                     other => Err(BindError::new(
                         name.span,
                         format!("not supported yet: evaluate {other}"),

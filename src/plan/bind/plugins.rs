@@ -615,14 +615,7 @@ impl Binder<'_> {
             }
             if i >= 3 {
                 // A wildcard for the columns of its type.
-                if ty == Type::Dynamic || v.is_null() {
-                    return Err(BindError::new(
-                        a.span,
-                        "basket's custom wildcards are values of a column type (string, long, real, bool, datetime, timespan)",
-                    ));
-                }
-                wildcards.retain(|(t, _)| *t != ty);
-                wildcards.push((ty, v));
+                wildcard_of(&mut wildcards, ty, v, a.span, "basket")?;
                 continue;
             }
             match (i, v) {
@@ -651,93 +644,217 @@ impl Binder<'_> {
                 }
             }
         }
-        let dims: Vec<usize> = (0..p.schema.len())
-            .filter(|&c| Some(c) != weight && p.schema[c].ty != Type::Dynamic)
-            .collect();
-        if dims.is_empty() {
-            return Err(BindError::new(
-                span,
-                "basket: the input has no column to find patterns in",
-            ));
-        }
-        let mut call_args: Vec<ScalarExpr> = dims.iter().map(|&c| ScalarExpr::Column(c)).collect();
-        call_args.push(match weight {
-            Some(w) => ScalarExpr::Column(w),
-            None => ScalarExpr::Literal(Value::Long(1)),
-        });
         let spec = AggSpec {
             limit: max_dims,
             threshold,
             ..AggSpec::new(AggKind::Basket)
         };
-        let input_schema = p.schema.clone();
-        let reduced = Plan {
-            node: Node::Reduce {
-                input: Box::new(p),
-                keys: Vec::new(),
-                aggs: vec![AggCall {
-                    spec,
-                    args: call_args,
-                }],
-            },
-            schema: vec![Column {
-                name: Str::from("basket"),
-                ty: Type::Dynamic,
-            }],
-            event_time: None,
-        };
-        let expanded = Plan {
-            schema: reduced.schema.clone(),
-            node: Node::MvExpand {
-                input: Box::new(reduced),
-                columns: vec![(0, None)],
-                limit: None,
-            },
-            event_time: None,
-        };
-        let at = |i: usize, ty: Type| {
-            ScalarExpr::Cast(
-                Box::new(ScalarExpr::Index {
-                    expr: Box::new(ScalarExpr::Column(0)),
-                    index: Box::new(ScalarExpr::Literal(Value::Long(i as i64))),
-                }),
-                ty,
-            )
-        };
-        let mut cols: Vec<(Str, Type, ScalarExpr)> = vec![
-            (Str::from("SegmentId"), Type::Long, at(0, Type::Long)),
-            (Str::from("Count"), Type::Long, at(1, Type::Long)),
-            (Str::from("Percent"), Type::Real, at(2, Type::Real)),
-        ];
-        let wildcard = |ty: Type| {
-            wildcards
-                .iter()
-                .find(|(t, _)| *t == ty)
-                .map(|(_, v)| crate::plan::cast(v, ty))
-        };
-        for (c, col) in input_schema.iter().enumerate() {
-            let x = match (dims.iter().position(|&d| d == c), wildcard(col.ty)) {
-                (Some(k), None) => at(3 + k, col.ty),
-                // A column the pattern leaves open holds the custom wildcard.
-                (Some(k), Some(w)) => ScalarExpr::Call {
-                    name: "iff".to_string(),
-                    args: vec![
-                        ScalarExpr::Call {
-                            name: "isnull".to_string(),
-                            args: vec![ScalarExpr::Index {
-                                expr: Box::new(ScalarExpr::Column(0)),
-                                index: Box::new(ScalarExpr::Literal(Value::Long(3 + k as i64))),
-                            }],
-                        },
-                        ScalarExpr::Literal(w),
-                        at(3 + k, col.ty),
-                    ],
-                },
-                (None, Some(w)) => ScalarExpr::Literal(w),
-                (None, None) => ScalarExpr::Literal(missing_of(col.ty)),
-            };
-            cols.push((col.name.clone(), col.ty, x));
-        }
-        Ok(map_plan(expanded, cols))
+        patterns_plan(p, weight, &wildcards, spec, span)
     }
+
+    /// `evaluate autocluster([SizeWeight, WeightColumn, NumSeeds, CustomWildcard…])`: a small
+    /// set of patterns that sum up the rows (see [`crate::func::autocluster`]), one row
+    /// each, in the columns [`Binder::bind_basket`] gives. `'~'` takes a parameter's default
+    /// (0.5, no weight, 25).
+    pub(super) fn bind_autocluster(&mut self, p: Plan, args: &[Expr], span: Span) -> Result<Plan> {
+        let scope = Scope::of(&p);
+        let mut size_weight = 0.5;
+        let mut weight: Option<usize> = None;
+        let mut seeds: usize = 25;
+        let mut wildcards: Vec<(Type, Value)> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == 1
+                && let ExprKind::Name(n) = &a.kind
+            {
+                match p.schema.iter().position(|c| *c.name == *n.name) {
+                    Some(c) if matches!(p.schema[c].ty, Type::Int | Type::Long) => {
+                        weight = Some(c);
+                        continue;
+                    }
+                    _ => {
+                        return Err(BindError::new(
+                            a.span,
+                            format!(
+                                "autocluster: the weight column must be an integer column of the input, not {}",
+                                n.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            let (x, ty) = self.bind_scalar(a, &scope)?;
+            let v = match fold(&x) {
+                Some(Folded::Const(v)) => v,
+                _ => {
+                    return Err(BindError::new(
+                        a.span,
+                        "autocluster's parameters are constants",
+                    ));
+                }
+            };
+            if matches!(&v, Value::String(s) if &**s == "~") {
+                continue;
+            }
+            if i >= 3 {
+                wildcard_of(&mut wildcards, ty, v, a.span, "autocluster")?;
+                continue;
+            }
+            match (i, v) {
+                (0, Value::Real(w)) if w > 0.0 && w < 1.0 => size_weight = w,
+                (0, v) => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!(
+                            "autocluster's SizeWeight is a real number between 0 and 1 (found {v})"
+                        ),
+                    ));
+                }
+                (2, Value::Long(n)) if n > 0 => seeds = usize::try_from(n).unwrap_or(usize::MAX),
+                (2, v) => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!("autocluster's NumSeeds is a positive integer (found {v})"),
+                    ));
+                }
+                (_, v) => {
+                    return Err(BindError::new(
+                        a.span,
+                        format!(
+                            "autocluster takes a SizeWeight, a weight column and NumSeeds before its wildcards (found {v})"
+                        ),
+                    ));
+                }
+            }
+        }
+        let spec = AggSpec {
+            limit: seeds,
+            threshold: size_weight,
+            ..AggSpec::new(AggKind::Autocluster)
+        };
+        patterns_plan(p, weight, &wildcards, spec, span)
+    }
+}
+
+/// Adds the custom wildcard `v` (of type `ty`) of a pattern plugin's argument at `span`,
+/// replacing an earlier one of its type; a dynamic or null value is refused.
+fn wildcard_of(
+    wildcards: &mut Vec<(Type, Value)>,
+    ty: Type,
+    v: Value,
+    span: Span,
+    plugin: &str,
+) -> Result<()> {
+    if ty == Type::Dynamic || v.is_null() {
+        return Err(BindError::new(
+            span,
+            format!(
+                "{plugin}'s custom wildcards are values of a column type (string, long, real, bool, datetime, timespan)"
+            ),
+        ));
+    }
+    wildcards.retain(|(t, _)| *t != ty);
+    wildcards.push((ty, v));
+    Ok(())
+}
+
+/// The plan of a pattern plugin (`basket`, `autocluster`) over `p`: a keyless reduce whose
+/// aggregate `spec` finds the patterns of the dimension columns (every column but the
+/// weight column and dynamic ones), expanded to a row each: `SegmentId`, `Count`, `Percent`,
+/// then every input column holding the pattern's value or the wildcard (the custom one of
+/// its type, else the empty string for a string and null for the others).
+fn patterns_plan(
+    p: Plan,
+    weight: Option<usize>,
+    wildcards: &[(Type, Value)],
+    spec: AggSpec,
+    span: Span,
+) -> Result<Plan> {
+    let name = if spec.kind == AggKind::Basket {
+        "basket"
+    } else {
+        "autocluster"
+    };
+    let dims: Vec<usize> = (0..p.schema.len())
+        .filter(|&c| Some(c) != weight && p.schema[c].ty != Type::Dynamic)
+        .collect();
+    if dims.is_empty() {
+        return Err(BindError::new(
+            span,
+            format!("{name}: the input has no column to find patterns in"),
+        ));
+    }
+    let mut call_args: Vec<ScalarExpr> = dims.iter().map(|&c| ScalarExpr::Column(c)).collect();
+    call_args.push(match weight {
+        Some(w) => ScalarExpr::Column(w),
+        None => ScalarExpr::Literal(Value::Long(1)),
+    });
+    let input_schema = p.schema.clone();
+    let reduced = Plan {
+        node: Node::Reduce {
+            input: Box::new(p),
+            keys: Vec::new(),
+            aggs: vec![AggCall {
+                spec,
+                args: call_args,
+            }],
+        },
+        schema: vec![Column {
+            name: Str::from(name),
+            ty: Type::Dynamic,
+        }],
+        event_time: None,
+    };
+    let expanded = Plan {
+        schema: reduced.schema.clone(),
+        node: Node::MvExpand {
+            input: Box::new(reduced),
+            columns: vec![(0, None)],
+            limit: None,
+        },
+        event_time: None,
+    };
+    let at = |i: usize, ty: Type| {
+        ScalarExpr::Cast(
+            Box::new(ScalarExpr::Index {
+                expr: Box::new(ScalarExpr::Column(0)),
+                index: Box::new(ScalarExpr::Literal(Value::Long(i as i64))),
+            }),
+            ty,
+        )
+    };
+    let mut cols: Vec<(Str, Type, ScalarExpr)> = vec![
+        (Str::from("SegmentId"), Type::Long, at(0, Type::Long)),
+        (Str::from("Count"), Type::Long, at(1, Type::Long)),
+        (Str::from("Percent"), Type::Real, at(2, Type::Real)),
+    ];
+    let wildcard = |ty: Type| {
+        wildcards
+            .iter()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, v)| crate::plan::cast(v, ty))
+    };
+    for (c, col) in input_schema.iter().enumerate() {
+        let x = match (dims.iter().position(|&d| d == c), wildcard(col.ty)) {
+            (Some(k), None) => at(3 + k, col.ty),
+            // A column the pattern leaves open holds the custom wildcard.
+            (Some(k), Some(w)) => ScalarExpr::Call {
+                name: "iff".to_string(),
+                args: vec![
+                    ScalarExpr::Call {
+                        name: "isnull".to_string(),
+                        args: vec![ScalarExpr::Index {
+                            expr: Box::new(ScalarExpr::Column(0)),
+                            index: Box::new(ScalarExpr::Literal(Value::Long(3 + k as i64))),
+                        }],
+                    },
+                    ScalarExpr::Literal(w),
+                    at(3 + k, col.ty),
+                ],
+            },
+            (None, Some(w)) => ScalarExpr::Literal(w),
+            (None, None) => ScalarExpr::Literal(missing_of(col.ty)),
+        };
+        cols.push((col.name.clone(), col.ty, x));
+    }
+    Ok(map_plan(expanded, cols))
 }
