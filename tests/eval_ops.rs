@@ -1279,3 +1279,24 @@ fn pivot_as_documented() {
         assert!(bind_error(q).contains(says), "{q}: {}", bind_error(q));
     }
 }
+
+#[test]
+fn extract_and_extractjson_convert_to_a_typeof() {
+    // Kusto: `extract(regex, group, text, typeof(T))` and `extract_json(path, text,
+    // typeof(T))` give the string found converted to T; null when it does not convert.
+    let rows = run(r#"print a = extractjson("$.a", '{"a":12}', typeof(long)),
+        b = extract_json("$.b", '{"b":"2024-01-02"}', typeof(datetime)),
+        c = extract(@"(\d+)", 1, "ab42", typeof(real)) * 2,
+        d = extractjson("$.a", '{"a":"x"}', typeof(long)),
+        e = extractjson("$.a", '{"a":12}')"#);
+    assert_eq!(
+        rows,
+        vec![vec![
+            l(12),
+            Value::DateTime(parse_datetime("2024-01-02").unwrap()),
+            Value::Real(84.0),
+            N,
+            s("12"),
+        ]]
+    );
+}

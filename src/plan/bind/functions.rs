@@ -175,6 +175,19 @@ impl Binder<'_> {
                     ),
                 ));
             }
+            // `extract(re, group, text, typeof(T))` and `extractjson(path, text, typeof(T))`:
+            // the string found, converted to T.
+            let typed = match (n, args.last().map(|a| &a.kind)) {
+                ("extract", Some(ExprKind::TypeOf(t))) if args.len() == 4 => Some(*t),
+                ("extractjson" | "extract_json", Some(ExprKind::TypeOf(t))) if args.len() == 3 => {
+                    Some(*t)
+                }
+                _ => None,
+            };
+            let args = match typed {
+                Some(_) => &args[..args.len() - 1],
+                None => args,
+            };
             let mut xs = Vec::new();
             let mut tys = Vec::new();
             for a in args {
@@ -206,13 +219,14 @@ impl Binder<'_> {
                 }
             }
             let ty = f.result_type(&tys);
-            return Ok((
-                ScalarExpr::Call {
-                    name: n.to_string(),
-                    args: xs,
-                },
-                ty,
-            ));
+            let call = ScalarExpr::Call {
+                name: n.to_string(),
+                args: xs,
+            };
+            return Ok(match typed {
+                Some(t) => (ScalarExpr::Cast(Box::new(call), t), t),
+                None => (call, ty),
+            });
         }
         if aggregate_fn(n).is_some() {
             return Err(BindError::new(
