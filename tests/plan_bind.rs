@@ -686,22 +686,23 @@ fn make_series_bounds_may_move_with_now_by_whole_days() {
     assert!(msg.contains("moves by whole bins"), "{msg}");
 }
 
+/// The columns of a pattern plugin (basket, autocluster) over UserPrincipalName, IPAddress
+/// and DurationMs.
+const PATTERN_COLUMNS: [&str; 6] = [
+    "SegmentId: long",
+    "Count: long",
+    "Percent: real",
+    "UserPrincipalName: string",
+    "IPAddress: string",
+    "DurationMs: long",
+];
+
 #[test]
 fn basket_binds_its_parameters_and_refuses_what_it_lacks() {
     let p = ok(
         "SigninLogs | project UserPrincipalName, IPAddress, DurationMs | evaluate basket(0.1, DurationMs, 3)",
     );
-    assert_eq!(
-        cols(&p),
-        [
-            "SegmentId: long",
-            "Count: long",
-            "Percent: real",
-            "UserPrincipalName: string",
-            "IPAddress: string",
-            "DurationMs: long"
-        ]
-    );
+    assert_eq!(cols(&p), PATTERN_COLUMNS);
     ok("SigninLogs | project UserPrincipalName | evaluate basket('~', '~', 2)");
     let (_, msg) = err("SigninLogs | project UserPrincipalName | evaluate basket(2.5)");
     assert!(msg.contains("from 0.015 to 1"), "{msg}");
@@ -1260,17 +1261,7 @@ fn autocluster_binds_its_parameters_and_refuses_what_it_lacks() {
     let p = ok(
         "SigninLogs | project UserPrincipalName, IPAddress, DurationMs | evaluate autocluster(0.6, DurationMs, 10)",
     );
-    assert_eq!(
-        cols(&p),
-        [
-            "SegmentId: long",
-            "Count: long",
-            "Percent: real",
-            "UserPrincipalName: string",
-            "IPAddress: string",
-            "DurationMs: long"
-        ]
-    );
+    assert_eq!(cols(&p), PATTERN_COLUMNS);
     ok("SigninLogs | project UserPrincipalName, ResultType | evaluate autocluster()");
     ok("SigninLogs | project UserPrincipalName | evaluate autocluster('~', '~', 5, '*')");
     let (at, msg) = err("SigninLogs | project UserPrincipalName | evaluate autocluster(1.5)");

@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 
+use super::basket::{is_item, pattern_row, weighted};
 use crate::model::Value;
 
 /// A pattern: (column, value) pairs by ascending column.
@@ -39,27 +40,10 @@ pub fn autocluster(
     size_weight: f64,
     seeds: usize,
 ) -> Vec<Value> {
-    // The distinct rows with their weights times their multiplicities.
-    let mut data: Vec<(&[Value], f64)> = Vec::new();
-    for (row, n) in rows {
-        if *n <= 0 {
-            continue;
-        }
-        let Value::Array(cells) = row else { continue };
-        let weight = match cells.get(dims) {
-            Some(Value::Long(w)) => *w as f64,
-            Some(Value::Real(w)) => *w,
-            _ => 1.0,
-        };
-        if weight.is_finite() && weight > 0.0 {
-            data.push((&cells[..dims.min(cells.len())], weight * *n as f64));
-        }
-    }
-    let total: f64 = data.iter().map(|(_, w)| w).sum();
+    let (data, total) = weighted(rows, dims);
     if total <= 0.0 || dims == 0 {
         return Vec::new();
     }
-    let is_item = |v: &Value| !v.is_null() && !matches!(v, Value::String(s) if s.is_empty());
     // The rows holding each value of each column.
     let mut holders: BTreeMap<(usize, &Value), Vec<usize>> = BTreeMap::new();
     for (r, (cells, _)) in data.iter().enumerate() {
@@ -133,19 +117,7 @@ pub fn autocluster(
         for &r in &rs {
             taken[r] = true;
         }
-        let mut row = vec![
-            Value::Long(out.len() as i64),
-            Value::Long(cover.round() as i64),
-            Value::Real(100.0 * cover / total),
-        ];
-        let mut cells = vec![Value::Null; dims];
-        for (c, v) in items {
-            if let Some(cell) = cells.get_mut(c) {
-                *cell = v;
-            }
-        }
-        row.extend(cells);
-        out.push(Value::array(row));
+        out.push(pattern_row(out.len(), cover, total, dims, items));
     }
     out
 }

@@ -31,28 +31,11 @@ pub fn basket(
     threshold: f64,
     max_dims: usize,
 ) -> Vec<Value> {
-    // The rows, with their weights times their multiplicities.
-    let mut data: Vec<(&[Value], f64)> = Vec::new();
-    for (row, n) in rows {
-        if *n <= 0 {
-            continue;
-        }
-        let Value::Array(cells) = row else { continue };
-        let weight = match cells.get(dims) {
-            Some(Value::Long(w)) => *w as f64,
-            Some(Value::Real(w)) => *w,
-            _ => 1.0,
-        };
-        if weight.is_finite() && weight > 0.0 {
-            data.push((&cells[..dims.min(cells.len())], weight * *n as f64));
-        }
-    }
-    let total: f64 = data.iter().map(|(_, w)| w).sum();
+    let (data, total) = weighted(rows, dims);
     if total <= 0.0 {
         return Vec::new();
     }
     let min = threshold * total;
-    let is_item = |v: &Value| !v.is_null() && !matches!(v, Value::String(s) if s.is_empty());
     // Frequent single values.
     let mut singles: BTreeMap<(usize, Value), (f64, Vec<usize>)> = BTreeMap::new();
     for (r, (cells, w)) in data.iter().enumerate() {
@@ -115,24 +98,63 @@ pub fn basket(
             .then(a.items.len().cmp(&b.items.len()))
             .then_with(|| a.items.cmp(&b.items))
     });
-    all.iter()
+    all.into_iter()
         .enumerate()
-        .map(|(id, p)| {
-            let mut out = vec![
-                Value::Long(id as i64),
-                Value::Long(p.count.round() as i64),
-                Value::Real(100.0 * p.count / total),
-            ];
-            let mut cells = vec![Value::Null; dims];
-            for (c, v) in &p.items {
-                if let Some(cell) = cells.get_mut(*c) {
-                    *cell = v.clone();
-                }
-            }
-            out.extend(cells);
-            Value::array(out)
-        })
+        .map(|(id, p)| pattern_row(id, p.count, total, dims, p.items))
         .collect()
+}
+
+/// The rows of a pattern aggregate's multiset (each a row's `dims` values then its weight,
+/// with how many times the row occurs) as (values, weight times multiplicity), rows of no
+/// positive finite weight left out; and their total weight.
+pub(super) fn weighted(rows: &BTreeMap<Value, i64>, dims: usize) -> (Vec<(&[Value], f64)>, f64) {
+    let mut data: Vec<(&[Value], f64)> = Vec::new();
+    for (row, n) in rows {
+        if *n <= 0 {
+            continue;
+        }
+        let Value::Array(cells) = row else { continue };
+        let weight = match cells.get(dims) {
+            Some(Value::Long(w)) => *w as f64,
+            Some(Value::Real(w)) => *w,
+            _ => 1.0,
+        };
+        if weight.is_finite() && weight > 0.0 {
+            data.push((&cells[..dims.min(cells.len())], weight * *n as f64));
+        }
+    }
+    let total = data.iter().map(|(_, w)| w).sum();
+    (data, total)
+}
+
+/// Whether a pattern can ask for `v`: null and the empty string are no values (the empty
+/// string is a string column's wildcard).
+pub(super) fn is_item(v: &Value) -> bool {
+    !v.is_null() && !matches!(v, Value::String(s) if s.is_empty())
+}
+
+/// A pattern's output, `[SegmentId, Count, Percent, value or null for each of the dims
+/// columns]`, for pattern number `id` of weight `count` out of `total`.
+pub(super) fn pattern_row(
+    id: usize,
+    count: f64,
+    total: f64,
+    dims: usize,
+    items: Vec<(usize, Value)>,
+) -> Value {
+    let mut out = vec![
+        Value::Long(id as i64),
+        Value::Long(count.round() as i64),
+        Value::Real(100.0 * count / total),
+    ];
+    let mut cells = vec![Value::Null; dims];
+    for (c, v) in items {
+        if let Some(cell) = cells.get_mut(c) {
+            *cell = v;
+        }
+    }
+    out.extend(cells);
+    Value::array(out)
 }
 
 #[cfg(test)]

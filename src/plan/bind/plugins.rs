@@ -576,80 +576,43 @@ impl Binder<'_> {
     /// the column's type is given). Every column but the weight column and dynamic ones is a
     /// dimension. `'~'` takes a parameter's default (0.05, no weight, 5).
     pub(super) fn bind_basket(&mut self, p: Plan, args: &[Expr], span: Span) -> Result<Plan> {
-        let scope = Scope::of(&p);
-        let mut threshold = 0.05;
-        let mut weight: Option<usize> = None;
-        let mut max_dims: usize = 5;
-        // Custom wildcards, by the type of the columns they stand in.
-        let mut wildcards: Vec<(Type, Value)> = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            // A weight column is named, not a constant.
-            if i == 1
-                && let ExprKind::Name(n) = &a.kind
-            {
-                match p.schema.iter().position(|c| *c.name == *n.name) {
-                    Some(c) if matches!(p.schema[c].ty, Type::Int | Type::Long | Type::Real) => {
-                        weight = Some(c);
-                        continue;
-                    }
-                    _ => {
-                        return Err(BindError::new(
-                            a.span,
-                            format!(
-                                "basket: the weight column must be a numeric column of the input, not {}",
-                                n.name
-                            ),
-                        ));
-                    }
-                }
+        let a = self.pattern_args(
+            &p,
+            args,
+            PatternPlugin {
+                name: "basket",
+                weight: |t| matches!(t, Type::Int | Type::Long | Type::Real),
+                weight_kind: "a numeric",
+                usage: "a threshold, a weight column and MaxDimensions",
+            },
+        )?;
+        let threshold = match a.first {
+            None => 0.05,
+            Some((Value::Real(t), _)) if (0.015..=1.0).contains(&t) => t,
+            Some((Value::Long(1), _)) => 1.0,
+            Some((v, at)) => {
+                return Err(BindError::new(
+                    at,
+                    format!("basket's threshold is a ratio from 0.015 to 1 (found {v})"),
+                ));
             }
-            let (x, ty) = self.bind_scalar(a, &scope)?;
-            let v = match fold(&x) {
-                Some(Folded::Const(v)) => v,
-                _ => {
-                    return Err(BindError::new(a.span, "basket's parameters are constants"));
-                }
-            };
-            if matches!(&v, Value::String(s) if &**s == "~") {
-                continue;
+        };
+        let max_dims = match a.third {
+            None => 5,
+            Some((Value::Long(n), _)) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            Some((v, at)) => {
+                return Err(BindError::new(
+                    at,
+                    format!("basket's MaxDimensions is a positive integer (found {v})"),
+                ));
             }
-            if i >= 3 {
-                // A wildcard for the columns of its type.
-                wildcard_of(&mut wildcards, ty, v, a.span, "basket")?;
-                continue;
-            }
-            match (i, v) {
-                (0, Value::Real(t)) if (0.015..=1.0).contains(&t) => threshold = t,
-                (0, Value::Long(1)) => threshold = 1.0,
-                (0, v) => {
-                    return Err(BindError::new(
-                        a.span,
-                        format!("basket's threshold is a ratio from 0.015 to 1 (found {v})"),
-                    ));
-                }
-                (2, Value::Long(n)) if n > 0 => max_dims = usize::try_from(n).unwrap_or(usize::MAX),
-                (2, v) => {
-                    return Err(BindError::new(
-                        a.span,
-                        format!("basket's MaxDimensions is a positive integer (found {v})"),
-                    ));
-                }
-                (_, v) => {
-                    return Err(BindError::new(
-                        a.span,
-                        format!(
-                            "basket takes a threshold, a weight column and MaxDimensions before its wildcards (found {v})"
-                        ),
-                    ));
-                }
-            }
-        }
+        };
         let spec = AggSpec {
             limit: max_dims,
             threshold,
             ..AggSpec::new(AggKind::Basket)
         };
-        patterns_plan(p, weight, &wildcards, spec, span)
+        patterns_plan(p, a.weight, &a.wildcards, spec, span)
     }
 
     /// `evaluate autocluster([SizeWeight, WeightColumn, NumSeeds, CustomWildcard…])`: a small
@@ -657,26 +620,79 @@ impl Binder<'_> {
     /// each, in the columns [`Binder::bind_basket`] gives. `'~'` takes a parameter's default
     /// (0.5, no weight, 25).
     pub(super) fn bind_autocluster(&mut self, p: Plan, args: &[Expr], span: Span) -> Result<Plan> {
-        let scope = Scope::of(&p);
-        let mut size_weight = 0.5;
-        let mut weight: Option<usize> = None;
-        let mut seeds: usize = 25;
-        let mut wildcards: Vec<(Type, Value)> = Vec::new();
+        let a = self.pattern_args(
+            &p,
+            args,
+            PatternPlugin {
+                name: "autocluster",
+                weight: |t| matches!(t, Type::Int | Type::Long),
+                weight_kind: "an integer",
+                usage: "a SizeWeight, a weight column and NumSeeds",
+            },
+        )?;
+        let size_weight = match a.first {
+            None => 0.5,
+            Some((Value::Real(w), _)) if w > 0.0 && w < 1.0 => w,
+            Some((v, at)) => {
+                return Err(BindError::new(
+                    at,
+                    format!(
+                        "autocluster's SizeWeight is a real number between 0 and 1 (found {v})"
+                    ),
+                ));
+            }
+        };
+        let seeds = match a.third {
+            None => 25,
+            Some((Value::Long(n), _)) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            Some((v, at)) => {
+                return Err(BindError::new(
+                    at,
+                    format!("autocluster's NumSeeds is a positive integer (found {v})"),
+                ));
+            }
+        };
+        let spec = AggSpec {
+            limit: seeds,
+            threshold: size_weight,
+            ..AggSpec::new(AggKind::Autocluster)
+        };
+        patterns_plan(p, a.weight, &a.wildcards, spec, span)
+    }
+
+    /// The arguments of a pattern plugin over `p`: a weight column named second, constants
+    /// first and third (left to the plugin to check, `'~'` left out), custom wildcards from
+    /// the fourth on (one per column type).
+    fn pattern_args(
+        &mut self,
+        p: &Plan,
+        args: &[Expr],
+        plugin: PatternPlugin,
+    ) -> Result<PatternArgs> {
+        let scope = Scope::of(p);
+        let name = plugin.name;
+        let mut out = PatternArgs {
+            weight: None,
+            wildcards: Vec::new(),
+            first: None,
+            third: None,
+        };
         for (i, a) in args.iter().enumerate() {
+            // A weight column is named, not a constant.
             if i == 1
                 && let ExprKind::Name(n) = &a.kind
             {
                 match p.schema.iter().position(|c| *c.name == *n.name) {
-                    Some(c) if matches!(p.schema[c].ty, Type::Int | Type::Long) => {
-                        weight = Some(c);
+                    Some(c) if (plugin.weight)(p.schema[c].ty) => {
+                        out.weight = Some(c);
                         continue;
                     }
                     _ => {
                         return Err(BindError::new(
                             a.span,
                             format!(
-                                "autocluster: the weight column must be an integer column of the input, not {}",
-                                n.name
+                                "{name}: the weight column must be {} column of the input, not {}",
+                                plugin.weight_kind, n.name
                             ),
                         ));
                     }
@@ -688,51 +704,53 @@ impl Binder<'_> {
                 _ => {
                     return Err(BindError::new(
                         a.span,
-                        "autocluster's parameters are constants",
+                        format!("{name}'s parameters are constants"),
                     ));
                 }
             };
             if matches!(&v, Value::String(s) if &**s == "~") {
                 continue;
             }
-            if i >= 3 {
-                wildcard_of(&mut wildcards, ty, v, a.span, "autocluster")?;
-                continue;
-            }
-            match (i, v) {
-                (0, Value::Real(w)) if w > 0.0 && w < 1.0 => size_weight = w,
-                (0, v) => {
+            match i {
+                0 => out.first = Some((v, a.span)),
+                2 => out.third = Some((v, a.span)),
+                1 => {
                     return Err(BindError::new(
                         a.span,
                         format!(
-                            "autocluster's SizeWeight is a real number between 0 and 1 (found {v})"
+                            "{name} takes {} before its wildcards (found {v})",
+                            plugin.usage
                         ),
                     ));
                 }
-                (2, Value::Long(n)) if n > 0 => seeds = usize::try_from(n).unwrap_or(usize::MAX),
-                (2, v) => {
-                    return Err(BindError::new(
-                        a.span,
-                        format!("autocluster's NumSeeds is a positive integer (found {v})"),
-                    ));
-                }
-                (_, v) => {
-                    return Err(BindError::new(
-                        a.span,
-                        format!(
-                            "autocluster takes a SizeWeight, a weight column and NumSeeds before its wildcards (found {v})"
-                        ),
-                    ));
-                }
+                _ => wildcard_of(&mut out.wildcards, ty, v, a.span, name)?,
             }
         }
-        let spec = AggSpec {
-            limit: seeds,
-            threshold: size_weight,
-            ..AggSpec::new(AggKind::Autocluster)
-        };
-        patterns_plan(p, weight, &wildcards, spec, span)
+        Ok(out)
     }
+}
+
+/// What distinguishes the arguments of one pattern plugin (see [`Binder::pattern_args`]).
+struct PatternPlugin {
+    /// The plugin's name, for messages.
+    name: &'static str,
+    /// Which column types a weight column may have.
+    weight: fn(Type) -> bool,
+    /// Those types, as a message says them ("a numeric").
+    weight_kind: &'static str,
+    /// The parameters before the wildcards, as a message says them.
+    usage: &'static str,
+}
+
+/// A pattern plugin's arguments.
+struct PatternArgs {
+    /// The weight column, when one is named.
+    weight: Option<usize>,
+    /// Custom wildcards, by the type of the columns they stand in.
+    wildcards: Vec<(Type, Value)>,
+    /// The first and third parameters (each with where it is), when given.
+    first: Option<(Value, Span)>,
+    third: Option<(Value, Span)>,
 }
 
 /// Adds the custom wildcard `v` (of type `ty`) of a pattern plugin's argument at `span`,
