@@ -1,13 +1,15 @@
 //! The value model: KQL scalar [`Value`]s, their [`Type`]s, [`Row`]s and table [`Schema`]s, and
 //! Kusto's conversion functions over them.
 //!
-//! Values are cheap to clone (strings and dynamic arrays and objects are reference counted),
+//! Values are cheap to clone (dynamic arrays and objects are reference counted; strings too,
+//! or immortal when interned: see [`Str`]),
 //! totally ordered and hashable (so that they can be keys of differential arrangements), and
 //! serialisable with serde (so that they can cross process boundaries in a timely cluster).
 
 mod convert;
 mod json;
 mod schema;
+mod str;
 mod time;
 mod types;
 mod value;

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use super::types::Type;
 
-/// A shared, immutable string: cloning it copies a pointer.
-pub type Str = Arc<str>;
+pub use super::str::{Interner, Str};
 
 /// One KQL scalar value.
 ///
@@ -47,13 +46,12 @@ pub enum Value {
 impl Value {
     /// A string value from anything string-like.
     pub fn str(s: impl AsRef<str>) -> Value {
-        Value::String(Arc::from(s.as_ref()))
+        Value::String(Str::from(s.as_ref()))
     }
 
     /// The empty string, Kusto's value for a string column that holds nothing.
     pub fn empty_string() -> Value {
-        static EMPTY: std::sync::OnceLock<Str> = std::sync::OnceLock::new();
-        Value::String(EMPTY.get_or_init(|| Arc::from("")).clone())
+        Value::String(Str::immortal(""))
     }
 
     /// A dynamic array of the given values.
@@ -165,7 +163,7 @@ impl Ord for Value {
             (TimeSpan(a), TimeSpan(b)) => a.cmp(b),
             // Interned strings (see [`Interner`]) and clones share their allocation: equal
             // pointers are equal values without reading the bytes.
-            (String(a), String(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
+            (String(a), String(b)) if Str::ptr_eq(a, b) => Ordering::Equal,
             (String(a), String(b)) => a.cmp(b),
             (Array(a), Array(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
             (Array(a), Array(b)) => a.iter().cmp(b.iter()),
@@ -205,65 +203,6 @@ impl Hash for Value {
     }
 }
 
-/// Makes equal strings share one allocation: rows whose strings are interned take less memory,
-/// and their equal strings compare by pointer (see [`Value`]'s order) rather than byte by byte.
-///
-/// The interner keeps at most `limit` distinct strings; past that it forgets them all and
-/// starts again (strings already handed out stay valid), so a long-running reader's memory
-/// stays bounded.
-#[derive(Debug)]
-pub struct Interner {
-    strings: rustc_hash::FxHashSet<Str>,
-    limit: usize,
-}
-
-impl Default for Interner {
-    fn default() -> Interner {
-        Interner::with_limit(1 << 20)
-    }
-}
-
-impl Interner {
-    /// An interner that keeps at most `limit` distinct strings at a time.
-    pub fn with_limit(limit: usize) -> Interner {
-        Interner {
-            strings: rustc_hash::FxHashSet::default(),
-            limit: limit.max(1),
-        }
-    }
-
-    /// `s`, or the equal string interned before it.
-    pub fn intern(&mut self, s: &Str) -> Str {
-        if let Some(known) = self.strings.get(&**s) {
-            return known.clone();
-        }
-        if self.strings.len() >= self.limit {
-            self.strings.clear();
-        }
-        self.strings.insert(s.clone());
-        s.clone()
-    }
-
-    /// Replaces every string cell of `row` (at the top level) by its interned equal.
-    pub fn intern_row(&mut self, row: &mut [Value]) {
-        for v in row {
-            if let Value::String(s) = v {
-                *s = self.intern(s);
-            }
-        }
-    }
-
-    /// How many distinct strings are held.
-    pub fn len(&self) -> usize {
-        self.strings.len()
-    }
-
-    /// True when no string is held.
-    pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
-    }
-}
-
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::str(s)
@@ -272,7 +211,7 @@ impl From<&str> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::String(Arc::from(s))
+        Value::String(Str::from(s))
     }
 }
 
@@ -369,7 +308,7 @@ mod tests {
         let a = Value::str("a long string shared between clones");
         let b = a.clone();
         match (&a, &b) {
-            (Value::String(x), Value::String(y)) => assert!(Arc::ptr_eq(x, y)),
+            (Value::String(x), Value::String(y)) => assert!(Str::ptr_eq(x, y)),
             _ => unreachable!(),
         }
     }
@@ -379,10 +318,15 @@ mod tests {
         let mut i = Interner::default();
         let mut a = vec![Value::str("app"), Value::Long(1), Value::str("x")];
         let mut b = vec![Value::str("app"), Value::str("y")];
+        let mut c = vec![Value::str("app")];
         i.intern_row(&mut a);
         i.intern_row(&mut b);
-        match (&a[0], &b[0]) {
-            (Value::String(x), Value::String(y)) => assert!(Arc::ptr_eq(x, y)),
+        i.intern_row(&mut c);
+        // Seen again, "app" became immortal: the second and later rows share that copy.
+        match (&b[0], &c[0]) {
+            (Value::String(x), Value::String(y)) => {
+                assert!(Str::ptr_eq(x, y) && x.is_immortal())
+            }
             _ => unreachable!(),
         }
         assert_eq!(a[0], b[0]);
