@@ -408,4 +408,13 @@ mod tests {
         let again = interner.intern(&Str::from("kept by the limit test"));
         assert!(Str::ptr_eq(&kept, &again));
     }
+
+    #[test]
+    fn a_value_stays_three_words() {
+        // A string is two words, like the Arc<str> it replaces: a value (tag and payload) and
+        // an optional string take no more room than before.
+        assert_eq!(std::mem::size_of::<Str>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Str>>(), 16);
+        assert_eq!(std::mem::size_of::<super::super::Value>(), 24);
+    }
 }
