@@ -21,6 +21,7 @@ pub use convert::{
 pub use json::{from_json, to_json_text, write_json};
 pub(crate) use schema::edit_distance;
 pub use schema::{Column, Row, Schema};
+pub use str::IMMORTAL_BUDGET;
 pub use time::{
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLI, TICKS_PER_MINUTE, TICKS_PER_SECOND,
     format_datetime_iso, format_timespan, parse_datetime, parse_timespan, parse_timespan_literal,
