@@ -57,8 +57,9 @@ pub fn fold_by_key<'scope, F: Fold>(
     input: VecCollection<'scope, Time, (Row, F::Value), isize>,
     name: &str,
     fold: F,
+    ordinal: u64,
 ) -> VecCollection<'scope, Time, (Row, F::Out), isize> {
-    fold_emit(input, name, fold, |key: &Row, out: F::Out| {
+    fold_emit(input, name, fold, ordinal, |key: &Row, out: F::Out| {
         (key.clone(), out)
     })
 }
@@ -69,11 +70,11 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
     input: VecCollection<'scope, Time, (Row, F::Value), isize>,
     name: &str,
     fold: F,
+    ordinal: u64,
     emit: impl Fn(&Row, F::Out) -> D + 'static,
 ) -> VecCollection<'scope, Time, D, isize> {
-    let salt = super::keyed::route_salt(&input.inner.scope());
     let exchange = Exchange::new(move |update: &((Row, F::Value), Time, isize)| {
-        super::keyed::route(&update.0.0, salt)
+        super::keyed::route(&update.0.0, ordinal)
     });
     input
         .inner

@@ -22,23 +22,18 @@ fn mix(x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The salt of the keyed operator about to be built in `scope`: its operator identifier,
-/// which every worker (and every process) allocates alike, since each builds the same
-/// dataflows in the same order.
-pub fn route_salt(scope: &timely::dataflow::Scope<'_, crate::runtime::Time>) -> u64 {
-    mix(scope.worker().peek_identifier() as u64)
-}
-
-/// The exchange hash of `key` for the keyed operator of salt `salt` (see [`route_salt`]).
+/// The exchange hash of `key` for the keyed operator of ordinal `ordinal` (the operators of a
+/// dataflow counted in the order they are built, alike on every worker and process).
 ///
-/// The key's own hash sends a key to the same worker in every operator, so that one hot
+/// The key's own hash would send a key to the same worker in every operator, so that one hot
 /// key (a service principal that makes half the sign-ins) loads one worker in every rule and
-/// every summarize or join of a rule. Mixed with the operator's salt, a key goes to a worker
-/// of its own in each operator: the operators of a hot key spread over the workers. Each
+/// every summarize or join of a rule. Adding the ordinal to the mixed hash sends a key to the
+/// next worker in each next keyed operator (the exchange takes the hash modulo the worker
+/// count): a hot key's operators go round the workers, as evenly as their number allows. Each
 /// operator still sees every change of a key on one worker, whatever the worker count.
-pub fn route(key: &Row, salt: u64) -> u64 {
+pub fn route(key: &Row, ordinal: u64) -> u64 {
     use differential_dataflow::Hashable;
-    mix(key.hashed() ^ salt)
+    mix(key.hashed()).wrapping_add(ordinal)
 }
 
 /// Rows to values, each row stored with its hash.
@@ -203,22 +198,24 @@ mod tests {
     }
 
     #[test]
-    fn a_key_goes_to_one_worker_per_operator_and_hot_keys_spread_over_operators() {
+    fn a_key_goes_to_one_worker_per_operator_and_round_the_workers_over_operators() {
         let key = vec![Value::str("1c2748cf-b09f-490f-9c44-669d6cb82c59")];
         // One operator sends a key to one worker, every time.
-        assert_eq!(route(&key, mix(7)), route(&key.clone(), mix(7)));
-        // Over operators, the same key reaches both of two workers, in shares near half.
-        let on_zero = (0..1000u64)
-            .filter(|&op| route(&key, mix(op)).is_multiple_of(2))
-            .count();
-        assert!(
-            (400..600).contains(&on_zero),
-            "{on_zero} of 1000 operators on worker 0"
-        );
+        assert_eq!(route(&key, 7), route(&key.clone(), 7));
+        // Over consecutive operators, the same key goes round the workers: on 2 workers it
+        // alternates, on 3 each worker has every third operator.
+        for workers in [2u64, 3] {
+            let mut per = vec![0usize; workers as usize];
+            for op in 1..=(10 * workers) {
+                per[(route(&key, op) % workers) as usize] += 1;
+            }
+            assert!(per.iter().all(|&n| n == 10), "{per:?} on {workers} workers");
+            assert_ne!(route(&key, 1) % workers, route(&key, 2) % workers);
+        }
         // Within an operator, keys still spread: 1000 keys over 3 workers.
         let mut per = [0usize; 3];
         for i in 0..1000 {
-            per[(route(&vec![Value::Long(i)], mix(5)) % 3) as usize] += 1;
+            per[(route(&vec![Value::Long(i)], 5) % 3) as usize] += 1;
         }
         assert!(per.iter().all(|&n| (250..420).contains(&n)), "{per:?}");
     }

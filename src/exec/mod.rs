@@ -162,6 +162,18 @@ struct Memo<'scope> {
     rows: HashMap<String, (Rows<'scope>, Option<Narrow>)>,
     by_key: HashMap<(String, Vec<usize>), ByKey<'scope>>,
     reused: usize,
+    /// How many keyed operators (summarize folds and joins) the dataflow has so far: the next
+    /// one's ordinal (see [`keyed::route`]).
+    keyed: u64,
+}
+
+impl Memo<'_> {
+    /// The ordinal of the keyed operator about to be rendered, counted alike on every worker
+    /// and process (each renders the same programs in the same order).
+    fn next_keyed(&mut self) -> u64 {
+        self.keyed += 1;
+        self.keyed
+    }
 }
 
 /// A filter node's temporal bounds, as written (over its input's full schema).
@@ -887,7 +899,8 @@ impl<'scope> Renderer<'_, 'scope> {
                     count: *count,
                     keys: keys.clone().into(),
                 };
-                Ok(fold::fold_by_key(keyed, "TopK", top).flat_map(|(_, rows)| rows))
+                let ordinal = self.memo.next_keyed();
+                Ok(fold::fold_by_key(keyed, "TopK", top, ordinal).flat_map(|(_, rows)| rows))
             }
             Node::Serialize { input, columns, .. } if columns.is_empty() => self.plan(input),
             Node::Serialize {
@@ -934,7 +947,7 @@ impl<'scope> Renderer<'_, 'scope> {
             (key, row)
         });
         let keyed = if least {
-            fold::fold_by_key(keyed, "InnerUniqueLeft", Least)
+            fold::fold_by_key(keyed, "InnerUniqueLeft", Least, self.memo.next_keyed())
         } else {
             keyed
         };
@@ -1029,7 +1042,8 @@ impl<'scope> Renderer<'_, 'scope> {
         };
         let l = self.by_key(left, left_keys, kind == JoinKind::InnerUnique)?;
         let r = self.by_key(right, right_keys, false)?;
-        Ok(ordered_join::join_ordered(l, r, "Join", emit))
+        let ordinal = self.memo.next_keyed();
+        Ok(ordered_join::join_ordered(l, r, "Join", emit, ordinal))
     }
 
     /// `make-series` as a keyed reduce of each group's bins, the arrays' span (from the bins
@@ -1096,6 +1110,7 @@ impl<'scope> Renderer<'_, 'scope> {
             SeriesGroups {
                 aggs: aggs.to_vec(),
             },
+            self.memo.next_keyed(),
         )
         .flat_map(|(k, b)| (!b.is_empty()).then_some((k, b)));
         let spanned = if let Some(clock_input) = clock_input {
@@ -1119,6 +1134,7 @@ impl<'scope> Renderer<'_, 'scope> {
                     .flat_map(|(_, b)| series::data_bounds([&b]).map(|lh| (Vec::new(), lh))),
                 "MakeSeriesBounds",
                 Bounds,
+                self.memo.next_keyed(),
             )
             .flat_map(|(_, lh)| lh.map(|lh| ((), lh)));
             let span_axis = axis.clone();
@@ -1186,10 +1202,12 @@ impl<'scope> Renderer<'_, 'scope> {
         } else {
             keyed
         };
+        let ordinal = self.memo.next_keyed();
         Ok(fold::fold_emit(
             keyed,
             "Summarize",
             Summarize::new(aggs),
+            ordinal,
             |_key: &Row, row: Row| row,
         ))
     }

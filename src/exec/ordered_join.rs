@@ -227,9 +227,10 @@ pub fn join_ordered<'scope>(
     right: VecCollection<'scope, Time, (Row, Row), isize>,
     name: &str,
     emit: Emit,
+    ordinal: u64,
 ) -> VecCollection<'scope, Time, Row, isize> {
-    let salt = super::keyed::route_salt(&left.inner.scope());
-    let by_key = move |update: &((Row, Row), Time, isize)| super::keyed::route(&update.0.0, salt);
+    let by_key =
+        move |update: &((Row, Row), Time, isize)| super::keyed::route(&update.0.0, ordinal);
     let keep_left = emit.keeps_left_rows();
     let keep_right = emit.keeps_right_rows();
     left.inner
