@@ -8,13 +8,15 @@
 //! cargo bench --bench e2e -- --users 2000 --days 14       # the issue's size
 //! cargo bench --bench e2e -- --users 2000 --days 14 --only workers
 //! cargo bench --bench e2e -- --users 400 --service-principals 12 --days 14 --seed 2 --only ddlimit
+//! cargo bench --bench e2e -- --users 400 --service-principals 12 --days 14 --seed 2 --only ddlimit --workers 1,2
 //! ```
 //!
 //! `--only ddlimit` compares kqlflow with `../shared/bench/ddlimit` (three of the pack's rules
 //! written by hand as differential dataflows), when that folder is there: it builds the
 //! reference, runs it and `kqlflow replay` with the same three rules alternately three times,
 //! and prints the median records/s and peak memory of each, their ratios, and whether both
-//! raised and closed the same alerts at the same ticks.
+//! raised and closed the same alerts at the same ticks; `--workers 1,2` runs the comparison
+//! on each of those worker counts (both programs on the same count; 1 by default).
 //! Figures go to standard output and, as JSON, to `target/e2e-report.json`.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ struct Options {
     seed: u64,
     only: Option<String>,
     speeds: Vec<String>,
+    /// The worker counts of the ddlimit comparison (`--workers 1,2`).
+    workers: Vec<String>,
 }
 
 fn options() -> Options {
@@ -37,6 +41,7 @@ fn options() -> Options {
         seed: 7,
         only: None,
         speeds: Vec::new(),
+        workers: vec!["1".to_string()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -49,6 +54,7 @@ fn options() -> Options {
             "--seed" => o.seed = value.parse().unwrap_or(o.seed),
             "--only" => o.only = Some(value),
             "--speeds" => o.speeds = value.split(',').map(str::to_string).collect(),
+            "--workers" => o.workers = value.split(',').map(str::to_string).collect(),
             // cargo bench passes --bench; anything else unknown is ignored.
             _ => {
                 i += 1;
@@ -260,8 +266,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// kqlflow against the reference on the same tenant, alternately, three runs each.
-fn compare_ddlimit(dir: &Path) {
+/// kqlflow against the reference on the same tenant, both on `workers` worker threads,
+/// alternately, three runs each.
+fn compare_ddlimit(dir: &Path, workers: &str) {
     let Some(ddlimit) = build_ddlimit() else {
         return;
     };
@@ -285,7 +292,7 @@ fn compare_ddlimit(dir: &Path) {
         }
         let alerts = ours_alerts.display().to_string();
         let mut extra: Vec<&str> = rules.iter().map(String::as_str).collect();
-        extra.extend(["--alerts", &alerts, "-w", "1"]);
+        extra.extend(["--alerts", &alerts, "-w", workers]);
         if let Some(r) = replay(dir, "ddlimit-kqlflow", &extra) {
             ours.push(r["records_per_second"].as_f64().unwrap_or(0.0));
             our_peak.push(r["peak_memory_bytes"].as_f64().unwrap_or(0.0) / 1048576.0);
@@ -297,7 +304,7 @@ fn compare_ddlimit(dir: &Path) {
                 "--watchlist",
                 &allow,
                 "-w",
-                "1",
+                workers,
             ])
             .arg("--alerts")
             .arg(&theirs_alerts)
@@ -325,7 +332,7 @@ fn compare_ddlimit(dir: &Path) {
     let (pa, pb) = (median(our_peak), median(their_peak));
     let same = alert_keys(&ours_alerts) == alert_keys(&theirs_alerts);
     println!(
-        "ddlimit, 3 rules, -w 1   kqlflow {a:>8.0} rec/s {pa:>6.0} MiB   reference {b:>8.0} rec/s {pb:>6.0} MiB   \
+        "ddlimit, 3 rules, -w {workers}   kqlflow {a:>8.0} rec/s {pa:>6.0} MiB   reference {b:>8.0} rec/s {pb:>6.0} MiB   \
          reference/kqlflow: {:.1}x records/s, {:.1}x memory   same alerts: {same}",
         b / a.max(1e-9),
         pa / pb.max(1e-9),
@@ -376,7 +383,9 @@ fn main() {
         }
     }
     if wanted("ddlimit") {
-        compare_ddlimit(&dir);
+        for w in &o.workers {
+            compare_ddlimit(&dir, w);
+        }
     }
     if results.is_empty() {
         return;
