@@ -106,18 +106,6 @@ impl From<Box<str>> for Str {
     }
 }
 
-impl From<&String> for Str {
-    fn from(text: &String) -> Str {
-        Str::from(text.as_str())
-    }
-}
-
-impl From<Str> for String {
-    fn from(text: Str) -> String {
-        text.as_str().to_string()
-    }
-}
-
 impl Clone for Str {
     fn clone(&self) -> Str {
         if !self.is_immortal() {

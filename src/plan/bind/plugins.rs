@@ -597,16 +597,7 @@ impl Binder<'_> {
                 ));
             }
         };
-        let max_dims = match a.third {
-            None => 5,
-            Some((Value::Long(n), _)) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some((v, at)) => {
-                return Err(BindError::new(
-                    at,
-                    format!("basket's MaxDimensions is a positive integer (found {v})"),
-                ));
-            }
-        };
+        let max_dims = positive_count(a.third, 5, "basket's MaxDimensions")?;
         let spec = AggSpec {
             limit: max_dims,
             threshold,
@@ -642,16 +633,7 @@ impl Binder<'_> {
                 ));
             }
         };
-        let seeds = match a.third {
-            None => 25,
-            Some((Value::Long(n), _)) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some((v, at)) => {
-                return Err(BindError::new(
-                    at,
-                    format!("autocluster's NumSeeds is a positive integer (found {v})"),
-                ));
-            }
-        };
+        let seeds = positive_count(a.third, 25, "autocluster's NumSeeds")?;
         let spec = AggSpec {
             limit: seeds,
             threshold: size_weight,
@@ -751,6 +733,19 @@ struct PatternArgs {
     /// The first and third parameters (each with where it is), when given.
     first: Option<(Value, Span)>,
     third: Option<(Value, Span)>,
+}
+
+/// A pattern plugin's count parameter `arg` (`what`, in its messages): `default` when not
+/// given, else a positive integer.
+fn positive_count(arg: Option<(Value, Span)>, default: usize, what: &str) -> Result<usize> {
+    match arg {
+        None => Ok(default),
+        Some((Value::Long(n), _)) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some((v, at)) => Err(BindError::new(
+            at,
+            format!("{what} is a positive integer (found {v})"),
+        )),
+    }
 }
 
 /// Adds the custom wildcard `v` (of type `ty`) of a pattern plugin's argument at `span`,
