@@ -36,7 +36,7 @@ fn reused(programs: Vec<Program>) -> usize {
                 handles.push(h);
                 sources.tables.insert(t.to_string(), c);
             }
-            let (outs, reused) = render_all(&programs, &sources, S, 0);
+            let (outs, reused) = render_all(&programs, &sources, S, 0, &[]);
             for o in outs {
                 o.unwrap().inner.probe();
             }

@@ -86,7 +86,7 @@ fn pack_alerts(workers: usize, speed: Speed) -> (Vec<Vec<AlertEvent>>, u64) {
 }
 
 #[test]
-fn the_pack_as_one_dataflow_raises_what_each_rule_raises_alone_on_1_and_3_workers() {
+fn the_pack_as_one_dataflow_raises_what_each_rule_raises_alone_on_1_2_and_3_workers() {
     let rules = pack();
     let tenant = attack_tenant();
     let watchlists = HashMap::from([("NetworkAllowlist".to_string(), allowlist())]);
@@ -100,7 +100,28 @@ fn the_pack_as_one_dataflow_raises_what_each_rule_raises_alone_on_1_and_3_worker
         .collect();
     assert!(alone.iter().all(|a| !a.is_empty()), "every rule fires");
     let records: usize = tenant.iter().map(|(_, r)| r.len()).sum();
-    for workers in [1, 3] {
+    // On 2 and 3 workers the rules are placed on workers (each rule's summarizes and joins on
+    // one worker) rather than spread by key: the answers must not change.
+    let fed = kqlflow::pack::Shape::of(&rules).prepare_all(tenant.iter().cloned().collect());
+    for workers in [2, 3] {
+        let cluster = ClusterOptions {
+            workers,
+            ..ClusterOptions::default()
+        };
+        let placed = kqlflow::pack::placement_of(&rules, &fed, &cluster);
+        assert_eq!(placed.len(), rules.len());
+        let on: std::collections::BTreeSet<usize> = placed.iter().flatten().copied().collect();
+        assert!(on.len() >= 2, "{workers} workers: rules placed on {on:?}");
+        assert!(on.iter().all(|&w| w < workers));
+    }
+    // Two processes cannot know each other's records: nothing is placed.
+    let two = ClusterOptions {
+        workers: 2,
+        processes: 2,
+        ..ClusterOptions::default()
+    };
+    assert!(kqlflow::pack::placement_of(&rules, &fed, &two).is_empty());
+    for workers in [1, 2, 3] {
         let (together, ticks) = pack_alerts(workers, Speed::Max);
         assert_eq!(together, alone, "{workers} worker(s)");
         // One latency per tick at which records were handed.

@@ -10,7 +10,7 @@
 //! O(log n) for min, max, dcount and the other multiset aggregates (whose result may still
 //! take O(n) to build, as make_set's array does).
 
-use super::keyed::{RowMap, hash_row};
+use super::keyed::{Route, RowMap, hash_row};
 
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
@@ -57,9 +57,9 @@ pub fn fold_by_key<'scope, F: Fold>(
     input: VecCollection<'scope, Time, (Row, F::Value), isize>,
     name: &str,
     fold: F,
-    ordinal: u64,
+    route: Route,
 ) -> VecCollection<'scope, Time, (Row, F::Out), isize> {
-    fold_emit(input, name, fold, ordinal, |key: &Row, out: F::Out| {
+    fold_emit(input, name, fold, route, |key: &Row, out: F::Out| {
         (key.clone(), out)
     })
 }
@@ -70,12 +70,11 @@ pub fn fold_emit<'scope, F: Fold, D: ExchangeData>(
     input: VecCollection<'scope, Time, (Row, F::Value), isize>,
     name: &str,
     fold: F,
-    ordinal: u64,
+    route: Route,
     emit: impl Fn(&Row, F::Out) -> D + 'static,
 ) -> VecCollection<'scope, Time, D, isize> {
-    let exchange = Exchange::new(move |update: &((Row, F::Value), Time, isize)| {
-        super::keyed::route(&update.0.0, ordinal)
-    });
+    let exchange =
+        Exchange::new(move |update: &((Row, F::Value), Time, isize)| route.hash(&update.0.0));
     input
         .inner
         .unary_frontier(exchange, name, move |_capability, _info| {

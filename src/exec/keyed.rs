@@ -22,18 +22,37 @@ fn mix(x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The exchange hash of `key` for the keyed operator of ordinal `ordinal` (the operators of a
-/// dataflow counted in the order they are built, alike on every worker and process).
-///
-/// The key's own hash would send a key to the same worker in every operator, so that one hot
-/// key (a service principal that makes half the sign-ins) loads one worker in every rule and
-/// every summarize or join of a rule. Adding the ordinal to the mixed hash sends a key to the
-/// next worker in each next keyed operator (the exchange takes the hash modulo the worker
-/// count): a hot key's operators go round the workers, as evenly as their number allows. Each
-/// operator still sees every change of a key on one worker, whatever the worker count.
-pub fn route(key: &Row, ordinal: u64) -> u64 {
-    use differential_dataflow::Hashable;
-    mix(key.hashed()).wrapping_add(ordinal)
+/// Where a keyed operator (a summarize's fold, a join) keeps each key's state: the worker
+/// that the exchange sends the key's changes to is [`Route::hash`] modulo the worker count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Keys spread over every worker by their hash, offset by the operator's ordinal (the
+    /// keyed operators of a dataflow counted in the order they are built, alike on every
+    /// worker and process).
+    ///
+    /// The key's own hash would send a key to the same worker in every operator, so that one
+    /// hot key (a service principal that makes half the sign-ins) loads one worker in every
+    /// rule and every summarize or join of a rule. Adding the ordinal to the mixed hash sends
+    /// a key to the next worker in each next keyed operator (the exchange takes the hash
+    /// modulo the worker count): a hot key's operators go round the workers, as evenly as
+    /// their number allows.
+    Spread(u64),
+    /// Every key on the worker of this index (below the worker count): the operators of a
+    /// rule placed on one worker (see [`super::placement`]), so that its rows cross between
+    /// workers only on their way in.
+    Pinned(u64),
+}
+
+impl Route {
+    /// The exchange hash of `key`. Each operator sees every change of a key on one worker,
+    /// whatever the worker count and the route.
+    pub fn hash(self, key: &Row) -> u64 {
+        use differential_dataflow::Hashable;
+        match self {
+            Route::Spread(ordinal) => mix(key.hashed()).wrapping_add(ordinal),
+            Route::Pinned(worker) => worker,
+        }
+    }
 }
 
 /// Rows to values, each row stored with its hash.
@@ -201,22 +220,32 @@ mod tests {
     fn a_key_goes_to_one_worker_per_operator_and_round_the_workers_over_operators() {
         let key = vec![Value::str("1c2748cf-b09f-490f-9c44-669d6cb82c59")];
         // One operator sends a key to one worker, every time.
-        assert_eq!(route(&key, 7), route(&key.clone(), 7));
+        assert_eq!(
+            Route::Spread(7).hash(&key),
+            Route::Spread(7).hash(&key.clone())
+        );
         // Over consecutive operators, the same key goes round the workers: on 2 workers it
         // alternates, on 3 each worker has every third operator.
         for workers in [2u64, 3] {
             let mut per = vec![0usize; workers as usize];
             for op in 1..=(10 * workers) {
-                per[(route(&key, op) % workers) as usize] += 1;
+                per[(Route::Spread(op).hash(&key) % workers) as usize] += 1;
             }
             assert!(per.iter().all(|&n| n == 10), "{per:?} on {workers} workers");
-            assert_ne!(route(&key, 1) % workers, route(&key, 2) % workers);
+            assert_ne!(
+                Route::Spread(1).hash(&key) % workers,
+                Route::Spread(2).hash(&key) % workers
+            );
         }
         // Within an operator, keys still spread: 1000 keys over 3 workers.
         let mut per = [0usize; 3];
         for i in 0..1000 {
-            per[(route(&vec![Value::Long(i)], 5) % 3) as usize] += 1;
+            per[(Route::Spread(5).hash(&vec![Value::Long(i)]) % 3) as usize] += 1;
         }
         assert!(per.iter().all(|&n| (250..420).contains(&n)), "{per:?}");
+        // Pinned: every key on the one worker.
+        for i in 0..100 {
+            assert_eq!(Route::Pinned(1).hash(&vec![Value::Long(i)]), 1);
+        }
     }
 }

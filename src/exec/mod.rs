@@ -25,6 +25,7 @@ mod keyed;
 mod map;
 mod narrow;
 mod ordered_join;
+pub mod placement;
 mod run;
 mod serial;
 mod sources;
@@ -87,12 +88,16 @@ pub fn render<'scope>(
 /// common: a sub-plan that two rules (or two places of one rule) compute alike is rendered
 /// once and its rows used by both, and a join input keyed alike is keyed once. Returns each
 /// program's result, or why it could not be rendered, and how many sub-plans and keyed join
-/// inputs were reused rather than rendered again.
+/// inputs were reused rather than rendered again. `placed` gives each program's worker (see
+/// [`placement::place`]; it must be the same on every worker and process): a program placed
+/// on a worker keeps all its keyed state there, the others (and all, when `placed` is empty)
+/// spread their keys over every worker.
 pub fn render_all<'scope>(
     programs: &[Program],
     sources: &Sources<'scope>,
     tick: i64,
     worker: usize,
+    placed: &[Option<usize>],
 ) -> (Vec<Result<Rows<'scope>, String>>, usize) {
     let mut memo = Memo::default();
     let out = programs
@@ -105,6 +110,7 @@ pub fn render_all<'scope>(
                     crate::runtime::profile::program_label(i),
                 );
             }
+            memo.placed = placed.get(i).copied().flatten();
             render_shared(p, i, sources, tick, worker, &mut memo)
         })
         .collect();
@@ -163,16 +169,19 @@ struct Memo<'scope> {
     by_key: HashMap<(String, Vec<usize>), ByKey<'scope>>,
     reused: usize,
     /// How many keyed operators (summarize folds and joins) the dataflow has so far: the next
-    /// one's ordinal (see [`keyed::route`]).
+    /// one's ordinal (see [`keyed::Route`]).
     keyed: u64,
+    /// The worker the program being rendered is placed on, if it is (see [`placement`]).
+    placed: Option<usize>,
 }
 
 impl Memo<'_> {
-    /// The ordinal of the keyed operator about to be rendered, counted alike on every worker
-    /// and process (each renders the same programs in the same order).
-    fn next_keyed(&mut self) -> u64 {
+    /// The route of the keyed operator about to be rendered: on the program's worker if it is
+    /// placed, else spread by its ordinal, counted alike on every worker and process (each
+    /// renders the same programs in the same order).
+    fn next_keyed(&mut self) -> keyed::Route {
         self.keyed += 1;
-        self.keyed
+        placement::route(self.placed, self.keyed)
     }
 }
 

@@ -17,7 +17,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
-use super::keyed::{RowCounts, RowMap, hash_row};
+use super::keyed::{Route, RowCounts, RowMap, hash_row};
 use crate::model::Row;
 use crate::runtime::Time;
 
@@ -227,10 +227,9 @@ pub fn join_ordered<'scope>(
     right: VecCollection<'scope, Time, (Row, Row), isize>,
     name: &str,
     emit: Emit,
-    ordinal: u64,
+    route: Route,
 ) -> VecCollection<'scope, Time, Row, isize> {
-    let by_key =
-        move |update: &((Row, Row), Time, isize)| super::keyed::route(&update.0.0, ordinal);
+    let by_key = move |update: &((Row, Row), Time, isize)| route.hash(&update.0.0);
     let keep_left = emit.keeps_left_rows();
     let keep_right = emit.keeps_right_rows();
     left.inner

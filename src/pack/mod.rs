@@ -194,13 +194,15 @@ fn input_names<'a>(programs: impl IntoIterator<Item = &'a Program> + Clone) -> V
 
 /// The dataflow of a pack: each input collection named by `names` (see [`input_names`])
 /// becomes its table's or watchlist's source, and every program is rendered over them with
-/// the sub-plans they compute alike shared; one output per program.
+/// the sub-plans they compute alike shared; one output per program. `placed` gives each
+/// program's worker (see [`crate::exec::placement`]; empty: every rule's keys spread).
 fn render_pack(
     programs: Vec<Program>,
     labels: Vec<String>,
     names: Vec<(bool, String)>,
     layouts: Layouts,
     tick: i64,
+    placed: Vec<Option<usize>>,
 ) -> impl for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>> + Send + Sync + 'static {
     move |inputs: Vec<Rows<'_>>| {
         let mut sources = Sources {
@@ -223,7 +225,7 @@ fn render_pack(
         // so rendering does not fail; were it to, that rule's result is empty rather than a
         // panic inside a worker.
         crate::runtime::profile::label_programs(&labels);
-        render_all(&programs, &sources, tick, worker)
+        render_all(&programs, &sources, tick, worker, &placed)
             .0
             .into_iter()
             .map(|r| r.unwrap_or_else(|_| any.clone().filter(|_| false)))
@@ -345,6 +347,31 @@ impl FedTables {
     }
 }
 
+/// Where each rule's keyed state lives on the cluster (see [`crate::exec::placement`]): for
+/// each rule, the worker all its summarizes and joins run on, or `None` where its keys are
+/// spread over every worker. Placed by the estimated cost of each rule over the records `fed` when the cluster is one
+/// process (which has read every record, so all its workers compute the same placement);
+/// spread over every worker otherwise, since another process's records are not known here.
+pub fn placement_of(
+    rules: &[(Rule, Program)],
+    fed: &FedTables,
+    cluster: &crate::runtime::ClusterOptions,
+) -> Vec<Option<usize>> {
+    if cluster.processes > 1 || cluster.workers < 2 {
+        return Vec::new();
+    }
+    let counts: HashMap<String, u64> = fed
+        .tables
+        .iter()
+        .map(|(t, rows)| (t.clone(), rows.len() as u64))
+        .collect();
+    let weights: Vec<u64> = rules
+        .iter()
+        .map(|(_, p)| crate::exec::placement::program_weight(p, &counts))
+        .collect();
+    crate::exec::placement::place(&weights, cluster.workers)
+}
+
 /// Every watchlist's changes, as events of its input.
 fn constants(
     rules: &[(Rule, Program)],
@@ -385,6 +412,7 @@ pub fn run_fed(
     let constant = constants(rules, &names, watchlists);
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let skipped = fed.skipped;
+    let placed = placement_of(rules, &fed, &options.cluster);
     let mut events = Vec::new();
     for (name, rows) in fed.tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
@@ -418,7 +446,7 @@ pub fn run_fed(
                 constant,
                 note,
             },
-            render_pack(programs, labels, names, layouts, tick),
+            render_pack(programs, labels, names, layouts, tick, placed),
             sink,
         )
     });

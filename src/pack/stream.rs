@@ -328,7 +328,7 @@ pub fn run(
             workers,
             names.len(),
             msg_rx,
-            render_pack(programs, Vec::new(), names, layouts, tick),
+            render_pack(programs, Vec::new(), names, layouts, tick, Vec::new()),
             sink,
         )
     });

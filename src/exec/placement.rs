@@ -1,0 +1,250 @@
+//! Where the rules of a pack keep their state when it runs on several workers.
+//!
+//! By default a keyed operator spreads its keys over every worker ([`Route::Spread`]), so a
+//! row crosses to another worker at nearly every summarize or join of its rule: on two
+//! workers half the rows of each step are read on a core other than the one that wrote them,
+//! and every step pays the exchange. When a pack has several rules, whole rules can instead be
+//! placed on workers ([`Route::Pinned`]): a placed rule's filters and maps still run where its
+//! records are fed, but its summarizes and joins all run on its worker, and its rows cross
+//! once, on their way in.
+//!
+//! The rules are placed by an estimate of their cost ([`program_weight`]: the records that can
+//! reach each of a rule's plan nodes, from its tables' record counts), heaviest first, each on
+//! the worker with the least estimated load so far (longest processing time first). A rule
+//! whose estimate is over one worker's share of the whole is not placed: its keys stay spread
+//! over every worker, which then each carry a share of it.
+//!
+//! Placement only decides where state lives; every answer is the same on every worker count.
+//! It must be computed alike on every worker of every process, so a run uses it only when it
+//! knows the same counts everywhere: one process that has read all its records before the
+//! dataflow starts (`replay`, `hunt`).
+
+use std::collections::HashMap;
+
+use super::keyed::Route;
+use crate::plan::ir::{Node, Plan, Program};
+use crate::plan::optimize::optimize;
+
+/// An estimate of the work of running `program` incrementally over tables with these record
+/// counts (table name → records fed; a table missing from `counts` counts 0): the sum, over
+/// the nodes of its plan with its filters pushed down (each shared sub-plan counted once), of
+/// the records that can reach the node (the counts of the scans below it). Filters are taken
+/// to keep every record, so the estimate is an upper bound that orders rules by the volume of
+/// their tables and the depth of their plans.
+pub fn program_weight(program: &Program, counts: &HashMap<String, u64>) -> u64 {
+    /// The records that can reach `p`.
+    fn rows(p: &Plan, program: &Program, counts: &HashMap<String, u64>, depth: usize) -> u64 {
+        if depth > MAX_DEPTH {
+            return 0;
+        }
+        match &p.node {
+            Node::Scan { table, .. } => counts.get(table).copied().unwrap_or(0),
+            Node::Shared(i) => program
+                .shared
+                .get(*i)
+                .map_or(0, |s| rows(s, program, counts, depth + 1)),
+            Node::Watchlist { .. } | Node::Constant { .. } | Node::ApplyRows => 0,
+            // The sub-plan runs on each input row: the input's rows reach it.
+            Node::MvApply { input, .. } => rows(input, program, counts, depth + 1),
+            _ => p
+                .inputs()
+                .iter()
+                .map(|i| rows(i, program, counts, depth + 1))
+                .fold(0u64, u64::saturating_add),
+        }
+    }
+    /// Adds the rows reaching every node of `p` to `total`.
+    fn walk(
+        p: &Plan,
+        program: &Program,
+        counts: &HashMap<String, u64>,
+        seen: &mut Vec<usize>,
+        total: &mut u64,
+        depth: usize,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        if let Node::Shared(i) = &p.node {
+            if !seen.contains(i) {
+                seen.push(*i);
+                if let Some(s) = program.shared.get(*i) {
+                    walk(s, program, counts, seen, total, depth + 1);
+                }
+            }
+            return;
+        }
+        *total = total.saturating_add(rows(p, program, counts, depth));
+        for i in p.inputs() {
+            walk(i, program, counts, seen, total, depth + 1);
+        }
+    }
+    /// Deeper plans than this are not walked further (a bound on a malformed plan's cost, not
+    /// one a rule reaches).
+    const MAX_DEPTH: usize = 512;
+    let program = optimize(program);
+    let mut total = 0;
+    let mut seen = Vec::new();
+    walk(
+        super::strip_presentation(&program.root),
+        &program,
+        counts,
+        &mut seen,
+        &mut total,
+        0,
+    );
+    total
+}
+
+/// The worker of each rule, from the rules' estimated costs `weights` on `workers` workers:
+/// `Some(w)` places every summarize and join of the rule on worker `w`, `None` spreads its keys
+/// over every worker. Rules are placed heaviest first (equal weights in their order), each on
+/// the worker whose estimated load is least (the lowest index among equals); a rule heavier
+/// than `1 / workers` of the total is spread, and its weight counted on every worker in equal
+/// parts. On one worker, or with fewer than two rules of any weight, nothing is placed.
+pub fn place(weights: &[u64], workers: usize) -> Vec<Option<usize>> {
+    let mut placed = vec![None; weights.len()];
+    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+    let weighty = weights.iter().filter(|&&w| w > 0).count();
+    if workers < 2 || weighty < 2 {
+        return placed;
+    }
+    let n = workers as u128;
+    let mut load = vec![0u128; workers];
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| weights[b].cmp(&weights[a]).then(a.cmp(&b)));
+    for i in order {
+        let w = u128::from(weights[i]);
+        if w * n > total {
+            for l in load.iter_mut() {
+                *l += w / n;
+            }
+            continue;
+        }
+        let mut best = 0;
+        for (k, l) in load.iter().enumerate() {
+            if *l < load[best] {
+                best = k;
+            }
+        }
+        load[best] += w;
+        placed[i] = Some(best);
+    }
+    placed
+}
+
+/// The route of a keyed operator of a rule placed as `placed` says (see [`place`]), whose
+/// ordinal among the dataflow's keyed operators is `ordinal`.
+pub fn route(placed: Option<usize>, ordinal: u64) -> Route {
+    match placed {
+        Some(w) => Route::Pinned(w as u64),
+        None => Route::Spread(ordinal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_worker_or_one_rule_places_nothing() {
+        assert_eq!(place(&[5, 3, 2], 1), vec![None, None, None]);
+        assert_eq!(place(&[5], 2), vec![None]);
+        assert_eq!(place(&[5, 0, 0], 2), vec![None, None, None]);
+        assert_eq!(place(&[], 4), Vec::<Option<usize>>::new());
+    }
+
+    #[test]
+    fn heaviest_first_on_the_least_loaded_worker() {
+        // 45 | 14 14 13 8 3 1 1 0 (the pack's shape): the heaviest alone on worker 0, the
+        // rest filling worker 1 until it passes worker 0, the light ones back on worker 0.
+        let w = [1, 45, 0, 1, 3, 8, 13, 14, 14];
+        let p = place(&w, 2);
+        assert_eq!(p[1], Some(0));
+        assert_eq!(p[7], Some(1));
+        assert_eq!(p[8], Some(1));
+        assert_eq!(p[6], Some(1));
+        // Worker 1 holds 41 when the 8 comes: it goes there (41 < 45), then the 3 to worker 0.
+        assert_eq!(p[5], Some(1));
+        assert_eq!(p[4], Some(0));
+        let load = |k: usize| -> u64 {
+            (0..w.len())
+                .filter(|&i| p[i] == Some(k))
+                .map(|i| w[i])
+                .sum()
+        };
+        assert_eq!(load(0) + load(1), w.iter().sum::<u64>());
+        assert!(
+            load(0).abs_diff(load(1)) <= 3,
+            "{} against {}",
+            load(0),
+            load(1)
+        );
+    }
+
+    #[test]
+    fn a_rule_over_one_workers_share_is_spread() {
+        // Three workers: 60 of 100 is over a third, so its keys stay spread; the others are
+        // placed on the loads it leaves (20 on each worker).
+        let p = place(&[60, 25, 15], 3);
+        assert_eq!(p, vec![None, Some(0), Some(1)]);
+        // Two workers, a rule of exactly half is placed.
+        assert_eq!(place(&[50, 30, 20], 2), vec![Some(0), Some(1), Some(1)]);
+    }
+
+    #[test]
+    fn equal_weights_go_round_the_workers_in_order() {
+        assert_eq!(
+            place(&[7, 7, 7, 7, 7], 3),
+            vec![Some(0), Some(1), Some(2), Some(0), Some(1)]
+        );
+    }
+
+    #[test]
+    fn routes_follow_the_placement() {
+        let key = vec![crate::model::Value::from("app")];
+        assert_eq!(route(Some(1), 9).hash(&key), 1);
+        assert_eq!(route(Some(0), 9).hash(&key), 0);
+        // Spread: the ordinal moves the key to the next worker.
+        let a = route(None, 1).hash(&key);
+        let b = route(None, 2).hash(&key);
+        assert_eq!(b, a.wrapping_add(1));
+    }
+
+    #[test]
+    fn weight_counts_the_records_reaching_each_node() {
+        let program = |q: &str| -> Program {
+            let parsed = crate::kql::parse(q).expect("parses");
+            crate::plan::bind(
+                q,
+                &parsed,
+                crate::catalog::Catalog::builtin(),
+                &crate::plan::BindOptions::default(),
+            )
+            .expect("binds")
+        };
+        let counts: HashMap<String, u64> = [
+            ("SigninLogs".to_string(), 100),
+            ("AuditLogs".to_string(), 10),
+        ]
+        .into();
+        let one = program_weight(&program("SigninLogs | where ResultType != \"0\""), &counts);
+        let two = program_weight(
+            &program(
+                "SigninLogs | where ResultType != \"0\" | summarize count() by UserPrincipalName",
+            ),
+            &counts,
+        );
+        let audit = program_weight(
+            &program("AuditLogs | summarize count() by OperationName"),
+            &counts,
+        );
+        assert!(one >= 100, "{one}");
+        assert!(two > one, "{two} against {one}");
+        assert!(audit < one, "{audit} against {one}");
+        assert_eq!(
+            program_weight(&program("SigninLogs | take 1"), &HashMap::new()),
+            0
+        );
+    }
+}
