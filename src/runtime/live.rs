@@ -25,8 +25,9 @@ use crate::model::Row;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Speed {
     /// Ticks are handed to the dataflow as fast as it takes them: in batches (of up to
-    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), each let through before the
-    /// next; a tick's latency includes waiting for the rest of its batch.
+    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), at most [`IN_FLIGHT`] of
+    /// them in the dataflow at once (two on one worker); a tick's latency includes waiting
+    /// for the rest of its batch and for the batches before it.
     Max,
     /// Event time runs this many times faster than the wall clock: a record is handed when
     /// `(its tick - the first tick) / speed` has passed since the start.
@@ -65,8 +66,18 @@ pub trait Sink: Send {
 
 /// At `--speed max`, ticks are handed in batches of at most this many records…
 pub const MAX_BATCH_RECORDS: usize = 4096;
-/// … or this many ticks, and each batch is let through the dataflow before the next.
+/// … or this many ticks, with a bounded number of batches in the dataflow at once
+/// ([`IN_FLIGHT`]).
 pub const MAX_BATCH_TICKS: usize = 256;
+
+/// At `--speed max` on several workers, the batches handed and not yet through the dataflow
+/// at most. A worker whose share of a batch is done hands the next ones while the others
+/// finish theirs: with rules placed on workers (see [`crate::exec::placement`]), one worker's
+/// rules can be a few batches behind another's without either waiting.
+pub const IN_FLIGHT: usize = 16;
+/// The same on one worker, which has no one to run ahead of: the previous batch must be
+/// through before the next is handed after the current one.
+pub const IN_FLIGHT_ONE_WORKER: usize = 2;
 
 /// The longest a worker waiting for the others parks before looking again.
 const PARK: Duration = Duration::from_millis(1);
@@ -220,8 +231,13 @@ where
             let mut pending: VecDeque<(Time, Instant, u64)> = VecDeque::new();
             let mut mine: u64 = 0;
             let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
-            // The last tick of the batch handed before the current one, at full speed.
-            let mut in_flight: Option<Time> = None;
+            // The last tick of each batch handed and not known to be through, at full speed.
+            let mut in_flight: VecDeque<Time> = VecDeque::new();
+            let depth = if worker.peers() > 1 {
+                IN_FLIGHT
+            } else {
+                IN_FLIGHT_ONE_WORKER
+            };
             while i < events.len() || c < constant.len() {
                 let t = match (events.get(i), constant.get(c)) {
                     (Some(e), Some(k)) => tick_of(e.time, tick).min(tick_of(k.time, tick)),
@@ -287,27 +303,31 @@ where
                             h.advance_to(t + 1);
                             h.flush();
                         }
-                        // Two batches in flight: the previous batch must be through before
-                        // this one is followed by another, so that a worker done with its
-                        // share of a batch goes on to the next rather than wait for the
-                        // others at every batch.
-                        match in_flight.replace(t) {
+                        // Several batches in flight (see [`IN_FLIGHT`]): once `depth`
+                        // batches are handed and not through, the oldest must pass the probe
+                        // before the next is handed, so that a worker done with its share of
+                        // a batch goes on to the next rather than wait for the others at
+                        // every batch.
+                        in_flight.push_back(t);
+                        if in_flight.len() < depth {
+                            worker.step();
+                        }
+                        while in_flight.len() >= depth {
+                            let Some(&oldest) = in_flight.front() else {
+                                break;
+                            };
                             // Past a short spin, parking when there is nothing to do leaves
                             // the core to the other workers (or to other work on a shared
                             // machine); a message or activation wakes the worker.
-                            Some(previous) => {
-                                let waiting = Instant::now();
-                                while probe.less_equal(&previous) {
-                                    if waiting.elapsed() < SPIN {
-                                        worker.step();
-                                    } else {
-                                        worker.step_or_park(Some(PARK));
-                                    }
+                            let waiting = Instant::now();
+                            while probe.less_equal(&oldest) {
+                                if waiting.elapsed() < SPIN {
+                                    worker.step();
+                                } else {
+                                    worker.step_or_park(Some(PARK));
                                 }
                             }
-                            None => {
-                                worker.step();
-                            }
+                            in_flight.pop_front();
                         }
                         batch_records = 0;
                         batch_ticks = 0;
