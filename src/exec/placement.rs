@@ -1,10 +1,10 @@
 //! Where the rules of a pack keep their state when it runs on several workers.
 //!
-//! By default a keyed operator spreads its keys over every worker ([`Route::Spread`]), so a
+//! By default a keyed operator spreads its keys over every worker (`Route::Spread`), so a
 //! row crosses to another worker at nearly every summarize or join of its rule: on two
 //! workers half the rows of each step are read on a core other than the one that wrote them,
 //! and every step pays the exchange. When a pack has several rules, whole rules can instead be
-//! placed on workers ([`Route::Pinned`]): a placed rule's filters and maps still run where its
+//! placed on workers (`Route::Pinned`): a placed rule's filters and maps still run where its
 //! records are fed, but its summarizes and joins all run on its worker, and its rows cross
 //! once, on their way in.
 //!
@@ -148,7 +148,7 @@ pub fn place(weights: &[u64], workers: usize) -> Vec<Option<usize>> {
 
 /// The route of a keyed operator of a rule placed as `placed` says (see [`place`]), whose
 /// ordinal among the dataflow's keyed operators is `ordinal`.
-pub fn route(placed: Option<usize>, ordinal: u64) -> Route {
+pub(crate) fn route(placed: Option<usize>, ordinal: u64) -> Route {
     match placed {
         Some(w) => Route::Pinned(w as u64),
         None => Route::Spread(ordinal),
