@@ -203,6 +203,7 @@ pub fn run_program_at(
             events,
             constant,
             note,
+            in_flight: None,
         },
         move |mut inputs: Vec<Rows<'_>>| {
             let mut sources = Sources {

@@ -413,6 +413,10 @@ pub fn run_fed(
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let skipped = fed.skipped;
     let placed = placement_of(rules, &fed, &options.cluster);
+    // With every rule placed, the workers run different rules and may drift a few batches
+    // apart; with a rule's keys spread, every batch needs every worker.
+    let in_flight = (!placed.is_empty() && placed.iter().all(Option::is_some))
+        .then_some(crate::runtime::live::IN_FLIGHT_PLACED);
     let mut events = Vec::new();
     for (name, rows) in fed.tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
@@ -445,6 +449,7 @@ pub fn run_fed(
                 events,
                 constant,
                 note,
+                in_flight,
             },
             render_pack(programs, labels, names, layouts, tick, placed),
             sink,

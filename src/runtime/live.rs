@@ -25,8 +25,8 @@ use crate::model::Row;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Speed {
     /// Ticks are handed to the dataflow as fast as it takes them: in batches (of up to
-    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), at most [`IN_FLIGHT`] of
-    /// them in the dataflow at once (two on one worker); a tick's latency includes waiting
+    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), at most
+    /// [`Feed::in_flight`] of them in the dataflow at once; a tick's latency includes waiting
     /// for the rest of its batch and for the batches before it.
     Max,
     /// Event time runs this many times faster than the wall clock: a record is handed when
@@ -67,17 +67,19 @@ pub trait Sink: Send {
 /// At `--speed max`, ticks are handed in batches of at most this many records…
 pub const MAX_BATCH_RECORDS: usize = 4096;
 /// … or this many ticks, with a bounded number of batches in the dataflow at once
-/// ([`IN_FLIGHT`]).
+/// ([`Feed::in_flight`]).
 pub const MAX_BATCH_TICKS: usize = 256;
 
-/// At `--speed max` on several workers, the batches handed and not yet through the dataflow
-/// at most. A worker whose share of a batch is done hands the next ones while the others
-/// finish theirs: with rules placed on workers (see [`crate::exec::placement`]), one worker's
-/// rules can be a few batches behind another's without either waiting.
-pub const IN_FLIGHT: usize = 16;
-/// The same on one worker, which has no one to run ahead of: the previous batch must be
-/// through before the next is handed after the current one.
-pub const IN_FLIGHT_ONE_WORKER: usize = 2;
+/// At `--speed max`, the batches handed and not yet through the dataflow at most, unless the
+/// feed says otherwise ([`Feed::in_flight`]): the previous batch must be through before the
+/// one after the current is handed, so that a worker done with its share of a batch goes on
+/// to the next rather than wait for the others at every batch.
+pub const IN_FLIGHT: usize = 2;
+/// The batches in flight when every rule is placed on one worker (see
+/// [`crate::exec::placement`]): the workers then run different rules, and one worker's rules
+/// can be a few batches behind another's without either waiting. (When a rule's keys are
+/// spread, every batch needs every worker, and more batches in flight only hold more rows.)
+pub const IN_FLIGHT_PLACED: usize = 16;
 
 /// The longest a worker waiting for the others parks before looking again.
 const PARK: Duration = Duration::from_millis(1);
@@ -100,6 +102,9 @@ pub struct Feed {
     /// This process's note for worker 0 (its counts, its time range): the sink gets every
     /// process's note before the first change.
     pub note: Row,
+    /// At `--speed max` on several workers, the batches in the dataflow at once at most
+    /// (`None`: [`IN_FLIGHT`]; at least 2 are).
+    pub in_flight: Option<usize>,
 }
 
 /// Runs a dataflow with `inputs` inputs built by `build` (which returns its outputs) on the
@@ -124,6 +129,7 @@ where
         mut events,
         mut constant,
         note,
+        in_flight: most_in_flight,
     } = feed;
     events.sort_by_key(|e| e.time);
     constant.sort_by_key(|e| e.time);
@@ -233,10 +239,9 @@ where
             let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
             // The last tick of each batch handed and not known to be through, at full speed.
             let mut in_flight: VecDeque<Time> = VecDeque::new();
-            let depth = if worker.peers() > 1 {
-                IN_FLIGHT
-            } else {
-                IN_FLIGHT_ONE_WORKER
+            let depth = match most_in_flight {
+                Some(d) if worker.peers() > 1 => d.max(2),
+                _ => IN_FLIGHT,
             };
             while i < events.len() || c < constant.len() {
                 let t = match (events.get(i), constant.get(c)) {
@@ -303,11 +308,9 @@ where
                             h.advance_to(t + 1);
                             h.flush();
                         }
-                        // Several batches in flight (see [`IN_FLIGHT`]): once `depth`
-                        // batches are handed and not through, the oldest must pass the probe
-                        // before the next is handed, so that a worker done with its share of
-                        // a batch goes on to the next rather than wait for the others at
-                        // every batch.
+                        // Batches in flight (see [`IN_FLIGHT`]): once `depth` batches are
+                        // handed and not through, the oldest must pass the probe before the
+                        // next is handed.
                         in_flight.push_back(t);
                         if in_flight.len() < depth {
                             worker.step();
