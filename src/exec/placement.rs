@@ -36,72 +36,60 @@ use crate::plan::optimize::optimize;
 /// record, so the estimate is an upper bound that orders rules by the volume of their tables
 /// and the depth of their plans.
 pub fn program_weight(program: &Program, counts: &HashMap<String, u64>) -> u64 {
-    /// The records that can reach `p`.
-    fn rows(p: &Plan, program: &Program, counts: &HashMap<String, u64>, depth: usize) -> u64 {
-        if depth > MAX_DEPTH {
-            return 0;
-        }
-        match &p.node {
-            Node::Scan { table, .. } => counts.get(table).copied().unwrap_or(0),
-            Node::Shared(i) => program
-                .shared
-                .get(*i)
-                .map_or(0, |s| rows(s, program, counts, depth + 1)),
-            Node::Watchlist { .. } | Node::Constant { .. } | Node::ApplyRows => 0,
-            // The sub-plan runs on each input row: the input's rows reach it.
-            Node::MvApply { input, .. } => rows(input, program, counts, depth + 1),
-            // A windowed record arrives and later leaves: two changes.
-            Node::Filter {
-                input, temporal, ..
-            } if !temporal.is_empty() => rows(input, program, counts, depth + 1).saturating_mul(2),
-            // A change to a group replaces its row: a retraction and an insertion.
-            Node::Reduce { input, .. } | Node::MakeSeries { input, .. } => {
-                rows(input, program, counts, depth + 1).saturating_mul(2)
-            }
-            _ => p
-                .inputs()
-                .iter()
-                .map(|i| rows(i, program, counts, depth + 1))
-                .fold(0u64, u64::saturating_add),
-        }
-    }
-    /// Adds the rows reaching every node of `p` to `total`.
-    fn walk(
+    /// The changes that reach `p`. Adds those reaching each node of `p` and below to `total`,
+    /// each shared sub-plan once (its changes kept in `shared`).
+    fn visit(
         p: &Plan,
         program: &Program,
         counts: &HashMap<String, u64>,
-        seen: &mut Vec<usize>,
+        shared: &mut HashMap<usize, u64>,
         total: &mut u64,
         depth: usize,
-    ) {
+    ) -> u64 {
         if depth > MAX_DEPTH {
-            return;
+            return 0;
         }
         if let Node::Shared(i) = &p.node {
-            if !seen.contains(i) {
-                seen.push(*i);
-                if let Some(s) = program.shared.get(*i) {
-                    walk(s, program, counts, seen, total, depth + 1);
-                }
+            if let Some(&known) = shared.get(i) {
+                return known;
             }
-            return;
+            let here = program
+                .shared
+                .get(*i)
+                .map_or(0, |s| visit(s, program, counts, shared, total, depth + 1));
+            shared.insert(*i, here);
+            return here;
         }
-        *total = total.saturating_add(rows(p, program, counts, depth));
-        for i in p.inputs() {
-            walk(i, program, counts, seen, total, depth + 1);
-        }
+        let inputs: Vec<u64> = p
+            .inputs()
+            .into_iter()
+            .map(|i| visit(i, program, counts, shared, total, depth + 1))
+            .collect();
+        let first = inputs.first().copied().unwrap_or(0);
+        let here = match &p.node {
+            Node::Scan { table, .. } => counts.get(table).copied().unwrap_or(0),
+            Node::Watchlist { .. } | Node::Constant { .. } | Node::ApplyRows => 0,
+            // The sub-plan runs on each input row: the input's rows reach it.
+            Node::MvApply { .. } => first,
+            // A windowed record arrives and later leaves: two changes.
+            Node::Filter { temporal, .. } if !temporal.is_empty() => first.saturating_mul(2),
+            // A change to a group replaces its row: a retraction and an insertion.
+            Node::Reduce { .. } | Node::MakeSeries { .. } => first.saturating_mul(2),
+            _ => inputs.iter().fold(0u64, |a, &b| a.saturating_add(b)),
+        };
+        *total = total.saturating_add(here);
+        here
     }
     /// Deeper plans than this are not walked further (a bound on a malformed plan's cost, not
     /// one a rule reaches).
     const MAX_DEPTH: usize = 512;
     let program = optimize(program);
     let mut total = 0;
-    let mut seen = Vec::new();
-    walk(
+    visit(
         super::strip_presentation(&program.root),
         &program,
         counts,
-        &mut seen,
+        &mut HashMap::new(),
         &mut total,
         0,
     );
@@ -134,12 +122,8 @@ pub fn place(weights: &[u64], workers: usize) -> Vec<Option<usize>> {
             }
             continue;
         }
-        let mut best = 0;
-        for (k, l) in load.iter().enumerate() {
-            if *l < load[best] {
-                best = k;
-            }
-        }
+        // The least-loaded worker, the first among equals.
+        let best = (0..workers).min_by_key(|&k| load[k]).unwrap_or(0);
         load[best] += w;
         placed[i] = Some(best);
     }

@@ -349,9 +349,10 @@ impl FedTables {
 
 /// Where each rule's keyed state lives on the cluster (see [`crate::exec::placement`]): for
 /// each rule, the worker all its summarizes and joins run on, or `None` where its keys are
-/// spread over every worker. Placed by the estimated cost of each rule over the records `fed` when the cluster is one
-/// process (which has read every record, so all its workers compute the same placement);
-/// spread over every worker otherwise, since another process's records are not known here.
+/// spread over every worker. Placed by the estimated cost of each rule over the records `fed`
+/// when the cluster is one process (which has read every record, so all its workers compute
+/// the same placement); empty (every rule spread) otherwise, since another process's records
+/// are not known here.
 pub fn placement_of(
     rules: &[(Rule, Program)],
     fed: &FedTables,

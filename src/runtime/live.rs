@@ -298,8 +298,8 @@ where
                 batch_records += j - first;
                 batch_ticks += 1;
                 if speed == Speed::Max {
-                    // As fast as possible: hand ticks in batches and let each batch through
-                    // before the next, so that differential processes many ticks per step.
+                    // As fast as possible: hand ticks in batches, a bounded number of them in
+                    // the dataflow at once, so that differential processes many ticks per step.
                     if batch_records >= MAX_BATCH_RECORDS
                         || batch_ticks >= MAX_BATCH_TICKS
                         || (i >= events.len() && c >= constant.len())
@@ -314,11 +314,7 @@ where
                         in_flight.push_back(t);
                         if in_flight.len() < depth {
                             worker.step();
-                        }
-                        while in_flight.len() >= depth {
-                            let Some(&oldest) = in_flight.front() else {
-                                break;
-                            };
+                        } else if let Some(oldest) = in_flight.pop_front() {
                             // Past a short spin, parking when there is nothing to do leaves
                             // the core to the other workers (or to other work on a shared
                             // machine); a message or activation wakes the worker.
@@ -330,7 +326,6 @@ where
                                     worker.step_or_park(Some(PARK));
                                 }
                             }
-                            in_flight.pop_front();
                         }
                         batch_records = 0;
                         batch_ticks = 0;
