@@ -3,18 +3,37 @@
 
 use super::*;
 
+/// Where an output column of a map comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Source {
+    /// Input column `j`, moved out of the input row: no later column reads it.
+    Move(usize),
+    /// Input column `j`, copied: a later column reads it too.
+    Copy(usize),
+    /// The map's expression of that index, computed.
+    Eval(usize),
+}
+
 /// How a map's output row is made from its input row without building it anew where it can be.
 pub(super) enum MapShape {
     /// Input columns in increasing order, nothing computed: moved within the row.
     Select(Vec<usize>),
-    /// The first this many input columns as they are, then computed columns.
-    Extend(usize),
-    /// Every column computed into a new row.
-    Any,
+    /// Every column either kept where it is or computed (`extend`, or a `project` that rewrites
+    /// a few columns in place): the computed values are written into the input row.
+    InPlace {
+        /// How many columns the output has.
+        width: usize,
+        /// The computed columns: (output column, expression index).
+        computed: Vec<(usize, usize)>,
+    },
+    /// A new row: input columns moved out of the input row (copied when read again), the
+    /// others computed. No value is copied that is not read twice.
+    Rebuild(Vec<Source>),
 }
 
 impl MapShape {
-    /// The output row of a map of this shape computing `exprs` over `row`.
+    /// The output row of a map of this shape computing `exprs` over `row`: the same row as
+    /// `exprs` each evaluated over `row`.
     pub(super) fn apply(&self, exprs: &[ScalarExpr], mut row: Row, ctx: &EvalCtx) -> Row {
         match self {
             // Columns kept in order (project, project-away): moved in place.
@@ -32,44 +51,108 @@ impl MapShape {
                 row.truncate(picks.len());
                 row
             }
-            // The first columns kept as they are (extend): the others computed and put after
-            // them.
-            MapShape::Extend(kept) => {
-                let more: Vec<Value> = exprs[*kept..].iter().map(|e| e.eval(&row, ctx)).collect();
-                row.resize(*kept, Value::Null);
-                row.extend(more);
+            // Computed over the whole input row first, then written over it.
+            MapShape::InPlace { width, computed } => {
+                match computed.as_slice() {
+                    [] => {}
+                    [(i, e)] => {
+                        let v = exprs[*e].eval(&row, ctx);
+                        put(&mut row, *i, v);
+                    }
+                    _ => {
+                        let values: Vec<Value> = computed
+                            .iter()
+                            .map(|&(_, e)| exprs[e].eval(&row, ctx))
+                            .collect();
+                        for (&(i, _), v) in computed.iter().zip(values) {
+                            put(&mut row, i, v);
+                        }
+                    }
+                }
+                row.resize(*width, Value::Null);
                 row
             }
-            MapShape::Any => exprs.iter().map(|e| e.eval(&row, ctx)).collect(),
+            MapShape::Rebuild(sources) => sources
+                .iter()
+                .map(|s| match *s {
+                    Source::Move(j) => row.get_mut(j).map(std::mem::take).unwrap_or_default(),
+                    Source::Copy(j) => row.get(j).cloned().unwrap_or_default(),
+                    Source::Eval(e) => exprs[e].eval(&row, ctx),
+                })
+                .collect(),
         }
     }
 
     /// The shape of a map computing `exprs` (over an input row at least as wide as the
     /// columns they read).
     pub(super) fn of(exprs: &[ScalarExpr]) -> MapShape {
-        let picks: Option<Vec<usize>> = exprs
-            .iter()
-            .map(|e| match e {
-                ScalarExpr::Column(j) => Some(*j),
-                _ => None,
-            })
-            .collect();
+        let column = |e: &ScalarExpr| match e {
+            ScalarExpr::Column(j) => Some(*j),
+            _ => None,
+        };
+        let picks: Option<Vec<usize>> = exprs.iter().map(column).collect();
         if let Some(picks) = picks
             && picks.windows(2).all(|w| w[0] < w[1])
         {
             return MapShape::Select(picks);
         }
-        let kept = exprs
+        if exprs
             .iter()
             .enumerate()
-            .take_while(|(i, e)| matches!(e, ScalarExpr::Column(j) if j == i))
-            .count();
-        if kept > 0 {
-            MapShape::Extend(kept)
-        } else {
-            MapShape::Any
+            .all(|(i, e)| column(e).is_none_or(|j| j == i))
+        {
+            let computed = exprs
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| column(e).is_none())
+                .map(|(i, _)| (i, i))
+                .collect();
+            return MapShape::InPlace {
+                width: exprs.len(),
+                computed,
+            };
         }
+        // An input column is moved out at its last read: after it, no column copies it and no
+        // computed column reads it (computed columns are evaluated in output order, over the
+        // input row less the columns moved out before them).
+        let reads: Vec<std::collections::BTreeSet<usize>> = exprs
+            .iter()
+            .map(|e| {
+                let mut cols = std::collections::BTreeSet::new();
+                if column(e).is_none() {
+                    expr_columns(e, &mut cols);
+                }
+                cols
+            })
+            .collect();
+        let sources = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match column(e) {
+                None => Source::Eval(i),
+                Some(j) => {
+                    let read_later = exprs[i + 1..]
+                        .iter()
+                        .zip(&reads[i + 1..])
+                        .any(|(later, r)| column(later) == Some(j) || r.contains(&j));
+                    if read_later {
+                        Source::Copy(j)
+                    } else {
+                        Source::Move(j)
+                    }
+                }
+            })
+            .collect();
+        MapShape::Rebuild(sources)
     }
+}
+
+/// Writes `v` as column `i` of `row`, widening it with nulls when it is narrower.
+fn put(row: &mut Row, i: usize, v: Value) {
+    if i >= row.len() {
+        row.resize(i + 1, Value::Null);
+    }
+    row[i] = v;
 }
 
 /// Where an output column of an mv-apply comes from: a kept input column (an expression over
@@ -244,5 +327,92 @@ pub(super) fn fusable(p: &Plan) -> bool {
                 && !matches!(input.node, Node::Scan { .. })
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::func::ops::BinOp;
+    use proptest::prelude::*;
+
+    /// An expression over rows of `width` columns: a column (possibly past the row's end), a
+    /// literal, a sum of two columns, or a string function of one.
+    fn expr(width: usize) -> impl Strategy<Value = ScalarExpr> {
+        prop_oneof![
+            4 => (0..width + 2).prop_map(ScalarExpr::Column),
+            1 => any::<i64>().prop_map(|x| ScalarExpr::Literal(Value::Long(x))),
+            1 => (0..width, 0..width).prop_map(|(a, b)| ScalarExpr::Binary(
+                BinOp::Add,
+                Box::new(ScalarExpr::Column(a)),
+                Box::new(ScalarExpr::Column(b)),
+            )),
+            1 => (0..width).prop_map(|a| ScalarExpr::Call {
+                name: "tostring".into(),
+                args: vec![ScalarExpr::Column(a)],
+            }),
+        ]
+    }
+
+    fn row(width: usize) -> impl Strategy<Value = Row> {
+        proptest::collection::vec(
+            prop_oneof![
+                any::<i64>().prop_map(Value::Long),
+                "[a-c]{0,3}".prop_map(Value::str),
+                Just(Value::Null),
+            ],
+            width,
+        )
+    }
+
+    proptest! {
+        /// Whatever the shape chosen, a map's row is its expressions each evaluated over the
+        /// input row.
+        #[test]
+        fn map_shapes_give_each_expression_over_the_input(
+            (input, exprs) in (1usize..6).prop_flat_map(|w| (row(w), proptest::collection::vec(expr(w), 0..8)))
+        ) {
+            let ctx = EvalCtx::default();
+            let want: Row = exprs.iter().map(|e| e.eval(&input, &ctx)).collect();
+            let got = MapShape::of(&exprs).apply(&exprs, input.clone(), &ctx);
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn shapes_move_rather_than_copy() {
+        let col = ScalarExpr::Column;
+        let f = |j| ScalarExpr::Call {
+            name: "tostring".into(),
+            args: vec![col(j)],
+        };
+        // extend, and a project that rewrites one column in place: written into the row.
+        assert!(matches!(
+            MapShape::of(&[col(0), col(1), f(0)]),
+            MapShape::InPlace { width: 3, ref computed } if computed == &[(2, 2)]
+        ));
+        assert!(matches!(
+            MapShape::of(&[col(0), f(1), col(2)]),
+            MapShape::InPlace { width: 3, ref computed } if computed == &[(1, 1)]
+        ));
+        // Reordered: each column moved at its last read; one read again later is copied, and
+        // one that a later computed column reads too.
+        let MapShape::Rebuild(s) = MapShape::of(&[col(2), col(0), col(2), f(1), col(1)]) else {
+            panic!("a rebuilt row expected");
+        };
+        assert_eq!(
+            s,
+            vec![
+                Source::Copy(2),
+                Source::Move(0),
+                Source::Move(2),
+                Source::Eval(3),
+                Source::Move(1)
+            ]
+        );
+        let MapShape::Rebuild(s) = MapShape::of(&[col(1), f(1)]) else {
+            panic!("a rebuilt row expected");
+        };
+        assert_eq!(s, vec![Source::Copy(1), Source::Eval(1)]);
     }
 }

@@ -108,18 +108,32 @@ impl ScalarExpr {
         ScalarExpr::Literal(v)
     }
 
+    /// The value of this expression over `row`, as [`ScalarExpr::eval`] computes it, borrowed
+    /// from the row or the expression where it is a column or a literal: an operand read this
+    /// way is neither copied nor dropped.
+    pub fn eval_ref<'a>(&'a self, row: &'a [Value], ctx: &EvalCtx) -> std::borrow::Cow<'a, Value> {
+        use std::borrow::Cow;
+        match self {
+            ScalarExpr::Column(i) => row.get(*i).map_or(Cow::Owned(Value::Null), Cow::Borrowed),
+            ScalarExpr::Literal(v) => Cow::Borrowed(v),
+            _ => Cow::Owned(self.eval(row, ctx)),
+        }
+    }
+
     /// Evaluates the expression over `row` with `ctx`'s `now()` and scalar sub-query values.
     pub fn eval(&self, row: &[Value], ctx: &EvalCtx) -> Value {
         match self {
             ScalarExpr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
             ScalarExpr::Literal(v) => v.clone(),
-            ScalarExpr::Binary(op, a, b) => ops::binary(*op, &a.eval(row, ctx), &b.eval(row, ctx)),
-            ScalarExpr::Not(a) => ops::not(&a.eval(row, ctx)),
-            ScalarExpr::Neg(a) => ops::negate(&a.eval(row, ctx)),
+            ScalarExpr::Binary(op, a, b) => {
+                ops::binary(*op, &a.eval_ref(row, ctx), &b.eval_ref(row, ctx))
+            }
+            ScalarExpr::Not(a) => ops::not(&a.eval_ref(row, ctx)),
+            ScalarExpr::Neg(a) => ops::negate(&a.eval_ref(row, ctx)),
             ScalarExpr::And(xs) => {
                 let mut acc = Value::Bool(true);
                 for x in xs {
-                    acc = ops::and(&acc, &x.eval(row, ctx));
+                    acc = ops::and(&acc, &x.eval_ref(row, ctx));
                     if acc == Value::Bool(false) {
                         break;
                     }
@@ -129,7 +143,7 @@ impl ScalarExpr {
             ScalarExpr::Or(xs) => {
                 let mut acc = Value::Bool(false);
                 for x in xs {
-                    acc = ops::or(&acc, &x.eval(row, ctx));
+                    acc = ops::or(&acc, &x.eval_ref(row, ctx));
                     if acc == Value::Bool(true) {
                         break;
                     }
@@ -157,13 +171,13 @@ impl ScalarExpr {
                 negated,
                 ignore_case,
             } => {
-                let x = expr.eval(row, ctx);
+                let x = expr.eval_ref(row, ctx);
                 let items: Vec<Value> = list.iter().map(|a| a.eval(row, ctx)).collect();
                 let r = ops::in_list(&x, &items, *ignore_case);
                 if *negated { ops::not(&r) } else { r }
             }
             ScalarExpr::HasAny { expr, list, all } => {
-                let x = expr.eval(row, ctx);
+                let x = expr.eval_ref(row, ctx);
                 let items: Vec<Value> = list.iter().map(|a| a.eval(row, ctx)).collect();
                 ops::has_any(&x, &items, *all)
             }
@@ -173,14 +187,20 @@ impl ScalarExpr {
                 hi,
                 negated,
             } => {
-                let r = ops::between(&expr.eval(row, ctx), &lo.eval(row, ctx), &hi.eval(row, ctx));
+                let r = ops::between(
+                    &expr.eval_ref(row, ctx),
+                    &lo.eval_ref(row, ctx),
+                    &hi.eval_ref(row, ctx),
+                );
                 if *negated { ops::not(&r) } else { r }
             }
-            ScalarExpr::Member { expr, key } => {
-                expr.eval(row, ctx).get(key).cloned().unwrap_or(Value::Null)
-            }
+            ScalarExpr::Member { expr, key } => expr
+                .eval_ref(row, ctx)
+                .get(key)
+                .cloned()
+                .unwrap_or(Value::Null),
             ScalarExpr::Index { expr, index } => {
-                let v = expr.eval(row, ctx);
+                let v = expr.eval_ref(row, ctx);
                 match index.eval(row, ctx) {
                     Value::Long(i) => v.index(i).cloned().unwrap_or(Value::Null),
                     Value::String(k) => v.get(&k).cloned().unwrap_or(Value::Null),
@@ -189,7 +209,7 @@ impl ScalarExpr {
             }
             ScalarExpr::Now => Value::DateTime(ctx.now),
             ScalarExpr::Scalar(i) => ctx.scalars.get(*i).cloned().unwrap_or(Value::Null),
-            ScalarExpr::Cast(e, ty) => cast(&e.eval(row, ctx), *ty),
+            ScalarExpr::Cast(e, ty) => cast(&e.eval_ref(row, ctx), *ty),
         }
     }
 
