@@ -133,9 +133,30 @@ where
     } = feed;
     events.sort_by_key(|e| e.time);
     constant.sort_by_key(|e| e.time);
-    // Each record is fed by exactly one worker, which takes its row out (rather than cloning
-    // it), so a record's memory is freed once the dataflow is done with it.
-    let events: Arc<Vec<Fed>> = Arc::new(events.into_iter().map(Fed::from).collect());
+    // Each record is fed by exactly one worker: record `j` by local worker `j % workers`. Every
+    // worker reads every record's time (a batch's ticks are the same on all of them); each owns
+    // its own records' rows, in order, and moves them into the dataflow (rather than cloning
+    // them), so a record's memory is freed once the dataflow is done with it, and no worker
+    // touches a row (or a cache line of one) that another feeds.
+    let local_workers = cluster.workers;
+    let mut shares: Vec<Vec<Row>> = (0..local_workers.max(1)).map(|_| Vec::new()).collect();
+    let events: Arc<Vec<Fed>> = Arc::new(
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(j, e)| {
+                if let Some(share) = shares.get_mut(j % local_workers.max(1)) {
+                    share.push(e.row);
+                }
+                Fed {
+                    input: e.input,
+                    time: e.time,
+                    diff: e.diff,
+                }
+            })
+            .collect(),
+    );
+    let shares: Arc<Vec<Mutex<Vec<Row>>>> = Arc::new(shares.into_iter().map(Mutex::new).collect());
     // The inputs fed only constant changes (watchlists), each with the index of its last
     // change: an input is closed once its last change is fed (at once on the workers that feed
     // none), so that what reads it knows it will not change again.
@@ -151,7 +172,6 @@ where
     let last_constant = Arc::new(last_constant);
     let constant = Arc::new(constant);
     let note = Arc::new(note);
-    let local_workers = cluster.workers;
     let build = Arc::new(build);
     let sink = Arc::new(Mutex::new(Some(sink)));
     let fed = Arc::new(AtomicU64::new(0));
@@ -166,6 +186,12 @@ where
             super::profile::register(worker);
             let index = worker.index();
             let local = index % local_workers.max(1);
+            // This worker's records' rows, in the order it feeds them.
+            let mut rows = shares
+                .get(local)
+                .and_then(|s| s.lock().ok().map(|mut v| std::mem::take(&mut *v)))
+                .unwrap_or_default()
+                .into_iter();
             // Only worker 0 reports: it takes the sink.
             let mut sink: Option<S> = if index == 0 {
                 sink.lock().ok().and_then(|mut s| s.take())
@@ -199,10 +225,12 @@ where
             }
             let mut i = 0;
             while i < events.len() && tick_of(events[i].time, tick) == 0 {
-                if i % local_workers.max(1) == local
-                    && let Some(h) = handles.get_mut(events[i].input).and_then(Option::as_mut)
-                {
-                    h.update(events[i].take_row(), events[i].diff);
+                if i % local_workers.max(1) == local {
+                    // Taken whether or not it is fed, so that the next row is the next record's.
+                    let row = rows.next().unwrap_or_default();
+                    if let Some(h) = handles.get_mut(events[i].input).and_then(Option::as_mut) {
+                        h.update(row, events[i].diff);
+                    }
                 }
                 i += 1;
             }
@@ -271,11 +299,12 @@ where
                 let first = i;
                 let mut j = i;
                 while j < events.len() && tick_of(events[j].time, tick) == t {
-                    if j % local_workers.max(1) == local
-                        && let Some(h) = handles.get_mut(events[j].input).and_then(Option::as_mut)
-                    {
-                        h.update_at(events[j].take_row(), t, events[j].diff);
-                        mine += 1;
+                    if j % local_workers.max(1) == local {
+                        let row = rows.next().unwrap_or_default();
+                        if let Some(h) = handles.get_mut(events[j].input).and_then(Option::as_mut) {
+                            h.update_at(row, t, events[j].diff);
+                            mine += 1;
+                        }
                     }
                     j += 1;
                 }
@@ -405,33 +434,12 @@ fn close_constants(
     }
 }
 
-/// A record waiting to be fed: its row is taken by the one worker that feeds it.
+/// A record waiting to be fed, less its row (which the worker that feeds it owns): its input,
+/// event time and difference.
 struct Fed {
     input: usize,
     time: i64,
     diff: isize,
-    row: Mutex<Row>,
-}
-
-impl From<Event> for Fed {
-    fn from(e: Event) -> Fed {
-        Fed {
-            input: e.input,
-            time: e.time,
-            diff: e.diff,
-            row: Mutex::new(e.row),
-        }
-    }
-}
-
-impl Fed {
-    /// The row, taken out (an empty row if it was taken before or its lock is poisoned).
-    fn take_row(&self) -> Row {
-        self.row
-            .lock()
-            .map(|mut r| std::mem::take(&mut *r))
-            .unwrap_or_default()
-    }
 }
 
 /// A built dataflow: its input handles, its note input and its probe.
