@@ -51,6 +51,11 @@ impl MapShape {
                 row.truncate(picks.len());
                 row
             }
+            // A row cut to fewer columns is made anew, rather than kept in the input row's
+            // larger allocation.
+            MapShape::InPlace { width, .. } if *width < row.len() => {
+                exprs.iter().map(|e| e.eval(&row, ctx)).collect()
+            }
             // Computed over the whole input row first, then written over it.
             MapShape::InPlace { width, computed } => {
                 match computed.as_slice() {
