@@ -139,9 +139,9 @@ where
     // them), so a record's memory is freed once the dataflow is done with it, and no worker
     // touches a row (or a cache line of one) that another feeds.
     let local_workers = cluster.workers;
-    let share = events.len() / local_workers.max(1) + 1;
+    let per_worker = events.len() / local_workers.max(1) + 1;
     let mut shares: Vec<Vec<Row>> = (0..local_workers.max(1))
-        .map(|_| Vec::with_capacity(share))
+        .map(|_| Vec::with_capacity(per_worker))
         .collect();
     let events: Arc<Vec<Fed>> = Arc::new(
         events
