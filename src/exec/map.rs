@@ -19,13 +19,9 @@ pub(super) enum MapShape {
     /// Input columns in increasing order, nothing computed: moved within the row.
     Select(Vec<usize>),
     /// Every column either kept where it is or computed (`extend`, or a `project` that rewrites
-    /// a few columns in place): the computed values are written into the input row.
-    InPlace {
-        /// How many columns the output has.
-        width: usize,
-        /// The computed columns: (output column, expression index).
-        computed: Vec<(usize, usize)>,
-    },
+    /// a few columns in place): the columns listed are computed, each by its expression, and
+    /// written into the input row.
+    InPlace(Vec<usize>),
     /// A new row: input columns moved out of the input row (copied when read again), the
     /// others computed. No value is copied that is not read twice.
     Rebuild(Vec<Source>),
@@ -53,28 +49,26 @@ impl MapShape {
             }
             // A row cut to fewer columns is made anew, rather than kept in the input row's
             // larger allocation.
-            MapShape::InPlace { width, .. } if *width < row.len() => {
+            MapShape::InPlace(_) if exprs.len() < row.len() => {
                 exprs.iter().map(|e| e.eval(&row, ctx)).collect()
             }
             // Computed over the whole input row first, then written over it.
-            MapShape::InPlace { width, computed } => {
+            MapShape::InPlace(computed) => {
                 match computed.as_slice() {
                     [] => {}
-                    [(i, e)] => {
-                        let v = exprs[*e].eval(&row, ctx);
-                        put(&mut row, *i, v);
+                    &[i] => {
+                        let v = exprs[i].eval(&row, ctx);
+                        put(&mut row, i, v);
                     }
                     _ => {
-                        let values: Vec<Value> = computed
-                            .iter()
-                            .map(|&(_, e)| exprs[e].eval(&row, ctx))
-                            .collect();
-                        for (&(i, _), v) in computed.iter().zip(values) {
+                        let values: Vec<Value> =
+                            computed.iter().map(|&i| exprs[i].eval(&row, ctx)).collect();
+                        for (&i, v) in computed.iter().zip(values) {
                             put(&mut row, i, v);
                         }
                     }
                 }
-                row.resize(*width, Value::Null);
+                row.resize(exprs.len(), Value::Null);
                 row
             }
             MapShape::Rebuild(sources) => sources
@@ -106,16 +100,11 @@ impl MapShape {
             .enumerate()
             .all(|(i, e)| column(e).is_none_or(|j| j == i))
         {
-            let computed = exprs
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| column(e).is_none())
-                .map(|(i, _)| (i, i))
-                .collect();
-            return MapShape::InPlace {
-                width: exprs.len(),
-                computed,
-            };
+            return MapShape::InPlace(
+                (0..exprs.len())
+                    .filter(|&i| column(&exprs[i]).is_none())
+                    .collect(),
+            );
         }
         // An input column is moved out at its last read: after it, no column copies it and no
         // computed column reads it (computed columns are evaluated in output order, over the
@@ -394,11 +383,11 @@ mod tests {
         // extend, and a project that rewrites one column in place: written into the row.
         assert!(matches!(
             MapShape::of(&[col(0), col(1), f(0)]),
-            MapShape::InPlace { width: 3, ref computed } if computed == &[(2, 2)]
+            MapShape::InPlace(ref computed) if computed == &[2]
         ));
         assert!(matches!(
             MapShape::of(&[col(0), f(1), col(2)]),
-            MapShape::InPlace { width: 3, ref computed } if computed == &[(1, 1)]
+            MapShape::InPlace(ref computed) if computed == &[1]
         ));
         // Reordered: each column moved at its last read; one read again later is copied, and
         // one that a later computed column reads too.
