@@ -46,8 +46,16 @@ fn pack() -> Vec<(Rule, Program)> {
         .collect()
 }
 
-/// Every alert event of the pack run as one dataflow, per rule.
+/// Every alert event of the pack run as one dataflow, per rule, and the ticks reported.
 fn pack_alerts(workers: usize, speed: Speed) -> (Vec<Vec<AlertEvent>>, u64) {
+    let (alerts, ticks, _) = pack_run(workers, speed);
+    (alerts, ticks)
+}
+
+/// Every alert event of the pack, per rule; the ticks reported; and the records the last tick
+/// report counts. Checks that the notes come first, once, and the finish last, once; that
+/// ticks are reported in order, each once; and that the count of records never falls.
+fn pack_run(workers: usize, speed: Speed) -> (Vec<Vec<AlertEvent>>, u64, u64) {
     let rules = pack();
     let tables: HashMap<_, _> = attack_tenant().into_iter().collect();
     let watchlists = HashMap::from([("NetworkAllowlist".to_string(), allowlist())]);
@@ -62,27 +70,32 @@ fn pack_alerts(workers: usize, speed: Speed) -> (Vec<Vec<AlertEvent>>, u64) {
     let mut per_rule = vec![Vec::new(); rules.len()];
     let mut ticks = 0;
     let mut last_tick = 0;
-    kqlflow::pack::run(
-        &rules,
-        tables,
-        &watchlists,
-        &options,
-        Vec::new(),
-        |r| match r {
-            Report::Alert { rule, event } => per_rule[*rule].push(event.clone()),
+    let mut records = 0;
+    let (mut notes, mut finished) = (0, 0);
+    kqlflow::pack::run(&rules, tables, &watchlists, &options, Vec::new(), |r| {
+        assert_eq!(finished, 0, "{r:?} after the finish");
+        match r {
+            Report::Alert { rule, event } => {
+                assert_eq!(notes, 1, "an alert before the notes");
+                per_rule[*rule].push(event.clone())
+            }
             Report::Ticks(done) => {
                 for t in done {
                     // Ticks are reported in order, each once.
                     assert!(t.tick > last_tick || ticks == 0);
+                    assert!(t.records >= records, "{t:?} after {records} records");
                     last_tick = t.tick;
+                    records = t.records;
                     ticks += 1;
                 }
             }
-            _ => {}
-        },
-    )
+            Report::Notes(_) => notes += 1,
+            Report::Finished { .. } => finished += 1,
+        }
+    })
     .unwrap();
-    (per_rule, ticks)
+    assert_eq!((notes, finished), (1, 1));
+    (per_rule, ticks, records)
 }
 
 #[test]
@@ -121,8 +134,22 @@ fn the_pack_as_one_dataflow_raises_what_each_rule_raises_alone_on_1_2_and_3_work
         ..ClusterOptions::default()
     };
     assert!(kqlflow::pack::placement_of(&rules, &fed, &two).is_empty());
+    // On 2 workers every rule is placed, so each worker's rules run as a dataflow of their own
+    // (kqlflow::runtime::split), their outputs merged.
+    let two_workers = ClusterOptions {
+        workers: 2,
+        ..ClusterOptions::default()
+    };
+    assert!(
+        kqlflow::pack::placement_of(&rules, &fed, &two_workers)
+            .iter()
+            .all(Option::is_some)
+    );
+    let mut counted = Vec::new();
     for workers in [1, 2, 3] {
-        let (together, ticks) = pack_alerts(workers, Speed::Max);
+        let (together, ticks, fed) = pack_run(workers, Speed::Max);
+        counted.push(fed);
+        assert!(fed <= records as u64, "{fed} of {records} records counted");
         assert_eq!(together, alone, "{workers} worker(s)");
         // One latency per tick at which records were handed.
         let mut distinct: Vec<u64> = tenant
@@ -134,6 +161,11 @@ fn the_pack_as_one_dataflow_raises_what_each_rule_raises_alone_on_1_2_and_3_work
         assert_eq!(ticks, distinct.len() as u64);
         assert!(records > 0);
     }
+    // By the last tick every record fed has been counted once, however the pack is split.
+    assert!(
+        counted.iter().all(|&c| c == counted[0] && c > 0),
+        "{counted:?}"
+    );
 }
 
 #[test]

@@ -81,6 +81,40 @@ impl Layouts {
             .collect()
     }
 
+    /// `row`, a record of `table` cut to this layout, cut further to `own`'s (a layout that
+    /// keeps some of these columns, as those of a subset of the programs): a copy of the values
+    /// `own` keeps, in its order. A row whose layout is the same in both, or that cannot be
+    /// projected, is copied whole.
+    pub fn recut(&self, own: &Layouts, table: &str, row: &Row) -> Row {
+        match self.projection_to(own, table) {
+            Some(positions) => positions
+                .iter()
+                .map(|&p| row.get(p).cloned().unwrap_or_default())
+                .collect(),
+            None => row.clone(),
+        }
+    }
+
+    /// `row`, a record of `table` cut to this layout, at its full width again (the columns
+    /// this layout does not keep hold their type's empty value), as [`SourceFilter`] reads
+    /// records; a table whose rows are not cut, or that the catalog does not know, is copied
+    /// as it is.
+    ///
+    /// [`SourceFilter`]: super::SourceFilter
+    pub fn widen(&self, table: &str, row: &Row) -> Row {
+        let (Some(kept), Some(def)) = (self.tables.get(table), Catalog::builtin().table(table))
+        else {
+            return row.clone();
+        };
+        let mut full = def.schema.empty_row();
+        for (value, &c) in row.iter().zip(kept) {
+            if let Some(slot) = full.get_mut(c) {
+                *slot = value.clone();
+            }
+        }
+        full
+    }
+
     /// `row`, a full-width record of `table`, cut to the columns its layout keeps.
     pub fn narrow(&self, table: &str, row: Row) -> Row {
         match self.tables.get(table) {

@@ -203,7 +203,7 @@ pub fn run_program_at(
             events,
             constant,
             note,
-            in_flight: None,
+            first_worker: 0,
         },
         move |mut inputs: Vec<Rows<'_>>| {
             let mut sources = Sources {

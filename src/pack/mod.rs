@@ -18,8 +18,9 @@ use crate::exec::{
 use crate::model::Row;
 use crate::plan::Program;
 use crate::rules::Rule;
-use crate::runtime::live::{Feed, Sink, Speed, run_live};
-use crate::runtime::{ClusterOptions, Event, Rows, Time};
+use crate::runtime::live::{Feed, NO_INPUT, Sink, Speed, run_live};
+use crate::runtime::split::{Group, run_split};
+use crate::runtime::{ClusterOptions, Event, Rows, Time, tick_of};
 
 /// What a running pack reports, in the order it happens.
 #[derive(Clone, Debug, PartialEq)]
@@ -373,6 +374,145 @@ pub fn placement_of(
     crate::exec::placement::place(&weights, cluster.workers)
 }
 
+/// The pack split by the worker each rule is placed on (`placed`, one per rule): for each
+/// worker with rules, a dataflow of those rules alone over the inputs they read, its outputs
+/// numbered as the rules in the pack. Each is fed the watchlists' changes and those of the
+/// pack's `events` (records cut to the pack's `layouts`) that its rules' scan filters keep,
+/// cut to the columns its rules read: a record that several workers' rules keep is fed to
+/// each. Each also passes (without a record) every tick at which another is fed one.
+fn split_by_worker(
+    rules: &[(Rule, Program)],
+    placed: &[Option<usize>],
+    events: Vec<Event>,
+    watchlists: &HashMap<String, Watchlist>,
+    layouts: &Layouts,
+    tick: i64,
+) -> Vec<Group<impl for<'scope> Fn(Vec<Rows<'scope>>) -> Vec<Rows<'scope>> + Send + Sync + 'static>>
+{
+    /// What one worker's dataflow reads: the worker, its rules' indices in the pack, its
+    /// inputs, the columns it keeps, its scans' filters and its records.
+    struct Part {
+        worker: usize,
+        members: Vec<usize>,
+        names: Vec<(bool, String)>,
+        layouts: Layouts,
+        filter: SourceFilter,
+        events: Vec<Event>,
+    }
+    let workers = placed.iter().flatten().max().map_or(0, |&w| w + 1);
+    let mut parts: Vec<Part> = (0..workers)
+        .map(|w| {
+            let members: Vec<usize> = (0..rules.len())
+                .filter(|&r| placed.get(r) == Some(&Some(w)))
+                .collect();
+            (w, members)
+        })
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(worker, members)| {
+            let programs = || members.iter().map(|&r| &rules[r].1);
+            Part {
+                worker,
+                names: input_names(programs()),
+                layouts: Layouts::of(programs()),
+                filter: SourceFilter::of(programs()),
+                events: Vec::new(),
+                members,
+            }
+        })
+        .collect();
+    // Per input of the pack: its table, and per part, its input there and whether the part
+    // tests that table's records.
+    let pack_names = input_names(rules.iter().map(|(_, p)| p));
+    let readers: Vec<Vec<(usize, usize, bool)>> = pack_names
+        .iter()
+        .map(|name| {
+            parts
+                .iter()
+                .enumerate()
+                .filter_map(|(g, part)| {
+                    let input = part.names.iter().position(|n| n == name)?;
+                    let tested = part.filter.filtered_tables().contains(&name.1.as_str());
+                    Some((g, input, tested))
+                })
+                .collect()
+        })
+        .collect();
+    for e in events {
+        let (Some(name), Some(readers)) = (pack_names.get(e.input), readers.get(e.input)) else {
+            continue;
+        };
+        let table = name.1.as_str();
+        let full = readers
+            .iter()
+            .any(|r| r.2)
+            .then(|| layouts.widen(table, &e.row));
+        for &(g, input, tested) in readers {
+            let part = &mut parts[g];
+            if tested && full.as_ref().is_some_and(|f| !part.filter.keeps(table, f)) {
+                continue;
+            }
+            part.events.push(Event {
+                input,
+                time: e.time,
+                row: layouts.recut(&part.layouts, table, &e.row),
+                diff: e.diff,
+            });
+        }
+    }
+    // Every part passes every tick at which any part is fed a record, as one dataflow would,
+    // so that no tick waits in the merge for a part that has no record until much later.
+    let ticks_of = |events: &[Event]| -> Vec<(Time, i64)> {
+        let mut t: Vec<(Time, i64)> = events
+            .iter()
+            .map(|e| (tick_of(e.time, tick), e.time))
+            .collect();
+        t.sort_unstable();
+        t.dedup_by_key(|x| x.0);
+        t
+    };
+    let mut all: Vec<(Time, i64)> = parts.iter().flat_map(|p| ticks_of(&p.events)).collect();
+    all.sort_unstable();
+    all.dedup_by_key(|x| x.0);
+    for part in &mut parts {
+        let own = ticks_of(&part.events);
+        let mut k = 0;
+        for &(t, time) in &all {
+            while own.get(k).is_some_and(|o| o.0 < t) {
+                k += 1;
+            }
+            if own.get(k).is_none_or(|o| o.0 != t) {
+                part.events.push(Event {
+                    input: NO_INPUT,
+                    time,
+                    row: Row::new(),
+                    diff: 0,
+                });
+            }
+        }
+    }
+    parts
+        .into_iter()
+        .map(|part| {
+            let group: Vec<(Rule, Program)> =
+                part.members.iter().map(|&r| rules[r].clone()).collect();
+            let constant = constants(&group, &part.names, watchlists);
+            let programs: Vec<Program> = group.iter().map(|(_, p)| p.clone()).collect();
+            let labels: Vec<String> = group.iter().map(|(r, _)| r.name.clone()).collect();
+            Group {
+                inputs: part.names.len(),
+                feed: Feed {
+                    events: part.events,
+                    constant,
+                    note: Row::new(),
+                    first_worker: part.worker,
+                },
+                build: render_pack(programs, labels, part.names, part.layouts, tick, Vec::new()),
+                outputs: part.members,
+            }
+        })
+        .collect()
+}
+
 /// Every watchlist's changes, as events of its input.
 fn constants(
     rules: &[(Rule, Program)],
@@ -414,10 +554,7 @@ pub fn run_fed(
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let skipped = fed.skipped;
     let placed = placement_of(rules, &fed, &options.cluster);
-    // With every rule placed, the workers run different rules and may drift a few batches
-    // apart; with a rule's keys spread, every batch needs every worker.
-    let in_flight = (!placed.is_empty() && placed.iter().all(Option::is_some))
-        .then_some(crate::runtime::live::IN_FLIGHT_PLACED);
+    let split = !placed.is_empty() && placed.iter().all(Option::is_some);
     let mut events = Vec::new();
     for (name, rows) in fed.tables {
         if let Some(input) = names.iter().position(|n| *n == (false, name.clone())) {
@@ -440,22 +577,30 @@ pub fn run_fed(
     let n = names.len();
     let cluster = options.cluster.clone();
     let speed = options.speed;
-    let worker = std::thread::spawn(move || {
-        run_live(
-            &cluster,
-            tick,
-            speed,
-            n,
-            Feed {
-                events,
-                constant,
-                note,
-                in_flight,
-            },
-            render_pack(programs, labels, names, layouts, tick, placed),
-            sink,
-        )
-    });
+    let worker = if split {
+        // Every rule is placed: each worker's rules run as a dataflow of their own (see
+        // [`crate::runtime::split`]), which need not keep pace with the others'.
+        let ticks: Vec<Time> = events.iter().map(|e| tick_of(e.time, tick)).collect();
+        let groups = split_by_worker(rules, &placed, events, watchlists, &layouts, tick);
+        std::thread::spawn(move || run_split(tick, speed, groups, vec![note], ticks, sink))
+    } else {
+        std::thread::spawn(move || {
+            run_live(
+                &cluster,
+                tick,
+                speed,
+                n,
+                Feed {
+                    events,
+                    constant,
+                    note,
+                    first_worker: 0,
+                },
+                render_pack(programs, labels, names, layouts, tick, placed),
+                sink,
+            )
+        })
+    };
     let mut summary = PackSummary {
         raised: vec![0; rules.len()],
         suppressed: vec![0; rules.len()],
@@ -472,4 +617,142 @@ pub fn run_fed(
         .join()
         .map_err(|_| crate::runtime::failure("the dataflow's thread failed"))??;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::model::Value;
+    use crate::plan::BindOptions;
+
+    fn rule(name: &str, query: &str) -> (Rule, Program) {
+        let text = format!("id: {name}\nname: {name}\nseverity: Low\nquery: |\n  {query}\n");
+        let rule = Rule::from_yaml(&text, std::path::Path::new(name)).unwrap();
+        let q = crate::kql::parse(&rule.query).unwrap();
+        let p = crate::plan::bind(&rule.query, &q, Catalog::builtin(), &BindOptions::default())
+            .unwrap();
+        (rule, p)
+    }
+
+    /// A full-width sign-in at `time` with these columns set.
+    fn signin(time: i64, set: &[(&str, &str)]) -> (i64, Row) {
+        let def = Catalog::builtin().table("SigninLogs").unwrap();
+        let mut row = def.schema.empty_row();
+        row[def.time_column] = Value::DateTime(time);
+        for (c, v) in set {
+            row[def.schema.index_of(c).unwrap()] = Value::str(v);
+        }
+        (time, row)
+    }
+
+    #[test]
+    fn a_split_feeds_each_worker_the_records_its_rules_keep_cut_to_their_columns() {
+        let rules = vec![
+            rule(
+                "failed",
+                "SigninLogs | where ResultType != \"0\" | project UserPrincipalName",
+            ),
+            rule(
+                "portal",
+                "SigninLogs | where AppDisplayName == \"Portal\" | project IPAddress",
+            ),
+        ];
+        let records = vec![
+            // Kept by the first rule only, by the second only, by both, by neither.
+            signin(10, &[("ResultType", "50126"), ("UserPrincipalName", "a@x")]),
+            signin(
+                20,
+                &[
+                    ("ResultType", "0"),
+                    ("AppDisplayName", "Portal"),
+                    ("IPAddress", "1.2.3.4"),
+                ],
+            ),
+            signin(
+                30,
+                &[
+                    ("ResultType", "50053"),
+                    ("AppDisplayName", "Portal"),
+                    ("UserPrincipalName", "b@x"),
+                    ("IPAddress", "5.6.7.8"),
+                ],
+            ),
+            signin(40, &[("ResultType", "0"), ("AppDisplayName", "Teams")]),
+        ];
+        let fed =
+            Shape::of(&rules).prepare_all(HashMap::from([("SigninLogs".to_string(), records)]));
+        let names = input_names(rules.iter().map(|(_, p)| p));
+        let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
+        let events: Vec<Event> = fed
+            .tables
+            .into_values()
+            .flatten()
+            .map(|(time, row)| Event {
+                input: 0,
+                time,
+                row,
+                diff: 1,
+            })
+            .collect();
+        assert_eq!(names, vec![(false, "SigninLogs".to_string())]);
+        assert_eq!(events.len(), 3, "the record neither rule keeps is not fed");
+        let groups = split_by_worker(
+            &rules,
+            &[Some(1), Some(0)],
+            events,
+            &HashMap::new(),
+            &layouts,
+            1,
+        );
+        assert_eq!(groups.len(), 2);
+        let def = Catalog::builtin().table("SigninLogs").unwrap();
+        // Each worker's rows: the event times, and the values of the columns its rule reads.
+        let seen = |g: &Group<_>, column: &str| -> Vec<(i64, Vec<Value>)> {
+            let own = Layouts::of([&rules[g.outputs[0]].1]);
+            let kept = own.kept("SigninLogs").unwrap();
+            let at = kept
+                .iter()
+                .position(|&c| c == def.schema.index_of(column).unwrap())
+                .unwrap();
+            g.feed
+                .events
+                .iter()
+                .filter(|e| e.input != NO_INPUT)
+                .map(|e| {
+                    assert_eq!(e.row.len(), kept.len(), "cut to the rule's own columns");
+                    assert_eq!(e.input, 0);
+                    (e.time, vec![e.row[at].clone()])
+                })
+                .collect()
+        };
+        // Each passes, without a record, the ticks at which only the other is fed.
+        let marks = |g: &Group<_>| -> Vec<(i64, usize, isize)> {
+            g.feed
+                .events
+                .iter()
+                .filter(|e| e.input == NO_INPUT)
+                .map(|e| (e.time, e.row.len(), e.diff))
+                .collect()
+        };
+        assert_eq!(marks(&groups[0]), vec![(10, 0, 0)]);
+        assert_eq!(marks(&groups[1]), vec![(20, 0, 0)]);
+        // Worker 0 runs the second rule: the Portal sign-ins.
+        assert_eq!(groups[0].outputs, vec![1]);
+        assert_eq!(groups[0].feed.first_worker, 0);
+        assert_eq!(
+            seen(&groups[0], "IPAddress"),
+            vec![
+                (20, vec![Value::str("1.2.3.4")]),
+                (30, vec![Value::str("5.6.7.8")])
+            ]
+        );
+        // Worker 1 runs the first: the failed ones.
+        assert_eq!(groups[1].outputs, vec![0]);
+        assert_eq!(groups[1].feed.first_worker, 1);
+        assert_eq!(
+            seen(&groups[1], "UserPrincipalName"),
+            vec![(10, vec![Value::str("a@x")]), (30, vec![Value::str("b@x")])]
+        );
+    }
 }

@@ -25,9 +25,9 @@ use crate::model::Row;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Speed {
     /// Ticks are handed to the dataflow as fast as it takes them: in batches (of up to
-    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), at most
-    /// [`Feed::in_flight`] of them in the dataflow at once; a tick's latency includes waiting
-    /// for the rest of its batch and for the batches before it.
+    /// [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_TICKS`] ticks), at most [`IN_FLIGHT`]
+    /// of them in the dataflow at once; a tick's latency includes waiting for the rest of its
+    /// batch and for the batches before it.
     Max,
     /// Event time runs this many times faster than the wall clock: a record is handed when
     /// `(its tick - the first tick) / speed` has passed since the start.
@@ -67,19 +67,18 @@ pub trait Sink: Send {
 /// At `--speed max`, ticks are handed in batches of at most this many records…
 pub const MAX_BATCH_RECORDS: usize = 4096;
 /// … or this many ticks, with a bounded number of batches in the dataflow at once
-/// ([`Feed::in_flight`]).
+/// ([`IN_FLIGHT`]).
 pub const MAX_BATCH_TICKS: usize = 256;
 
-/// At `--speed max`, the batches handed and not yet through the dataflow at most, unless the
-/// feed says otherwise ([`Feed::in_flight`]): the previous batch must be through before the
-/// one after the current is handed, so that a worker done with its share of a batch goes on
-/// to the next rather than wait for the others at every batch.
+/// At `--speed max`, the batches handed and not yet through the dataflow at most: the
+/// previous batch must be through before the one after the current is handed, so that a
+/// worker done with its share of a batch goes on to the next rather than wait for the others
+/// at every batch. (When every batch needs every worker, more batches in flight only hold
+/// more rows: 16 were slower than 2 on two workers.)
 pub const IN_FLIGHT: usize = 2;
-/// The batches in flight when every rule is placed on one worker (see
-/// [`crate::exec::placement`]): the workers then run different rules, and one worker's rules
-/// can be a few batches behind another's without either waiting. (When a rule's keys are
-/// spread, every batch needs every worker, and more batches in flight only hold more rows.)
-pub const IN_FLIGHT_PLACED: usize = 16;
+
+/// The input of an event that marks a tick without feeding a record (see [`Feed::events`]).
+pub const NO_INPUT: usize = usize::MAX;
 
 /// The longest a worker waiting for the others parks before looking again.
 const PARK: Duration = Duration::from_millis(1);
@@ -93,7 +92,9 @@ pub(super) type Captured = Rc<RefCell<Vec<(usize, Row, Time, isize)>>>;
 /// What one process feeds a live dataflow.
 #[derive(Clone, Debug, Default)]
 pub struct Feed {
-    /// This process's records (its share of the files), in any order.
+    /// This process's records (its share of the files), in any order. An event of input
+    /// [`NO_INPUT`] feeds nothing: the dataflow passes its tick as one of its records' (and
+    /// reports it to the sink).
     pub events: Vec<Event>,
     /// Changes fed once in the whole cluster, each at its time (watchlists: their first
     /// version at time 0, later versions' changes when they take effect): pass the same on
@@ -102,9 +103,10 @@ pub struct Feed {
     /// This process's note for worker 0 (its counts, its time range): the sink gets every
     /// process's note before the first change.
     pub note: Row,
-    /// At `--speed max` on several workers, the batches in the dataflow at once at most
-    /// (`None`: [`IN_FLIGHT`]; at least 2 are).
-    pub in_flight: Option<usize>,
+    /// Added to each worker's index where the run names its workers (the operator profile):
+    /// 0, except for a dataflow that runs one worker's rules of a split run (see
+    /// [`super::split`]).
+    pub first_worker: usize,
 }
 
 /// Runs a dataflow with `inputs` inputs built by `build` (which returns its outputs) on the
@@ -129,7 +131,7 @@ where
         mut events,
         mut constant,
         note,
-        in_flight: most_in_flight,
+        first_worker,
     } = feed;
     events.sort_by_key(|e| e.time);
     constant.sort_by_key(|e| e.time);
@@ -186,7 +188,7 @@ where
             if let Ok(tx) = started_tx.lock() {
                 let _ = tx.send(());
             }
-            super::profile::register(worker);
+            super::profile::register(worker, first_worker + worker.index());
             let index = worker.index();
             let local = index % local_workers.max(1);
             // This worker's records' rows, in the order it feeds them.
@@ -270,10 +272,6 @@ where
             let (mut batch_records, mut batch_ticks) = (0usize, 0usize);
             // The last tick of each batch handed and not known to be through, at full speed.
             let mut in_flight: VecDeque<Time> = VecDeque::new();
-            let depth = match most_in_flight {
-                Some(d) if worker.peers() > 1 => d.max(2),
-                _ => IN_FLIGHT,
-            };
             while i < events.len() || c < constant.len() {
                 let t = match (events.get(i), constant.get(c)) {
                     (Some(e), Some(k)) => tick_of(e.time, tick).min(tick_of(k.time, tick)),
@@ -340,11 +338,11 @@ where
                             h.advance_to(t + 1);
                             h.flush();
                         }
-                        // Batches in flight (see [`IN_FLIGHT`]): once `depth` batches are
+                        // Batches in flight (see [`IN_FLIGHT`]): once that many batches are
                         // handed and not through, the oldest must pass the probe before the
                         // next is handed.
                         in_flight.push_back(t);
-                        if in_flight.len() < depth {
+                        if in_flight.len() < IN_FLIGHT {
                             worker.step();
                         } else if let Some(oldest) = in_flight.pop_front() {
                             // Past a short spin, parking when there is nothing to do leaves

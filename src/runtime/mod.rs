@@ -11,6 +11,7 @@ pub mod arrival;
 pub mod connect;
 pub mod live;
 pub mod profile;
+pub mod split;
 pub mod stream;
 pub mod temporal;
 

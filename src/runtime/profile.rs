@@ -189,8 +189,10 @@ impl Drop for Profile {
     }
 }
 
-/// Registers the operator profile on `worker` when [`PROFILE_VAR`] asks for it.
-pub fn register(worker: &mut Worker) {
+/// Registers the operator profile on `worker` when [`PROFILE_VAR`] asks for it; its report
+/// names the worker by `index` (the worker's own index, or in a split run the worker whose
+/// rules the dataflow runs).
+pub fn register(worker: &mut Worker, index: usize) {
     let Some(top) = std::env::var(PROFILE_VAR)
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -198,7 +200,7 @@ pub fn register(worker: &mut Worker) {
         return;
     };
     let mut profile = Profile::default();
-    profile.worker = worker.index();
+    profile.worker = index;
     profile.top = top;
     let profile = Rc::new(RefCell::new(profile));
     if let Some(mut registry) = worker.log_register() {
