@@ -470,11 +470,11 @@ fn split_by_worker(
         t.dedup_by_key(|x| x.0);
         t
     };
-    let mut all: Vec<(Time, i64)> = parts.iter().flat_map(|p| ticks_of(&p.events)).collect();
+    let owns: Vec<Vec<(Time, i64)>> = parts.iter().map(|p| ticks_of(&p.events)).collect();
+    let mut all: Vec<(Time, i64)> = owns.iter().flatten().copied().collect();
     all.sort_unstable();
     all.dedup_by_key(|x| x.0);
-    for part in &mut parts {
-        let own = ticks_of(&part.events);
+    for (part, own) in parts.iter_mut().zip(owns) {
         let mut k = 0;
         for &(t, time) in &all {
             while own.get(k).is_some_and(|o| o.0 < t) {
