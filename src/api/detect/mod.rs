@@ -296,9 +296,15 @@ fn start_readers(
     (dirs, started)
 }
 
+/// How long the relay of a stopped run waits for more from readers that are not done (a
+/// reader of standard input blocked in a read) before it lets the pack finish without them.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// Starts the relay from what the readers send (`rx`) to the pack: it forwards until every
-/// reader of `ctx` is done or the run is stopped, then drops the pack's sender so the pack
-/// finishes. The pack's receiver and the relay's thread.
+/// reader of `ctx` is done, then drops the pack's sender so the pack finishes. Once the run
+/// is stopped the readers read what their files hold by then and end: the relay forwards all
+/// of it, and gives up on a reader only after [`STOP_GRACE`] without a record. The pack's
+/// receiver and the relay's thread.
 fn relay(
     rx: Receiver<Arrived>,
     ctx: ReaderCtx,
@@ -310,22 +316,30 @@ fn relay(
     // channel disconnect once they are all gone.
     drop(ctx);
     let handle = std::thread::spawn(move || {
+        // The last record forwarded, or the moment the stop was seen if later.
+        let mut last = std::time::Instant::now();
+        let mut stopped = false;
         loop {
             match rx.recv_timeout(Duration::from_millis(20)) {
                 Ok(a) => {
+                    last = std::time::Instant::now();
                     if pack_tx.send(a).is_err() {
                         break;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if stop.load(Ordering::Acquire) || running.load(Ordering::Acquire) == 0 {
+                    if running.load(Ordering::Acquire) == 0 {
+                        break;
+                    }
+                    if !stopped && stop.load(Ordering::Acquire) {
+                        stopped = true;
+                        last = last.max(std::time::Instant::now());
+                    }
+                    if stopped && last.elapsed() >= STOP_GRACE {
                         break;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if stop.load(Ordering::Acquire) {
-                break;
             }
         }
     });
