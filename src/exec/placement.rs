@@ -10,11 +10,14 @@
 //!
 //! The rules are placed by an estimate of their cost ([`program_weight`]: the changes that can
 //! reach each of a rule's plan nodes, from its tables' record counts), heaviest first, each on
-//! the worker with the least estimated load so far (longest processing time first). A rule
-//! whose estimate is over half again one worker's share of the whole is not placed: its keys
-//! stay spread over every worker, which then each carry a share of it. (Spread, a rule's keyed
-//! operators took about 1.3 times the CPU time they take on one worker, measured on the pack
-//! on two workers, so a rule somewhat over one worker's share still finishes sooner placed.)
+//! the worker with the least estimated load so far (longest processing time first). Every
+//! rule is placed, however heavy: with every rule placed, each worker's rules run as a
+//! dataflow of their own ([`crate::runtime::split`]), which on the pack made two workers 1.8
+//! times as fast as one and three (on two cores) 1.7 times as fast as three workers sharing
+//! one computation with the heaviest rule spread. A pack is then at best as fast as its
+//! heaviest rule alone; a cluster of processes, which spreads every rule's keys, is the way to
+//! share one rule between cores. (Spread over two workers, a rule's keyed operators took about
+//! 1.3 times the CPU time they take on one, and every batch waits for every worker.)
 //!
 //! Placement only decides where state lives; every answer is the same on every worker count.
 //! It must be computed alike on every worker of every process, so a run uses it only when it
@@ -99,29 +102,20 @@ pub fn program_weight(program: &Program, counts: &HashMap<String, u64>) -> u64 {
 /// The worker of each rule, from the rules' estimated costs `weights` on `workers` workers:
 /// `Some(w)` places every summarize and join of the rule on worker `w`, `None` spreads its keys
 /// over every worker. Rules are placed heaviest first (equal weights in their order), each on
-/// the worker whose estimated load is least (the lowest index among equals); a rule heavier
-/// than `3 / (2 * workers)` of the total (half again one worker's share) is spread, and its
-/// weight counted on every worker in equal parts. On one worker, or with fewer than two rules
-/// of any weight, nothing is placed.
+/// the worker whose estimated load is least (the lowest index among equals). On one worker, or
+/// with fewer than two rules of any weight (one rule's keys can only be spread to use more
+/// workers), nothing is placed.
 pub fn place(weights: &[u64], workers: usize) -> Vec<Option<usize>> {
     let mut placed = vec![None; weights.len()];
-    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
     let weighty = weights.iter().filter(|&&w| w > 0).count();
     if workers < 2 || weighty < 2 {
         return placed;
     }
-    let n = workers as u128;
     let mut load = vec![0u128; workers];
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|&a, &b| weights[b].cmp(&weights[a]).then(a.cmp(&b)));
     for i in order {
         let w = u128::from(weights[i]);
-        if 2 * w * n > 3 * total {
-            for l in load.iter_mut() {
-                *l += w / n;
-            }
-            continue;
-        }
         // The least-loaded worker, the first among equals.
         let best = (0..workers).min_by_key(|&k| load[k]).unwrap_or(0);
         load[best] += w;
@@ -180,18 +174,12 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_over_half_again_one_workers_share_is_spread() {
-        // Three workers: 60 of 100 is over half a worker's share (a third) again, so its keys
-        // stay spread; the others are placed on the loads it leaves (20 on each worker).
-        let p = place(&[60, 25, 15], 3);
-        assert_eq!(p, vec![None, Some(0), Some(1)]);
-        // Three workers, 50 of 100 is exactly half again a third: placed, alone.
-        assert_eq!(place(&[50, 25, 25], 3), vec![Some(0), Some(1), Some(2)]);
-        // Two workers: up to three quarters of the whole is placed, and the rest goes to
-        // the other worker.
-        assert_eq!(place(&[60, 30, 10], 2), vec![Some(0), Some(1), Some(1)]);
-        assert_eq!(place(&[75, 20, 5], 2), vec![Some(0), Some(1), Some(1)]);
-        assert_eq!(place(&[76, 20, 4], 2), vec![None, Some(0), Some(1)]);
+    fn a_rule_heavier_than_the_rest_together_is_placed_alone() {
+        // However heavy, a rule is placed: alone on its worker, the others on the rest.
+        assert_eq!(place(&[60, 25, 15], 3), vec![Some(0), Some(1), Some(2)]);
+        assert_eq!(place(&[90, 6, 4], 2), vec![Some(0), Some(1), Some(1)]);
+        // More workers than rules: the rest stay idle.
+        assert_eq!(place(&[90, 6, 4], 5), vec![Some(0), Some(1), Some(2)]);
     }
 
     #[test]
