@@ -257,3 +257,69 @@ fn a_tenant_without_attacks_raises_no_alert() {
     let alerts = hunt(dir.path());
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
+
+/// The whole output of `kqlflow hunt` over a generated tenant on `workers` workers, every
+/// alert lifecycle event and hunting result in JSON Lines, sorted; and its summary's lines
+/// that count records.
+fn hunt_output(dir: &Path, workers: usize) -> (Vec<String>, Vec<String>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kqlflow"))
+        .args(["hunt", "--rules"])
+        .arg(format!("{}/dataflows", env!("CARGO_MANIFEST_DIR")))
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .arg("--watchlist")
+        .arg(format!(
+            "NetworkAllowlist={}",
+            dir.join("NetworkAllowlist.csv").display()
+        ))
+        .args([
+            "--format",
+            "jsonl",
+            "--include-hunting",
+            "--tick",
+            "1m",
+            "-w",
+        ])
+        .arg(workers.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    let counts = stderr
+        .lines()
+        .filter(|l| l.contains(" records") && !l.contains("records/s"))
+        .map(str::to_string)
+        .collect();
+    (lines, counts)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 3, ..Default::default() })]
+
+    /// On several workers each worker's rules run as a dataflow of their own and their
+    /// outputs are merged: on random tenants, minute by minute, the alerts and hunting results
+    /// are those of one worker.
+    #[test]
+    fn hunt_on_two_and_three_workers_gives_what_one_gives(
+        seed in 0u64..1_000_000,
+        users in 6usize..20,
+        sps in 2usize..5,
+        days in 2u32..4,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        sim::generate(&config(users, sps, days, seed, true), dir.path()).unwrap();
+        let (one, counted) = hunt_output(dir.path(), 1);
+        proptest::prop_assert!(!one.is_empty());
+        proptest::prop_assert!(!counted.is_empty());
+        for workers in [2, 3] {
+            let (many, counts) = hunt_output(dir.path(), workers);
+            proptest::prop_assert_eq!(&many, &one, "{} workers", workers);
+            proptest::prop_assert_eq!(&counts, &counted, "{} workers", workers);
+        }
+    }
+}
