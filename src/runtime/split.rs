@@ -71,8 +71,11 @@ where
             batch,
         };
         let one = one.clone();
+        // This thread only prepares the feed and waits for its dataflow's worker (a thread
+        // of timely's, with the workers' stack): it needs no more than a default stack.
         let thread = std::thread::Builder::new()
             .name(format!("kqlflow-group-{g}"))
+            .stack_size(DRIVER_STACK)
             .spawn(move || {
                 run_live(
                     &one,
@@ -112,6 +115,9 @@ where
     }
     result
 }
+
+/// The stack of the thread that starts each group's dataflow and waits for it.
+const DRIVER_STACK: usize = 8 << 20;
 
 /// At `--speed max`, each group sends its tick reports (and the changes before them) in
 /// batches of this many ticks rather than one message per tick.
