@@ -32,7 +32,7 @@ mod sources;
 mod temporal;
 
 pub use narrow::Layouts;
-use narrow::Narrow;
+pub(crate) use narrow::Narrow;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;

@@ -82,37 +82,22 @@ impl Layouts {
     }
 
     /// `row`, a record of `table` cut to this layout, cut further to `own`'s (a layout that
-    /// keeps some of these columns, as those of a subset of the programs): a copy of the values
-    /// `own` keeps, in its order. A row whose layout is the same in both, or that cannot be
-    /// projected, is copied whole.
-    pub fn recut(&self, own: &Layouts, table: &str, row: &Row) -> Row {
-        match self.projection_to(own, table) {
-            Some(positions) => positions
+    /// keeps some of these columns, as those of a subset of the programs): the values `own`
+    /// keeps, in its order, moved out of an owned row and copied from a borrowed one. A row
+    /// whose layout is the same in both, or that cannot be projected, is kept whole.
+    pub fn recut(&self, own: &Layouts, table: &str, row: std::borrow::Cow<'_, Row>) -> Row {
+        use std::borrow::Cow;
+        match (self.projection_to(own, table), row) {
+            (Some(positions), Cow::Borrowed(row)) => positions
                 .iter()
                 .map(|&p| row.get(p).cloned().unwrap_or_default())
                 .collect(),
-            None => row.clone(),
+            (Some(positions), Cow::Owned(mut row)) => positions
+                .iter()
+                .map(|&p| row.get_mut(p).map(std::mem::take).unwrap_or_default())
+                .collect(),
+            (None, row) => row.into_owned(),
         }
-    }
-
-    /// `row`, a record of `table` cut to this layout, at its full width again (the columns
-    /// this layout does not keep hold their type's empty value), as [`SourceFilter`] reads
-    /// records; a table whose rows are not cut, or that the catalog does not know, is copied
-    /// as it is.
-    ///
-    /// [`SourceFilter`]: super::SourceFilter
-    pub fn widen(&self, table: &str, row: &Row) -> Row {
-        let (Some(kept), Some(def)) = (self.tables.get(table), Catalog::builtin().table(table))
-        else {
-            return row.clone();
-        };
-        let mut full = def.schema.empty_row();
-        for (value, &c) in row.iter().zip(kept) {
-            if let Some(slot) = full.get_mut(c) {
-                *slot = value.clone();
-            }
-        }
-        full
     }
 
     /// `row`, a full-width record of `table`, cut to the columns its layout keeps.
@@ -131,7 +116,7 @@ impl Layouts {
     }
 
     /// How a scan of `table` reads its narrow rows, when they are cut.
-    pub(super) fn scan(&self, table: &str) -> Option<Narrow> {
+    pub(crate) fn scan(&self, table: &str) -> Option<Narrow> {
         let kept = self.tables.get(table)?;
         let def = Catalog::builtin().table(table)?;
         let mut slots: Vec<Slot> = def
@@ -162,7 +147,7 @@ pub(super) enum Slot {
 /// in the row or the value it has in every row (an unread column's empty value, or a
 /// constant a map computed).
 #[derive(Clone, Debug)]
-pub(super) struct Narrow {
+pub(crate) struct Narrow {
     slots: Arc<Vec<Slot>>,
     width: usize,
 }
@@ -264,7 +249,7 @@ impl Narrow {
     }
 
     /// The full row of a narrow `row`.
-    pub(super) fn widen_row(&self, row: &[Value]) -> Row {
+    pub(crate) fn widen_row(&self, row: &[Value]) -> Row {
         self.slots
             .iter()
             .map(|s| match s {

@@ -6,6 +6,7 @@
 
 pub mod stream;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -420,8 +421,8 @@ fn split_by_worker(
             }
         })
         .collect();
-    // Per input of the pack: its table, and per part, its input there and whether the part
-    // tests that table's records.
+    // Per input of the pack: its table; per part, its input there and whether the part tests
+    // that table's records; and how its narrow rows are widened for that test.
     let pack_names = input_names(rules.iter().map(|(_, p)| p));
     let readers: Vec<Vec<(usize, usize, bool)>> = pack_names
         .iter()
@@ -437,27 +438,54 @@ fn split_by_worker(
                 .collect()
         })
         .collect();
+    let wideners: Vec<Option<crate::exec::Narrow>> = pack_names
+        .iter()
+        .map(|(_, table)| layouts.scan(table))
+        .collect();
+    let mut keeping: Vec<(usize, usize)> = Vec::new();
     for e in events {
         let (Some(name), Some(readers)) = (pack_names.get(e.input), readers.get(e.input)) else {
             continue;
         };
         let table = name.1.as_str();
-        let full = readers
-            .iter()
-            .any(|r| r.2)
-            .then(|| layouts.widen(table, &e.row));
-        for &(g, input, tested) in readers {
-            let part = &mut parts[g];
-            if tested && full.as_ref().is_some_and(|f| !part.filter.keeps(table, f)) {
-                continue;
+        // The parts that keep the record: the last takes its row, the others copy it.
+        keeping.clear();
+        {
+            let full: Option<Cow<'_, Row>> = readers.iter().any(|r| r.2).then(|| {
+                match wideners.get(e.input).and_then(Option::as_ref) {
+                    Some(narrow) => Cow::Owned(narrow.widen_row(&e.row)),
+                    None => Cow::Borrowed(&e.row),
+                }
+            });
+            for &(g, input, tested) in readers {
+                if !(tested
+                    && full
+                        .as_ref()
+                        .is_some_and(|f| !parts[g].filter.keeps(table, f)))
+                {
+                    keeping.push((g, input));
+                }
             }
-            part.events.push(Event {
+        }
+        let Some((&(last, last_input), others)) = keeping.split_last() else {
+            continue;
+        };
+        for &(g, input) in others {
+            let row = layouts.recut(&parts[g].layouts, table, Cow::Borrowed(&e.row));
+            parts[g].events.push(Event {
                 input,
                 time: e.time,
-                row: layouts.recut(&part.layouts, table, &e.row),
+                row,
                 diff: e.diff,
             });
         }
+        let row = layouts.recut(&parts[last].layouts, table, Cow::Owned(e.row));
+        parts[last].events.push(Event {
+            input: last_input,
+            time: e.time,
+            row,
+            diff: e.diff,
+        });
     }
     // Every part passes every tick at which any part is fed a record, as one dataflow would,
     // so that no tick waits in the merge for a part that has no record until much later.
@@ -550,7 +578,6 @@ pub fn run_fed(
 ) -> Result<PackSummary, String> {
     check(rules)?;
     let names = input_names(rules.iter().map(|(_, p)| p));
-    let constant = constants(rules, &names, watchlists);
     let layouts = Layouts::of(rules.iter().map(|(_, p)| p));
     let skipped = fed.skipped;
     let placed = placement_of(rules, &fed, &options.cluster);
@@ -568,14 +595,10 @@ pub fn run_fed(
             }
         }
     }
-    let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
-    let labels: Vec<String> = rules.iter().map(|(r, _)| r.name.clone()).collect();
     let trackers: Vec<Tracker> = rules.iter().map(|(r, p)| tracker_for(r, p).0).collect();
     let (tx, rx) = mpsc::channel();
     let sink = PackSink::new(trackers, tx, options.speed == Speed::Max);
     let tick = options.tick;
-    let n = names.len();
-    let cluster = options.cluster.clone();
     let speed = options.speed;
     let worker = if split {
         // Every rule is placed: each worker's rules run as a dataflow of their own (see
@@ -584,6 +607,11 @@ pub fn run_fed(
         let groups = split_by_worker(rules, &placed, events, watchlists, &layouts, tick);
         std::thread::spawn(move || run_split(tick, speed, groups, vec![note], ticks, sink))
     } else {
+        let constant = constants(rules, &names, watchlists);
+        let programs: Vec<Program> = rules.iter().map(|(_, p)| p.clone()).collect();
+        let labels: Vec<String> = rules.iter().map(|(r, _)| r.name.clone()).collect();
+        let n = names.len();
+        let cluster = options.cluster.clone();
         std::thread::spawn(move || {
             run_live(
                 &cluster,
