@@ -10,14 +10,16 @@
 //!
 //! The rules are placed by an estimate of their cost ([`program_weight`]: the changes that can
 //! reach each of a rule's plan nodes, from its tables' record counts), heaviest first, each on
-//! the worker with the least estimated load so far (longest processing time first). Every
-//! rule is placed, however heavy: with every rule placed, each worker's rules run as a
-//! dataflow of their own ([`crate::runtime::split`]), which on the pack made two workers 1.8
-//! times as fast as one and three (on two cores) 1.7 times as fast as three workers sharing
-//! one computation with the heaviest rule spread. A pack is then at best as fast as its
-//! heaviest rule alone; a cluster of processes, which spreads every rule's keys, is the way to
-//! share one rule between cores. (Spread over two workers, a rule's keyed operators took about
-//! 1.3 times the CPU time they take on one, and every batch waits for every worker.)
+//! the worker with the least estimated load so far (longest processing time first). With
+//! every rule placed, each worker's rules run as a dataflow of their own
+//! ([`crate::runtime::split`]), which on the pack made two workers 1.8 times as fast as one,
+//! and three (on two cores) 1.7 times as fast as three workers sharing one computation with
+//! the heaviest rule spread. A pack is then at best as fast as its heaviest rule alone, so a
+//! rule over three quarters of the whole estimate, which alone would leave the other workers
+//! little to do, stays spread over every worker instead, the others placed on what it leaves
+//! (the three rules of the ddlimit comparison, one of them 86% of their estimate, gained
+//! 6–15% from a second worker so, nothing with every rule placed). (Spread over two workers, a rule's keyed operators took about 1.3 times
+//! the CPU time they take on one, and every batch waits for every worker.)
 //!
 //! Placement only decides where state lives; every answer is the same on every worker count.
 //! It must be computed alike on every worker of every process, so a run uses it only when it
@@ -102,20 +104,28 @@ pub fn program_weight(program: &Program, counts: &HashMap<String, u64>) -> u64 {
 /// The worker of each rule, from the rules' estimated costs `weights` on `workers` workers:
 /// `Some(w)` places every summarize and join of the rule on worker `w`, `None` spreads its keys
 /// over every worker. Rules are placed heaviest first (equal weights in their order), each on
-/// the worker whose estimated load is least (the lowest index among equals). On one worker, or
-/// with fewer than two rules of any weight (one rule's keys can only be spread to use more
-/// workers), nothing is placed.
+/// the worker whose estimated load is least (the lowest index among equals). A rule heavier
+/// than three quarters of the total is spread, and its weight counted on every worker in equal
+/// parts. On one worker, or with fewer than two rules of any weight (one rule's keys can only
+/// be spread to use more workers), nothing is placed.
 pub fn place(weights: &[u64], workers: usize) -> Vec<Option<usize>> {
     let mut placed = vec![None; weights.len()];
     let weighty = weights.iter().filter(|&&w| w > 0).count();
     if workers < 2 || weighty < 2 {
         return placed;
     }
+    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
     let mut load = vec![0u128; workers];
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|&a, &b| weights[b].cmp(&weights[a]).then(a.cmp(&b)));
     for i in order {
         let w = u128::from(weights[i]);
+        if 4 * w > 3 * total {
+            for l in load.iter_mut() {
+                *l += w / workers as u128;
+            }
+            continue;
+        }
         // The least-loaded worker, the first among equals.
         let best = (0..workers).min_by_key(|&k| load[k]).unwrap_or(0);
         load[best] += w;
@@ -174,12 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_heavier_than_the_rest_together_is_placed_alone() {
-        // However heavy, a rule is placed: alone on its worker, the others on the rest.
+    fn a_heavy_rule_is_placed_alone_and_one_over_three_quarters_is_spread() {
+        // Up to three quarters of the whole, a rule is placed alone on its worker, the others
+        // on the rest, whatever the number of workers.
         assert_eq!(place(&[60, 25, 15], 3), vec![Some(0), Some(1), Some(2)]);
-        assert_eq!(place(&[90, 6, 4], 2), vec![Some(0), Some(1), Some(1)]);
-        // More workers than rules: the rest stay idle.
-        assert_eq!(place(&[90, 6, 4], 5), vec![Some(0), Some(1), Some(2)]);
+        assert_eq!(place(&[75, 20, 5], 2), vec![Some(0), Some(1), Some(1)]);
+        assert_eq!(place(&[75, 20, 5], 4), vec![Some(0), Some(1), Some(2)]);
+        // Over it, its keys stay spread, and the others are placed on the loads it leaves.
+        assert_eq!(place(&[76, 20, 4], 2), vec![None, Some(0), Some(1)]);
+        assert_eq!(place(&[90, 6, 4], 5), vec![None, Some(0), Some(1)]);
     }
 
     #[test]
